@@ -1,0 +1,3 @@
+"""autoalbum: turns folders of photos into auto-sorted albums."""
+
+__version__ = "0.1.0"
