@@ -1,0 +1,165 @@
+"""The `autoalbum` command: one small function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autoalbum import __version__
+from autoalbum.errors import AutoalbumError
+
+if TYPE_CHECKING:
+    from autoalbum.embedder import OnnxEmbedder
+
+log = logging.getLogger("autoalbum")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(":")
+    try:
+        bounds = int(low), int(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX such as 2:20, got {text!r}") from None
+    if not 2 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"need 2 <= MIN <= MAX, got {text!r}")
+    return bounds
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the model runs: CUDA when available (auto), or force one (default: auto)",
+    )
+
+
+def _open_embedder(args: argparse.Namespace, threads: int = 0) -> OnnxEmbedder:
+    from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
+
+    return OnnxEmbedder(bundled_model_spec(), Device(args.device), threads=threads)
+
+
+def cmd_sort(args: argparse.Namespace) -> int:
+    """Sort photos under SOURCE folders into cluster albums under --out."""
+    from autoalbum.feedback import progress
+    from autoalbum.sorter import SortOptions, sort_photos
+
+    embedder = _open_embedder(args)
+    options = SortOptions(
+        k=args.k, k_range=args.k_range, batch_size=args.batch_size, workers=args.workers
+    )
+    with ExitStack() as stack:
+
+        def start_progress(total: int) -> Callable[[int], None]:
+            return stack.enter_context(progress(total, "embedding"))
+
+        summary = sort_photos(args.sources, args.out, embedder, options, start_progress)
+    if summary.k_choice is not None:
+        choice = summary.k_choice
+        print(f"chose k={choice.k} ({choice.method} {choice.score:.3f})")
+    for album in summary.albums:
+        print(f"  {album.number:>3}  {len(album.members):>6}  {album.label}")
+    for failure in summary.failures:
+        print(f"  failed: {failure.path}: {failure.reason}")
+    print(
+        f"sorted {summary.images} images into {len(summary.albums)} albums in {args.out} "
+        f"({len(summary.failures)} failed) in {summary.seconds:.1f} s, "
+        f"{summary.images_per_second:.1f} images/s on {embedder.provider}"
+    )
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print the top-5 ImageNet classes of one image, the embedding size and the provider."""
+    import numpy as np
+
+    from autoalbum.classnames import imagenet_name
+    from autoalbum.images import load_for_model
+
+    embedder = _open_embedder(args)
+    pixels = load_for_model(args.image, embedder.input_size)[None]
+    probs = embedder.classify(pixels)[0]
+    embedding = embedder.embed(pixels).vectors[0]
+    print(f"{args.image}")
+    for index in np.argsort(-probs)[:5]:
+        print(f"  {probs[index]:6.3f}  {imagenet_name(int(index))} ({index})")
+    print(f"embedding: {embedding.shape[0]} dimensions, provider: {embedder.provider}")
+    return 0
+
+
+def cmd_sample_photos(args: argparse.Namespace) -> int:
+    """Write a small set of real sample photos to try autoalbum on."""
+    from autoalbum.samples import write_sample_photos
+
+    written = write_sample_photos(args.folder)
+    print(f"wrote {len(written)} sample photos to {args.folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoalbum", description="Turn folders of photos into auto-sorted albums."
+    )
+    parser.add_argument("--version", action="version", version=f"autoalbum {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sort = commands.add_parser("sort", help=cmd_sort.__doc__, description=cmd_sort.__doc__)
+    sort.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="photo folders")
+    sort.add_argument("--out", required=True, type=Path, help="album folder to (re)create")
+    sort.add_argument("--k", type=_positive_int, help="number of albums (default: choose)")
+    sort.add_argument(
+        "--k-range", type=_k_range, default=(2, 20), metavar="MIN:MAX",
+        help="range searched when --k is not given (default: 2:20)",
+    )  # fmt: skip
+    sort.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch")
+    sort.add_argument("--workers", type=_positive_int, help="decode threads (default: cores)")
+    _add_model_options(sort)
+    sort.set_defaults(handler=cmd_sort)
+
+    inspect = commands.add_parser("inspect", help=cmd_inspect.__doc__)
+    inspect.add_argument("image", type=Path, metavar="IMAGE")
+    _add_model_options(inspect)
+    inspect.set_defaults(handler=cmd_inspect)
+
+    sample = commands.add_parser("sample-photos", help=cmd_sample_photos.__doc__)
+    sample.add_argument("folder", type=Path, metavar="FOLDER")
+    sample.set_defaults(handler=cmd_sample_photos)
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except AutoalbumError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Decode in a thread pool while the model embeds the previous batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.embedder import Embedder
+from autoalbum.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_for_model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: Path
+    reason: str
+
+
+@dataclass
+class EmbedResult:
+    """Vectors for the images that decoded, in input order, and the files that did not."""
+
+    paths: list[Path] = field(default_factory=list)
+    vectors: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    top_classes: NDArray[np.int64] | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+
+def default_workers() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def _decoded(
+    paths: Sequence[Path], size: int, max_pixels: int, workers: int, window: int
+) -> Iterator[tuple[Path, NDArray[np.uint8] | ImageDecodeError]]:
+    """Yield (path, pixels or error) in input order, keeping `window` decodes in flight."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending: deque[tuple[Path, Future[NDArray[np.uint8]]]] = deque()
+        queue = iter(paths)
+        for path in queue:
+            pending.append((path, pool.submit(load_for_model, path, size, max_pixels)))
+            if len(pending) >= window:
+                yield _result(*pending.popleft())
+        while pending:
+            yield _result(*pending.popleft())
+
+
+def _result(
+    path: Path, future: Future[NDArray[np.uint8]]
+) -> tuple[Path, NDArray[np.uint8] | ImageDecodeError]:
+    try:
+        return path, future.result()
+    except ImageDecodeError as error:
+        return path, error
+
+
+def _batches(
+    decoded: Iterator[tuple[Path, NDArray[np.uint8] | ImageDecodeError]],
+    batch_size: int,
+    failures: list[Failure],
+) -> Iterator[tuple[list[Path], list[NDArray[np.uint8]]]]:
+    paths: list[Path] = []
+    pixels: list[NDArray[np.uint8]] = []
+    for path, item in decoded:
+        if isinstance(item, ImageDecodeError):
+            log.warning("skipping %s", item)
+            failures.append(Failure(path, item.reason))
+            continue
+        paths.append(path)
+        pixels.append(item)
+        if len(paths) == batch_size:
+            yield paths, pixels
+            paths, pixels = [], []
+    if paths:
+        yield paths, pixels
+
+
+def embed_paths(
+    paths: Sequence[Path],
+    embedder: Embedder,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    advance: Callable[[int], None] = lambda n: None,
+) -> EmbedResult:
+    """Decode and embed `paths`; unreadable files are collected as failures, never raised."""
+    result = EmbedResult()
+    window = batch_size * 2
+    decoded = _decoded(paths, embedder.input_size, max_pixels, workers or default_workers(), window)
+    vectors: list[NDArray[np.float32]] = []
+    classes: list[NDArray[np.int64]] = []
+    seen_failures = 0
+    for batch_paths, batch_pixels in _batches(decoded, batch_size, result.failures):
+        embedded = embedder.embed(np.stack(batch_pixels))
+        result.paths.extend(batch_paths)
+        vectors.append(embedded.vectors)
+        if embedded.top_classes is not None:
+            classes.append(embedded.top_classes)
+        advance(len(batch_paths) + len(result.failures) - seen_failures)
+        seen_failures = len(result.failures)
+    advance(len(result.failures) - seen_failures)
+    if vectors:
+        result.vectors = np.concatenate(vectors)
+    result.top_classes = np.concatenate(classes) if classes else None
+    return result

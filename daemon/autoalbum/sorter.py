@@ -1,0 +1,139 @@
+"""The one-shot `sort`: scan -> decode -> embed -> cluster -> albums."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.albums import Album, Member, write_albums
+from autoalbum.classnames import imagenet_name
+from autoalbum.clusters import Clustering, KChoice, cluster
+from autoalbum.embedder import Embedder
+from autoalbum.errors import AutoalbumError
+from autoalbum.images import DEFAULT_MAX_PIXELS
+from autoalbum.pipeline import DEFAULT_BATCH_SIZE, EmbedResult, Failure, embed_paths
+from autoalbum.scan import find_images
+
+log = logging.getLogger(__name__)
+
+UNLABELLED = "album"
+
+
+@dataclass(frozen=True)
+class SortOptions:
+    k: int | None = None
+    k_range: tuple[int, int] = (2, 20)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    workers: int | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SortSummary:
+    out: Path
+    albums: tuple[Album, ...]
+    images: int
+    failures: tuple[Failure, ...]
+    seconds: float
+    k_choice: KChoice | None
+
+    @property
+    def images_per_second(self) -> float:
+        return (self.images + len(self.failures)) / self.seconds if self.seconds > 0 else 0.0
+
+
+def album_labels(clustering: Clustering, top_classes: NDArray[np.int64] | None) -> list[str]:
+    """Name each album after the most common ImageNet top-1 class among its members."""
+    if top_classes is None:
+        return [UNLABELLED] * clustering.k
+    labels = []
+    for album in range(clustering.k):
+        members = np.flatnonzero(clustering.labels == album)
+        # Nearest-first order makes ties go to the class closest to the centroid.
+        members = members[np.argsort(clustering.distances[members], kind="stable")]
+        votes = Counter(int(c) for c in top_classes[members])
+        labels.append(imagenet_name(votes.most_common(1)[0][0]) if votes else UNLABELLED)
+    return labels
+
+
+def build_albums(embedded: EmbedResult, clustering: Clustering) -> tuple[Album, ...]:
+    """Albums numbered by size (biggest first), members nearest to the centroid first."""
+    names = album_labels(clustering, embedded.top_classes)
+    albums = []
+    for index, label in enumerate(names):
+        members = np.flatnonzero(clustering.labels == index)
+        members = members[np.argsort(clustering.distances[members], kind="stable")]
+        albums.append(
+            Album(
+                number=index + 1,
+                label=label,
+                members=tuple(
+                    Member(embedded.paths[i], float(clustering.distances[i])) for i in members
+                ),
+            )
+        )
+    return tuple(albums)
+
+
+def sort_photos(
+    sources: Sequence[Path],
+    out: Path,
+    embedder: Embedder,
+    options: SortOptions = SortOptions(),
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+) -> SortSummary:
+    """Sort every photo under `sources` into albums under `out`; returns what was done."""
+    started = time.monotonic()
+    paths = find_images(sources, exclude=[out])
+    if not paths:
+        raise AutoalbumError(f"no photos found in {', '.join(map(str, sources))}")
+    log.info("found %d files to sort", len(paths))
+    advance = progress(len(paths)) if progress else (lambda n: None)
+    embedded = embed_paths(
+        paths,
+        embedder,
+        batch_size=options.batch_size,
+        workers=options.workers,
+        max_pixels=options.max_pixels,
+        advance=advance,
+    )
+    if not embedded.paths:
+        raise AutoalbumError(f"none of the {len(paths)} files could be read as a photo")
+    clustering, choice = cluster(
+        embedded.vectors, options.k, k_range=options.k_range, seed=options.seed
+    )
+    albums = build_albums(embedded, clustering)
+    write_albums(
+        out,
+        albums,
+        failures=[(f.path, f.reason) for f in embedded.failures],
+        extra=_index_extra(sources, clustering, choice),
+    )
+    return SortSummary(
+        out=out,
+        albums=albums,
+        images=len(embedded.paths),
+        failures=tuple(embedded.failures),
+        seconds=time.monotonic() - started,
+        k_choice=choice,
+    )
+
+
+def _index_extra(
+    sources: Sequence[Path], clustering: Clustering, choice: KChoice | None
+) -> dict[str, object]:
+    extra: dict[str, object] = {
+        "sources": [str(Path(s).resolve()) for s in sources],
+        "k": clustering.k,
+    }
+    if choice is not None:
+        extra["k_choice"] = {"method": choice.method, "score": round(choice.score, 6)}
+    return extra
