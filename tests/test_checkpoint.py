@@ -27,7 +27,9 @@ class _Storage:
 class _Tensor:
     """Pickles the way torch pickles a tensor: _rebuild_tensor_v2(storage, offset, ...)."""
 
-    def __init__(self, storage: _Storage, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]):
+    def __init__(
+        self, storage: _Storage, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]
+    ):
         self.args = (storage, offset, shape, strides, False, collections.OrderedDict())
 
     def __reduce__(self) -> tuple[Any, ...]:

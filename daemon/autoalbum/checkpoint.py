@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from autoalbum.errors import AutoalbumError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-_STORAGE_DTYPES = {
+_STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -146,4 +146,3 @@ def _load(stream: BinaryIO) -> dict[str, NDArray[Any]]:
         for name, t in tensors.items()
         if isinstance(t, _TensorRef)
     }
-

@@ -125,19 +125,25 @@ class OnnxEmbedder:
         """ImageNet class probabilities (n, 1000); needs a model with logits."""
         if not self.spec.logits_output:
             raise ModelError(f"model {self.spec.path} has no classifier output configured")
-        (logits,) = self.session.run([self.spec.logits_output], {self._input: self._prepare(images)})
+        (logits,) = self.session.run(
+            [self.spec.logits_output], {self._input: self._prepare(images)}
+        )
         return softmax(np.asarray(logits, dtype=np.float32))
 
 
 def normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     """Scale each row to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    unit: NDArray[np.float32] = np.divide(
+        vectors, norms, out=np.zeros_like(vectors), where=norms > 0
+    )
+    return unit
 
 
 def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    probs: NDArray[np.float32] = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    return probs
 
 
 def bundled_model_spec() -> ModelSpec:

@@ -21,13 +21,19 @@ def progress(total: int, what: str, *, bar: bool | None = None) -> Iterator[Call
     use_bar = sys.stderr.isatty() if bar is None else bar
     if use_bar:
         with tqdm(total=total, desc=what, unit="img", file=sys.stderr, leave=False) as meter:
-            yield meter.update
+
+            def advance_bar(n: int) -> None:
+                meter.update(n)
+
+            yield advance_bar
         return
     done = 0
     last_log = time.monotonic()
 
     def advance(n: int) -> None:
         nonlocal done, last_log
+        if n == 0:
+            return
         done += n
         if time.monotonic() - last_log >= LOG_EVERY_SECONDS or done == total:
             last_log = time.monotonic()

@@ -17,7 +17,7 @@ from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from autoalbum.errors import AutoalbumError
 
@@ -124,12 +124,14 @@ def _unidentified(file: IO[bytes]) -> str:
 
 
 def _oriented(image: Image.Image, path: Path) -> Image.Image:
-    """A copy turned upright per its EXIF orientation; unreadable EXIF leaves it as stored."""
+    """The image turned upright per its EXIF orientation; unreadable EXIF leaves it as stored."""
     try:
+        if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+            return image  # upright already: skip exif_transpose's full-size copy
         return ImageOps.exif_transpose(image)
     except (SyntaxError, ValueError, KeyError, TypeError) as error:
         log.debug("ignoring unreadable EXIF orientation in %s: %s", path, error)
-        return image.copy()
+        return image
 
 
 def _grey_to_8bit(image: Image.Image) -> Image.Image:

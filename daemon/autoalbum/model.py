@@ -143,7 +143,11 @@ def build_lite0(weights: dict[str, NDArray[Any]]) -> onnx.ModelProto:
     graph = helper.make_graph(
         g.nodes,
         "efficientnet_lite0",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["batch", "height", "width", 3])],
+        [
+            helper.make_tensor_value_info(
+                INPUT_NAME, TensorProto.UINT8, ["batch", "height", "width", 3]
+            )
+        ],
         [
             helper.make_tensor_value_info(EMBEDDING_NAME, TensorProto.FLOAT, ["batch", 1280]),
             helper.make_tensor_value_info(LOGITS_NAME, TensorProto.FLOAT, ["batch", 1000]),

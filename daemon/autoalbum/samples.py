@@ -31,7 +31,7 @@ def _load_subject(name: str) -> NDArray[np.uint8]:
             "sample photos come from scikit-image; install it with pip install 'autoalbum[dev]'"
         ) from exc
     if name == "motorcycle":
-        left, _right, _disparity = skimage.data.stereo_motorcycle()
+        left, _right, _disparity = skimage.data.stereo_motorcycle()  # type: ignore[no-untyped-call]
         return np.asarray(left, dtype=np.uint8)
     return np.asarray(getattr(skimage.data, name)(), dtype=np.uint8)
 

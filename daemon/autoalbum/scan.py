@@ -7,9 +7,14 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from autoalbum.errors import AutoalbumError
 from autoalbum.images import is_candidate
 
 log = logging.getLogger(__name__)
+
+
+class SourceError(AutoalbumError):
+    """A source folder that can't be scanned."""
 
 
 def _is_within(path: Path, folders: Iterable[Path]) -> bool:
@@ -40,7 +45,7 @@ def find_images(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> list[P
     for source in sources:
         root = Path(os.path.abspath(source))
         if not root.is_dir():
-            raise FileNotFoundError(f"source folder {source} does not exist or is not a folder")
+            raise SourceError(f"source folder {source} does not exist or is not a folder")
         if _is_within(root, excluded):
             log.warning("skipping %s: it is inside the album folder", root)
             continue

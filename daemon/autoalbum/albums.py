@@ -1,0 +1,320 @@
+"""Write the album tree: one folder per album of relative symlinks, plus index.json.
+
+The whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
+never sees a half-written tree. Replacing an existing tree takes two renames (old tree aside,
+new tree in): a directory cannot be renamed onto a non-empty one, so for a moment `out` is
+missing. Making `out` a symlink to versioned trees would swap in one atomic step, but leaves a
+second folder beside `out`, and file browsers, backup and sync tools treat a symlinked folder
+differently from a folder; the moment without `out` is the smaller cost.
+
+autoalbum only replaces a folder carrying its MARKER_NAME file, and of the old tree deletes only
+what it made: symlinks (never followed), index.json, the marker and folders left empty. Anything
+else keeps the old tree in place, hidden beside `out`, and is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from autoalbum import __version__
+from autoalbum.errors import AutoalbumError
+
+log = logging.getLogger(__name__)
+
+INDEX_SCHEMA_VERSION = 1
+MARKER_NAME = ".autoalbum"
+INDEX_NAME = "index.json"
+MAX_LABEL_CHARS = 60
+MARKER_TEXT = (
+    "This folder is managed by autoalbum; it is replaced on each run.\n"
+    "Do not put your own files here: autoalbum leaves them in a hidden folder beside this one.\n"
+)
+_OWN_KEYS = frozenset({"schema_version", "generator", "created", "albums", "images", "failures"})
+
+
+class AlbumsError(AutoalbumError):
+    """The album folder can't be written or replaced safely."""
+
+
+@dataclass(frozen=True)
+class Member:
+    path: Path
+    distance: float
+
+
+@dataclass(frozen=True)
+class Album:
+    number: int
+    label: str
+    members: tuple[Member, ...]
+
+
+def _fold(char: str) -> str:
+    """Latin letters lose their accents (é -> e, ﬁ -> fi); other scripts are kept whole."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return plain if plain.isascii() else unicodedata.normalize("NFKC", char)
+
+
+def _safe_label(label: str) -> str:
+    folded = "".join(_fold(c) for c in unicodedata.normalize("NFC", label)).lower()
+    # Everything but letters and digits, path separators and Windows' <>:"|?* included, is "_".
+    words = re.sub(r"[\W_]+", "_", folded).strip("_")
+    return words[:MAX_LABEL_CHARS].rstrip("_") or "album"
+
+
+def folder_name(number: int, label: str, *, width: int = 2) -> str:
+    """`03-egyptian_cat`: the number zero-padded to `width`, then the label made file-name safe."""
+    return f"{number:0{width}d}-{_safe_label(label)}"
+
+
+def _name_key(name: str) -> str:
+    """Names that macOS and Windows file browsers would treat as the same file."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _numbered(name: str, n: int) -> str:
+    dot = name.rfind(".")
+    stem, suffix = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    return f"{stem} ({n}){suffix}"
+
+
+def link_names(members: Sequence[Member]) -> list[str]:
+    """Entry names for `members`, in order: the original names, clashes made unique.
+
+    By full path, the first photo of each name keeps it; the rest get "IMG_0001 (2).JPG" and
+    so on, skipping any name already taken, whatever the order of `members`.
+    """
+    order = sorted(range(len(members)), key=lambda i: str(members[i].path))
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for i in order:
+        key = _name_key(members[i].path.name)
+        if key not in taken:
+            names[i] = members[i].path.name
+            taken.add(key)
+    for i in order:
+        if i in names:
+            continue
+        n = 2
+        while _name_key(_numbered(members[i].path.name, n)) in taken:
+            n += 1
+        names[i] = _numbered(members[i].path.name, n)
+        taken.add(_name_key(names[i]))
+    return [names[i] for i in range(len(members))]
+
+
+def _link_target(original: Path, folder: Path) -> str:
+    """Relative path from the real `folder` to `original`: the system resolves a relative link
+    from the folder it really lies in, whatever symlinks led there."""
+    real_original = Path(os.path.realpath(original.parent)) / original.name
+    try:
+        return os.path.relpath(real_original, folder)
+    except ValueError:  # another drive on Windows: no relative path exists
+        return str(real_original)
+
+
+def _write_album(tree: Path, final: Path, folder: str, album: Album) -> Iterator[dict[str, object]]:
+    """Create one album folder of symlinks in `tree`; yield its index.json image records.
+
+    `final` is the real path `tree` will be renamed to, which the links are relative to.
+    """
+    (tree / folder).mkdir()
+    for member, entry in zip(album.members, link_names(album.members), strict=True):
+        original = Path(os.path.abspath(member.path))
+        os.symlink(_link_target(original, final / folder), tree / folder / entry)
+        yield {
+            "path": str(original),
+            "album": folder,
+            "link": f"{folder}/{entry}",
+            "distance": round(float(member.distance), 6),
+        }
+
+
+def _index(
+    albums: Sequence[Album],
+    folders: Sequence[str],
+    images: list[dict[str, object]],
+    failures: Sequence[tuple[Path, str]],
+    extra: Mapping[str, object],
+) -> dict[str, object]:
+    return {
+        "schema_version": INDEX_SCHEMA_VERSION,
+        "generator": f"autoalbum {__version__}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+        "albums": [
+            {"number": a.number, "name": f, "label": a.label, "size": len(a.members)}
+            for a, f in zip(albums, folders, strict=True)
+        ],
+        "images": images,
+        "failures": [{"path": str(path), "reason": reason} for path, reason in failures],
+    }
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename; open() rather than mkstemp keeps the umask."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temp.open("x", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _folder_names(albums: Sequence[Album]) -> list[str]:
+    width = max(2, len(str(max((a.number for a in albums), default=0))))
+    folders = [folder_name(a.number, a.label, width=width) for a in albums]
+    if len({_name_key(f) for f in folders}) < len(folders):
+        raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
+    return folders
+
+
+def _build(
+    tree: Path,
+    final: Path,
+    albums: Sequence[Album],
+    failures: Sequence[tuple[Path, str]],
+    extra: Mapping[str, object],
+) -> None:
+    """Fill `tree`, which will be renamed to `final`: marker, album folders and index.json."""
+    (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
+    final = Path(os.path.realpath(final.parent)) / final.name
+    folders = _folder_names(albums)
+    images = [
+        record
+        for album, folder in zip(albums, folders, strict=True)
+        for record in _write_album(tree, final, folder, album)
+    ]
+    index = _index(albums, folders, images, failures, extra)
+    _write_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+
+
+def _check_out(out: Path) -> None:
+    """Pass if `out` is missing or empty (free to take) or carries the marker (ours to replace)."""
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise AlbumsError(
+            f"refusing to write albums to {out}: it is a file or a symbolic link; "
+            "choose a new --out folder"
+        )
+    marker = out / MARKER_NAME
+    if any(out.iterdir()) and not (marker.is_file() and not marker.is_symlink()):
+        raise AlbumsError(
+            f"refusing to write albums into {out}: it exists and was not created by autoalbum "
+            f"(no {MARKER_NAME} marker); choose an empty or new --out folder"
+        )
+
+
+def _remove_ours(folder: Path, top: bool = True) -> list[Path]:
+    """Delete what autoalbum made under `folder`, never following links; return what's left."""
+    kept: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink() or (top and entry.name in (INDEX_NAME, MARKER_NAME)):
+                path.unlink()
+            elif entry.is_dir(follow_symlinks=False):
+                kept += _remove_ours(path, top=False)
+            else:
+                kept.append(path)
+    if not kept:
+        folder.rmdir()
+    return kept
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make renames inside `folder` durable; a no-op where folders can't be opened."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def _sibling(out: Path, tag: str) -> Path:
+    """A fresh hidden name beside `out`, such as `.albums.new-3f2a9c1d`."""
+    return out.parent / f".{out.name}.{tag}-{secrets.token_hex(4)}"
+
+
+def _discard(tree: Path) -> None:
+    try:
+        _remove_ours(tree)
+    except OSError as error:
+        log.warning("could not remove the unfinished album tree %s: %s", tree, error)
+
+
+def _swap_in(tree: Path, out: Path) -> None:
+    """Rename `tree` to `out`; an existing `out` is moved aside first, then cleared."""
+    if not out.exists() or not any(out.iterdir()):
+        os.rename(tree, out)  # replaces an empty folder on POSIX
+        return
+    old = _sibling(out, "old")
+    os.rename(out, old)
+    try:
+        os.rename(tree, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    _sync_folder(out.parent)
+    try:
+        kept = _remove_ours(old)
+    except OSError as error:
+        log.warning("could not delete the previous album tree %s: %s", old, error)
+        return
+    if kept:
+        log.warning(
+            "kept the previous album tree in %s: it holds %d files autoalbum did not make "
+            "(such as %s); move them somewhere else, then delete that folder",
+            old,
+            len(kept),
+            kept[0],
+        )
+
+
+def write_albums(
+    out: Path,
+    albums: Sequence[Album],
+    *,
+    failures: Sequence[tuple[Path, str]] = (),
+    extra: Mapping[str, object] | None = None,
+) -> Path:
+    """(Re)create the album tree at `out` in one swap; originals are only ever linked to."""
+    out = Path(os.path.abspath(out))
+    clash = _OWN_KEYS.intersection(extra or {})
+    if clash:
+        raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tree = _sibling(out, "new")
+    tree.mkdir()  # unlike tempfile.mkdtemp, honours the umask: others may read the albums
+    try:
+        _build(tree, out, albums, failures, extra or {})
+        _check_out(out)
+        _swap_in(tree, out)
+    except BaseException:
+        if tree.exists():
+            _discard(tree)
+        raise
+    _sync_folder(out.parent)
+    links = sum(len(a.members) for a in albums)
+    log.info("wrote %d albums with %d links to %s", len(albums), links, out)
+    return out

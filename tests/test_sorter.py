@@ -1,0 +1,113 @@
+"""End to end: `autoalbum sort` on real sample photos, with bad files mixed in."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from autoalbum.albums import MARKER_NAME
+from autoalbum.cli import main
+from autoalbum.embedder import OnnxEmbedder
+from autoalbum.samples import write_sample_photos
+from autoalbum.sorter import SortOptions, sort_photos
+
+pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six variants each of a cat, an espresso and a rocket, plus three bad files."""
+    folder = tmp_path_factory.mktemp("photos")
+    write_sample_photos(folder, subjects=("chelsea", "coffee", "rocket"))
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not a photo")
+    good = (folder / "coffee" / "coffee-original.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(good[: len(good) // 3])
+    return folder
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_sort_makes_named_albums(photos: Path, tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    before = _snapshot(photos)
+    out = tmp_path / "albums"
+    summary = sort_photos([photos], out, embedder, SortOptions(k=3))
+
+    assert summary.images == 18
+    assert sorted(f.path.name for f in summary.failures) == ["cut.jpg", "empty.jpg", "notes.jpg"]
+    subjects = {a.label: {m.path.parent.name for m in a.members} for a in summary.albums}
+    assert all(len(s) == 1 for s in subjects.values()), f"mixed albums: {subjects}"
+    assert subjects["Egyptian cat"] == {"chelsea"}
+    assert subjects["espresso"] == {"coffee"}
+    assert sorted(len(a.members) for a in summary.albums) == [6, 6, 6]
+
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 3 and all(name[:2].isdigit() and name[2] == "-" for name in folders)
+    links = [p for p in out.rglob("*.jpg")]
+    assert len(links) == 18
+    for link in links:
+        assert link.is_symlink() and not os.path.isabs(os.readlink(link))
+        assert link.resolve().parent.parent == photos
+
+    index = json.loads((out / "index.json").read_text())
+    assert index["schema_version"] == 1
+    assert sorted(a["size"] for a in index["albums"]) == [6, 6, 6]
+    assert {i["path"] for i in index["images"]} == {str(link.resolve()) for link in links}
+    assert len(index["failures"]) == 3 and all(f["reason"] for f in index["failures"])
+    assert (out / MARKER_NAME).exists()
+    assert _snapshot(photos) == before, "originals must never change"
+
+
+def test_rerun_is_idempotent(photos: Path, tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    out = tmp_path / "albums"
+    sort_photos([photos], out, embedder, SortOptions(k=3))
+    first = {str(p.relative_to(out)): os.readlink(p) for p in out.rglob("*") if p.is_symlink()}
+    first_index = json.loads((out / "index.json").read_text())
+    sort_photos([photos], out, embedder, SortOptions(k=3))
+    second = {str(p.relative_to(out)): os.readlink(p) for p in out.rglob("*") if p.is_symlink()}
+    second_index = json.loads((out / "index.json").read_text())
+    assert first == second
+    assert first_index["albums"] == second_index["albums"]
+    assert first_index["images"] == second_index["images"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["albums"], "no temp trees left behind"
+
+
+def test_album_folder_inside_source_is_not_indexed(
+    photos: Path, tmp_path: Path, embedder: OnnxEmbedder
+) -> None:
+    source = tmp_path / "source"
+    write_sample_photos(source, subjects=("chelsea", "coffee"))
+    out = source / "albums"
+    sort_photos([source], out, embedder, SortOptions(k=2))
+    summary = sort_photos([source], out, embedder, SortOptions(k=2))
+    assert summary.images == 12
+
+
+def test_cli_sort_chooses_k_and_prints_summary(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "albums"
+    assert main(["sort", str(photos), "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "chose k=" in printed
+    assert "sorted 18 images into" in printed and "(3 failed)" in printed
+    assert "images/s" in printed
+
+
+def test_cli_reports_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sort", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
+    assert "error: source folder" in capsys.readouterr().err
+
+
+def test_cli_inspect(capsys: pytest.CaptureFixture[str], photos: Path) -> None:
+    assert main(["inspect", str(photos / "coffee" / "coffee-original.jpg"), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "espresso" in printed.splitlines()[1]
+    assert "embedding: 1280 dimensions, provider: CPUExecutionProvider" in printed
