@@ -1,0 +1,418 @@
+"""The library's catalog in SQLite: files, their contents (one vector each), albums and runs.
+
+The catalog is the source of truth. Identical files share one `contents` row, so a duplicate is
+embedded once; a file's album is its content's album. Vectors are stored as float16 blobs, which
+halves the disk and lets the FAISS index be rebuilt from here after a crash.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.errors import AutoalbumError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE albums (
+        id INTEGER PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        user_named INTEGER NOT NULL DEFAULT 0,
+        centroid BLOB,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE contents (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        vector BLOB NOT NULL,
+        top_class INTEGER,
+        album_id INTEGER REFERENCES albums(id) ON DELETE SET NULL,
+        distance REAL
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'missing')),
+        reason TEXT,
+        content_id INTEGER REFERENCES contents(id),
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX files_content ON files(content_id);
+    CREATE INDEX files_status ON files(status);
+    CREATE INDEX contents_album ON contents(album_id);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        seconds REAL NOT NULL,
+        images INTEGER NOT NULL,
+        k INTEGER,
+        score REAL,
+        method TEXT
+    );
+    """,
+}
+
+
+class CatalogError(AutoalbumError):
+    """The catalog file can't be opened or is from a newer autoalbum."""
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    FAILED = "failed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: Path
+    size: int
+    mtime_ns: int
+    hash: str | None
+    status: Status
+    reason: str | None
+    content_id: int | None
+
+
+@dataclass(frozen=True)
+class AlbumRecord:
+    id: int
+    number: int
+    name: str
+    user_named: bool
+    centroid: NDArray[np.float32] | None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An indexed file that belongs to an album."""
+
+    path: Path
+    album_id: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    kind: str
+    started_at: float
+    seconds: float
+    images: int
+    k: int | None
+    score: float | None
+    method: str | None
+
+
+def to_blob(vector: NDArray[np.float32]) -> bytes:
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def from_blob(blob: bytes) -> NDArray[np.float32]:
+    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
+
+
+def _file(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(
+        Path(row["path"]),
+        row["size"],
+        row["mtime_ns"],
+        row["hash"],
+        Status(row["status"]),
+        row["reason"],
+        row["content_id"],
+    )
+
+
+class Catalog:
+    """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalog {self.path} has schema {version}, newer than this autoalbum "
+                f"understands ({SCHEMA_VERSION}); upgrade autoalbum"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            log.info("migrating catalog %s to schema %d", self.path, target)
+            with self.transaction():
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={target}")
+
+    # files
+
+    def file(self, path: Path) -> FileRecord | None:
+        row = self.db.execute("SELECT * FROM files WHERE path = ?", (str(path),)).fetchone()
+        return _file(row) if row else None
+
+    def files(self, status: Status | None = None) -> list[FileRecord]:
+        if status is None:
+            rows = self.db.execute("SELECT * FROM files ORDER BY path")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM files WHERE status = ? ORDER BY path", (status.value,)
+            )
+        return [_file(row) for row in rows]
+
+    def put_file(self, record: FileRecord) -> None:
+        self.db.execute(
+            """INSERT INTO files (path, size, mtime_ns, hash, status, reason, content_id,
+                                  updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET size = excluded.size,
+                   mtime_ns = excluded.mtime_ns, hash = excluded.hash,
+                   status = excluded.status, reason = excluded.reason,
+                   content_id = excluded.content_id, updated_at = excluded.updated_at""",
+            (
+                str(record.path),
+                record.size,
+                record.mtime_ns,
+                record.hash,
+                record.status.value,
+                record.reason,
+                record.content_id,
+                time.time(),
+            ),
+        )
+
+    def mark_missing(self, paths: Iterable[Path]) -> int:
+        cursor = self.db.executemany(
+            "UPDATE files SET status = 'missing', updated_at = ? WHERE path = ?",
+            ((time.time(), str(p)) for p in paths),
+        )
+        return cursor.rowcount
+
+    def count_files(self) -> dict[Status, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
+        counts = dict.fromkeys(Status, 0)
+        counts.update({Status(status): n for status, n in rows})
+        return counts
+
+    # contents
+
+    def content_by_hash(self, digest: str) -> int | None:
+        row = self.db.execute("SELECT id FROM contents WHERE hash = ?", (digest,)).fetchone()
+        return int(row[0]) if row else None
+
+    def add_content(self, digest: str, vector: NDArray[np.float32], top_class: int | None) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO contents (hash, vector, top_class) VALUES (?, ?, ?)",
+            (digest, to_blob(vector), top_class),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def content_ids(self, live_only: bool = False) -> NDArray[np.int64]:
+        """All content ids, or those with at least one present (ok) file."""
+        query = "SELECT id FROM contents ORDER BY id"
+        if live_only:
+            query = (
+                "SELECT DISTINCT content_id FROM files WHERE status = 'ok' "
+                "AND content_id IS NOT NULL ORDER BY content_id"
+            )
+        return np.fromiter((row[0] for row in self.db.execute(query)), dtype=np.int64)
+
+    def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
+        """Stored vectors for `ids`, in that order."""
+        found: dict[int, NDArray[np.float32]] = {}
+        id_list = [int(i) for i in ids]
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, vector FROM contents WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = from_blob(row[1])
+        missing = [i for i in id_list if i not in found]
+        if missing:
+            raise KeyError(f"no content with id {missing[0]} in the catalog")
+        return np.stack([found[i] for i in id_list]) if id_list else np.zeros((0, 0), np.float32)
+
+    def top_classes(self, ids: Sequence[int] | NDArray[np.int64]) -> list[int | None]:
+        rows = dict(self.db.execute("SELECT id, top_class FROM contents"))
+        return [rows.get(int(i)) for i in ids]
+
+    def duplicate_groups(self) -> list[list[Path]]:
+        """Present files that share identical content, two or more per group."""
+        groups: dict[int, list[Path]] = {}
+        for content_id, path in self.db.execute(
+            """SELECT content_id, path FROM files WHERE status = 'ok' AND content_id IN
+               (SELECT content_id FROM files WHERE status = 'ok' GROUP BY content_id
+                HAVING COUNT(*) > 1) ORDER BY content_id, path"""
+        ):
+            groups.setdefault(content_id, []).append(Path(path))
+        return list(groups.values())
+
+    def paths_of(self, content_id: int) -> list[Path]:
+        rows = self.db.execute(
+            "SELECT path FROM files WHERE content_id = ? AND status = 'ok' ORDER BY path",
+            (content_id,),
+        )
+        return [Path(row[0]) for row in rows]
+
+    def assign(
+        self, ids: Sequence[int], album_ids: Sequence[int], distances: Sequence[float]
+    ) -> None:
+        self.db.executemany(
+            "UPDATE contents SET album_id = ?, distance = ? WHERE id = ?",
+            zip(album_ids, distances, ids, strict=True),
+        )
+
+    def unassigned_ids(self) -> NDArray[np.int64]:
+        """Live contents not yet in any album."""
+        rows = self.db.execute(
+            """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE f.status = 'ok' AND c.album_id IS NULL ORDER BY c.id"""
+        )
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def memberships(self) -> list[Membership]:
+        rows = self.db.execute(
+            """SELECT f.path, c.album_id, c.distance FROM files f
+               JOIN contents c ON f.content_id = c.id
+               WHERE f.status = 'ok' AND c.album_id IS NOT NULL ORDER BY c.distance, f.path"""
+        )
+        return [Membership(Path(p), a, float(d or 0.0)) for p, a, d in rows]
+
+    # albums
+
+    def albums(self) -> list[AlbumRecord]:
+        rows = self.db.execute("SELECT * FROM albums ORDER BY number")
+        return [
+            AlbumRecord(
+                row["id"],
+                row["number"],
+                row["name"],
+                bool(row["user_named"]),
+                from_blob(row["centroid"]) if row["centroid"] is not None else None,
+            )
+            for row in rows
+        ]
+
+    def album_by_name(self, name: str) -> AlbumRecord | None:
+        """Find an album by its name, its folder name (NN-name) or its number."""
+        for album in self.albums():
+            if name in (album.name, str(album.number)) or name.split("-", 1)[0] == (
+                f"{album.number:02d}"
+            ):
+                return album
+        return None
+
+    def add_album(
+        self, number: int, name: str, centroid: NDArray[np.float32] | None, user_named: bool
+    ) -> int:
+        now = time.time()
+        cursor = self.db.execute(
+            """INSERT INTO albums (number, name, user_named, centroid, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (number, name, int(user_named), _maybe_blob(centroid), now, now),
+        )
+        assert cursor.lastrowid is not None
+        if number > int(self.meta("max_album_number") or 0):
+            self.set_meta("max_album_number", str(number))
+        return cursor.lastrowid
+
+    def update_album(
+        self, album_id: int, name: str, centroid: NDArray[np.float32] | None, user_named: bool
+    ) -> None:
+        self.db.execute(
+            "UPDATE albums SET name = ?, centroid = ?, user_named = ?, updated_at = ? WHERE id = ?",
+            (name, _maybe_blob(centroid), int(user_named), time.time(), album_id),
+        )
+
+    def delete_albums(self, album_ids: Iterable[int]) -> None:
+        self.db.executemany("DELETE FROM albums WHERE id = ?", ((i,) for i in album_ids))
+
+    def next_album_number(self) -> int:
+        """One past the highest number ever used, so numbers are never reused."""
+        return int(self.meta("max_album_number") or 0) + 1
+
+    # meta and runs
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def record_run(self, run: RunRecord) -> None:
+        self.db.execute(
+            """INSERT INTO runs (kind, started_at, seconds, images, k, score, method)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (run.kind, run.started_at, run.seconds, run.images, run.k, run.score, run.method),
+        )
+
+    def last_run(self, kind: str) -> RunRecord | None:
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,)
+        ).fetchone()
+        if row is None:
+            return None
+        return RunRecord(
+            row["kind"], row["started_at"], row["seconds"], row["images"], row["k"],
+            row["score"], row["method"],
+        )  # fmt: skip
+
+
+def _maybe_blob(vector: NDArray[np.float32] | None) -> bytes | None:
+    return None if vector is None else to_blob(vector)

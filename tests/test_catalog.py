@@ -1,0 +1,86 @@
+"""The SQLite catalog: schema, migrations, records and album numbering."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoalbum.catalog import SCHEMA_VERSION, Catalog, CatalogError, FileRecord, Status
+
+
+def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:
+    return FileRecord(Path(path), 10, 1, digest, Status.OK, None, content)
+
+
+def test_new_catalog_is_wal_and_current(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "state" / "catalog.sqlite") as catalog:
+        assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(CatalogError, match="upgrade autoalbum"):
+        Catalog(path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CatalogError, match="cannot open the catalog"):
+        Catalog(path)
+
+
+def test_vectors_round_trip_as_float16(tmp_path: Path) -> None:
+    vector = np.random.default_rng(0).normal(size=1280).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        content = catalog.add_content("abc", vector, 285)
+        np.testing.assert_allclose(catalog.vectors([content])[0], vector, atol=1e-3)
+        assert catalog.content_by_hash("abc") == content
+        assert catalog.top_classes([content]) == [285]
+        blob = catalog.db.execute("SELECT vector FROM contents").fetchone()[0]
+        assert len(blob) == 2 * 1280
+
+
+def test_files_upsert_and_missing(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        content = catalog.add_content("h", np.ones(4, np.float32), None)
+        catalog.put_file(_ok("/p/a.jpg", content))
+        catalog.put_file(_ok("/p/a.jpg", content))
+        catalog.put_file(_ok("/p/b.jpg", content))
+        assert len(catalog.files()) == 2
+        assert catalog.duplicate_groups() == [[Path("/p/a.jpg"), Path("/p/b.jpg")]]
+        catalog.mark_missing([Path("/p/b.jpg")])
+        assert catalog.count_files()[Status.MISSING] == 1
+        assert catalog.duplicate_groups() == []
+        assert list(catalog.content_ids(live_only=True)) == [content]
+
+
+def test_rollback_on_error(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        with pytest.raises(RuntimeError), catalog.transaction():
+            catalog.put_file(_ok("/p/a.jpg", None))
+            raise RuntimeError("crash mid-write")
+        assert catalog.files() == []
+
+
+def test_album_numbers_are_never_reused(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        assert catalog.next_album_number() == 1
+        first = catalog.add_album(1, "cat", None, False)
+        catalog.add_album(2, "dog", None, False)
+        catalog.delete_albums([first])
+        catalog.delete_albums([a.id for a in catalog.albums()])
+        assert catalog.next_album_number() == 3
+        catalog.add_album(3, "bird", np.ones(3, np.float32), True)
+        found = catalog.album_by_name("03-bird")
+        assert found is not None and found.user_named and found.centroid is not None
+        assert {catalog.album_by_name(n).id for n in ("bird", "3")} == {found.id}  # type: ignore[union-attr]
