@@ -34,6 +34,8 @@ INDEX_SCHEMA_VERSION = 1
 MARKER_NAME = ".autoalbum"
 INDEX_NAME = "index.json"
 MAX_LABEL_CHARS = 60
+UNSORTED_NUMBER = 0  # the album of photos far from every other album's centre
+UNSORTED_FOLDER = "_unsorted"
 MARKER_TEXT = (
     "This folder is managed by autoalbum; it is replaced on each run.\n"
     "Do not put your own files here: autoalbum leaves them in a hidden folder beside this one.\n"
@@ -176,7 +178,12 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _folder_names(albums: Sequence[Album]) -> list[str]:
     width = max(2, len(str(max((a.number for a in albums), default=0))))
-    folders = [folder_name(a.number, a.label, width=width) for a in albums]
+    folders = [
+        UNSORTED_FOLDER
+        if a.number == UNSORTED_NUMBER
+        else folder_name(a.number, a.label, width=width)
+        for a in albums
+    ]
     if len({_name_key(f) for f in folders}) < len(folders):
         raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
     return folders

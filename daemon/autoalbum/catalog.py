@@ -232,7 +232,8 @@ class Catalog:
 
     def mark_missing(self, paths: Iterable[Path]) -> int:
         cursor = self.db.executemany(
-            "UPDATE files SET status = 'missing', updated_at = ? WHERE path = ?",
+            "UPDATE files SET status = 'missing', updated_at = ? "
+            "WHERE path = ? AND status != 'missing'",
             ((time.time(), str(p)) for p in paths),
         )
         return cursor.rowcount

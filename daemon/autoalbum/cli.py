@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -15,6 +16,7 @@ from autoalbum.errors import AutoalbumError
 
 if TYPE_CHECKING:
     from autoalbum.embedder import OnnxEmbedder
+    from autoalbum.library import Library
 
 log = logging.getLogger("autoalbum")
 
@@ -37,13 +39,22 @@ def _k_range(text: str) -> tuple[int, int]:
     return bounds
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
     parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
-        default="auto",
-        help="where the model runs: CUDA when available (auto), or force one (default: auto)",
+        default=default,
+        help="where the model runs: CUDA when available (auto), or force one "
+        + ("(default: auto)" if default else "(default: the config's model.device)"),
     )
+
+
+def default_config_path() -> Path:
+    """$AUTOALBUM_CONFIG, else $XDG_CONFIG_HOME/autoalbum/autoalbum.yaml."""
+    if env := os.environ.get("AUTOALBUM_CONFIG"):
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "autoalbum" / "autoalbum.yaml"
 
 
 def _open_embedder(args: argparse.Namespace, threads: int = 0) -> OnnxEmbedder:
@@ -52,9 +63,18 @@ def _open_embedder(args: argparse.Namespace, threads: int = 0) -> OnnxEmbedder:
     return OnnxEmbedder(bundled_model_spec(), Device(args.device), threads=threads)
 
 
+def _progress(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
+    """A progress starter whose bar closes with `stack`."""
+    from autoalbum.feedback import progress
+
+    def start(total: int) -> Callable[[int], None]:
+        return stack.enter_context(progress(total, "embedding"))
+
+    return start
+
+
 def cmd_sort(args: argparse.Namespace) -> int:
     """Sort photos under SOURCE folders into cluster albums under --out."""
-    from autoalbum.feedback import progress
     from autoalbum.sorter import SortOptions, sort_photos
 
     embedder = _open_embedder(args)
@@ -62,11 +82,7 @@ def cmd_sort(args: argparse.Namespace) -> int:
         k=args.k, k_range=args.k_range, batch_size=args.batch_size, workers=args.workers
     )
     with ExitStack() as stack:
-
-        def start_progress(total: int) -> Callable[[int], None]:
-            return stack.enter_context(progress(total, "embedding"))
-
-        summary = sort_photos(args.sources, args.out, embedder, options, start_progress)
+        summary = sort_photos(args.sources, args.out, embedder, options, _progress(stack))
     if summary.k_choice is not None:
         choice = summary.k_choice
         print(f"chose k={choice.k} ({choice.method} {choice.score:.3f})")
@@ -109,6 +125,96 @@ def cmd_sample_photos(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_library(args: argparse.Namespace) -> Library:
+    from autoalbum.config import load_config
+    from autoalbum.embedder import open_embedder
+    from autoalbum.library import Library
+
+    config = load_config(args.config)
+    return Library(config, lambda: open_embedder(config.model, args.device))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Index new and changed photos of the configured folders and file them into albums."""
+    with _open_library(args) as library, ExitStack() as stack:
+        report = library.index_files(_progress(stack))
+    print(
+        f"indexed {report.found} files in {report.seconds:.1f} s: {report.embedded} embedded, "
+        f"{report.relinked} moved or duplicate, {report.unchanged} unchanged, "
+        f"{report.missing} missing, {len(report.failed)} failed"
+    )
+    for failure in report.failed:
+        print(f"  failed: {failure.path}: {failure.reason}")
+    return 0
+
+
+def cmd_recluster(args: argparse.Namespace) -> int:
+    """Cluster the whole library afresh; matched albums keep their numbers and names."""
+    with _open_library(args) as library:
+        report = library.recluster()
+        for album in library.catalog.albums():
+            print(f"  {album.number:>3}  {album.name}")
+    if report.choice is not None:
+        print(f"chose k={report.choice.k} ({report.choice.method} {report.choice.score:.3f})")
+    print(
+        f"reclustered {report.images} images into {report.albums} albums "
+        f"({report.unsorted} unsorted) in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """Rename an album; the name survives every later recluster."""
+    with _open_library(args) as library:
+        old = library.rename(args.album, args.name)
+    print(f"renamed {old!r} to {args.name!r}")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    """List the library photos most similar to IMAGE."""
+    with _open_library(args) as library:
+        for neighbour in library.similar(args.image, args.n):
+            print(f"{neighbour.similarity:6.3f}  {neighbour.path}")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    """List groups of identical and near-identical photos."""
+    with _open_library(args) as library:
+        groups = (
+            library.duplicates(args.min_similarity)
+            if args.min_similarity is not None
+            else library.duplicates()
+        )
+    for number, group in enumerate(groups, 1):
+        print(f"group {number} ({group.kind}):")
+        for path in group.paths:
+            print(f"  {path}")
+    print(f"{len(groups)} groups of duplicates")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
+    from autoalbum.config import load_config
+    from autoalbum.embedder import open_embedder
+    from autoalbum.service import Service
+
+    config = load_config(args.config)
+    service = Service(args.config, config, lambda: open_embedder(config.model, args.device))
+    service.install_signal_handlers()
+    return service.run()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show counts, failures, albums, the last recluster and whether a daemon is running."""
+    from autoalbum.status import library_status
+
+    print(library_status(args.config, failures=args.failures))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoalbum", description="Turn folders of photos into auto-sorted albums."
@@ -135,6 +241,43 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("image", type=Path, metavar="IMAGE")
     _add_model_options(inspect)
     inspect.set_defaults(handler=cmd_inspect)
+
+    library_commands = [
+        ("index", cmd_index),
+        ("recluster", cmd_recluster),
+        ("rename", cmd_rename),
+        ("similar", cmd_similar),
+        ("duplicates", cmd_duplicates),
+        ("run", cmd_run),
+        ("status", cmd_status),
+    ]
+    for name, handler in library_commands:
+        sub = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)
+        sub.add_argument(
+            "--config", type=Path, default=default_config_path(), metavar="FILE",
+            help="the library's YAML config (default: %(default)s)",
+        )  # fmt: skip
+        sub.set_defaults(handler=handler)
+        if name in ("index", "similar", "run"):
+            _add_model_options(sub, default=None)
+        else:
+            sub.set_defaults(device=None)
+        if name == "status":
+            sub.add_argument(
+                "--failures", type=int, default=20, metavar="N",
+                help="list up to N failed files with reasons (default: 20)",
+            )  # fmt: skip
+        if name == "rename":
+            sub.add_argument("album", help="album name, folder name (07-espresso) or number")
+            sub.add_argument("name", help="the new name")
+        if name == "similar":
+            sub.add_argument("image", type=Path, metavar="IMAGE")
+            sub.add_argument("-n", type=_positive_int, default=10, help="how many (default 10)")
+        if name == "duplicates":
+            sub.add_argument(
+                "--min-similarity", type=float,
+                help="cosine similarity that makes two photos near duplicates (default: 0.90)",
+            )  # fmt: skip
 
     sample = commands.add_parser("sample-photos", help=cmd_sample_photos.__doc__)
     sample.add_argument("folder", type=Path, metavar="FOLDER")

@@ -6,12 +6,15 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.errors import AutoalbumError
+
+if TYPE_CHECKING:
+    from autoalbum.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -157,3 +160,25 @@ def bundled_model_spec() -> ModelSpec:
         embedding_output=EMBEDDING_NAME,
         logits_output=LOGITS_NAME,
     )
+
+
+def model_spec(model: ModelConfig) -> ModelSpec:
+    """The model named by the config's model section (the bundled one when no path is set)."""
+    if model.path is None:
+        return bundled_model_spec()
+    if not model.path.is_file():
+        raise ModelError(f"model.path: {model.path} does not exist; fix the path or leave it empty")
+    return ModelSpec(
+        path=model.path,
+        input_size=model.input_size,
+        layout=Layout(model.layout),
+        mean=(model.mean[0], model.mean[1], model.mean[2]),
+        std=(model.std[0], model.std[1], model.std[2]),
+        embedding_output=model.embedding_output,
+        logits_output=model.logits_output,
+    )
+
+
+def open_embedder(model: ModelConfig, device: str | None = None) -> OnnxEmbedder:
+    """Load the configured model; `device` overrides the config's."""
+    return OnnxEmbedder(model_spec(model), Device(device or model.device))
