@@ -140,6 +140,17 @@ def _by_size(raw: NDArray[np.int64], k: int) -> NDArray[np.int64]:
     return order[sizes[order] > 0].astype(np.int64)
 
 
+def _own_similarity(
+    x: NDArray[np.float32], centroids: NDArray[np.float32], labels: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Each vector's cosine similarity to its own centroid, a block at a time to bound memory."""
+    similarity = np.empty(len(x), dtype=np.float32)
+    for start in range(0, len(x), 65_536):
+        block = slice(start, start + 65_536)
+        similarity[block] = np.einsum("ij,ij->i", x[block], centroids[labels[block]])
+    return similarity
+
+
 def _clustering(
     x: NDArray[np.float32], centroids: NDArray[np.float32], raw: NDArray[np.int64]
 ) -> Clustering:
@@ -151,9 +162,9 @@ def _clustering(
     renumber[order] = np.arange(len(order), dtype=np.int64)
     labels = renumber[raw]
     kept = centroids[order]
-    own = kept[labels]
-    similarity = np.einsum("ij,ij->i", x, own)
-    squared = np.sum((x.astype(np.float64) - own.astype(np.float64)) ** 2, axis=1)
+    similarity = _own_similarity(x, kept, labels)
+    # Centroids are unit length, so |x - c|^2 = |x|^2 + 1 - 2 x.c, with no (n, d) temporaries.
+    squared = np.einsum("ij,ij->i", x, x).astype(np.float64) + 1.0 - 2.0 * similarity
     return Clustering(
         labels=labels,
         centroids=kept,
