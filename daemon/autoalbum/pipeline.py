@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,19 +40,35 @@ def default_workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # load_for_model reports the problem
+
+
 def _decoded(
     paths: Sequence[Path], size: int, max_pixels: int, workers: int, window: int
 ) -> Iterator[tuple[Path, NDArray[np.uint8] | ImageDecodeError]]:
-    """Yield (path, pixels or error) in input order, keeping `window` decodes in flight."""
+    """Yield (path, pixels or error) in input order, decoding a window ahead.
+
+    Within a window the biggest files start first (longest-processing-time scheduling): one
+    large PNG left for last would otherwise keep a core busy while the other idles.
+    """
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        pending: deque[tuple[Path, Future[NDArray[np.uint8]]]] = deque()
-        queue = iter(paths)
-        for path in queue:
-            pending.append((path, pool.submit(load_for_model, path, size, max_pixels)))
-            if len(pending) >= window:
-                yield _result(*pending.popleft())
-        while pending:
-            yield _result(*pending.popleft())
+
+        def submit(chunk: Sequence[Path]) -> list[tuple[Path, Future[NDArray[np.uint8]]]]:
+            order = sorted(range(len(chunk)), key=lambda i: -_file_size(chunk[i]))
+            futures = {i: pool.submit(load_for_model, chunk[i], size, max_pixels) for i in order}
+            return [(chunk[i], futures[i]) for i in range(len(chunk))]
+
+        chunks = [paths[i : i + window] for i in range(0, len(paths), window)]
+        pending = submit(chunks[0]) if chunks else []
+        for following in [*chunks[1:], None]:
+            upcoming = submit(following) if following else []
+            for path, future in pending:
+                yield _result(path, future)
+            pending = upcoming
 
 
 def _result(
