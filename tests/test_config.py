@@ -1,0 +1,116 @@
+"""Config loading: typed sections, every mistake reported with its line and a fix."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from autoalbum.config import (
+    ClusterConfig,
+    Config,
+    ConfigError,
+    LibraryConfig,
+    ModelConfig,
+    Observer,
+    ReclusterConfig,
+    WatchConfig,
+    load_config,
+)
+
+EXAMPLE = Path(__file__).parents[1] / "config" / "autoalbum.example.yaml"
+MINIMAL = """\
+library:
+  folders: [photos, ~/more]
+  albums: albums
+  state: state
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "autoalbum.yaml"
+    path.write_text(text)
+    return path
+
+
+def _problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text))
+    return caught.value.problems
+
+
+def test_minimal_config_gets_defaults_and_resolved_paths(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL))
+    assert config.library.folders == (tmp_path / "photos", Path.home() / "more")
+    assert config.library.albums == tmp_path / "albums"
+    assert config.cluster == ClusterConfig()
+    assert config.watch.observer is Observer.NATIVE
+    assert config.source == tmp_path / "autoalbum.yaml"
+
+
+def test_example_file_loads_and_documents_every_key() -> None:
+    config = load_config(EXAMPLE)
+    assert config.cluster.k == "auto" and config.model.path is None
+    text = EXAMPLE.read_text()
+    sections = {
+        "library": LibraryConfig, "model": ModelConfig, "cluster": ClusterConfig,
+        "recluster": ReclusterConfig, "watch": WatchConfig,
+    }  # fmt: skip
+    for section, cls in sections.items():
+        assert f"\n{section}:\n" in text
+        for field in dataclasses.fields(cls):
+            assert f"  {field.name}:" in text, f"{section}.{field.name} is not in the example"
+    defaults = Config(library=config.library)
+    assert (config.model, config.cluster, config.recluster, config.watch) == (
+        defaults.model, defaults.cluster, defaults.recluster, defaults.watch,
+    ), "the example shows the real defaults"  # fmt: skip
+
+
+def test_unknown_key_names_its_line_and_the_known_keys(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, MINIMAL + "cluster:\n  kk: 3\n")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{tmp_path / 'autoalbum.yaml'}:6: cluster.kk: unknown key")
+    assert "k_range" in problems[0]
+
+
+def test_unknown_section(tmp_path: Path) -> None:
+    assert "unknown section" in _problems(tmp_path, MINIMAL + "albums: {}\n")[0]
+
+
+def test_wrong_k_says_what_is_allowed(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, MINIMAL + "cluster:\n  k: ten\n")
+    assert ":6: cluster.k: must be" in problem and "'auto'" in problem and "whole number" in problem
+
+
+def test_range_checks(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path,
+        MINIMAL + "cluster:\n  k_range: [9, 3]\n  unsorted_distance: 5\nmodel:\n  batch_size: 0\n",
+    )
+    assert len(problems) == 3, "every mistake is reported at once"
+    assert any("cluster.k_range: must be [MIN, MAX]" in p for p in problems)
+    assert any("cluster.unsorted_distance: must be between 0 and 2" in p for p in problems)
+    assert any("model.batch_size: must be at least 1" in p for p in problems)
+
+
+def test_missing_required_keys(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "library:\n  albums: a\n")
+    assert any("library.folders: required" in p for p in problems)
+    assert any("library.state: required" in p for p in problems)
+    assert "library: required section" in _problems(tmp_path, "cluster:\n  k: 3\n")[0]
+
+
+def test_wrong_types(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path, MINIMAL + "watch:\n  observer: inotify\n  settle_seconds: soon\n"
+    )
+    assert any("watch.observer: must be one of 'native', 'polling'" in p for p in problems)
+    assert any("watch.settle_seconds: must be a number" in p for p in problems)
+
+
+def test_yaml_syntax_error_and_empty_and_missing_file(tmp_path: Path) -> None:
+    assert "not valid YAML" in _problems(tmp_path, "library: [unclosed\n")[0]
+    assert "must be a mapping" in _problems(tmp_path, "")[0]
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "nope.yaml")
