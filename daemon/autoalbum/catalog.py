@@ -238,6 +238,16 @@ class Catalog:
         )
         return cursor.rowcount
 
+    def mark_missing_under(self, folder: Path) -> int:
+        """Mark every present file below `folder` missing (the folder was deleted)."""
+        prefix = str(folder).rstrip("/") + "/"
+        cursor = self.db.execute(
+            "UPDATE files SET status = 'missing', updated_at = ? "
+            "WHERE substr(path, 1, ?) = ? AND status != 'missing'",
+            (time.time(), len(prefix), prefix),
+        )
+        return cursor.rowcount
+
     def count_files(self) -> dict[Status, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
         counts = dict.fromkeys(Status, 0)

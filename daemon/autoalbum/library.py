@@ -166,6 +166,9 @@ class Library:
         embedded = self._embed_new(to_embed, failures, progress)
         with self.catalog.transaction():
             missing = self.catalog.mark_missing(vanished)
+            for path in vanished:
+                if self.catalog.file(path) is None:  # a deleted folder: all files below it
+                    missing += self.catalog.mark_missing_under(path)
         self.assign_new()
         if embedded or relinked or missing or failures or not self._tree_exists():
             self.write_tree()

@@ -1,0 +1,50 @@
+"""sd_notify for Type=notify units: READY, STATUS, WATCHDOG and STOPPING messages.
+
+A few lines over a datagram socket, so no libsystemd binding is needed; outside systemd
+($NOTIFY_SOCKET unset) every call does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """Talks to the service manager named by $NOTIFY_SOCKET, if any."""
+
+    def __init__(self) -> None:
+        address = os.environ.get("NOTIFY_SOCKET", "")
+        # An abstract socket is written "@name" and means a leading NUL byte.
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        self.watchdog_interval = usec / 2e6 if usec else 0.0
+        self._last_ping = 0.0
+
+    def send(self, message: str) -> None:
+        if not self.address:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.sendto(message.encode(), self.address)
+        except OSError as error:
+            log.debug("sd_notify %r failed: %s", message, error)
+
+    def ready(self, status: str) -> None:
+        self.send(f"READY=1\nSTATUS={status}")
+
+    def status(self, status: str) -> None:
+        self.send(f"STATUS={status}")
+
+    def stopping(self) -> None:
+        self.send("STOPPING=1")
+
+    def watchdog(self) -> None:
+        """Ping the watchdog at half its interval; cheap to call often."""
+        if self.watchdog_interval and time.monotonic() - self._last_ping >= self.watchdog_interval:
+            self._last_ping = time.monotonic()
+            self.send("WATCHDOG=1")

@@ -1,0 +1,67 @@
+"""`autoalbum status`: what the library holds and whether a daemon is keeping it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from autoalbum.catalog import Catalog, Status
+from autoalbum.config import load_config
+from autoalbum.library import CATALOG_NAME
+from autoalbum.lock import holder
+from autoalbum.service import STATUS_NAME
+
+
+def _daemon_line(state: Path) -> str:
+    pid = holder(state)
+    if pid is None:
+        return "daemon: not running"
+    line = f"daemon: running (pid {pid})"
+    status_file = state / STATUS_NAME
+    if status_file.is_file():
+        status = json.loads(status_file.read_text())
+        line += f", {status.get('batches', 0)} batches filed, {status.get('pending', 0)} pending"
+        if status.get("polling"):
+            line += ", polling"
+    return line
+
+
+def _ago(moment: float) -> str:
+    minutes = (time.time() - moment) / 60
+    return f"{minutes:.0f} min ago" if minutes < 120 else f"{minutes / 60:.1f} h ago"
+
+
+def library_status(config_path: Path, failures: int = 20) -> str:
+    """A readable report; the catalog is only read."""
+    config = load_config(config_path)
+    state = config.library.state
+    lines = [f"library: {', '.join(map(str, config.library.folders))}", _daemon_line(state)]
+    if not (state / CATALOG_NAME).is_file():
+        return "\n".join([*lines, "not indexed yet: run autoalbum index or autoalbum run"])
+    with Catalog(state / CATALOG_NAME) as catalog:
+        counts = catalog.count_files()
+        pending = len(catalog.unassigned_ids())
+        lines.append(
+            f"files: {counts[Status.OK]} indexed, {counts[Status.FAILED]} failed, "
+            f"{counts[Status.MISSING]} missing, {pending} pending (not yet in an album)"
+        )
+        sizes = Counter(m.album_id for m in catalog.memberships())
+        albums = catalog.albums()
+        lines.append(f"albums: {sum(1 for a in albums if sizes[a.id])}")
+        lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {a.name}" for a in albums if sizes[a.id]]
+        run = catalog.last_run("recluster")
+        if run is None:
+            lines.append("last recluster: never")
+        else:
+            score = f", {run.method} {run.score:.3f}" if run.score is not None else ""
+            lines.append(
+                f"last recluster: {_ago(run.started_at)}, {run.images} images, k={run.k}{score}, "
+                f"{run.seconds:.1f} s"
+            )
+        failed = catalog.files(Status.FAILED)
+        lines += [f"  failed: {f.path}: {f.reason}" for f in failed[:failures]]
+        if len(failed) > failures:
+            lines.append(f"  ... and {len(failed) - failures} more (--failures N)")
+    return "\n".join(lines)
