@@ -122,6 +122,13 @@ def _linked(root: Path, strict: bool = False) -> dict[str, Path]:
     return found
 
 
+def _subjects_per_album(root: Path) -> int:
+    by_album: dict[Path, set[str]] = {}
+    for name, album in _linked(root).items():
+        by_album.setdefault(album, set()).add(name.split("-")[0])
+    return max((len(subjects) for subjects in by_album.values()), default=0)
+
+
 def _write_photos(
     folder: Path, sources: dict[str, Image.Image], count: int, start: int = 0
 ) -> list[Path]:
@@ -154,10 +161,9 @@ def test_burst_of_photos_all_land_in_albums(
     for path in paths:
         shutil.copy(path, root / "photos" / path.name)
     daemon.wait_for(lambda: len(_linked(root)) == 200, what="200 photos in albums")
-    by_album: dict[Path, set[str]] = {}
-    for name, album in _linked(root).items():
-        by_album.setdefault(album, set()).add(name.split("-")[0])
-    assert all(len(subjects) == 1 for subjects in by_album.values()), by_album
+    # The library grew from nothing: a background recluster follows and the albums settle on
+    # one subject each (the first albums were formed from the first few photos to arrive).
+    daemon.wait_for(lambda: _subjects_per_album(root) == 1, what="one subject per album")
     assert daemon.stop() == 0
 
 

@@ -29,11 +29,15 @@ log = logging.getLogger(__name__)
 
 STATUS_NAME = "daemon.json"
 POLL_SECONDS = 0.25
+# A young library reclusters whenever it has doubled (and has at least this many new photos):
+# albums formed from the first five photos of a card say little about the two hundred after.
+GROWTH_MINIMUM = 10
 
 
 @dataclass
 class _Counters:
     arrivals_since_recluster: int = 0
+    images_at_recluster: int = 0
     first_change_at: float | None = None
     batches: int = 0
     started_at: float = field(default_factory=time.time)
@@ -113,6 +117,8 @@ class Service:
     def _catch_up(self, library: Library) -> None:
         self.notifier.status("indexing what changed while stopped")
         report = library.index_files()
+        last = library.catalog.last_run("recluster")
+        self._counters.images_at_recluster = last.images if last else 0
         log.info(
             "caught up: %d files, %d embedded, %d moved or duplicate, %d missing, %d failed",
             report.found, report.embedded, report.relinked, report.missing, len(report.failed),
@@ -190,7 +196,9 @@ class Service:
             return
         policy = self.config.recluster
         counters = self._counters
-        due_by_count = counters.arrivals_since_recluster >= policy.after_new_images
+        due_by_count = counters.arrivals_since_recluster >= min(
+            policy.after_new_images, max(GROWTH_MINIMUM, counters.images_at_recluster)
+        )
         due_by_time = (
             counters.first_change_at is not None
             and time.monotonic() - counters.first_change_at >= policy.after_minutes * 60
@@ -208,6 +216,7 @@ class Service:
         try:
             with Library(self.config, self.embedder_factory, load_index=False) as library:
                 report = library.recluster(write=False)
+            self._counters.images_at_recluster = report.images
             log.info("reclustered %d images into %d albums in %.1f s",
                      report.images, report.albums, report.seconds)  # fmt: skip
         except Exception:
