@@ -75,11 +75,16 @@ def _progress(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
 
 def cmd_sort(args: argparse.Namespace) -> int:
     """Sort photos under SOURCE folders into cluster albums under --out."""
+    from autoalbum.clusters import Method
     from autoalbum.sorter import SortOptions, sort_photos
 
     embedder = _open_embedder(args)
     options = SortOptions(
-        k=args.k, k_range=args.k_range, batch_size=args.batch_size, workers=args.workers
+        k=args.k,
+        k_range=args.k_range,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        method=Method(args.method),
     )
     with ExitStack() as stack:
         summary = sort_photos(args.sources, args.out, embedder, options, _progress(stack))
@@ -231,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     sort.add_argument(
         "--k-range", type=_k_range, default=(2, 20), metavar="MIN:MAX",
         help="range searched when --k is not given (default: 2:20)",
+    )  # fmt: skip
+    sort.add_argument(
+        "--method", choices=["spectral", "kmeans"], default="spectral",
+        help="clustering method (default: spectral, the best measured)",
     )  # fmt: skip
     sort.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch")
     sort.add_argument("--workers", type=_positive_int, help="decode threads (default: cores)")

@@ -27,8 +27,10 @@ So every fit (FAISS only, assignment included) runs before any numpy scoring.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -315,17 +317,81 @@ def choose_k(
     return _scan(_as_matrix(vectors), k_min, k_max, seed, sample)[0]
 
 
+SPECTRAL_MAX_IMAGES = 20_000  # a k-NN graph and its eigenvectors; k-means beyond this
+SPECTRAL_NEIGHBOURS = 20
+PCA_DIMENSIONS = 128
+WHITEN_POWER = 0.5
+
+
+class Method(str, enum.Enum):
+    SPECTRAL = "spectral"
+    KMEANS = "kmeans"
+
+
+def _partially_whitened(x: NDArray[np.float32], dims: int, power: float) -> NDArray[np.float32]:
+    """PCA to `dims`, each component scaled by variance^(-power/2), rows L2-normalised.
+
+    Full whitening (power 1) lets hundreds of noise directions swamp the few that separate two
+    classes; half-whitening evens out the dominant directions without that.
+    """
+    from sklearn.decomposition import PCA
+
+    dims = min(dims, len(x) - 1, x.shape[1])
+    pca = PCA(n_components=dims, random_state=0).fit(x)
+    scale = np.maximum(pca.explained_variance_, 1e-12) ** (power / 2)
+    return _normalise((pca.transform(x) / scale).astype(np.float32))
+
+
+def spectral(
+    vectors: NDArray[np.float32], k: int, *, seed: int = 0, neighbours: int = SPECTRAL_NEIGHBOURS
+) -> Clustering:
+    """Spectral clustering on a k-NN graph of half-whitened PCA features.
+
+    Measured by bench/cluster_methods.py against plain spherical k-means: flowers17 NMI 0.80
+    (k-means 0.74), catsdogs accuracy 0.985 (0.987), hymenoptera 0.937 (0.931), MNIST NMI 0.68
+    (0.47). Album centres and distances stay in the embedding space.
+    """
+    from sklearn.cluster import SpectralClustering
+
+    x = _as_matrix(vectors)
+    _check_k(k, len(x))
+    if k == 1 or len(x) <= max(3 * k, neighbours + 1):
+        return kmeans(x, k, seed=seed)
+    features = _partially_whitened(x, PCA_DIMENSIONS, WHITEN_POWER)
+    model = SpectralClustering(
+        n_clusters=k,
+        affinity="nearest_neighbors",
+        n_neighbors=neighbours,
+        assign_labels="cluster_qr",
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        # A photo set of unrelated subjects gives a disconnected graph; that is fine here.
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        raw = model.fit_predict(features).astype(np.int64)
+    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
+    np.add.at(sums, raw, x)
+    return _clustering(x, _normalise(sums.astype(np.float32)), raw)
+
+
 def cluster(
     vectors: NDArray[np.float32],
     k: int | None,
     *,
     k_range: tuple[int, int] = (2, 20),
     seed: int = 0,
+    method: Method = Method.SPECTRAL,
 ) -> tuple[Clustering, KChoice | None]:
     """Cluster into `k` albums, or choose k in `k_range` first when k is None."""
-    if k is not None:
-        return kmeans(vectors, k, seed=seed), None
     x = _as_matrix(vectors)
-    choice, fit = _scan(x, k_range[0], k_range[1], seed, 4000)
-    log.info("chose k=%d (%s %.3f)", choice.k, choice.method, choice.score)
-    return (fit or kmeans(x, choice.k, seed=seed)), choice
+    choice, fit = None, None
+    if k is None:
+        choice, fit = _scan(x, k_range[0], k_range[1], seed, 4000)
+        log.info("chose k=%d (%s %.3f)", choice.k, choice.method, choice.score)
+        k = choice.k
+    if method is Method.SPECTRAL and len(x) <= SPECTRAL_MAX_IMAGES:
+        return spectral(x, k, seed=seed), choice
+    if method is Method.SPECTRAL:
+        log.info("%d images: k-means instead of spectral clustering (limit %d)",
+                 len(x), SPECTRAL_MAX_IMAGES)  # fmt: skip
+    return (fit or kmeans(x, k, seed=seed)), choice

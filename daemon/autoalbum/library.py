@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from autoalbum.albums import UNSORTED_FOLDER, UNSORTED_NUMBER, Album, Member, write_albums
 from autoalbum.catalog import Catalog, FileRecord, RunRecord, Status
 from autoalbum.classnames import imagenet_name
-from autoalbum.clusters import KChoice, cluster
+from autoalbum.clusters import KChoice, Method, cluster
 from autoalbum.config import Config
 from autoalbum.embedder import Embedder
 from autoalbum.errors import AutoalbumError
@@ -351,7 +351,9 @@ class Library:
         settings = self.config.cluster
         k = None if settings.k == "auto" else min(int(settings.k), len(ids))
         low, high = settings.k_range
-        clustering, choice = cluster(vectors, k, k_range=(low, high), seed=settings.seed)
+        clustering, choice = cluster(
+            vectors, k, k_range=(low, high), seed=settings.seed, method=Method(settings.method)
+        )
         votes = self._votes(ids, clustering.labels, clustering.k)
         previous = [
             PreviousAlbum(a.id, a.number, a.name, a.user_named, a.centroid)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from autoalbum.albums import Album, Member, write_albums
 from autoalbum.classnames import imagenet_name
-from autoalbum.clusters import Clustering, KChoice, cluster
+from autoalbum.clusters import Clustering, KChoice, Method, cluster
 from autoalbum.embedder import Embedder
 from autoalbum.errors import AutoalbumError
 from autoalbum.images import DEFAULT_MAX_PIXELS
@@ -34,6 +34,7 @@ class SortOptions:
     workers: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     seed: int = 0
+    method: Method = Method.SPECTRAL
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,11 @@ def sort_photos(
     if not embedded.paths:
         raise AutoalbumError(f"none of the {len(paths)} files could be read as a photo")
     clustering, choice = cluster(
-        embedded.vectors, options.k, k_range=options.k_range, seed=options.seed
+        embedded.vectors,
+        options.k,
+        k_range=options.k_range,
+        seed=options.seed,
+        method=options.method,
     )
     albums = build_albums(embedded, clustering)
     write_albums(
