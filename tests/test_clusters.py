@@ -8,7 +8,16 @@ from numpy.typing import NDArray
 from sklearn.datasets import load_digits
 from sklearn.metrics import silhouette_score
 
-from autoalbum.clusters import ClusterError, choose_k, cluster, kmeans, silhouette
+from autoalbum.clusters import (
+    SPECTRAL_MIN_IMAGES,
+    ClusterError,
+    Method,
+    choose_k,
+    cluster,
+    kmeans,
+    silhouette,
+    spectral,
+)
 
 SIZES = (40, 30, 20, 10)
 
@@ -151,7 +160,7 @@ def test_cluster_reuses_the_chosen_fit(
     blobs: tuple[NDArray[np.float32], NDArray[np.int64]],
 ) -> None:
     vectors, truth = blobs
-    clustering, choice = cluster(vectors, None, k_range=(2, 8))
+    clustering, choice = cluster(vectors, None, k_range=(2, 8), method=Method.KMEANS)
     assert choice is not None and choice.k == clustering.k == 4
     np.testing.assert_array_equal(clustering.labels, truth)
     given, none = cluster(vectors, 3)
@@ -177,3 +186,21 @@ def test_choose_k_on_digits_is_near_ten_classes() -> None:
     vectors = _unit(digits.data.astype(np.float64))
     choice = choose_k(vectors)
     assert 5 <= choice.k <= 20, choice
+
+
+def test_spectral_recovers_blobs_with_centres_in_embedding_space() -> None:
+    vectors, truth = _blobs((150, 120, 90), dim=256, spread=1.2, seed=3)
+    found = spectral(vectors, 3)
+    mapping = {int(t): int(found.labels[truth == t][0]) for t in range(3)}
+    np.testing.assert_array_equal(found.labels, [mapping[int(t)] for t in truth])
+    np.testing.assert_allclose(np.linalg.norm(found.centroids, axis=1), 1.0, rtol=1e-5)
+    own = found.centroids[found.labels]
+    np.testing.assert_allclose(found.distances, 1 - np.sum(vectors * own, axis=1), atol=1e-5)
+    assert np.bincount(found.labels).tolist() == [150, 120, 90], "numbered by size"
+
+
+def test_spectral_falls_back_to_kmeans_on_small_sets() -> None:
+    vectors, _ = _blobs((20, 20), dim=64)
+    assert len(vectors) < SPECTRAL_MIN_IMAGES
+    small = spectral(vectors, 2)
+    np.testing.assert_array_equal(small.labels, kmeans(vectors, 2).labels)

@@ -111,3 +111,12 @@ def test_cli_inspect(capsys: pytest.CaptureFixture[str], photos: Path) -> None:
     printed = capsys.readouterr().out
     assert "espresso" in printed.splitlines()[1]
     assert "embedding: 1280 dimensions, provider: CPUExecutionProvider" in printed
+
+
+def test_auto_k_keeps_subjects_apart(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    """The README demo: five subjects, k chosen automatically, no album mixes two subjects."""
+    write_sample_photos(tmp_path / "photos")
+    summary = sort_photos([tmp_path / "photos"], tmp_path / "albums", embedder)
+    assert summary.k_choice is not None and 5 <= summary.k_choice.k <= 10
+    for album in summary.albums:
+        assert len({m.path.parent.name for m in album.members}) == 1, album.label
