@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autoalbum import __version__
+from autoalbum.durable import fsync_folder
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
@@ -243,20 +244,6 @@ def _remove_ours(folder: Path, top: bool = True) -> list[Path]:
     return kept
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make renames inside `folder` durable; a no-op where folders can't be opened."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
 def _sibling(out: Path, tag: str) -> Path:
     """A fresh hidden name beside `out`, such as `.albums.new-3f2a9c1d`."""
     return out.parent / f".{out.name}.{tag}-{secrets.token_hex(4)}"
@@ -281,7 +268,7 @@ def _swap_in(tree: Path, out: Path) -> None:
     except OSError:
         os.rename(old, out)
         raise
-    _sync_folder(out.parent)
+    fsync_folder(out.parent)
     try:
         kept = _remove_ours(old)
     except OSError as error:
@@ -321,7 +308,7 @@ def write_albums(
         if tree.exists():
             _discard(tree)
         raise
-    _sync_folder(out.parent)
+    fsync_folder(out.parent)
     links = sum(len(a.members) for a in albums)
     log.info("wrote %d albums with %d links to %s", len(albums), links, out)
     return out

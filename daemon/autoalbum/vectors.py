@@ -30,6 +30,8 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.durable import fsync_folder
+
 log = logging.getLogger(__name__)
 
 REPAIR_CHUNK = 10_000  # ids fetched from the catalog at a time while repairing
@@ -107,18 +109,6 @@ def _read(path: Path, dim: int) -> Any:
     return index
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable; a no-op where folders can't be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class VectorIndex:
     """Cosine-similarity index over L2-normalised vectors stored as float16, keyed by int64 ids."""
 
@@ -164,7 +154,7 @@ class VectorIndex:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
 
     def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
         """Store each vector under its id, replacing the vector of an id already present."""
