@@ -220,6 +220,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _k_or_auto(text: str) -> int | None:
+    return None if text == "auto" else _positive_int(text)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Cluster a folder of class subfolders and score the albums against the labels."""
+    import json
+
+    from autoalbum.evaluate import evaluate, format_table
+
+    result = evaluate(
+        args.folder, _open_embedder(args), k=args.k, k_range=args.k_range, method=args.method
+    )
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        print(format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoalbum", description="Turn folders of photos into auto-sorted albums."
@@ -287,6 +307,23 @@ def build_parser() -> argparse.ArgumentParser:
                 "--min-similarity", type=float,
                 help="cosine similarity that makes two photos near duplicates (default: 0.90)",
             )  # fmt: skip
+
+    evaluation = commands.add_parser(
+        "evaluate", help=cmd_evaluate.__doc__, description=cmd_evaluate.__doc__
+    )
+    evaluation.add_argument("folder", type=Path, metavar="DIR", help="DIR/<label>/<image>")
+    evaluation.add_argument(
+        "--k", type=_k_or_auto, default=None, metavar="N|auto",
+        help="number of albums (default: auto, chosen in --k-range)",
+    )  # fmt: skip
+    evaluation.add_argument("--k-range", type=_k_range, default=(2, 40), metavar="MIN:MAX")
+    evaluation.add_argument(
+        "--method", choices=["spectral", "kmeans", "minibatch", "agglomerative"],
+        default="spectral",
+    )  # fmt: skip
+    evaluation.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _add_model_options(evaluation)
+    evaluation.set_defaults(handler=cmd_evaluate)
 
     sample = commands.add_parser("sample-photos", help=cmd_sample_photos.__doc__)
     sample.add_argument("folder", type=Path, metavar="FOLDER")
