@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from autoalbum.cli import main
 from autoalbum.embedder import OnnxEmbedder
@@ -77,3 +78,15 @@ def test_folder_without_classes_is_a_clear_error(tmp_path: Path, embedder: OnnxE
     (tmp_path / "flat.jpg").write_bytes(b"x")
     with pytest.raises(AutoalbumError, match="class subfolders"):
         evaluate(tmp_path, embedder, k=2)
+
+
+def test_plots_are_written(labelled: Path, embedder: OnnxEmbedder, tmp_path: Path) -> None:
+    evaluate(labelled, embedder, k=5, k_range=(2, 8), method="kmeans", plots=tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["album-01.png", "album-02.png", "album-03.png", "album-04.png",
+                     "album-05.png", "elbow.png", "map.png"]  # fmt: skip
+    for name in names:
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "PNG" and image.width >= 400
+    with Image.open(tmp_path / "album-01.png") as sheet:
+        assert sheet.size == (8 * 96, 96), "six photos fit one row of eight thumbnails"

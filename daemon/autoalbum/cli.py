@@ -231,7 +231,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from autoalbum.evaluate import evaluate, format_table
 
     result = evaluate(
-        args.folder, _open_embedder(args), k=args.k, k_range=args.k_range, method=args.method
+        args.folder,
+        _open_embedder(args),
+        k=args.k,
+        k_range=args.k_range,
+        method=args.method,
+        plots=args.plots,
     )
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
@@ -322,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="spectral",
     )  # fmt: skip
     evaluation.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluation.add_argument(
+        "--plots", type=Path, metavar="OUTDIR",
+        help="write elbow.png, map.png (t-SNE) and album-NN.png contact sheets here",
+    )  # fmt: skip
     _add_model_options(evaluation)
     evaluation.set_defaults(handler=cmd_evaluate)
 

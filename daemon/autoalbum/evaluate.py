@@ -145,6 +145,7 @@ def evaluate(
     k: int | None,
     k_range: tuple[int, int] = (2, 40),
     method: str = Method.SPECTRAL.value,
+    plots: Path | None = None,
 ) -> Evaluation:
     """Embed (or reuse) the folder's images, cluster them and score against the labels."""
     paths, names = labelled_images(folder)
@@ -154,6 +155,8 @@ def evaluate(
     truth = np.array([classes.index(n) for _, n in kept])
     clustering, choice = _cluster(vectors, k, k_range, method)
     found = clustering.labels
+    if plots is not None:
+        _write_plots(plots, vectors, clustering, k_range, kept)
     per_class = []
     for index, label in enumerate(classes):
         albums = Counter(int(a) for a in found[truth == index])
@@ -186,6 +189,27 @@ def evaluate(
         k_choice=choice,
         assignments=tuple((p, n, int(a) + 1) for (p, n), a in zip(kept, found, strict=True)),
     )
+
+
+def _write_plots(
+    folder: Path,
+    vectors: NDArray[np.float32],
+    clustering: Clustering,
+    k_range: tuple[int, int],
+    kept: list[tuple[str, str]],
+) -> None:
+    """elbow.png, map.png and one album-NN.png contact sheet per album."""
+    from autoalbum import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plots.elbow(vectors, k_range, clustering.k, folder / "elbow.png")
+    albums = [int(a) + 1 for a in clustering.labels]
+    plots.embedding_map(vectors, albums, [n for _, n in kept], folder / "map.png")
+    for album in range(clustering.k):
+        members = np.flatnonzero(clustering.labels == album)
+        nearest_first = members[np.argsort(clustering.distances[members], kind="stable")]
+        paths = [Path(kept[i][0]) for i in nearest_first]
+        plots.contact_sheet(paths, folder / f"album-{album + 1:02d}.png")
 
 
 def format_table(result: Evaluation) -> str:
