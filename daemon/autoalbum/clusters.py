@@ -372,9 +372,15 @@ def spectral(
         # A photo set of unrelated subjects gives a disconnected graph; that is fine here.
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
         raw = model.fit_predict(features).astype(np.int64)
+    return from_labels(x, raw, k)
+
+
+def from_labels(vectors: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> Clustering:
+    """The Clustering of labels found by any method: unit mean centres, numbered by size."""
+    x = _as_matrix(vectors)
     sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, raw, x)
-    return _clustering(x, _normalise(sums.astype(np.float32)), raw)
+    np.add.at(sums, labels, x)
+    return _clustering(x, _normalise(sums.astype(np.float32)), labels.astype(np.int64))
 
 
 def cluster(

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from autoalbum.clusters import Clustering, KChoice, Method, cluster, silhouette
+from autoalbum.clusters import Clustering, KChoice, Method, cluster, from_labels, silhouette
 from autoalbum.embedder import OnnxEmbedder
 from autoalbum.errors import AutoalbumError
 from autoalbum.model import cache_dir
@@ -128,14 +128,7 @@ def _cluster(
         else MiniBatchKMeans(chosen.k, random_state=0, n_init=3)
     )
     labels = np.asarray(model.fit_predict(vectors), dtype=np.int64)
-    sums = np.zeros((chosen.k, vectors.shape[1]))
-    np.add.at(sums, labels, vectors)
-    centroids = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(
-        np.float32
-    )
-    own = np.einsum("ij,ij->i", vectors, centroids[labels])
-    inertia = float(np.sum(np.einsum("ij,ij->i", vectors, vectors) + 1 - 2 * own))
-    return Clustering(labels, centroids, (1 - own).astype(np.float32), chosen.k, inertia), choice
+    return from_labels(vectors, labels, chosen.k), choice
 
 
 def evaluate(
