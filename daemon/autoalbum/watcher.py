@@ -1,40 +1,51 @@
 """Watch photo folders and report complete, settled changes in batches.
 
-watchdog's handler only queues raw events; `changes()` (the consumer's thread) turns them into
-UPDATED / DELETED / MOVED changes. A created or modified file counts only once its size and
-mtime have held still for `settle_seconds`, so half-copied files are never read. A rename from a
-temporary name (`photo.jpg.part` -> `photo.jpg`) is an arrival of the final name.
+watchdog's handler only queues raw events. One worker thread turns them into UPDATED / DELETED /
+MOVED changes and re-stats files still being written every `TICK_SECONDS`, so settling goes on
+while the consumer is busy filing the previous batch; `changes()` hands over what is ready.
+
+A created or modified file counts once its size and mtime have held still for `settle_seconds`.
+A rename from a temporary name (`photo.jpg.part` -> `photo.jpg`) is an arrival of the final
+name. A folder moved or deleted reaches us as one event per file below it (both observers emit
+those), plus one for the folder itself. Symlinked files are reported only with `follow_symlinks`,
+as the catch-up scan skips them too; symlinked folders are never entered without it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import enum
 import errno
 import logging
 import os
+import queue
+import stat
+import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
 from autoalbum.images import is_candidate
 
 log = logging.getLogger(__name__)
 
-CHECK_SECONDS = 0.05
-_LIMIT_ERRNOS = (errno.ENOSPC, errno.EMFILE)
+TICK_SECONDS = 0.1  # how often files still being written are stat'ed again
+_NOISE = frozenset({"opened", "closed_no_write", "attrib"})
+_TOUCHES = frozenset({"created", "modified", "closed"})
+_IN_ONLYDIR = 0x01000000
 
 
 class ChangeKind(str, enum.Enum):
-    UPDATED = "updated"  # created or modified, and now complete
-    DELETED = "deleted"  # a file, or a folder whose files are all gone
+    UPDATED = "updated"  # created or modified, and now complete (settled)
+    DELETED = "deleted"  # a file, or a folder: everything below it is gone
     MOVED = "moved"  # path -> dest, both inside the watched folders
 
 
@@ -45,30 +56,251 @@ class Change:
     dest: Path | None = None
 
 
-class _Queue(FileSystemEventHandler):
-    """Runs in watchdog's thread: only records events."""
+@dataclass(frozen=True)
+class _Seen:
+    """A file being written: what stat said last, and since when it has held still."""
 
-    def __init__(self) -> None:
-        self.events: deque[FileSystemEvent] = deque()
-        self.ready = threading.Condition()
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
-        with self.ready:
-            self.events.append(event)
-            self.ready.notify_all()
-
-
-@dataclass
-class _Pending:
     size: int
     mtime_ns: int
-    stable_since: float
+    since: float
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """Which paths count: inside a watched folder, not excluded, no hidden component."""
+
+    roots: tuple[tuple[str, Path], ...]  # (folder as watchdog watches it, folder as configured)
+    exclude: tuple[Path, ...]
+    accept: Callable[[Path], bool]
+
+    def local(self, raw: str | bytes) -> Path | None:
+        """The configured-folder form of a path watchdog reported."""
+        text = os.fsdecode(raw)
+        for watched, folder in self.roots:
+            if text == watched:
+                return folder
+            if text.startswith(watched.rstrip(os.sep) + os.sep):
+                return folder / text[len(watched) :].lstrip(os.sep)
+        return None
+
+    def inside(self, path: Path) -> bool:
+        root = next((f for _, f in self.roots if path == f or f in path.parents), None)
+        if root is None or any(path == e or e in path.parents for e in self.exclude):
+            return False
+        return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+    def named_photo(self, path: Path) -> bool:
+        return self.inside(path) and self.accept(path)
+
+    def is_root(self, path: Path) -> bool:
+        return any(path == folder for _, folder in self.roots)
+
+
+def _tree(
+    folders: Sequence[Path], exclude: Sequence[Path], accept: Callable[[Path], bool]
+) -> _Tree:
+    """Watch each folder by its real path (inotify won't follow a symlinked root) once."""
+    roots: list[tuple[str, Path]] = []
+    # By real path, so a folder inside another one comes after it and is dropped.
+    for real, folder in sorted({(os.path.realpath(f), Path(os.path.abspath(f))) for f in folders}):
+        if not any(real == w or real.startswith(w.rstrip(os.sep) + os.sep) for w, _ in roots):
+            roots.append((real, folder))
+    partial = _Tree(tuple(roots), (), accept)
+    excluded = {Path(os.path.abspath(e)) for e in exclude}
+    # Also in the configured folders' spelling, should the album folder be reached via a symlink.
+    excluded |= {p for e in exclude if (p := partial.local(os.path.realpath(e))) is not None}
+    return replace(partial, exclude=tuple(sorted(excluded)))
+
+
+class _Inbox(FileSystemEventHandler):
+    """Runs in watchdog's threads: only queues events for the worker."""
+
+    def __init__(self) -> None:
+        self._events: queue.SimpleQueue[FileSystemEvent | None] = queue.SimpleQueue()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in _NOISE or (event.is_directory and event.event_type == "modified"):
+            return
+        self._events.put(event)
+
+    def wake(self) -> None:
+        self._events.put(None)
+
+    def take(self, timeout: float | None) -> list[FileSystemEvent]:
+        """Wait up to `timeout` s (None: for ever) for events, then take all queued."""
+        try:
+            first = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        events = [first]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                events.append(self._events.get_nowait())
+        return [event for event in events if event is not None]
+
+
+class _Outbox:
+    """Changes ready for the consumer; a newer change for a path replaces an unconsumed one."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._changes: dict[Path | Change, Change] = {}
+        self._closed = False
+
+    def publish(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        with self._ready:
+            for change in changes:
+                key = change if change.kind is ChangeKind.MOVED else change.path
+                self._changes.pop(key, None)  # re-added last: arrival order of the newest
+                self._changes[key] = change
+            self._ready.notify_all()
+
+    def take(self, timeout: float) -> list[Change]:
+        with self._ready:
+            self._ready.wait_for(lambda: self._changes or self._closed, max(timeout, 0.0))
+            changes = list(self._changes.values())
+            self._changes.clear()
+        return changes
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+
+class _Settler:
+    """The worker's state: turns raw events into changes, holding back files being written."""
+
+    def __init__(self, tree: _Tree, settle_seconds: float, follow_symlinks: bool) -> None:
+        self.tree = tree
+        self.settle_seconds = settle_seconds
+        self.follow_symlinks = follow_symlinks
+        self.pending: dict[Path, _Seen] = {}
+
+    def apply(self, event: FileSystemEvent) -> list[Change]:
+        source = self.tree.local(event.src_path)
+        if source is None:
+            return []
+        if event.event_type == "moved":
+            dest = self.tree.local(event.dest_path) if event.dest_path else None
+            if event.is_directory:
+                return []  # watchdog follows with a move event for each file below
+            return self._moved(source, dest) if dest else self._deleted(source, False)
+        if event.event_type == "deleted":
+            return self._deleted(source, event.is_directory)
+        touched = event.event_type in _TOUCHES and not event.is_directory
+        if touched and self.tree.named_photo(source):
+            self._touch(source)
+        return []
+
+    def _touch(self, path: Path) -> None:
+        """(Re)start the settling clock: the file was just written to."""
+        seen = self.pending.get(path)
+        now = time.monotonic()
+        self.pending[path] = replace(seen, since=now) if seen else _Seen(-1, -1, now)
+
+    def _deleted(self, path: Path, is_directory: bool) -> list[Change]:
+        if not is_directory:
+            self.pending.pop(path, None)
+            return [Change(ChangeKind.DELETED, path)] if self.tree.named_photo(path) else []
+        if self.tree.is_root(path):
+            # Rather an unmount or a dropped share than a whole library deleted on purpose.
+            log.warning("watched folder %s is gone; its photos stay in the albums", path)
+            return []
+        for below in [p for p in self.pending if path in p.parents]:
+            del self.pending[below]
+        return [Change(ChangeKind.DELETED, path)] if self.tree.inside(path) else []
+
+    def _moved(self, source: Path, dest: Path) -> list[Change]:
+        seen = self.pending.pop(source, None)
+        was_photo = self.tree.named_photo(source)
+        if not (self.tree.named_photo(dest) and self._followable(dest)):
+            return [Change(ChangeKind.DELETED, source)] if was_photo else []
+        if was_photo and seen is None:
+            return [Change(ChangeKind.MOVED, source, dest)]
+        # A temporary name made final, a move in from an ignored place, or a file still
+        # being written: the new name arrives once settled (a rename keeps size and mtime).
+        self.pending[dest] = seen or _Seen(-1, -1, time.monotonic())
+        return [Change(ChangeKind.DELETED, source)] if was_photo else []
+
+    def _followable(self, path: Path) -> bool:
+        return self.follow_symlinks or not path.is_symlink()
+
+    def settle(self, now: float) -> list[Change]:
+        """UPDATED for each pending file whose size and mtime held still long enough."""
+        ready = []
+        for path, seen in list(self.pending.items()):
+            info = self._stat(path)
+            if info is None:  # gone, a symlink we don't follow, or not a regular file
+                del self.pending[path]
+            elif (info.st_size, info.st_mtime_ns) != (seen.size, seen.mtime_ns):
+                since = seen.since if seen.size < 0 else now  # the first look is no change
+                self.pending[path] = _Seen(info.st_size, info.st_mtime_ns, since)
+            elif now - seen.since >= self.settle_seconds:
+                del self.pending[path]
+                ready.append(Change(ChangeKind.UPDATED, path))
+        return ready
+
+    def _stat(self, path: Path) -> os.stat_result | None:
+        try:
+            info = os.stat(path) if self.follow_symlinks else os.lstat(path)
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+
+def _is_limit(error: OSError) -> bool:
+    """True for inotify running out of watches (ENOSPC) or instances (EMFILE)."""
+    message = str(error).lower()
+    return error.errno in (errno.ENOSPC, errno.EMFILE) or (
+        "inotify" in message and "limit" in message
+    )
+
+
+def _warn_limit(error: OSError, poll_seconds: float) -> None:
+    what, key, floor = "watch", "watches", 524288
+    if error.errno == errno.EMFILE:
+        what, key, floor = "instance", "instances", 1024
+    try:
+        current = int(Path(f"/proc/sys/fs/inotify/max_user_{key}").read_text())
+    except (OSError, ValueError):
+        current = 0
+    log.warning(
+        "inotify %s limit reached (%d %s); falling back to polling every %g s. "
+        "Raise it with: sudo sysctl fs.inotify.max_user_%s=%d (and in /etc/sysctl.d/ to keep it)",
+        what, current, key, poll_seconds, key, max(floor, 2 * current),
+    )  # fmt: skip
+
+
+def _check_inotify_room(path: str) -> None:
+    """Raise ENOSPC if no inotify watch is left: watchdog skips sub-folders it can't watch."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = int(libc.inotify_init1(os.O_CLOEXEC))
+    if fd < 0:
+        return  # out of instances, not watches: what watchdog holds already works
+    try:
+        added = int(libc.inotify_add_watch(fd, os.fsencode(path), _IN_ONLYDIR))
+        if added < 0 and ctypes.get_errno() == errno.ENOSPC:
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+    finally:
+        os.close(fd)
+
+
+def _discard(observer: BaseObserver) -> None:
+    """Stop an observer, started or not (an InotifyObserver runs a thread from birth)."""
+    observer.stop()
+    if observer.is_alive():
+        observer.join()
 
 
 class FolderWatcher:
-    """Recursive watcher over several folders; use `with` or start()/stop()."""
+    """Recursive watcher over several folders; use `with` or start()/stop().
+
+    `polling` is True while a polling observer runs, asked for or fallen back to.
+    `native_factory` builds the native observer (tests pass one that is out of watches).
+    """
 
     def __init__(
         self,
@@ -77,24 +309,22 @@ class FolderWatcher:
         exclude: Sequence[Path] = (),
         polling: bool = False,
         poll_seconds: float = 5.0,
-        settle_seconds: float = 0.5,
+        settle_seconds: float = 1.0,
         accept: Callable[[Path], bool] = is_candidate,
         follow_symlinks: bool = False,
-        native_factory: Callable[[], Any] = Observer,
+        native_factory: Callable[[], BaseObserver] = Observer,
     ) -> None:
-        self.folders = [Path(os.path.abspath(f)) for f in folders]
-        self.exclude = [Path(os.path.abspath(f)) for f in exclude]
         self.polling = polling
         self.poll_seconds = poll_seconds
-        self.settle_seconds = settle_seconds
-        self.accept = accept
         self.follow_symlinks = follow_symlinks
         self._native_factory = native_factory
-        self._queue = _Queue()
-        self._pending: dict[Path, _Pending] = {}
-        self._ready: list[Change] = []
-        self._observer: Any = None
-        self._stopped = threading.Event()
+        self._tree = _tree(folders, exclude, accept)
+        self._settler = _Settler(self._tree, settle_seconds, follow_symlinks)
+        self._inbox = _Inbox()
+        self._outbox = _Outbox()
+        self._stopping = threading.Event()
+        self._observer: BaseObserver | None = None
+        self._worker: threading.Thread | None = None
 
     def __enter__(self) -> FolderWatcher:
         self.start()
@@ -103,150 +333,79 @@ class FolderWatcher:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    # lifetime
-
     def start(self) -> None:
-        if not self.polling:
-            try:
-                self._observer = self._started(self._native_factory())
-                return
-            except OSError as error:
-                if error.errno not in _LIMIT_ERRNOS and "inotify" not in str(error):
-                    raise
-                log.warning(
-                    "inotify watch limit reached (%s); falling back to polling every %g s. "
-                    "Raise it with: sudo sysctl fs.inotify.max_user_watches=524288",
-                    error, self.poll_seconds,
-                )  # fmt: skip
-                self.polling = True
-        self._observer = self._started(PollingObserver(timeout=self.poll_seconds))
-
-    def _started(self, observer: Any) -> Any:
+        """Start watching; falls back to polling when inotify runs out of watches."""
+        if self._worker is not None or self._stopping.is_set():
+            raise RuntimeError("a FolderWatcher starts once; make a new one to watch again")
+        self._worker = threading.Thread(target=self._work, name="autoalbum-watcher", daemon=True)
+        self._worker.start()
         try:
-            for folder in self.folders:
-                observer.schedule(self._queue, str(folder), recursive=True)
-            observer.start()
+            self._observer = self._start_observer()
         except BaseException:
-            if observer.is_alive():
-                observer.stop()
-                observer.join()
+            self.stop()
             raise
-        return observer
 
     def stop(self) -> None:
-        self._stopped.set()
-        with self._queue.ready:
-            self._queue.ready.notify_all()
+        """Stop the observer and the worker, and wake a waiting `changes()`; idempotent."""
+        self._outbox.close()
+        self._stopping.set()
         if self._observer is not None:
-            self._observer.stop()
-            if self._observer.is_alive():
-                self._observer.join()
+            _discard(self._observer)
             self._observer = None
-
-    # consuming
+        if self._worker is not None:
+            self._inbox.wake()
+            self._worker.join()
 
     def changes(self, timeout: float) -> list[Change]:
         """Wait up to `timeout` s for settled changes; return all that are ready, in order."""
-        deadline = time.monotonic() + timeout
-        while not self._stopped.is_set():
-            self._drain()
-            self._settle()
-            if self._ready:
-                ready, self._ready = self._ready, []
-                return ready
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return []
-            with self._queue.ready:
-                if not self._queue.events:
-                    self._queue.ready.wait(min(remaining, CHECK_SECONDS))
-        return []
+        return self._outbox.take(timeout)
 
-    def _drain(self) -> None:
-        with self._queue.ready:
-            events = list(self._queue.events)
-            self._queue.events.clear()
-        for event in events:
-            self._handle(event)
-
-    def _wanted(self, path: Path) -> bool:
-        if any(path == e or e in path.parents for e in self.exclude):
-            return False
-        if not any(f in path.parents for f in self.folders):
-            return False
-        relative = next(path.relative_to(f) for f in self.folders if f in path.parents)
-        return not any(part.startswith(".") for part in relative.parts[:-1])
-
-    def _photo(self, path: Path) -> bool:
-        if not (self._wanted(path) and self.accept(path)):
-            return False
-        return self.follow_symlinks or not path.is_symlink()
-
-    def _handle(self, event: FileSystemEvent) -> None:
-        source = Path(os.fsdecode(event.src_path))
-        dest = Path(os.fsdecode(event.dest_path)) if event.dest_path else None
-        if event.event_type == "moved" and dest is not None:
-            self._moved(source, dest, event.is_directory)
-        elif event.event_type == "deleted":
-            self._deleted(source, event.is_directory)
-        elif event.is_directory:
-            if event.event_type == "created" and self._wanted(source):
-                self._touch_folder(source)  # a folder moved in from outside, or copied in
-        elif self._photo(source):
-            self._touch(source)
-
-    def _touch_folder(self, folder: Path) -> None:
-        for parent, _dirs, files in os.walk(folder):
-            for name in files:
-                if self._photo(Path(parent) / name):
-                    self._touch(Path(parent) / name)
-
-    def _touch(self, path: Path) -> None:
-        """(Re)start the settling clock of a file that was written to."""
-        self._pending[path] = _Pending(-1, -1, time.monotonic())
-
-    def _deleted(self, path: Path, is_directory: bool) -> None:
-        if is_directory:
-            self._pending = {p: s for p, s in self._pending.items() if path not in p.parents}
-            if self._wanted(path):
-                self._ready.append(Change(ChangeKind.DELETED, path))
-        elif self._pending.pop(path, None) is None and self._wanted(path) and self.accept(path):
-            self._ready.append(Change(ChangeKind.DELETED, path))
-
-    def _moved(self, source: Path, dest: Path, is_directory: bool) -> None:
-        if is_directory:
-            self._moved_folder(source, dest)
-            return
-        was_photo = self._wanted(source) and self.accept(source)
-        pending = self._pending.pop(source, None)
-        if not self._photo(dest):
-            if was_photo and pending is None:
-                self._ready.append(Change(ChangeKind.DELETED, source))
-            return
-        if was_photo and pending is None:
-            self._ready.append(Change(ChangeKind.MOVED, source, dest))
-        else:  # a temporary name made final, a move in from outside, or an unsettled file
-            self._touch(dest)
-
-    def _moved_folder(self, source: Path, dest: Path) -> None:
-        if not self._wanted(dest):
-            self._deleted(source, is_directory=True)
-            return
-        for folder, _dirs, files in os.walk(dest):
-            for name in files:
-                new = Path(folder) / name
-                self._moved(source / new.relative_to(dest), new, is_directory=False)
-
-    def _settle(self) -> None:
-        now = time.monotonic()
-        for path, state in list(self._pending.items()):
+    def _start_observer(self) -> BaseObserver:
+        if not self.polling:
             try:
-                info = path.stat()
-            except OSError:
-                del self._pending[path]  # gone before it settled; a delete event follows
-                continue
-            if (info.st_size, info.st_mtime_ns) != (state.size, state.mtime_ns):
-                self._pending[path] = _Pending(info.st_size, info.st_mtime_ns, now)
-            elif now - state.stable_since >= self.settle_seconds:
-                del self._pending[path]
-                self._ready.append(Change(ChangeKind.UPDATED, path))
+                return self._scheduled(self._native_factory)
+            except OSError as error:
+                if not _is_limit(error):
+                    raise
+                _warn_limit(error, self.poll_seconds)
+                self.polling = True
+        return self._scheduled(self._polling_observer)
+
+    def _polling_observer(self) -> BaseObserver:
+        if self.follow_symlinks:
+            return PollingObserver(timeout=self.poll_seconds)
+        # lstat: a symlinked folder is a file to the snapshot, so it is never walked into.
+        return PollingObserverVFS(os.lstat, os.scandir, polling_interval=self.poll_seconds)
+
+    def _scheduled(self, factory: Callable[[], BaseObserver]) -> BaseObserver:
+        observer = factory()
+        try:
+            for watched, _folder in self._tree.roots:
+                observer.schedule(
+                    self._inbox, watched, recursive=True, follow_symlink=self.follow_symlinks
+                )
+            observer.start()
+            if not self.polling and self._tree.roots and sys.platform.startswith("linux"):
+                _check_inotify_room(self._tree.roots[0][0])
+        except BaseException:
+            _discard(observer)
+            raise
+        return observer
+
+    def _work(self) -> None:
+        """The worker: apply queued events at once, re-stat pending files every tick."""
+        next_check = 0.0
+        while not self._stopping.is_set():
+            wait = max(0.0, next_check - time.monotonic()) if self._settler.pending else None
+            events = self._inbox.take(wait)
+            try:
+                found = [change for event in events for change in self._settler.apply(event)]
+                now = time.monotonic()
+                if now >= next_check:
+                    found += self._settler.settle(now)
+                    next_check = now + TICK_SECONDS
+                self._outbox.publish(found)
+            except Exception:
+                log.exception(
+                    "could not handle %d file events; the next scan catches up", len(events)
+                )
