@@ -1,110 +1,674 @@
-"""Which clustering works best on Lite0 embeddings? Every labelled set, several methods.
+"""Which clustering of Lite0 embeddings should be the default? Every labelled set, many methods.
 
-Embeds each set in ../shared/datasets once (cached under ~/.cache/autoalbum/bench/), then
-clusters at k = number of classes with several seeds and prints mean NMI and one-to-one
-(Hungarian) accuracy per method, and the k that automatic selection chooses.
+Embeds each labelled set once: the raw pooled 1280-d features (before L2 normalisation) of each
+image and of its mirror image, cached in ~/.cache/autoalbum/bench/<set>.raw-flip.npz. Then:
+
+1. At k = number of classes, each method runs with --seeds seeds; the table shows mean NMI,
+   mean one-to-one (Hungarian) accuracy and seconds per run, features included, and whether
+   the method, as run or in its sampled form, stays near-linear in n up to 1M vectors.
+2. Automatic k in [2, 40] for three methods, on the whole set and on --draws random 80% subsets
+   (features refitted on each), by several criteria; a choice should lie within [0.5x, 2x] of
+   the number of classes.
+3. With --scale N: the recommended pipeline timed on N synthetic vectors (the real features
+   repeated with noise), and the O(n^2) methods at growing n for contrast.
+4. A recommendation, re-derived from the numbers above on each run.
+
+Features: "sqrt" is power normalisation (signed square root, then L2); "PCA-d half" is PCA to d
+dimensions fitted on the set, component i divided by variance_i^(1/4) (half whitening; "full"
+divides by variance_i^(1/2)), then L2; "flip-avg" averages the raw features of an image and its
+mirror image. "spectral kNN-m" embeds a binary k-NN graph (cosine, self included, symmetrised
+as (A + A^T) / 2, as sklearn's affinity="nearest_neighbors") with the normalised Laplacian's
+first k eigenvectors and discretises it with cluster_qr; "+ refine" then runs spherical k-means
+over every vector from the spectral clusters' centres.
 
     .venv/bin/python bench/cluster_methods.py [--datasets ../shared/datasets] [--seeds 3]
+        [--draws 4] [--scale 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
+import faiss
 import numpy as np
+import scipy.sparse as sparse
 from numpy.typing import NDArray
+from scipy.linalg import qr, svd
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.metrics import normalized_mutual_info_score
-
-from autoalbum.clusters import (
-    PCA_DIMENSIONS,
-    WHITEN_POWER,
-    _partially_whitened,
-    choose_k,
-    kmeans,
-    spectral,
+from scipy.sparse.csgraph import laplacian
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import AgglomerativeClustering, SpectralClustering
+from sklearn.decomposition import PCA
+from sklearn.metrics import (
+    calinski_harabasz_score,
+    normalized_mutual_info_score,
+    silhouette_score,
 )
-from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
-from autoalbum.model import cache_dir
+from sklearn.neighbors import kneighbors_graph
+
+from autoalbum.clusters import cluster as product_cluster
+from autoalbum.embedder import Device, Embeddings, OnnxEmbedder, bundled_model_spec
+from autoalbum.model import EMBEDDING_NAME, cache_dir
 from autoalbum.pipeline import embed_paths
 from autoalbum.scan import find_images
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+K_RANGE = (2, 40)
+NEIGHBOURS = 10  # degree of the recommended k-NN graph
+PCA_DIMS = 128
+VOTE_DRAWS = 9  # the eigengap vote: this many random subsets of VOTE_FRACTION of the vectors
+VOTE_FRACTION = 0.8
+SPECTRAL_SAMPLE = 20_000  # most vectors the spectral step sees when n is large
+PCA_SAMPLE = 100_000  # most vectors the PCA is fitted on when n is large
+NMI_GOAL, ACCURACY_GOAL = 0.80, 0.97  # flowers17 NMI and catsdogs accuracy at the true k
+BLOCK = 65_536
+
+Matrix = NDArray[np.float32]
 Labels = NDArray[np.int64]
+T = TypeVar("T")
 
 
-def embedded_set(folder: Path, embedder: OnnxEmbedder) -> tuple[NDArray[np.float32], Labels]:
-    cache = cache_dir() / "bench" / f"{folder.name}.npz"
-    if cache.is_file():
-        stored = np.load(cache)
-        return stored["vectors"], stored["labels"]
-    result = embed_paths(find_images([folder]), embedder)
-    names = [path.relative_to(folder).parts[0] for path in result.paths]
-    labels = np.unique(names, return_inverse=True)[1].astype(np.int64)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=result.vectors, labels=labels)
-    return result.vectors, labels
+@dataclass(frozen=True)
+class LabelledSet:
+    name: str
+    raw: Matrix  # (n, 1280) pooled features, not normalised
+    flipped: Matrix  # the same for each image mirrored left to right
+    labels: Labels
+
+    @property
+    def k(self) -> int:
+        return int(self.labels.max()) + 1
+
+    def subset(self, rows: NDArray[np.int64]) -> LabelledSet:
+        return LabelledSet(self.name, self.raw[rows], self.flipped[rows], self.labels[rows])
+
+
+# --- embedding, once per set ---------------------------------------------------------------------
+
+
+class RawFlipEmbedder:
+    """Raw pooled features of each image and of its mirror image, side by side (n, 2 x 1280)."""
+
+    def __init__(self, embedder: OnnxEmbedder) -> None:
+        self.input_size = embedder.input_size
+        self._session = embedder.session
+
+    def _pooled(self, images: NDArray[np.uint8]) -> Matrix:
+        (pooled,) = self._session.run([EMBEDDING_NAME], {"image": images})
+        return np.asarray(pooled, dtype=np.float32).reshape(len(images), -1)
+
+    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
+        mirrored = np.ascontiguousarray(images[:, :, ::-1])
+        return Embeddings(np.hstack([self._pooled(images), self._pooled(mirrored)]), None, None)
+
+
+def labelled_set(folder: Path, embedder: Callable[[], RawFlipEmbedder]) -> LabelledSet:
+    """The set's features, from the cache or embedded now (unreadable files are skipped)."""
+    cache = cache_dir() / "bench" / f"{folder.name}.raw-flip.npz"
+    if not cache.is_file():
+        started = time.perf_counter()
+        result = embed_paths(find_images([folder]), embedder())
+        for failure in result.failures:
+            print(f"  skipping {failure}")
+        print(f"embedded {folder.name} in {time.perf_counter() - started:.0f} s")
+        names = [path.relative_to(folder).parts[0] for path in result.paths]
+        labels = np.unique(names, return_inverse=True)[1].astype(np.int64)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, features=result.vectors, labels=labels)
+    stored = np.load(cache)
+    raw, flipped = np.split(stored["features"].astype(np.float32), 2, axis=1)
+    return LabelledSet(folder.name, raw, flipped, stored["labels"].astype(np.int64))
+
+
+def labelled_folders(datasets: Path) -> list[Path]:
+    """Sets laid out as <set>/<class>/<file> with at least two classes."""
+    return [
+        folder
+        for folder in sorted(datasets.iterdir())
+        if folder.is_dir() and sum(child.is_dir() for child in folder.iterdir()) >= 2
+    ]
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def unit(x: NDArray[np.floating]) -> Matrix:
+    norms = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(x / norms, dtype=np.float32)
+
+
+def rooted(x: Matrix) -> Matrix:
+    """Power normalisation: signed square root, then L2 (Lite0 features are >= 0 anyway)."""
+    return unit(np.sign(x) * np.sqrt(np.abs(x)))
+
+
+def blockwise(transform: Callable[[Matrix], Matrix], x: Matrix, width: int) -> Matrix:
+    """A row-wise transform applied a block of rows at a time, to bound temporary memory."""
+    out = np.empty((len(x), width), dtype=np.float32)
+    for start in range(0, len(x), BLOCK):
+        out[start : start + BLOCK] = transform(x[start : start + BLOCK])
+    return out
+
+
+def fit_whitening(x: Matrix, dims: int, power: float) -> Callable[[Matrix], Matrix]:
+    """PCA to `dims` fitted on x; component i divided by variance_i^(power/2), then L2."""
+    pca = PCA(n_components=min(dims, len(x) - 1, x.shape[1]), random_state=0).fit(x)
+    scale = np.maximum(pca.explained_variance_, 1e-12) ** (power / 2)
+    return lambda rows: unit(pca.transform(rows) / scale)
+
+
+@dataclass(frozen=True)
+class Features:
+    """How raw features become the vectors that are clustered."""
+
+    flip: bool = False  # average with the mirror image's features
+    root: bool = False  # power normalisation
+    centre: bool = False
+    dims: int | None = None  # PCA dimensions, None for no PCA
+    power: float = 0.5  # whitening: 1 full, 0.5 half
+
+    @property
+    def name(self) -> str:
+        parts = ["flip-avg"] if self.flip else []
+        parts += ["sqrt"] if self.root else []
+        parts += ["centred"] if self.centre else []
+        if self.dims:
+            parts.append(f"PCA-{self.dims} {'full' if self.power == 1 else 'half'}")
+        return ", ".join(parts) or "L2"
+
+    def __call__(self, data: LabelledSet) -> Matrix:
+        raw = data.raw + data.flipped if self.flip else data.raw
+        x = rooted(raw) if self.root else unit(raw)
+        if self.centre:
+            x = unit(x - x.mean(axis=0))
+        return fit_whitening(x, self.dims, self.power)(x) if self.dims else x
+
+
+PLAIN = Features()
+BEST = Features(root=True, dims=PCA_DIMS)  # the recommended transform
+
+
+# --- clustering ----------------------------------------------------------------------------------
+
+Clusterer = Callable[[Matrix, int, int], Labels]  # (vectors, k, seed) -> labels
+
+
+def kmeans(x: Matrix, k: int, seed: int, init: Matrix | None = None) -> Labels:
+    """FAISS spherical k-means, best of 5 restarts or one run from `init`; nearest centres."""
+    model = faiss.Kmeans(
+        x.shape[1],
+        k,
+        niter=25,
+        nredo=5 if init is None else 1,
+        spherical=True,
+        seed=seed + 1,
+        min_points_per_centroid=1,
+        max_points_per_centroid=len(x),
+    )
+    model.train(x, init_centroids=init)
+    _, nearest = model.index.search(x, 1)
+    return np.asarray(nearest, dtype=np.int64).ravel()
+
+
+def centres(x: Matrix, labels: Labels, k: int) -> Matrix:
+    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, x)
+    return unit(sums)
+
+
+def knn_graph(x: Matrix, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
+    """Binary cosine k-NN graph, self included, symmetrised as (A + A^T) / 2."""
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    _, nearest = index.search(x, neighbours)
+    n = len(x)
+    rows = np.repeat(np.arange(n), neighbours)
+    edges = sparse.csr_matrix((np.ones(n * neighbours), (rows, nearest.ravel())), shape=(n, n))
+    edges.data[:] = 1.0  # a neighbour listed twice (duplicate photos) is still one edge
+    return sparse.csr_matrix(0.5 * (edges + edges.T))
+
+
+def spectrum(graph: sparse.csr_matrix, m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The m smallest eigenvalues of the normalised Laplacian, and the spectral embedding."""
+    lap, degree = laplacian(graph, normed=True, return_diag=True)
+    start = np.random.default_rng(0).uniform(-1, 1, graph.shape[0])
+    values, vectors = eigsh(lap, k=m, sigma=-1e-5, which="LM", v0=start)
+    order = np.argsort(values)
+    return values[order], vectors[:, order] / degree[:, None]
+
+
+def cluster_qr(embedding: NDArray[np.float64]) -> Labels:
+    """Damle, Minden and Ying's discretisation of a spectral embedding, as in sklearn."""
+    k = embedding.shape[1]
+    _, _, pivots = qr(embedding.T, pivoting=True)
+    left, _, right = svd(embedding[pivots[:k], :].T)
+    return np.asarray(np.abs(embedding @ (left @ right)).argmax(axis=1), dtype=np.int64)
+
+
+def spectral(x: Matrix, k: int, seed: int, neighbours: int = NEIGHBOURS) -> Labels:
+    return cluster_qr(spectrum(knn_graph(x, neighbours), k)[1])
+
+
+def spectral_refined(x: Matrix, k: int, seed: int, sample: float = 1.0) -> Labels:
+    """Spectral clusters of a random sample, then spherical k-means over all from their centres."""
+    rows = np.random.default_rng(seed).permutation(len(x))[: math.ceil(sample * len(x))]
+    found = spectral(x[rows], k, seed)
+    return kmeans(x, k, seed, init=centres(x[rows], found, k))
+
+
+def sklearn_spectral(x: Matrix, k: int, seed: int, neighbours: int, assign: str) -> Labels:
+    model = SpectralClustering(
+        n_clusters=k,
+        affinity="nearest_neighbors",
+        n_neighbors=neighbours,
+        assign_labels=assign,
+        random_state=seed,
+    )
+    return np.asarray(model.fit_predict(x), dtype=np.int64)
+
+
+def ward(x: Matrix, k: int, seed: int, connectivity: bool = False) -> Labels:
+    graph = kneighbors_graph(x, NEIGHBOURS) if connectivity else None
+    model = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=graph)
+    return np.asarray(model.fit_predict(x), dtype=np.int64)
+
+
+def product_default(x: Matrix, k: int, seed: int) -> Labels:
+    """What autoalbum itself runs: clusters.cluster with its default method."""
+    return product_cluster(x, k, seed=seed)[0].labels
+
+
+def two_level(x: Matrix, k: int, seed: int, top: Clusterer) -> Labels:
+    """k-means to 200 small clusters, then `top` on their centres; members follow their centre."""
+    small = kmeans(x, min(200, len(x) // 2), seed)
+    kept, renumbered = np.unique(small, return_inverse=True)
+    return top(centres(x, renumbered, len(kept)), k, seed)[renumbered]
+
+
+@dataclass(frozen=True)
+class Method:
+    clustering: str
+    features: Features
+    cluster: Clusterer
+    cost: str  # how the work grows with n
+    scales: bool  # usable at 1M vectors, as run or sampled
+
+    @property
+    def name(self) -> str:
+        return f"{self.clustering} | {self.features.name}"
+
+    def run(self, data: LabelledSet, k: int, seed: int) -> Labels:
+        return self.cluster(self.features(data), k, seed)
+
+
+LINEAR, QUADRATIC = "O(n k d)", "O(n^2 d) k-NN search"
+SAMPLED = "O(n k d) + spectral on <=20k"
+WARD = "O(n^2) memory"
+
+
+RECOMMENDED = "spectral kNN-10 + refine | sqrt, PCA-128 half"
+
+
+def methods() -> list[Method]:
+    def km(features: Features) -> Method:
+        return Method("spherical k-means", features, kmeans, LINEAR, True)
+
+    def refined(name: str, features: Features, sample: float) -> Method:
+        return Method(name, features, partial(spectral_refined, sample=sample), SAMPLED, True)
+
+    qr20 = partial(sklearn_spectral, neighbours=20, assign="cluster_qr")
+    on_embedding = partial(sklearn_spectral, neighbours=NEIGHBOURS, assign="kmeans")
+    flip_best = Features(flip=True, root=True, dims=PCA_DIMS)
+    return [
+        Method("autoalbum default (clusters.cluster)", PLAIN, product_default, SAMPLED, True),
+        km(PLAIN),
+        km(Features(centre=True)),
+        km(Features(root=True)),
+        km(Features(flip=True)),
+        *(km(Features(dims=d, power=1)) for d in (64, 128)),
+        *(km(Features(dims=d)) for d in (64, 128, 256)),
+        *(km(Features(root=True, dims=d, power=1)) for d in (32, 64)),
+        *(km(Features(root=True, dims=d)) for d in (64, 128, 256)),
+        km(Features(flip=True, dims=PCA_DIMS)),
+        km(flip_best),
+        Method("sklearn spectral kNN-20", PLAIN, qr20, QUADRATIC, False),
+        Method("sklearn spectral kNN-20", Features(dims=PCA_DIMS), qr20, QUADRATIC, False),
+        Method("spectral kNN-10", Features(root=True), spectral, QUADRATIC, False),
+        Method("spectral kNN-10", BEST, spectral, QUADRATIC, False),
+        Method("spectral kNN-20", BEST, partial(spectral, neighbours=20), QUADRATIC, False),
+        Method("sklearn spectral kNN-10, k-means on it", BEST, on_embedding, QUADRATIC, False),
+        refined("spectral kNN-10 + refine", BEST, 1.0),
+        refined("spectral kNN-10 on 50% + refine", BEST, 0.5),
+        refined("spectral kNN-10 on 25% + refine", BEST, 0.25),
+        refined("spectral kNN-10 + refine", flip_best, 1.0),
+        Method("Ward", PLAIN, ward, WARD, False),
+        Method("Ward", BEST, ward, WARD, False),
+        Method("Ward, kNN-10 connectivity", BEST, partial(ward, connectivity=True), WARD, False),
+        Method(
+            "k-means to 200, spectral kNN-5 on centres",
+            BEST,
+            partial(two_level, top=partial(spectral, neighbours=5)),
+            LINEAR,
+            True,
+        ),
+        Method("k-means to 200, Ward on centres", BEST, partial(two_level, top=ward), LINEAR, True),
+    ]
+
+
+# --- scoring at the true k -----------------------------------------------------------------------
 
 
 def accuracy(truth: Labels, found: Labels) -> float:
-    counts = np.zeros((found.max() + 1, truth.max() + 1))
+    """One-to-one accuracy: the best matching of clusters to classes (Hungarian)."""
+    counts = np.zeros((int(found.max()) + 1, int(truth.max()) + 1))
     np.add.at(counts, (found, truth), 1)
     rows, cols = linear_sum_assignment(-counts)
     return float(counts[rows, cols].sum() / len(truth))
 
 
-def methods(k: int) -> dict[str, Callable[[NDArray[np.float32], int], Labels]]:
-    def whitened_kmeans(x: NDArray[np.float32], seed: int) -> Labels:
-        return kmeans(_partially_whitened(x, PCA_DIMENSIONS, WHITEN_POWER), k, seed=seed).labels
+@dataclass(frozen=True)
+class Score:
+    nmi: float
+    accuracy: float
+    seconds: float
 
-    def fully_whitened_kmeans(x: NDArray[np.float32], seed: int) -> Labels:
-        return kmeans(_partially_whitened(x, 64, 1.0), k, seed=seed).labels
 
-    def ward(x: NDArray[np.float32], seed: int) -> Labels:
-        features = _partially_whitened(x, PCA_DIMENSIONS, WHITEN_POWER)
-        return AgglomerativeClustering(k, linkage="ward").fit_predict(features).astype(np.int64)
+def score(method: Method, data: LabelledSet, seeds: int) -> Score:
+    nmis, accuracies, started = [], [], time.perf_counter()
+    for seed in range(seeds):
+        found = method.run(data, data.k, seed)
+        nmis.append(normalized_mutual_info_score(data.labels, found))
+        accuracies.append(accuracy(data.labels, found))
+    seconds = (time.perf_counter() - started) / seeds
+    return Score(float(np.mean(nmis)), float(np.mean(accuracies)), seconds)
 
+
+def print_scores(data: LabelledSet, scores: dict[str, Score], compared: list[Method]) -> None:
+    print(f"\n{data.name}: {len(data.labels)} images, {data.k} classes, k = {data.k}")
+    print(f"  {'clustering | features':<72} {'NMI':>5} {'acc':>5} {'s/run':>6}  cost at n")
+    for method in compared:
+        got = scores[method.name]
+        print(
+            f"  {method.name:<72} {got.nmi:>5.3f} {got.accuracy:>5.3f} {got.seconds:>6.2f}  "
+            f"{method.cost}{'' if method.scales else ' (not at 1M)'}"
+        )
+
+
+# --- automatic k ---------------------------------------------------------------------------------
+
+
+def eigengap(values: NDArray[np.float64], k_min: int, k_max: int) -> int:
+    """The k after which the Laplacian's sorted eigenvalues jump most."""
+    gaps = values[k_min : k_max + 1] - values[k_min - 1 : k_max]
+    return k_min + int(np.argmax(gaps))
+
+
+def eigengap_vote(x: Matrix, k_min: int, k_max: int, seed: int) -> int:
+    """Median eigengap k over VOTE_DRAWS random subsets: one k-NN graph alone is noisy."""
+    rng = np.random.default_rng(seed)
+    size = math.ceil(VOTE_FRACTION * len(x))
+    picks = []
+    for _ in range(VOTE_DRAWS):
+        values, _ = spectrum(knn_graph(x[rng.permutation(len(x))[:size]]), k_max + 1)
+        picks.append(eigengap(values, k_min, k_max))
+    return int(np.median(picks))
+
+
+def modularity(graph: sparse.csr_matrix, labels: Labels) -> float:
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    total = degree.sum()
+    member = sparse.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), labels)))
+    inside = (member.T @ graph @ member).diagonal()
+    return float((inside / total - (member.T @ degree / total) ** 2).sum())
+
+
+def kmeans_scan(x: Matrix, ks: range, seed: int) -> dict[int, Labels]:
+    return {k: kmeans(x, k, seed) for k in ks}
+
+
+def spectral_scan(x: Matrix, ks: range, seed: int) -> dict[int, Labels]:
+    """One eigendecomposition serves every k; each k is then refined by k-means."""
+    _, embedding = spectrum(knn_graph(x), ks.stop)
+    found = {k: cluster_qr(embedding[:, :k]) for k in ks}
+    return {k: kmeans(x, k, seed, init=centres(x, found[k], k)) for k in ks}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A method fitted at every k in range, so that criteria can pick one."""
+
+    name: str
+    features: Features
+    fit_all: Callable[[Matrix, range, int], dict[int, Labels]]
+
+
+SCANS = [
+    Scan("spectral kNN-10 + refine", BEST, spectral_scan),
+    Scan("spherical k-means", BEST, kmeans_scan),
+    Scan("spherical k-means", PLAIN, kmeans_scan),
+]
+VOTE = f"eigengap, median of {VOTE_DRAWS} 80% subsets"
+
+
+def choices(x: Matrix, fits: dict[int, Labels], seed: int) -> dict[str, int]:
+    """The k that each criterion picks."""
+    k_min, k_max = K_RANGE
+    distances = np.clip(1.0 - x @ x.T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    silhouette = {k: silhouette_score(distances, y, metric="precomputed") for k, y in fits.items()}
+    best = max(silhouette.values())
+    harabasz = {k: calinski_harabasz_score(x, y) for k, y in fits.items()}
+    graph = knn_graph(x)
+    community = {k: modularity(graph, y) for k, y in fits.items()}
     return {
-        "spherical k-means (plain)": lambda x, seed: kmeans(x, k, seed=seed).labels,
-        "PCA-64 full whitening + k-means": fully_whitened_kmeans,
-        "PCA-128 half whitening + k-means": whitened_kmeans,
-        "half whitening + Ward agglomerative": ward,
-        "half whitening + spectral k-NN (default)": lambda x, seed: (
-            spectral(x, k, seed=seed).labels
+        "silhouette (cosine), max": max(silhouette, key=silhouette.__getitem__),
+        "largest k with silhouette >= 0.9 max": max(
+            k for k, s in silhouette.items() if s >= 0.9 * best
         ),
+        "Calinski-Harabasz, max": max(harabasz, key=harabasz.__getitem__),
+        "modularity on the kNN-10 graph, max": max(community, key=community.__getitem__),
+        "eigengap of the kNN-10 graph": eigengap(spectrum(graph, k_max + 1)[0], k_min, k_max),
+        VOTE: eigengap_vote(x, k_min, k_max, seed),
     }
+
+
+Picks = dict[tuple[str, str], list[int]]  # (scan, criterion) -> k on the set and each subset
+
+
+def auto_k(data: LabelledSet, draws: int) -> Picks:
+    """Chosen k per scan and criterion, on the whole set and on `draws` random 80% subsets."""
+    rng = np.random.default_rng(1)
+    size = math.ceil(0.8 * len(data.labels))
+    subsets = [data.subset(rng.permutation(len(data.labels))[:size]) for _ in range(draws)]
+    picked: Picks = {}
+    ks = range(K_RANGE[0], K_RANGE[1] + 1)
+    for seed, subset in enumerate([data, *subsets]):
+        for scan in SCANS:
+            x = scan.features(subset)
+            for criterion, k in choices(x, scan.fit_all(x, ks, seed), seed).items():
+                picked.setdefault((f"{scan.name} | {scan.features.name}", criterion), []).append(k)
+    return picked
+
+
+def in_range(k: int, classes: int) -> bool:
+    return classes / 2 <= k <= classes * 2
+
+
+def print_auto_k(data: LabelledSet, picked: Picks) -> None:
+    allowed = f"[{math.ceil(data.k / 2)}, {data.k * 2}]"
+    print(f"  automatic k in {list(K_RANGE)}: whole set | random 80% subsets; allowed {allowed}")
+    for (scan, criterion), ks in picked.items():
+        ok = sum(in_range(k, data.k) for k in ks)
+        subsets = " ".join(f"{k:>2}" for k in ks[1:])
+        print(f"    {scan:<46} {criterion:<38} {ks[0]:>3} | {subsets}  {ok}/{len(ks)} ok")
+
+
+# --- scaling -------------------------------------------------------------------------------------
+
+
+def synthetic(data: LabelledSet, n: int) -> Matrix:
+    """n raw feature vectors between the set's own: each a random mix of a real vector and one
+    of its 10 nearest neighbours, with multiplicative noise (noisy copies alone would make
+    thousands of tiny disconnected clusters)."""
+    rng = np.random.default_rng(0)
+    real = unit(data.raw)
+    index = faiss.IndexFlatIP(real.shape[1])
+    index.add(real)
+    _, near = index.search(real, 11)
+    out = np.empty((n, real.shape[1]), dtype=np.float32)
+    for start in range(0, n, BLOCK):
+        block = out[start : start + BLOCK]
+        first = rng.integers(len(real), size=len(block))
+        second = near[first, rng.integers(1, 11, size=len(block))]
+        mix = rng.uniform(size=(len(block), 1)).astype(np.float32)
+        noise = np.exp(0.1 * rng.standard_normal(block.shape, dtype=np.float32))
+        block[:] = (mix * data.raw[first] + (1 - mix) * data.raw[second]) * noise
+    return out
+
+
+def timed(label: str, work: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = work()
+    print(f"    {label:<64} {time.perf_counter() - started:>7.1f} s")
+    return result
+
+
+def scaled_pipeline(raw: Matrix, k: int) -> None:
+    """The recommended pipeline as the product would run it on many vectors."""
+    rng = np.random.default_rng(0)
+    n = len(raw)
+    timed(
+        "plain spherical k-means, 1280-d (the baseline)",
+        lambda: kmeans(blockwise(unit, raw, raw.shape[1]), k, 0),
+    )
+    x = timed("sqrt + L2", lambda: blockwise(rooted, raw, raw.shape[1]))
+    fit_rows = np.sort(rng.permutation(n)[:PCA_SAMPLE])
+    whiten = timed(
+        f"PCA-{PCA_DIMS} fitted on <= {PCA_SAMPLE:,} of them",
+        lambda: fit_whitening(x[fit_rows], PCA_DIMS, 0.5),
+    )
+    x = timed(f"PCA-{PCA_DIMS} half whitening + L2 of all", lambda: blockwise(whiten, x, PCA_DIMS))
+    sample = x[np.sort(rng.permutation(n)[:SPECTRAL_SAMPLE])]
+    timed(
+        f"choose k: {VOTE} of {len(sample):,} sampled", lambda: eigengap_vote(sample, *K_RANGE, 0)
+    )
+    found = timed(
+        f"spectral kNN-10, k = {k}, on the {len(sample):,} sampled", lambda: spectral(sample, k, 0)
+    )
+    timed(
+        "spherical k-means over all from the spectral centres",
+        lambda: kmeans(x, k, 0, init=centres(sample, found, k)),
+    )
+
+
+def scaling(data: LabelledSet, n: int) -> None:
+    print(f"\nscaling: synthetic vectors made from {data.name}'s, k = {data.k}")
+    for size in (2_500, 5_000, 10_000):
+        x = rooted(synthetic(data, size))
+        x = fit_whitening(x, PCA_DIMS, 0.5)(x)
+        print(f"  n = {size:,}")
+        timed("spectral kNN-10, exact k-NN graph of all", partial(spectral, x, data.k, 0))
+        timed("Ward", partial(ward, x, data.k, 0))
+        timed("spectral kNN-10 of all + refine", partial(spectral_refined, x, data.k, 0))
+    print(f"  n = {n:,}, recommended pipeline")
+    scaled_pipeline(synthetic(data, n), data.k)
+
+
+# --- recommendation ------------------------------------------------------------------------------
+
+
+def meets_goals(name: str, scores: dict[str, dict[str, Score]]) -> bool:
+    flowers = scores.get("flowers17", {}).get(name)
+    cats = scores.get("catsdogs", {}).get(name)
+    return (flowers is None or flowers.nmi >= NMI_GOAL) and (
+        cats is None or cats.accuracy >= ACCURACY_GOAL
+    )
+
+
+def print_summary(scores: dict[str, dict[str, Score]], compared: list[Method]) -> None:
+    sets = list(scores)
+    print("\nsummary: NMI / one-to-one accuracy at the true k (* meets both goals)")
+    print(f"  {'clustering | features':<72}" + "".join(f"{s:>14}" for s in sets) + "  mean NMI")
+    for method in compared:
+        cells = [
+            f"{scores[s][method.name].nmi:.3f}/{scores[s][method.name].accuracy:.3f}" for s in sets
+        ]
+        mean = np.mean([scores[s][method.name].nmi for s in sets])
+        mark = "*" if meets_goals(method.name, scores) else " "
+        print(f" {mark}{method.name:<72}" + "".join(f"{c:>14}" for c in cells) + f"  {mean:.3f}")
+
+
+PARAMETERS = f"""\
+  features: signed sqrt of each value, L2; PCA to {PCA_DIMS} dims fitted on at most
+    {PCA_SAMPLE:,} vectors; each component divided by variance^(1/4); L2
+  graph: {NEIGHBOURS} nearest neighbours by cosine (self included), binary, (A + A^T) / 2
+  spectral: normalised Laplacian's k smallest eigenvectors (eigsh, shift-invert at -1e-5),
+    divided by sqrt(degree), cluster_qr; on at most {SPECTRAL_SAMPLE:,} sampled vectors
+  refine: FAISS spherical k-means over all vectors from the spectral clusters' unit mean
+    centres (nredo 1, 25 iterations)
+  k: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each of
+    {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of the (sampled) vectors; the median of the
+    {VOTE_DRAWS} choices"""
+
+
+def print_recommendation(
+    scores: dict[str, dict[str, Score]],
+    compared: list[Method],
+    picks: dict[str, Picks],
+    classes: dict[str, int],
+) -> None:
+    """The scalable method with the best mean NMI that meets both goals, and the criteria for k
+    that stayed within [0.5x, 2x] of the class count on every set and subset."""
+    good = [m for m in compared if m.scales and meets_goals(m.name, scores)]
+    if good:
+        best = max(good, key=lambda m: np.mean([s[m.name].nmi for s in scores.values()]))
+        print(f"\nrecommended (scales, meets both goals, best mean NMI): {best.name}")
+    else:
+        print("\nrecommended: none; no scalable method meets both goals")
+    for scan, criterion in next(iter(picks.values()), {}):
+        if all(
+            all(in_range(k, classes[s]) for k in p[(scan, criterion)]) for s, p in picks.items()
+        ):
+            print(f"  k within [0.5x, 2x] on every set and subset: {scan} by {criterion}")
+    print(f"parameters of {RECOMMENDED}, choosing k by {VOTE}:\n{PARAMETERS}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=4, help="random 80%% subsets for auto k")
+    parser.add_argument("--scale", type=int, default=0, help="time the pipeline on N vectors")
     args = parser.parse_args()
-    embedder = OnnxEmbedder(bundled_model_spec(), Device.CPU)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    labelled = [p for p in sorted(args.datasets.iterdir()) if any(c.is_dir() for c in p.iterdir())]
-    for folder in labelled:  # bigimages has no class folders
-        vectors, truth = embedded_set(folder, embedder)
-        k = int(truth.max()) + 1
-        if k < 2:
-            continue
-        print(f"\n{folder.name}: {len(truth)} images, {k} classes")
-        print(f"  {'method':<42} {'NMI':>6} {'accuracy':>9} {'seconds':>8}")
-        for name, run in methods(k).items():
-            started = time.perf_counter()
-            found = [run(vectors, seed) for seed in range(args.seeds)]
-            seconds = (time.perf_counter() - started) / args.seeds
-            nmi = np.mean([normalized_mutual_info_score(truth, f) for f in found])
-            acc = np.mean([accuracy(truth, f) for f in found])
-            print(f"  {name:<42} {nmi:>6.3f} {acc:>9.3f} {seconds:>8.2f}")
-        choice = choose_k(vectors, 2, 40)
-        print(f"  automatic k in [2, 40]: {choice.k} ({choice.method} {choice.score:.3f}); "
-              f"within [0.5x, 2x] of {k}: {k / 2 <= choice.k <= 2 * k}")  # fmt: skip
+    warnings.filterwarnings("ignore", message="Graph is not fully connected")
+    embedders: list[RawFlipEmbedder] = []
+
+    def embedder() -> RawFlipEmbedder:
+        if not embedders:
+            embedders.append(RawFlipEmbedder(OnnxEmbedder(bundled_model_spec(), Device.CPU)))
+        return embedders[0]
+
+    compared = methods()
+    sets = [labelled_set(folder, embedder) for folder in labelled_folders(args.datasets)]
+    scores: dict[str, dict[str, Score]] = {}
+    picks: dict[str, Picks] = {}
+    for data in sets:
+        scores[data.name] = {m.name: score(m, data, args.seeds) for m in compared}
+        print_scores(data, scores[data.name], compared)
+        picks[data.name] = auto_k(data, args.draws)
+        print_auto_k(data, picks[data.name])
+    print_summary(scores, compared)
+    if args.scale:
+        scaling(next((d for d in sets if d.name == "flowers17"), sets[0]), args.scale)
+    print_recommendation(scores, compared, picks, {d.name: d.k for d in sets})
 
 
 if __name__ == "__main__":

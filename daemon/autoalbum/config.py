@@ -71,8 +71,8 @@ class ClusterConfig:
     k: int | Literal["auto"] = _doc('number of albums, or "auto" to choose within k_range', "auto")
     k_range: tuple[int, ...] = _doc("smallest and largest k tried when k is auto", (2, 40))
     method: Literal["spectral", "kmeans"] = _doc(
-        "spectral (k-NN graph of half-whitened features; best measured) or plain k-means; "
-        "above 20,000 photos spectral falls back to k-means",
+        "spectral (k-NN graph of half-whitened features, refined by k-means; best measured, "
+        "k chosen by an eigengap vote) or plain k-means (k chosen by a silhouette gap)",
         "spectral",
     )
     unsorted_distance: float = _doc(
