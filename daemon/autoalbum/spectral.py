@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 NEIGHBOURS = 10
 PCA_DIMENSIONS = 128
 WHITEN_POWER = 0.5  # 1 is full whitening, 0 none
-PCA_SAMPLE = 100_000  # most vectors the PCA is fitted on
-SPECTRAL_SAMPLE = 20_000  # most vectors the k-NN graph and its eigenvectors see
+PCA_SAMPLE = 20_000  # most vectors the PCA is fitted on
+SPECTRAL_SAMPLE = 10_000  # most vectors the k-NN graph and its eigenvectors see
 VOTE_SAMPLE = 4_000  # most vectors each eigengap vote sees
 VOTE_DRAWS = 9
 VOTE_FRACTION = 0.8
