@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import colorsys
 import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,20 @@ import pytest
 from PIL import Image
 
 from autoalbum.cli import main
-from autoalbum.embedder import OnnxEmbedder
+from autoalbum.config import load_config
+from autoalbum.embedder import Device, ModelSpec, OnnxEmbedder, bundled_model_spec
 from autoalbum.errors import AutoalbumError
-from autoalbum.evaluate import evaluate, hungarian_accuracy, majority_accuracy
+from autoalbum.evaluate import (
+    NOISE,
+    evaluate,
+    format_table,
+    hungarian_accuracy,
+    majority_accuracy,
+)
+from autoalbum.features import HSV_BINS, HsvEmbedder, PixelEmbedder
+from autoalbum.labelled import LazyModel
+from autoalbum.library import Library
+from autoalbum.pipeline import embed_paths
 from autoalbum.samples import write_sample_photos
 
 pytest.importorskip("skimage.data")
@@ -90,3 +103,214 @@ def test_plots_are_written(labelled: Path, embedder: OnnxEmbedder, tmp_path: Pat
             assert image.format == "PNG" and image.width >= 400
     with Image.open(tmp_path / "album-01.png") as sheet:
         assert sheet.size == (8 * 96, 96), "six photos fit one row of eight thumbnails"
+
+
+HUES = {"red": (230, 30, 30), "green": (30, 220, 40), "blue": (40, 50, 230)}
+ODD_ONES = ((230, 220, 30), (220, 40, 220), (30, 220, 220))  # yellow, magenta, cyan
+
+
+def _colour_photo(path: Path, colour: tuple[int, int, int], rng: np.random.Generator) -> None:
+    """Dark noise with a block of one colour, a quarter of the frame, somewhere in it."""
+    pixels = rng.integers(0, 40, (48, 64, 3))
+    top, left = rng.integers(0, 25), rng.integers(0, 33)
+    pixels[top : top + 24, left : left + 32] = np.array(colour) * rng.uniform(0.9, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+
+@pytest.fixture(scope="module")
+def colours(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three colour classes of eight photos, colour blocks at random places on random greys."""
+    folder = tmp_path_factory.mktemp("colours")
+    rng = np.random.default_rng(7)
+    for name, colour in HUES.items():
+        for i in range(8):
+            _colour_photo(folder / name / f"{name}{i}.png", colour, rng)
+    return folder
+
+
+def test_hsv_separates_colours(colours: Path) -> None:
+    by_colour = evaluate(colours, HsvEmbedder(), k=3, method="kmeans")
+    assert by_colour.images == 24 and by_colour.embeddings.startswith("embedded now by hsv")
+    assert by_colour.hungarian_accuracy == 1.0 and by_colour.nmi == pytest.approx(1.0)
+    by_pixels = evaluate(colours, PixelEmbedder(), k=3, method="kmeans")
+    assert by_pixels.embeddings.startswith("embedded now by pixels-32x32-rgb"), "cache per embedder"
+    again = evaluate(colours, HsvEmbedder(), k=3, method="kmeans")
+    assert again.embeddings.startswith("evaluate's cache")
+    assert again.assignments == by_colour.assignments
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Grey bars, upright or lying, of random brightness: the same colours in every class."""
+    folder = tmp_path_factory.mktemp("bars")
+    rng = np.random.default_rng(3)
+    for i in range(8):
+        for name in ("upright", "lying"):
+            pixels = np.zeros((48, 48), dtype=np.uint8)
+            at = 18 + int(rng.integers(-4, 5))
+            bar = (slice(None), slice(at, at + 12)) if name == "upright" else (slice(at, at + 12),)
+            pixels[bar] = rng.integers(120, 256)
+            (folder / name).mkdir(exist_ok=True)
+            Image.fromarray(pixels).save(folder / name / f"{name}{i}.png")
+    return folder
+
+
+def test_pixels_separate_shapes_that_hsv_cannot(bars: Path) -> None:
+    by_pixels = evaluate(bars, PixelEmbedder(), k=2, method="kmeans")
+    assert by_pixels.hungarian_accuracy == 1.0
+    by_colour = evaluate(bars, HsvEmbedder(), k=2, method="kmeans")
+    assert by_colour.hungarian_accuracy < 0.9, "both classes have the same histograms"
+
+
+def test_pixel_vectors_are_the_native_pixels(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (8, 8), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "digit.png")  # greyscale, as digits are
+    grey = pixels.astype(np.float64).ravel() / np.linalg.norm(pixels.astype(np.float64))
+    as_grey = embed_paths([tmp_path / "digit.png"], PixelEmbedder(8, grey=True)).vectors[0]
+    assert as_grey.shape == (64,) and np.allclose(as_grey, grey, atol=1e-6)
+    as_rgb = embed_paths([tmp_path / "digit.png"], PixelEmbedder(8)).vectors[0]
+    assert as_rgb.shape == (192,) and np.allclose(
+        as_rgb, np.repeat(grey, 3) / np.sqrt(3), atol=1e-6
+    )
+
+
+def test_hsv_histogram_puts_pure_colours_in_their_bins(tmp_path: Path) -> None:
+    image = np.zeros((128, 128, 3), dtype=np.uint8)
+    image[:, :64] = (255, 0, 0)
+    image[:, 64:] = (0, 0, 255)
+    Image.fromarray(image).save(tmp_path / "half.png")
+    vector = embed_paths([tmp_path / "half.png"], HsvEmbedder()).vectors[0]
+
+    def cell(rgb: tuple[float, float, float]) -> int:
+        hue, sat, val = (min(int(c * bins), bins - 1) for c, bins in
+                         zip(colorsys.rgb_to_hsv(*rgb), HSV_BINS, strict=True))  # fmt: skip
+        return (hue * HSV_BINS[1] + sat) * HSV_BINS[2] + val
+
+    expected = np.zeros(int(np.prod(HSV_BINS)))
+    expected[[cell((1, 0, 0)), cell((0, 0, 1))]] = np.sqrt(0.5)
+    assert np.allclose(vector, expected, atol=1e-6)
+
+
+def test_pixels_and_hsv_from_the_command_line(
+    bars: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", str(bars), "--k", "2", "--method", "kmeans", "--json"]
+    accuracy = {}
+    for embedder, name in (("pixels", "pixels-16x16-grey"), ("hsv", "hsv-8x4x4")):
+        assert main([*argv, "--embedder", embedder, "--pixels-size", "16", "--pixels-grey"]) == 0
+        scores = json.loads(capsys.readouterr().out)
+        assert scores["images"] == 16 and scores["k"] == 2 and name in scores["embeddings"]
+        accuracy[embedder] = scores["hungarian_accuracy"]
+    assert accuracy["pixels"] == 1.0 and accuracy["hsv"] < 0.9
+
+
+@pytest.fixture(scope="module")
+def with_odd_ones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three colour classes and an "odd" class of three plain photos, each its own colour."""
+    folder = tmp_path_factory.mktemp("odd")
+    rng = np.random.default_rng(11)
+    for name, colour in HUES.items():
+        for i in range(8):
+            _colour_photo(folder / name / f"{name}{i}.png", colour, rng)
+    (folder / "odd").mkdir()
+    for i, colour in enumerate(ODD_ONES):
+        Image.new("RGB", (64, 48), colour).save(folder / "odd" / f"odd{i}.png")
+    return folder
+
+
+def test_hdbscan_finds_k_and_leaves_the_odd_ones_as_noise(
+    with_odd_ones: Path, tmp_path: Path
+) -> None:
+    result = evaluate(with_odd_ones, HsvEmbedder(), k=None, method="hdbscan", plots=tmp_path)
+    assert (result.k, result.noise, result.min_cluster_size) == (3, 3, 5)
+    assert {(label, album) for _, label, album in result.assignments if label == "odd"} == {
+        ("odd", NOISE)
+    }
+    odd = next(row for row in result.per_class if row.label == "odd")
+    assert (odd.album, odd.share) == (NOISE, 1.0)
+    pairs = [(label, album) for _, label, album in result.assignments]
+    assert result.hungarian_accuracy == pytest.approx(_best_permutation_accuracy(pairs))
+    assert result.hungarian_accuracy == 1.0, "noise is one more album, matched to 'odd'"
+    lines = {" ".join(line.split()) for line in format_table(result).splitlines()}
+    assert {"noise (album 'noise') 3 images (11.1%)", "odd 3 noise 1.00"} <= lines
+    sheets = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert sheets == ["album-01.png", "album-02.png", "album-03.png", "elbow.png", "map.png",
+                      "noise.png"]  # fmt: skip
+    with Image.open(tmp_path / "noise.png") as sheet:
+        assert sheet.getpixel((48, 48)) in ODD_ONES, "the noise sheet shows the odd photos"
+
+
+def test_hdbscan_refuses_k_and_reports_all_noise(with_odd_ones: Path) -> None:
+    with pytest.raises(AutoalbumError, match="leave out --k"):
+        evaluate(with_odd_ones, HsvEmbedder(), k=3, method="hdbscan")
+    with pytest.raises(AutoalbumError, match="lower --min-cluster-size"):
+        evaluate(with_odd_ones, HsvEmbedder(), k=None, method="hdbscan", min_cluster_size=20)
+    with pytest.raises(AutoalbumError, match=r"use one of: .*hdbscan"):
+        evaluate(with_odd_ones, HsvEmbedder(), k=3, method="dbscan")
+
+
+def _write_config(folder: Path, root: Path) -> Path:
+    config = root / "autoalbum.yaml"
+    config.write_text(
+        f"library:\n  folders: [{folder}]\n  albums: {root / 'albums'}\n"
+        f"  state: {root / 'state'}\ncluster:\n  k: 5\n  method: kmeans\n"
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, labelled: Path, embedder: OnnxEmbedder
+) -> Path:
+    """A library of the labelled sample photos, indexed by the real model; its config file."""
+    config = _write_config(labelled, tmp_path_factory.mktemp("library"))
+    with Library(load_config(config), lambda: embedder) as library:
+        report = library.index_files()
+    assert (report.embedded, len(report.failed)) == (30, 1)
+    return config
+
+
+def _model_loads() -> tuple[LazyModel, list[int]]:
+    loads: list[int] = []
+
+    def load(spec: ModelSpec) -> OnnxEmbedder:
+        loads.append(1)
+        return OnnxEmbedder(spec, Device.CPU)
+
+    return LazyModel(bundled_model_spec(), load), loads
+
+
+def test_catalog_vectors_are_reused_without_loading_the_model(
+    labelled: Path, indexed: Path
+) -> None:
+    model, loads = _model_loads()
+    result = evaluate(labelled, model, k=5, method="kmeans", library=load_config(indexed))
+    assert loads == [], "the model must not even be loaded"
+    assert result.embeddings.startswith("the library catalog") and result.images_per_second is None
+    assert (result.images, result.classes, result.hungarian_accuracy) == (30, 5, 1.0)
+
+
+def test_a_changed_photo_means_embedding_again(labelled: Path, indexed: Path) -> None:
+    photo = labelled / "coffee" / "coffee-original.jpg"
+    before = photo.stat()
+    os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    try:
+        model, loads = _model_loads()
+        result = evaluate(labelled, model, k=5, method="kmeans", library=load_config(indexed))
+    finally:
+        os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert loads == [1] and result.embeddings.startswith("embedded now")
+    assert result.hungarian_accuracy == 1.0
+
+
+def test_cli_says_when_it_reused_the_catalog(
+    labelled: Path, indexed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", str(labelled), "--k", "5", "--method", "kmeans", "--config", str(indexed)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "reused the stored vectors of 30 images from the library catalog" in out
+    assert "accuracy, one-to-one      1.000" in out
+    assert main([*argv, "--embedder", "hsv"]) == 0, "another embedder: its own vectors"
+    assert "reused" not in capsys.readouterr().out

@@ -15,7 +15,9 @@ from autoalbum import __version__
 from autoalbum.errors import AutoalbumError
 
 if TYPE_CHECKING:
+    from autoalbum.config import Config
     from autoalbum.embedder import OnnxEmbedder
+    from autoalbum.labelled import Features
     from autoalbum.library import Library
 
 log = logging.getLogger("autoalbum")
@@ -224,6 +226,34 @@ def _k_or_auto(text: str) -> int | None:
     return None if text == "auto" else _positive_int(text)
 
 
+def _open_features(args: argparse.Namespace) -> Features:
+    from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
+    from autoalbum.features import HsvEmbedder, PixelEmbedder
+    from autoalbum.labelled import LazyModel
+
+    if args.embedder == "pixels":
+        return PixelEmbedder(args.pixels_size, grey=args.pixels_grey)
+    if args.embedder == "hsv":
+        return HsvEmbedder()
+    return LazyModel(bundled_model_spec(), lambda spec: OnnxEmbedder(spec, Device(args.device)))
+
+
+def _evaluation_library(path: Path | None) -> Config | None:
+    """The library whose catalog evaluate may reuse: --config, else the default one if any."""
+    from autoalbum.config import load_config
+
+    if path is not None:
+        return load_config(path)
+    default = default_config_path()
+    if not default.is_file():
+        return None
+    try:
+        return load_config(default)
+    except AutoalbumError as error:
+        log.warning("not reusing the library of %s: %s", default, error)
+        return None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Cluster a folder of class subfolders and score the albums against the labels."""
     import json
@@ -232,16 +262,43 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate(
         args.folder,
-        _open_embedder(args),
+        _open_features(args),
         k=args.k,
         k_range=args.k_range,
         method=args.method,
+        min_cluster_size=args.min_cluster_size,
         plots=args.plots,
+        library=_evaluation_library(args.config),
     )
+    if result.images_per_second is None:
+        note = f"reused the stored vectors of {result.images} images from {result.embeddings}"
+        print(f"{note}; nothing was embedded", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
         print(format_table(result))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a static HTML report of the albums: thumbnails, a t-SNE map, failed files."""
+    from autoalbum.config import load_config
+    from autoalbum.report import from_library, from_sort_output, write_report
+
+    if args.sort_output is not None:
+        collection = from_sort_output(args.sort_output)
+    else:
+        collection = from_library(load_config(args.config))
+    summary = write_report(collection, args.out, per_album=args.per_album)
+    thumbs = summary.thumbnails
+    stale = f", {thumbs.removed} stale removed" if thumbs.removed else ""
+    print(f"thumbnails: {thumbs.made} made, {thumbs.reused} reused, {thumbs.failed} failed{stale}")
+    if summary.map_note:
+        print(summary.map_note)
+    print(
+        f"wrote {summary.page}: {summary.albums} albums, {summary.photos} photos, "
+        f"{summary.failures} failed files, in {summary.seconds:.1f} s"
+    )
     return 0
 
 
@@ -323,16 +380,57 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     evaluation.add_argument("--k-range", type=_k_range, default=(2, 40), metavar="MIN:MAX")
     evaluation.add_argument(
-        "--method", choices=["spectral", "kmeans", "minibatch", "agglomerative"],
-        default="spectral",
+        "--method", metavar="METHOD",
+        help="spectral, kmeans, minibatch, agglomerative (Ward) or hdbscan, which finds k itself "
+        "and leaves noise (default: the method sort uses)",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--min-cluster-size", type=_positive_int, metavar="N",
+        help="hdbscan's smallest album (default: 5, scikit-learn's)",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--embedder", choices=["cnn", "pixels", "hsv"], default="cnn",
+        help="cnn: the model (default); pixels: raw pixels of the image resized to "
+        "--pixels-size, RGB; hsv: an 8x4x4 HSV colour histogram",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--pixels-size", type=_positive_int, default=32, metavar="N",
+        help="side of the square --embedder pixels resizes to (default: 32; 28 for MNIST)",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--pixels-grey", action="store_true",
+        help="--embedder pixels takes grey values (luma), a third of RGB's dimensions",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="reuse this library's stored vectors when its catalog holds every image, "
+        "unchanged, from the same model (default: the default config, if it exists)",
     )  # fmt: skip
     evaluation.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluation.add_argument(
         "--plots", type=Path, metavar="OUTDIR",
-        help="write elbow.png, map.png (t-SNE) and album-NN.png contact sheets here",
+        help="write elbow.png, map.png (t-SNE), album-NN.png contact sheets and noise.png "
+        "(hdbscan) here",
     )  # fmt: skip
     _add_model_options(evaluation)
     evaluation.set_defaults(handler=cmd_evaluate)
+
+    report = commands.add_parser("report", help=cmd_report.__doc__, description=cmd_report.__doc__)
+    of = report.add_mutually_exclusive_group()
+    of.add_argument(
+        "--config", type=Path, default=default_config_path(), metavar="FILE",
+        help="report on this library (default: %(default)s)",
+    )  # fmt: skip
+    of.add_argument(
+        "--from", dest="sort_output", type=Path, metavar="OUT",
+        help="report on the --out folder of autoalbum sort instead of a library",
+    )  # fmt: skip
+    report.add_argument("--out", required=True, type=Path, metavar="DIR", help="report folder")
+    report.add_argument(
+        "--per-album", type=_positive_int, metavar="N",
+        help="show the N photos nearest each album's centre (default: all)",
+    )  # fmt: skip
+    report.set_defaults(handler=cmd_report)
 
     sample = commands.add_parser("sample-photos", help=cmd_sample_photos.__doc__)
     sample.add_argument("folder", type=Path, metavar="FOLDER")

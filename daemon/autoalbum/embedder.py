@@ -85,6 +85,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
 
         self.spec = spec
+        self.name = spec.path.name  # what stored vectors are keyed by (evaluate's cache)
         self.input_size = spec.input_size
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

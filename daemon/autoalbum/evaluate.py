@@ -2,13 +2,18 @@
 
 Scores one clustering with the usual measures: one-to-one (Hungarian) accuracy, the tutorials'
 majority-label accuracy, homogeneity, completeness, V-measure, NMI, ARI, silhouette and
-inertia, plus where each class mostly went. Embeddings are cached per folder and model.
+inertia, plus where each class mostly went. The vectors come from the CNN or a cheap embedder
+(features.py), and are reused from a library's catalog or evaluate's cache (labelled.py).
+
+HDBSCAN finds k itself and leaves some images as noise. Noise is scored as one more album,
+numbered 0 and called "noise": a class that HDBSCAN mostly gave up on shows as mostly in
+"noise", and the accuracies count noise as wrong except for the one class it maps to.
+Silhouette and inertia are measured over the clustered images only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
+import inspect
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,21 +24,41 @@ from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
 from autoalbum.clusters import Clustering, KChoice, Method, cluster, from_labels, silhouette
-from autoalbum.embedder import OnnxEmbedder
+from autoalbum.config import Config
+from autoalbum.embedder import normalise
 from autoalbum.errors import AutoalbumError
-from autoalbum.model import cache_dir
-from autoalbum.pipeline import embed_paths
-from autoalbum.scan import find_images
+from autoalbum.labelled import Features, labelled_images, vectors_for
 
 SILHOUETTE_SAMPLE = 4000  # an n x n distance matrix beyond this costs too much memory
-METHODS = ("spectral", "kmeans", "minibatch", "agglomerative")
+EXTRA_METHODS = ("minibatch", "agglomerative", "hdbscan")  # evaluate's own, beside clusters'
+NOISE = 0  # the album number of the images HDBSCAN leaves unclustered
+MIN_CLUSTER_SIZE = 5  # HDBSCAN's smallest album unless told: scikit-learn's default
+# HDBSCAN's densities mean little in 1280 dimensions: on the raw Lite0 vectors it left 23-63%
+# of each labelled set as noise and found 3-4 albums (flowers17 NMI 0.20); after PCA to 20
+# dimensions, 17 flowers gave 16 albums, NMI 0.51 (the albums' own centres and distances stay
+# in the embedding space).
+HDBSCAN_DIMENSIONS = 20
+# PCA of a few dozen photos keeps what most share and drops the directions of the odd few out,
+# exactly the photos HDBSCAN should call noise; below this many images it sees the vectors.
+HDBSCAN_PCA_MIN_IMAGES = 200
+
+
+def methods() -> tuple[str, ...]:
+    """Every method evaluate runs: the albums' own (clusters.Method), then scikit-learn's."""
+    own = tuple(m.value for m in Method)
+    return own + tuple(m for m in EXTRA_METHODS if m not in own)
+
+
+def default_method() -> str:
+    """The method `cluster` uses when none is named; clusters.py owns that choice."""
+    return str(inspect.signature(cluster).parameters["method"].default.value)
 
 
 @dataclass(frozen=True)
 class ClassRow:
     label: str
     size: int
-    album: int  # the album most of the class went to
+    album: int  # the album most of the class went to; NOISE (0) for HDBSCAN's noise
     share: float  # the fraction of the class in that album
 
 
@@ -41,8 +66,10 @@ class ClassRow:
 class Evaluation:
     images: int
     classes: int
-    k: int
+    k: int  # albums found, noise not counted
     method: str
+    noise: int  # images HDBSCAN left unclustered (album 0); 0 for every other method
+    min_cluster_size: int | None  # HDBSCAN's setting; None for other methods
     hungarian_accuracy: float
     majority_accuracy: float
     homogeneity: float
@@ -52,13 +79,30 @@ class Evaluation:
     ari: float
     silhouette: float
     inertia: float
-    images_per_second: float
+    images_per_second: float | None  # None when the vectors came from a library's catalog
+    embeddings: str  # where the vectors came from
     per_class: tuple[ClassRow, ...]
     k_choice: KChoice | None
     assignments: tuple[tuple[str, str, int], ...]  # (image path, true label, album number)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Albums:
+    """A clustering of the images, of those HDBSCAN did not leave as noise if it ran."""
+
+    clustering: Clustering  # over the clustered images only
+    clustered: NDArray[np.bool_]  # one per image; False for noise
+    choice: KChoice | None
+    min_cluster_size: int | None = None
+
+    def numbers(self) -> NDArray[np.int64]:
+        """Each image's album number: 1 to k, or NOISE."""
+        numbers = np.full(len(self.clustered), NOISE, dtype=np.int64)
+        numbers[self.clustered] = self.clustering.labels + 1
+        return numbers
 
 
 def _contingency(truth: NDArray[np.int64], found: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -79,95 +123,135 @@ def majority_accuracy(truth: NDArray[np.int64], found: NDArray[np.int64]) -> flo
     return float(_contingency(truth, found).max(axis=1).sum() / len(truth))
 
 
-def labelled_images(folder: Path) -> tuple[list[Path], list[str]]:
-    """Images under `folder`, labelled by their first-level subfolder."""
-    paths = [p for p in find_images([folder]) if len(p.relative_to(folder.absolute()).parts) > 1]
-    if not paths:
-        raise AutoalbumError(
-            f"{folder} has no class subfolders with images; evaluate needs FOLDER/<label>/<image>"
-        )
-    return paths, [p.relative_to(folder.absolute()).parts[0] for p in paths]
-
-
-def _cache_file(paths: list[Path], embedder: OnnxEmbedder) -> Path:
-    digest = hashlib.sha256(embedder.spec.path.name.encode())
-    for path in paths:
-        info = path.stat()
-        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return cache_dir() / "evaluate" / f"{digest.hexdigest()[:20]}.npz"
-
-
-def embed_labelled(
-    paths: list[Path], embedder: OnnxEmbedder
-) -> tuple[NDArray[np.float32], NDArray[np.bool_], float]:
-    """Vectors of the readable images, which ones were readable, and images per second."""
-    cache = _cache_file(paths, embedder)
-    if cache.is_file():
-        stored = np.load(cache)
-        return stored["vectors"], stored["readable"], float(stored["rate"])
-    started = time.monotonic()
-    result = embed_paths(paths, embedder)
-    rate = len(paths) / max(time.monotonic() - started, 1e-9)
-    readable = np.isin(np.array([str(p) for p in paths]), [str(p) for p in result.paths])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=result.vectors, readable=readable, rate=rate)
-    return result.vectors, readable, rate
-
-
-def _cluster(
-    vectors: NDArray[np.float32], k: int | None, k_range: tuple[int, int], method: str
-) -> tuple[Clustering, KChoice | None]:
-    if method in (Method.SPECTRAL.value, Method.KMEANS.value):
-        return cluster(vectors, k, k_range=k_range, method=Method(method))
-    chosen, choice = cluster(vectors, k, k_range=k_range, method=Method.KMEANS)
+def _sklearn_labels(vectors: NDArray[np.float32], k: int, method: str) -> NDArray[np.int64]:
     from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 
     model = (
-        AgglomerativeClustering(chosen.k, linkage="ward")
+        AgglomerativeClustering(k, linkage="ward")
         if method == "agglomerative"
-        else MiniBatchKMeans(chosen.k, random_state=0, n_init=3)
+        else MiniBatchKMeans(k, random_state=0, n_init=3)
     )
-    labels = np.asarray(model.fit_predict(vectors), dtype=np.int64)
-    return from_labels(vectors, labels, chosen.k), choice
+    return np.asarray(model.fit_predict(vectors), dtype=np.int64)
+
+
+def _reduced(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """PCA to HDBSCAN_DIMENSIONS, rows unit length again; small sets pass unchanged."""
+    if len(vectors) < HDBSCAN_PCA_MIN_IMAGES or vectors.shape[1] <= HDBSCAN_DIMENSIONS:
+        return vectors
+    from sklearn.decomposition import PCA
+
+    reduced = PCA(HDBSCAN_DIMENSIONS, random_state=0).fit_transform(vectors)
+    return normalise(np.asarray(reduced, dtype=np.float32))
+
+
+def _hdbscan(vectors: NDArray[np.float32], min_cluster_size: int | None) -> Albums:
+    from sklearn.cluster import HDBSCAN
+
+    size = min_cluster_size or MIN_CLUSTER_SIZE
+    model = HDBSCAN(min_cluster_size=size, copy=True)
+    raw = np.asarray(model.fit_predict(_reduced(vectors)), dtype=np.int64)
+    clustered = raw >= 0
+    if not clustered.any():
+        raise AutoalbumError(
+            f"HDBSCAN left all {len(vectors)} images as noise; "
+            f"lower --min-cluster-size (it was {size})"
+        )
+    found = int(raw.max()) + 1
+    return Albums(from_labels(vectors[clustered], raw[clustered], found), clustered, None, size)
+
+
+def _cluster(
+    vectors: NDArray[np.float32],
+    k: int | None,
+    k_range: tuple[int, int],
+    method: str,
+    min_cluster_size: int | None,
+) -> Albums:
+    everyone = np.ones(len(vectors), dtype=bool)
+    if method == "hdbscan":
+        if k is not None:
+            raise AutoalbumError(
+                "hdbscan finds the number of albums itself; leave out --k "
+                "(--min-cluster-size sets the smallest album)"
+            )
+        return _hdbscan(vectors, min_cluster_size)
+    if min_cluster_size is not None:
+        raise AutoalbumError("--min-cluster-size applies only to --method hdbscan")
+    if method in {m.value for m in Method}:
+        clustering, choice = cluster(vectors, k, k_range=k_range, method=Method(method))
+        return Albums(clustering, everyone, choice)
+    choice = None
+    if k is None:
+        chosen, choice = cluster(vectors, None, k_range=k_range, method=Method.KMEANS)
+        k = chosen.k
+    if k > len(vectors):
+        raise AutoalbumError(
+            f"cannot make {k} albums from {len(vectors)} images; use --k {len(vectors)} or fewer"
+        )
+    return Albums(from_labels(vectors, _sklearn_labels(vectors, k, method), k), everyone, choice)
+
+
+def _per_class(
+    classes: list[str], truth: NDArray[np.int64], found: NDArray[np.int64]
+) -> tuple[ClassRow, ...]:
+    rows = []
+    for index, label in enumerate(classes):
+        albums = Counter(int(a) for a in found[truth == index])
+        album, count = albums.most_common(1)[0]
+        rows.append(ClassRow(label, int((truth == index).sum()), album, count / albums.total()))
+    return tuple(rows)
+
+
+def _silhouette(vectors: NDArray[np.float32], albums: Albums) -> float:
+    """Cosine silhouette of a sample of the clustered images."""
+    if albums.clustering.k < 2:
+        return 0.0
+    inside = np.flatnonzero(albums.clustered)
+    sample = inside[np.random.default_rng(0).permutation(len(inside))[:SILHOUETTE_SAMPLE]]
+    sampled = vectors[sample]
+    distances = np.clip(1.0 - sampled @ sampled.T, 0.0, 2.0).astype(np.float32)
+    return silhouette(distances, albums.numbers()[sample])
 
 
 def evaluate(
     folder: Path,
-    embedder: OnnxEmbedder,
+    embedder: Features,
     *,
     k: int | None,
     k_range: tuple[int, int] = (2, 40),
-    method: str = Method.SPECTRAL.value,
+    method: str | None = None,
+    min_cluster_size: int | None = None,
     plots: Path | None = None,
+    library: Config | None = None,
 ) -> Evaluation:
-    """Embed (or reuse) the folder's images, cluster them and score against the labels."""
+    """Embed (or reuse) the folder's images, cluster them and score against the labels.
+
+    `method` None is the albums' default; `library` is a config whose catalog may already hold
+    the vectors.
+    """
+    method = method or default_method()
+    if method not in methods():
+        raise AutoalbumError(f"unknown method {method!r}; use one of: {', '.join(methods())}")
     paths, names = labelled_images(folder)
-    vectors, readable, rate = embed_labelled(paths, embedder)
-    kept = [(str(p), n) for p, n, ok in zip(paths, names, readable, strict=True) if ok]
+    embedded = vectors_for(paths, embedder, library)
+    if not embedded.readable.any():
+        raise AutoalbumError(f"none of the {len(paths)} images under {folder} could be read")
+    vectors = embedded.vectors
+    kept = [(str(p), n) for p, n, ok in zip(paths, names, embedded.readable, strict=True) if ok]
     classes = sorted({n for _, n in kept})  # a class of only unreadable files is no class
-    truth = np.array([classes.index(n) for _, n in kept])
-    clustering, choice = _cluster(vectors, k, k_range, method)
-    found = clustering.labels
+    truth = np.array([classes.index(n) for _, n in kept], dtype=np.int64)
+    albums = _cluster(vectors, k, k_range, method, min_cluster_size)
+    found = albums.numbers()
     if plots is not None:
-        _write_plots(plots, vectors, clustering, k_range, kept)
-    per_class = []
-    for index, label in enumerate(classes):
-        albums = Counter(int(a) for a in found[truth == index])
-        album, count = albums.most_common(1)[0] if albums else (-1, 0)
-        per_class.append(
-            ClassRow(
-                label, int((truth == index).sum()), album + 1, count / max(1, sum(albums.values()))
-            )
-        )
-    sample = np.random.default_rng(0).permutation(len(found))[:SILHOUETTE_SAMPLE]
-    sampled = vectors[sample]
-    distances = np.clip(1.0 - sampled @ sampled.T, 0.0, 2.0).astype(np.float32)
+        _write_plots(plots, vectors, albums, k_range, kept)
     homogeneity, completeness, v_measure = metrics.homogeneity_completeness_v_measure(truth, found)
     return Evaluation(
         images=len(truth),
         classes=len(classes),
-        k=clustering.k,
+        k=albums.clustering.k,
         method=method,
+        noise=int((~albums.clustered).sum()),
+        min_cluster_size=albums.min_cluster_size,
         hungarian_accuracy=hungarian_accuracy(truth, found),
         majority_accuracy=majority_accuracy(truth, found),
         homogeneity=float(homogeneity),
@@ -175,41 +259,66 @@ def evaluate(
         v_measure=float(v_measure),
         nmi=float(metrics.normalized_mutual_info_score(truth, found)),
         ari=float(metrics.adjusted_rand_score(truth, found)),
-        silhouette=silhouette(distances, found[sample]) if clustering.k > 1 else 0.0,
-        inertia=clustering.inertia,
-        images_per_second=rate,
-        per_class=tuple(per_class),
-        k_choice=choice,
-        assignments=tuple((p, n, int(a) + 1) for (p, n), a in zip(kept, found, strict=True)),
+        silhouette=_silhouette(vectors, albums),
+        inertia=albums.clustering.inertia,
+        images_per_second=embedded.images_per_second,
+        embeddings=embedded.source,
+        per_class=_per_class(classes, truth, found),
+        k_choice=albums.choice,
+        assignments=tuple((p, n, int(a)) for (p, n), a in zip(kept, found, strict=True)),
     )
 
 
 def _write_plots(
     folder: Path,
     vectors: NDArray[np.float32],
-    clustering: Clustering,
+    albums: Albums,
     k_range: tuple[int, int],
     kept: list[tuple[str, str]],
 ) -> None:
-    """elbow.png, map.png and one album-NN.png contact sheet per album."""
+    """elbow.png, map.png, one album-NN.png contact sheet per album and noise.png if any."""
     from autoalbum import plots
 
     folder.mkdir(parents=True, exist_ok=True)
+    clustering = albums.clustering
     plots.elbow(vectors, k_range, clustering.k, folder / "elbow.png")
-    albums = [int(a) + 1 for a in clustering.labels]
-    plots.embedding_map(vectors, albums, [n for _, n in kept], folder / "map.png")
+    names = ["noise" if a == NOISE else str(a) for a in albums.numbers()]
+    plots.embedding_map(vectors, names, [n for _, n in kept], folder / "map.png")
+    inside = np.flatnonzero(albums.clustered)
     for album in range(clustering.k):
         members = np.flatnonzero(clustering.labels == album)
-        nearest_first = members[np.argsort(clustering.distances[members], kind="stable")]
+        nearest_first = inside[members[np.argsort(clustering.distances[members], kind="stable")]]
         paths = [Path(kept[i][0]) for i in nearest_first]
         plots.contact_sheet(paths, folder / f"album-{album + 1:02d}.png")
+    if not albums.clustered.all():
+        noise = [Path(kept[i][0]) for i in np.flatnonzero(~albums.clustered)]
+        plots.contact_sheet(noise, folder / "noise.png")
+
+
+def _album_name(album: int) -> str:
+    return "noise" if album == NOISE else str(album)
+
+
+def _clustering_rows(result: Evaluation) -> list[tuple[str, str]]:
+    if result.min_cluster_size is not None:
+        share = result.noise / result.images
+        return [
+            ("albums (k)", f"{result.k} by hdbscan, min cluster size {result.min_cluster_size}"),
+            ("noise (album 'noise')", f"{result.noise} images ({share:.1%})"),
+        ]
+    rows = [("albums (k)", f"{result.k} by {result.method}")]
+    if result.k_choice is not None:
+        rows.append(("k chosen by", f"{result.k_choice.method} {result.k_choice.score:.3f}"))
+    return rows
 
 
 def format_table(result: Evaluation) -> str:
     """The scores and the per-class breakdown as aligned text."""
+    rate = result.images_per_second
+    noise = " (noise left out)" if result.noise else ""
     rows = [
         ("images", f"{result.images} in {result.classes} classes"),
-        ("albums (k)", f"{result.k} by {result.method}"),
+        *_clustering_rows(result),
         ("accuracy, one-to-one", f"{result.hungarian_accuracy:.3f}"),
         ("accuracy, majority label", f"{result.majority_accuracy:.3f}"),
         ("homogeneity", f"{result.homogeneity:.3f}"),
@@ -217,16 +326,15 @@ def format_table(result: Evaluation) -> str:
         ("V-measure", f"{result.v_measure:.3f}"),
         ("NMI", f"{result.nmi:.3f}"),
         ("ARI", f"{result.ari:.3f}"),
-        ("silhouette (cosine)", f"{result.silhouette:.3f}"),
-        ("inertia", f"{result.inertia:.1f}"),
-        ("images per second", f"{result.images_per_second:.1f}"),
+        ("silhouette (cosine)", f"{result.silhouette:.3f}{noise}"),
+        ("inertia", f"{result.inertia:.1f}{noise}"),
+        ("images per second", "not measured" if rate is None else f"{rate:.1f}"),
+        ("vectors from", result.embeddings),
     ]
-    if result.k_choice is not None:
-        rows.insert(2, ("k chosen by", f"{result.k_choice.method} {result.k_choice.score:.3f}"))
     lines = [f"{name:<26}{value}" for name, value in rows]
     lines.append(f"\n{'class':<24}{'images':>7}  {'mostly in album':>15}  {'share':>6}")
     lines += [
-        f"{row.label:<24}{row.size:>7}  {row.album:>15}  {row.share:>6.2f}"
+        f"{row.label:<24}{row.size:>7}  {_album_name(row.album):>15}  {row.share:>6.2f}"
         for row in result.per_class
     ]
     return "\n".join(lines)

@@ -55,16 +55,28 @@ def elbow(vectors: NDArray[np.float32], k_range: tuple[int, int], chosen: int, o
     return out
 
 
-def embedding_map(
-    vectors: NDArray[np.float32], albums: Sequence[int], labels: Sequence[str], out: Path
-) -> Path:
-    """A 2-D t-SNE map coloured by album and, beside it, by true label."""
+def tsne_points(vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+    """2-D t-SNE coordinates of `vectors` (PCA to 50 dimensions first); needs 3 or more rows."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped, unused-ignore]
 
     reduced = PCA(n_components=min(50, len(vectors) - 1), random_state=0).fit_transform(vectors)
     perplexity = max(2.0, min(30.0, (len(vectors) - 1) / 3))
-    points = TSNE(perplexity=perplexity, random_state=0, init="pca").fit_transform(reduced)
+    # One OpenMP thread: on a busy 2-core machine a second one, spinning at each of t-SNE's
+    # barriers, took 10.6 s instead of 0.3 s for 30 points and 72 s instead of 48 s for 1,360.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        points: NDArray[np.float64] = TSNE(
+            perplexity=perplexity, random_state=0, init="pca"
+        ).fit_transform(reduced)
+    return points
+
+
+def embedding_map(
+    vectors: NDArray[np.float32], albums: Sequence[int | str], labels: Sequence[str], out: Path
+) -> Path:
+    """A 2-D t-SNE map coloured by album and, beside it, by true label."""
+    points = tsne_points(vectors)
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(13, 6))
     names = sorted(set(labels))
