@@ -8,8 +8,8 @@ second folder beside `out`, and file browsers, backup and sync tools treat a sym
 differently from a folder; the moment without `out` is the smaller cost.
 
 autoalbum only replaces a folder carrying its MARKER_NAME file, and of the old tree deletes only
-what it made: symlinks (never followed), index.json, the marker and folders left empty. Anything
-else keeps the old tree in place, hidden beside `out`, and is reported.
+what it made: symlinks (never followed), index.json, vectors.npz, the marker and folders left
+empty. Anything else keeps the old tree in place, hidden beside `out`, and is reported.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from autoalbum import __version__
 from autoalbum.durable import fsync_folder
 from autoalbum.errors import AutoalbumError
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 INDEX_SCHEMA_VERSION = 1
 MARKER_NAME = ".autoalbum"
 INDEX_NAME = "index.json"
+VECTORS_NAME = "vectors.npz"  # float16 embeddings, row i for index.json's images[i]
 MAX_LABEL_CHARS = 60
 UNSORTED_NUMBER = 0  # the album of photos far from every other album's centre
 UNSORTED_FOLDER = "_unsorted"
@@ -41,6 +45,7 @@ MARKER_TEXT = (
     "This folder is managed by autoalbum; it is replaced on each run.\n"
     "Do not put your own files here: autoalbum leaves them in a hidden folder beside this one.\n"
 )
+_OWN_FILES = frozenset({INDEX_NAME, VECTORS_NAME, MARKER_NAME})
 _OWN_KEYS = frozenset({"schema_version", "generator", "created", "albums", "images", "failures"})
 
 
@@ -190,14 +195,23 @@ def _folder_names(albums: Sequence[Album]) -> list[str]:
     return folders
 
 
+def _write_vectors(path: Path, vectors: NDArray[np.float32]) -> None:
+    with path.open("xb") as stream:
+        np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
 def _build(
     tree: Path,
     final: Path,
     albums: Sequence[Album],
     failures: Sequence[tuple[Path, str]],
     extra: Mapping[str, object],
+    vectors: NDArray[np.float32] | None,
 ) -> None:
-    """Fill `tree`, which will be renamed to `final`: marker, album folders and index.json."""
+    """Fill `tree`, which will be renamed to `final`: marker, album folders, index.json and
+    the optional vectors.npz."""
     (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
     final = Path(os.path.realpath(final.parent)) / final.name
     folders = _folder_names(albums)
@@ -207,6 +221,8 @@ def _build(
         for record in _write_album(tree, final, folder, album)
     ]
     index = _index(albums, folders, images, failures, extra)
+    if vectors is not None:
+        _write_vectors(tree / VECTORS_NAME, vectors)
     _write_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -233,7 +249,7 @@ def _remove_ours(folder: Path, top: bool = True) -> list[Path]:
     with os.scandir(folder) as entries:
         for entry in entries:
             path = Path(entry.path)
-            if entry.is_symlink() or (top and entry.name in (INDEX_NAME, MARKER_NAME)):
+            if entry.is_symlink() or (top and entry.name in _OWN_FILES):
                 path.unlink()
             elif entry.is_dir(follow_symlinks=False):
                 kept += _remove_ours(path, top=False)
@@ -290,18 +306,25 @@ def write_albums(
     *,
     failures: Sequence[tuple[Path, str]] = (),
     extra: Mapping[str, object] | None = None,
+    vectors: NDArray[np.float32] | None = None,
 ) -> Path:
-    """(Re)create the album tree at `out` in one swap; originals are only ever linked to."""
+    """(Re)create the album tree at `out` in one swap; originals are only ever linked to.
+
+    `vectors`, one row per member of `albums` in order, are saved as vectors.npz (for reports).
+    """
     out = Path(os.path.abspath(out))
     clash = _OWN_KEYS.intersection(extra or {})
     if clash:
         raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
+    members = sum(len(a.members) for a in albums)
+    if vectors is not None and len(vectors) != members:
+        raise ValueError(f"got {len(vectors)} vectors for {members} album members")
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tree = _sibling(out, "new")
     tree.mkdir()  # unlike tempfile.mkdtemp, honours the umask: others may read the albums
     try:
-        _build(tree, out, albums, failures, extra or {})
+        _build(tree, out, albums, failures, extra or {}, vectors)
         _check_out(out)
         _swap_in(tree, out)
     except BaseException:

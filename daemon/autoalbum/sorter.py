@@ -116,11 +116,13 @@ def sort_photos(
         method=options.method,
     )
     albums = build_albums(embedded, clustering)
+    row = {path: i for i, path in enumerate(embedded.paths)}
     write_albums(
         out,
         albums,
         failures=[(f.path, f.reason) for f in embedded.failures],
         extra=_index_extra(sources, clustering, choice),
+        vectors=embedded.vectors[[row[m.path] for a in albums for m in a.members]],
     )
     return SortSummary(
         out=out,
