@@ -19,6 +19,7 @@ from autoalbum.albums import (
     Member,
     folder_name,
     link_names,
+    update_albums,
     write_albums,
 )
 from autoalbum.errors import AutoalbumError
@@ -261,3 +262,83 @@ def test_a_failed_build_leaves_no_trace(photos: Path, tmp_path: Path) -> None:
         write_albums(out, _albums(photos), extra={"albums": []})
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["albums", "photos"]
+
+
+# --- updating a tree in place -------------------------------------------------------------------
+
+
+def _photo(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"not really a photo, never read")
+    return folder / name
+
+
+def _album(number: int, *paths: Path) -> Album:
+    return Album(number, f"album {number}", tuple(Member(p, 0.25) for p in paths))
+
+
+def _listed(out: Path) -> set[tuple[str, str]]:
+    return {(i["path"], i["album"]) for i in json.loads((out / "index.json").read_text())["images"]}
+
+
+def test_update_links_arrivals_and_unlinks_leavers_in_place(tmp_path: Path) -> None:
+    a, b, c = (_photo(tmp_path / "photos", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
+    out = tmp_path / "albums"
+    write_albums(out, [_album(1, a, b), _album(2, c)])
+    kept_link = out / "01-album_1" / "a.jpg"
+    kept_inode = os.lstat(kept_link).st_ino
+    user_file = out / "02-album_2" / "notes.txt"
+    user_file.write_text("mine")
+    d = _photo(tmp_path / "photos", "d.jpg")
+
+    assert update_albums(out, [_album(1, a, d), _album(2, c, b)]) == (2, 1)
+
+    assert os.lstat(kept_link).st_ino == kept_inode, "untouched links are left alone"
+    assert not os.path.lexists(out / "01-album_1" / "b.jpg")
+    assert (out / "02-album_2" / "b.jpg").resolve() == b.resolve()
+    assert (out / "01-album_1" / "d.jpg").resolve() == d.resolve()
+    assert user_file.read_text() == "mine" and b.is_file(), "nothing else is touched"
+    expected = {(str(a), "01-album_1"), (str(d), "01-album_1"), (str(c), "02-album_2"),
+                (str(b), "02-album_2")}  # fmt: skip
+    assert _listed(out) == expected
+    sizes = [x["size"] for x in json.loads((out / "index.json").read_text())["albums"]]
+    assert sizes == [2, 2]
+
+
+def test_update_gives_a_clashing_arrival_the_next_free_name(tmp_path: Path) -> None:
+    first = _photo(tmp_path / "phone", "IMG_0001.JPG")
+    out = tmp_path / "albums"
+    write_albums(out, [_album(1, first)])
+    (out / "01-album_1" / "IMG_0001 (2).JPG").write_text("a file the user left here")
+    second = _photo(tmp_path / "camera", "img_0001.jpg")
+
+    assert update_albums(out, [_album(1, first, second)]) == (1, 0)
+
+    assert (out / "01-album_1" / "IMG_0001.JPG").resolve() == first.resolve()
+    assert (out / "01-album_1" / "img_0001 (3).jpg").resolve() == second.resolve()
+    assert (out / "01-album_1" / "IMG_0001 (2).JPG").read_text() == "a file the user left here"
+
+
+def test_update_refuses_when_the_albums_differ(tmp_path: Path) -> None:
+    a, b = _photo(tmp_path, "a.jpg"), _photo(tmp_path, "b.jpg")
+    out = tmp_path / "albums"
+    assert update_albums(out, [_album(1, a)]) is None, "no tree yet"
+    write_albums(out, [_album(1, a)])
+    assert update_albums(out, [_album(1, a), _album(2, b)]) is None
+    assert update_albums(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
+    assert _listed(out) == {(str(a), "01-album_1")}
+
+
+def test_update_matches_a_rebuild(tmp_path: Path) -> None:
+    photos = [_photo(tmp_path / "photos", f"p{i}.jpg") for i in range(12)]
+    before = [_album(1, *photos[:6]), _album(2, *photos[6:10])]
+    after = [_album(1, *photos[2:7], photos[11]), _album(2, photos[0], *photos[7:11])]
+    write_albums(tmp_path / "updated", before)
+    assert update_albums(tmp_path / "updated", after) is not None
+    write_albums(tmp_path / "rebuilt", after)
+
+    def links(out: Path) -> set[tuple[str, str]]:
+        return {(p.parent.name, str(p.resolve())) for p in out.rglob("*") if p.is_symlink()}
+
+    assert links(tmp_path / "updated") == links(tmp_path / "rebuilt")
+    assert _listed(tmp_path / "updated") == _listed(tmp_path / "rebuilt")

@@ -237,6 +237,26 @@ def test_new_photo_joins_nearest_album_without_recluster(root: Path) -> None:
     assert "late-blue.png" in blue_album
 
 
+def test_arrivals_update_the_tree_in_place(root: Path) -> None:
+    with _open(root) as library:
+        library.index_files()
+    tree = root / "albums"
+    inodes = {p: os.lstat(p).st_ino for p in tree.rglob("*")}
+    tree_inode = os.lstat(tree).st_ino
+    _photo(root / "photos" / "late-red.png", "red", 556)
+    (root / "photos" / "blue" / "blue0.png").unlink()
+    with _open(root) as library:
+        library.index_files()
+    assert os.lstat(tree).st_ino == tree_inode, "the tree was not rebuilt and swapped"
+    now = {p: os.lstat(p).st_ino for p in tree.rglob("*")}
+    changed = {p.name for p in set(now) ^ set(inodes)}
+    assert changed == {"late-red.png", "blue0.png"}, "only the two links came and went"
+    assert all(now[p] == inodes[p] for p in now if p.is_symlink() and p in inodes)
+    index = json.loads((tree / "index.json").read_text())
+    listed = {Path(i["path"]).name for i in index["images"]}
+    assert "late-red.png" in listed and "blue0.png" not in listed
+
+
 def test_far_photo_goes_to_unsorted(root: Path) -> None:
     with _open(root) as library:
         library.index_files()

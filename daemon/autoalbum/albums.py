@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -335,3 +336,87 @@ def write_albums(
     links = sum(len(a.members) for a in albums)
     log.info("wrote %d albums with %d links to %s", len(albums), links, out)
     return out
+
+
+def _read_index(out: Path) -> dict[str, Any] | None:
+    """The tree's index.json if autoalbum wrote it in this schema, else None."""
+    try:
+        if not (out / MARKER_NAME).is_file():
+            return None
+        index = json.loads((out / INDEX_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(index, dict) or index.get("schema_version") != INDEX_SCHEMA_VERSION:
+        return None
+    return index
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """`name`, or the first "name (n).ext" not in `taken` (compared as file browsers do)."""
+    candidate, n = name, 2
+    while _name_key(candidate) in taken:
+        candidate, n = _numbered(name, n), n + 1
+    taken.add(_name_key(candidate))
+    return candidate
+
+
+def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
+    """Link `original` into `folder` under the first free name; returns the entry name."""
+    while True:
+        entry = _free_name(original.name, taken)
+        try:
+            os.symlink(_link_target(original, real_folder), folder / entry)
+            return entry
+        except FileExistsError:  # a file the index doesn't list, perhaps the user's: keep it
+            continue
+
+
+def update_albums(
+    out: Path,
+    albums: Sequence[Album],
+    *,
+    failures: Sequence[tuple[Path, str]] = (),
+) -> tuple[int, int] | None:
+    """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite
+    index.json. Returns (links added, links removed), or None when the album folders differ
+    (or there is no readable tree) and `write_albums` must rebuild it instead.
+
+    A batch of arrivals thus costs a few symlinks, not a rebuild of every album. Existing
+    links keep their names; an arrival whose name is taken gets the next free "name (n).ext".
+    Only symlinks this tree lists are ever removed.
+    """
+    out = Path(os.path.abspath(out))
+    index = _read_index(out)
+    folders = _folder_names(albums)
+    if index is None or [a.get("name") for a in index["albums"]] != folders:
+        return None
+    final = Path(os.path.realpath(out))
+    current = {str(record["path"]): record for record in index["images"]}
+    wanted = {
+        os.path.abspath(m.path): (folder, m)
+        for album, folder in zip(albums, folders, strict=True)
+        for m in album.members
+    }
+    removed = 0
+    for path, record in current.items():
+        if wanted.get(path, ("",))[0] != record["album"]:
+            link = out / str(record["link"])
+            if link.is_symlink():
+                link.unlink()
+                removed += 1
+    taken: dict[str, set[str]] = {}  # per folder that gets arrivals: every name in it
+    images, added = [], 0
+    for path, (folder, member) in wanted.items():
+        record = current.get(path)
+        if record is None or record["album"] != folder:
+            if folder not in taken:
+                taken[folder] = {_name_key(name) for name in os.listdir(out / folder)}
+            entry = _link(Path(path), out / folder, final / folder, taken[folder])
+            record = {"path": path, "album": folder, "link": f"{folder}/{entry}"}
+            added += 1
+        images.append({**record, "distance": round(float(member.distance), 6)})
+    extra = {k: v for k, v in index.items() if k not in _OWN_KEYS}
+    text = json.dumps(_index(albums, folders, images, failures, extra), ensure_ascii=False)
+    _write_atomically(out / INDEX_NAME, text + "\n")
+    log.info("updated %s: %d links added, %d removed", out, added, removed)
+    return added, removed

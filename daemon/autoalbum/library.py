@@ -21,7 +21,14 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from autoalbum.albums import UNSORTED_FOLDER, UNSORTED_NUMBER, Album, Member, write_albums
+from autoalbum.albums import (
+    UNSORTED_FOLDER,
+    UNSORTED_NUMBER,
+    Album,
+    Member,
+    update_albums,
+    write_albums,
+)
 from autoalbum.catalog import Catalog, FileRecord, RunRecord, Status
 from autoalbum.classnames import imagenet_name
 from autoalbum.clusters import KChoice, Method, cluster
@@ -371,7 +378,7 @@ class Library:
                 ids, [album_of_cluster[c] for c in clustering.labels], clustering.distances
             )
         if write:
-            self.write_tree()
+            self.write_tree(rebuild=True)
         report = ReclusterReport(
             len(ids), clustering.k, unsorted, choice, time.monotonic() - started
         )
@@ -418,8 +425,10 @@ class Library:
         self.write_tree()
         return record.name
 
-    def write_tree(self) -> None:
-        """Rebuild the album folder from the catalog and swap it in."""
+    def write_tree(self, *, rebuild: bool = False) -> None:
+        """Bring the album folder up to date with the catalog: in place, link by link, when
+        the albums are the same ones, else (or with `rebuild`) rebuilt and swapped in whole,
+        so that a file browser never sees a half-reclustered tree."""
         albums = {a.id: a for a in self.catalog.albums()}
         members: dict[int, list[Member]] = defaultdict(list)
         for membership in self.catalog.memberships():
@@ -430,7 +439,9 @@ class Library:
             if members[album.id]
         ]
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
-        write_albums(self.config.library.albums, tree, failures=failures)
+        out = self.config.library.albums
+        if rebuild or update_albums(out, tree, failures=failures) is None:
+            write_albums(out, tree, failures=failures)
 
     def _record(self, kind: str, started: float, images: int, k: int | None = None,
                 choice: KChoice | None = None) -> None:  # fmt: skip

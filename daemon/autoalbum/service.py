@@ -159,7 +159,7 @@ class Service:
             self._recluster_done.clear()
             self._recluster = None
             library.assign_new()
-            library.write_tree()
+            library.write_tree(rebuild=True)
         self._maybe_reconcile(library)
         self._maybe_recluster()
         self.notifier.watchdog()
@@ -228,7 +228,7 @@ class Service:
         if self._recluster is not None:
             self._recluster.join()
             library.assign_new()
-            library.write_tree()
+            library.write_tree(rebuild=True)
 
     def _reload_config(self, library: Library, embedder: Embedder) -> None:
         try:
