@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum import __version__
-from autoalbum.durable import fsync_folder
+from autoalbum.durable import fsync_folder, write_text_atomically
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
@@ -169,20 +169,6 @@ def _index(
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename; open() rather than mkstemp keeps the umask."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with temp.open("x", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _folder_names(albums: Sequence[Album]) -> list[str]:
     width = max(2, len(str(max((a.number for a in albums), default=0))))
     folders = [
@@ -224,7 +210,7 @@ def _build(
     index = _index(albums, folders, images, failures, extra)
     if vectors is not None:
         _write_vectors(tree / VECTORS_NAME, vectors)
-    _write_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
 
 
 def _check_out(out: Path) -> None:
@@ -417,6 +403,6 @@ def update_albums(
         images.append({**record, "distance": round(float(member.distance), 6)})
     extra = {k: v for k, v in index.items() if k not in _OWN_KEYS}
     text = json.dumps(_index(albums, folders, images, failures, extra), ensure_ascii=False)
-    _write_atomically(out / INDEX_NAME, text + "\n")
+    write_text_atomically(out / INDEX_NAME, text + "\n")
     log.info("updated %s: %d links added, %d removed", out, added, removed)
     return added, removed

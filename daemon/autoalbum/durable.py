@@ -1,9 +1,10 @@
-"""Durable renames: after os.replace, fsync the folder so the new name survives a power cut."""
+"""Durable writes: a file replaced whole by a rename, and the folder fsync'd after renames."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 
@@ -18,3 +19,18 @@ def fsync_folder(folder: Path) -> None:
             os.fsync(handle)
     finally:
         os.close(handle)
+
+
+def write_text_atomically(path: Path, text: str, errors: str = "strict") -> None:
+    """Write via a temporary file, fsync and a rename, so readers see the old or the new text
+    whole; open() rather than mkstemp keeps the umask. `errors` as for str.encode."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temp.open("x", encoding="utf-8", errors=errors) as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -12,7 +12,6 @@ import html
 import json
 import logging
 import os
-import secrets
 import time
 import zipfile
 from collections import defaultdict
@@ -37,6 +36,7 @@ from autoalbum.albums import (
 )
 from autoalbum.catalog import AlbumRecord, Catalog, Status
 from autoalbum.config import Config
+from autoalbum.durable import write_text_atomically
 from autoalbum.errors import AutoalbumError
 from autoalbum.library import CATALOG_NAME
 from autoalbum.thumbnails import THUMB_SIDE, Thumb, Thumbnails, make_thumbnails
@@ -440,17 +440,6 @@ def _check_out(out: Path, private: Sequence[Path]) -> None:
         )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # File names that are not valid UTF-8 show with a replacement character.
-        temp.write_text(text, encoding="utf-8", errors="replace")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     collection: Collection, out: Path, *, per_album: int | None = None, workers: int | None = None
 ) -> ReportSummary:
@@ -471,7 +460,8 @@ def write_report(
         _album_section(i, album, shown[i], thumbs, out) for i, album in enumerate(collection.albums)
     ]
     photos = sum(len(a.photos) for a in collection.albums)
-    _write_atomically(out / PAGE_NAME, _page(collection, body, photos))
+    # File names that are not valid UTF-8 show with a replacement character.
+    write_text_atomically(out / PAGE_NAME, _page(collection, body, photos), errors="replace")
     log.debug("wrote the report %s", out / PAGE_NAME)
     return ReportSummary(
         out / PAGE_NAME,
