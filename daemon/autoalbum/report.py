@@ -8,7 +8,6 @@ no server and no script; the photos themselves are only ever read.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -17,15 +16,12 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum import __version__
 from autoalbum.albums import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
@@ -39,22 +35,16 @@ from autoalbum.config import Config
 from autoalbum.durable import write_text_atomically
 from autoalbum.errors import AutoalbumError
 from autoalbum.library import CATALOG_NAME
-from autoalbum.thumbnails import THUMB_SIDE, Thumb, Thumbnails, make_thumbnails
+from autoalbum.report_page import THUMBS_FOLDER, page
+from autoalbum.thumbnails import Thumbnails, make_thumbnails
 
 log = logging.getLogger(__name__)
 
 PAGE_NAME = "index.html"
-THUMBS_FOLDER = "thumbs"
+
 REPORT_MARKER = ".autoalbum-report"
 MAP_MAX = 1500  # t-SNE and an SVG of more points get slow; a random sample shows the shape
 MAP_MIN = 3  # t-SNE needs more points than its smallest perplexity (2)
-_MAP_SIZE = (1000, 560)
-_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-    "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
-    "#dbdb8d", "#9edae5", "#393b79", "#637939",
-)  # fmt: skip
-_UNSORTED_COLOUR = "#9e9e9e"
 
 
 class ReportError(AutoalbumError):
@@ -99,7 +89,7 @@ class ReportSummary:
 
 
 @dataclass(frozen=True)
-class _Point:
+class MapPoint:
     album: int
     photo: int
     x: float
@@ -218,7 +208,7 @@ def from_library(config: Config) -> Collection:
 
 def _map_points(
     collection: Collection, shown: Sequence[tuple[Photo, ...]]
-) -> tuple[list[_Point], str | None]:
+) -> tuple[list[MapPoint], str | None]:
     """t-SNE positions of the shown photos (a sample of MAP_MAX at most), or why there are none."""
     if collection.vectors is None:
         return [], collection.no_vectors or "no map: no embeddings were found"
@@ -238,184 +228,7 @@ def _map_points(
     from autoalbum.plots import tsne_points
 
     coords = tsne_points(collection.vectors[[row for _, _, row in places]])
-    return [_Point(a, p, x, y) for (a, p, _), (x, y) in zip(places, coords, strict=True)], note
-
-
-def _fit(points: Sequence[_Point]) -> list[tuple[float, float]]:
-    """Scale positions into the SVG canvas, keeping the aspect ratio (t-SNE axes mean nothing)."""
-    xy = np.array([(p.x, p.y) for p in points], dtype=np.float64)
-    width, height, margin = *_MAP_SIZE, 14
-    low, span = xy.min(axis=0), np.maximum(np.ptp(xy, axis=0), 1e-9)
-    scale = min((width - 2 * margin) / span[0], (height - 2 * margin) / span[1])
-    offset = (np.array(_MAP_SIZE) - span * scale) / 2
-    return [(float(x), float(y)) for x, y in (xy - low) * scale + offset]
-
-
-# the page
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _href(path: Path, out: Path) -> str:
-    """A relative, percent-encoded link from the report folder to `path`."""
-    try:
-        relative = os.path.relpath(path, out)
-    except ValueError:  # another drive on Windows
-        return _esc(path.as_uri())
-    return _esc(quote(relative, errors="surrogateescape"))
-
-
-def _colour(album: ReportAlbum, index: int) -> str:
-    return _UNSORTED_COLOUR if album.folder == UNSORTED_FOLDER else _PALETTE[index % len(_PALETTE)]
-
-
-def _photo_id(album: int, photo: int) -> str:
-    return f"p{album}-{photo}"
-
-
-def _figure(photo: Photo, pid: str, thumb: Thumb, out: Path) -> str:
-    name = _esc(photo.path.name)
-    if thumb.name is not None:
-        src = f"{THUMBS_FOLDER}/{thumb.name}"
-        picture = (
-            f'<img src="{src}" loading="lazy" decoding="async" alt="{name}" '
-            f'width="{THUMB_SIDE}" height="{THUMB_SIDE}">'
-        )
-    else:
-        reason = _esc(thumb.reason or "no preview")
-        picture = f'<div class="nothumb" title="{reason}">no preview<small>{reason}</small></div>'
-    return (
-        f'<figure id="{pid}"><a href="{_href(photo.path, out)}" title="{_esc(photo.path)}">'
-        f"{picture}</a><figcaption>{name}<span>distance {photo.distance:.3f}</span></figcaption>"
-        "</figure>"
-    )
-
-
-def _album_section(
-    index: int, album: ReportAlbum, shown: Sequence[Photo], thumbs: Thumbnails, out: Path
-) -> str:
-    size = f"{len(album.photos)} photo{'s' * (len(album.photos) != 1)}"
-    if len(shown) < len(album.photos):
-        size += f", the {len(shown)} nearest the centre shown"
-    figures = "\n".join(
-        _figure(photo, _photo_id(index, p), thumbs.thumbs[photo.path], out)
-        for p, photo in enumerate(shown)
-    )
-    return (
-        f'<section class="album" id="a{index}"><h2>'
-        f'<span class="swatch" style="background:{_colour(album, index)}"></span>'
-        f'{_esc(album.label)} <span class="size">{size}</span>'
-        f'<span class="folder">{_esc(album.folder)}</span></h2>\n'
-        f'<div class="grid">\n{figures}\n</div></section>'
-    )
-
-
-def _map_section(
-    points: Sequence[_Point],
-    note: str | None,
-    albums: Sequence[ReportAlbum],
-    shown: Sequence[tuple[Photo, ...]],
-) -> str:
-    parts = ['<section id="map"><h2>Map <span class="size">t-SNE of the embeddings; ']
-    parts.append("click a point to see its photo</span></h2>")
-    if note:
-        parts.append(f'<p class="note">{_esc(note)}</p>')
-    if points:
-        width, height = _MAP_SIZE
-        parts.append(f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="photo map">')
-        for point, (x, y) in zip(points, _fit(points), strict=True):
-            album, photo = albums[point.album], shown[point.album][point.photo]
-            parts.append(
-                f'<a href="#{_photo_id(point.album, point.photo)}"><circle cx="{x:.1f}" '
-                f'cy="{y:.1f}" r="6" fill="{_colour(album, point.album)}"><title>'
-                f"{_esc(photo.path.name)} ({_esc(album.label)})</title></circle></a>"
-            )
-        parts.append("</svg>")
-    return "".join(parts) + "</section>"
-
-
-def _failures_section(failures: Sequence[tuple[Path, str]]) -> str:
-    if not failures:
-        return '<section id="failures"><h2>Failed files</h2><p>None.</p></section>'
-    rows = "\n".join(
-        f'<tr><td class="path">{_esc(path)}</td><td>{_esc(reason)}</td></tr>'
-        for path, reason in failures
-    )
-    return (
-        f'<section id="failures"><h2>Failed files <span class="size">{len(failures)}</span></h2>'
-        f"<table><tr><th>File</th><th>Reason</th></tr>\n{rows}\n</table></section>"
-    )
-
-
-def _nav(albums: Sequence[ReportAlbum], failures: int) -> str:
-    links = [
-        f'<a href="#a{i}"><span class="swatch" style="background:{_colour(a, i)}"></span>'
-        f"{_esc(a.label)} ({len(a.photos)})</a>"
-        for i, a in enumerate(albums)
-    ]
-    links.append(f'<a href="#failures">failed files ({failures})</a>')
-    return "<nav>" + "\n".join(links) + "</nav>"
-
-
-_CSS = """
-:root { font-family: system-ui, sans-serif; color: #222; background: #f4f4f1; }
-body { margin: 0 auto; max-width: 1400px; padding: 12px 24px 48px; }
-h1 { margin: 8px 0 2px; font-size: 26px; }
-.meta { color: #555; margin: 0 0 10px; }
-nav { display: flex; flex-wrap: wrap; gap: 4px 16px; margin-bottom: 16px; }
-nav a { color: #1a4f8a; text-decoration: none; white-space: nowrap; }
-section { background: #fff; border-radius: 8px; padding: 10px 16px 16px; margin-bottom: 18px;
-  box-shadow: 0 1px 3px rgba(0, 0, 0, .1); }
-h2 { font-size: 20px; margin: 4px 0 10px; }
-h2 .size { font-weight: normal; color: #666; font-size: 15px; margin-left: 6px; }
-.folder { font: 13px ui-monospace, monospace; color: #999; margin-left: 10px; }
-.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
-  margin-right: 7px; }
-.grid { display: grid; gap: 10px; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
-figure { margin: 0; padding: 4px; border-radius: 6px; scroll-margin: 30vh 0; }
-figure:target { background: #ffd54a; box-shadow: 0 0 0 3px #f5a000; }
-figure a { color: inherit; text-decoration: none; }
-figure img, .nothumb { display: block; width: 100%; height: auto; aspect-ratio: 1;
-  object-fit: cover; border-radius: 4px; background: #e6e6e6; }
-.nothumb { display: flex; flex-direction: column; justify-content: center; align-items: center;
-  box-sizing: border-box; padding: 8px; color: #777; text-align: center; }
-.nothumb small { margin-top: 6px; color: #a33; overflow-wrap: anywhere; }
-figcaption { font-size: 12px; margin-top: 3px; white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }
-figcaption span { display: block; color: #999; font-size: 11px; }
-#map svg { display: block; width: 100%; height: auto; background: #fbfbfb;
-  border: 1px solid #eee; border-radius: 6px; }
-#map circle { stroke: #fff; stroke-width: 1; }
-#map a:hover circle { stroke: #000; stroke-width: 2.5; }
-.note { color: #7a5b00; background: #fff6d6; padding: 6px 10px; border-radius: 4px; }
-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
-td.path { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-"""
-
-
-def _page(collection: Collection, body: Sequence[str], photos: int) -> str:
-    albums, failures = len(collection.albums), len(collection.failures)
-    made = datetime.now().astimezone().isoformat(sep=" ", timespec="minutes")
-    meta = (
-        f"{photos} photos in {albums} album{'s' * (albums != 1)}, {failures} failed files; "
-        f"made {made} by autoalbum {__version__}"
-    )
-    return "\n".join(
-        [
-            "<!doctype html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>Albums: {_esc(collection.source)}</title><style>{_CSS}</style></head><body>",
-            f'<header><h1>Albums</h1><p class="meta">{_esc(collection.source)}<br>{meta}</p>',
-            _nav(collection.albums, failures) + "</header>",
-            *body,
-            _failures_section(collection.failures),
-            "</body></html>\n",
-        ]
-    )
+    return [MapPoint(a, p, x, y) for (a, p, _), (x, y) in zip(places, coords, strict=True)], note
 
 
 # writing
@@ -455,13 +268,10 @@ def write_report(
     shown = [album.photos[:per_album] for album in collection.albums]
     thumbs = make_thumbnails([p.path for photos in shown for p in photos], out / THUMBS_FOLDER)
     points, note = _map_points(collection, shown)
-    body = [_map_section(points, note, collection.albums, shown)]
-    body += [
-        _album_section(i, album, shown[i], thumbs, out) for i, album in enumerate(collection.albums)
-    ]
+    text = page(collection, shown, points, note, thumbs, out)
     photos = sum(len(a.photos) for a in collection.albums)
     # File names that are not valid UTF-8 show with a replacement character.
-    write_text_atomically(out / PAGE_NAME, _page(collection, body, photos), errors="replace")
+    write_text_atomically(out / PAGE_NAME, text, errors="replace")
     log.debug("wrote the report %s", out / PAGE_NAME)
     return ReportSummary(
         out / PAGE_NAME,
