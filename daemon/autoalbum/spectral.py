@@ -3,14 +3,15 @@
 The pipeline that bench/cluster_methods.py measured best on every labelled set:
 
 1. Features: signed square root of each value (power normalisation), L2, then PCA to
-   `PCA_DIMENSIONS` dimensions fitted on at most `PCA_SAMPLE` vectors, each component divided
-   by its variance^(1/4) (half whitening: full whitening lets hundreds of noise directions
-   swamp the few that separate two classes), then L2.
+   `PCA_DIMENSIONS` dimensions fitted on a sample of at most `SPECTRAL_SAMPLE` vectors, each
+   component divided by its variance^(1/4) (half whitening: full whitening lets hundreds of
+   noise directions swamp the few that separate two classes), then L2.
 2. A binary k-NN graph (`NEIGHBOURS` nearest by cosine, self included, symmetrised as
-   (A + A^T) / 2) over at most `SPECTRAL_SAMPLE` sampled vectors; the normalised Laplacian's k
-   smallest eigenvectors, discretised by Damle, Minden and Ying's cluster_qr.
-3. The caller (clusters.spectral) refines with spherical k-means over *all* vectors, started
-   from the spectral clusters' centres: linear in n, so a million photos cost one k-means.
+   (A + A^T) / 2) over the sample; the normalised Laplacian's k smallest eigenvectors,
+   discretised by Damle, Minden and Ying's cluster_qr.
+3. The caller (clusters.spectral) keeps the best of a few restarts on the sample, then refines
+   with spherical k-means over *all* vectors, started from the spectral clusters' centres:
+   linear in n, so a million photos cost one k-means.
 
 k: the largest gap between consecutive Laplacian eigenvalues in the allowed range (the number
 of nearly disconnected parts of the graph), on each of `VOTE_DRAWS` random `VOTE_FRACTION`
@@ -30,8 +31,7 @@ from numpy.typing import NDArray
 NEIGHBOURS = 10
 PCA_DIMENSIONS = 128
 WHITEN_POWER = 0.5  # 1 is full whitening, 0 none
-PCA_SAMPLE = 20_000  # most vectors the PCA is fitted on
-SPECTRAL_SAMPLE = 10_000  # most vectors the k-NN graph and its eigenvectors see
+SPECTRAL_SAMPLE = 10_000  # most vectors the PCA, the k-NN graph and its eigenvectors see
 VOTE_SAMPLE = 4_000  # most vectors each eigengap vote sees
 VOTE_DRAWS = 9
 VOTE_FRACTION = 0.8
@@ -76,11 +76,11 @@ class Whitening:
 
 
 def fit_whitening(vectors: Matrix, seed: int = 0) -> Whitening:
-    """Fit the feature transform on at most PCA_SAMPLE of the vectors."""
+    """Fit the feature transform on `vectors` (a sample: its cost grows with their number);
+    randomised PCA, so each seed gives a slightly different transform."""
     from sklearn.decomposition import PCA
 
-    rows = sample_rows(len(vectors), PCA_SAMPLE, np.random.default_rng(seed))
-    x = _rooted(vectors[rows])
+    x = _rooted(vectors)
     dims = min(PCA_DIMENSIONS, len(x) - 1, x.shape[1])
     pca = PCA(n_components=dims, random_state=seed).fit(x)
     scale = np.maximum(pca.explained_variance_, 1e-12) ** (WHITEN_POWER / 2)
