@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 NEIGHBOURS = 10
 PCA_DIMENSIONS = 128
 WHITEN_POWER = 0.5  # 1 is full whitening, 0 none
-SPECTRAL_SAMPLE = 10_000  # most vectors the PCA, the k-NN graph and its eigenvectors see
+SPECTRAL_SAMPLE = 5_000  # most vectors the PCA, the k-NN graph and its eigenvectors see
 VOTE_SAMPLE = 4_000  # most vectors each eigengap vote sees
 VOTE_DRAWS = 9
 VOTE_FRACTION = 0.8
