@@ -343,9 +343,14 @@ def _spectral_ok(n: int, k: int) -> bool:
 
 
 def _unit_centres(x: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> NDArray[np.float32]:
-    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels, x)
-    return _normalise(sums.astype(np.float32))
+    """Each cluster's mean direction; a sparse one-hot product (np.add.at took 15 s at 1M)."""
+    import scipy.sparse as sparse
+
+    members = sparse.csr_matrix(
+        (np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
+        shape=(k, len(labels)),
+    )
+    return _normalise(np.asarray(members @ x, dtype=np.float32))
 
 
 def _cohesion(x: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> float:
@@ -411,9 +416,7 @@ def spectral(
 def from_labels(vectors: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> Clustering:
     """The Clustering of labels found by any method: unit mean centres, numbered by size."""
     x = _as_matrix(vectors)
-    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels, x)
-    return _clustering(x, _normalise(sums.astype(np.float32)), labels.astype(np.int64))
+    return _clustering(x, _unit_centres(x, labels, k), labels.astype(np.int64))
 
 
 def cluster(

@@ -103,21 +103,29 @@ def knn_graph(x: Matrix, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
 
 
 def spectrum(graph: sparse.csr_matrix, m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The m smallest eigenvalues of the normalised Laplacian and the spectral embedding."""
-    from scipy.sparse.csgraph import laplacian
+    """The m smallest eigenvalues of the normalised Laplacian and the spectral embedding.
+
+    As scipy's `laplacian`, self-loops don't count. The smallest eigenvalues of
+    L = I - D^-1/2 A D^-1/2 are found as the largest of D^-1/2 A D^-1/2 by plain Lanczos:
+    shift-invert around 0 needs a sparse LU factorisation whose fill-in made one 5,000-photo
+    graph take 49 s instead of 0.4 s.
+    """
     from scipy.sparse.linalg import eigsh
 
     n = graph.shape[0]
-    lap, degree = laplacian(graph, normed=True, return_diag=True)
+    adjacency = sparse.csr_matrix(graph - sparse.diags(graph.diagonal()))
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+    normalised = sparse.csr_matrix(sparse.diags(scale) @ adjacency @ sparse.diags(scale))
     if m >= n - 1:  # ARPACK needs m < n; a graph this small is cheap to decompose densely
-        values, vectors = np.linalg.eigh(lap.toarray())
-        values, vectors = values[:m], vectors[:, :m]
+        values, vectors = np.linalg.eigh(normalised.toarray())
+        values, vectors = values[::-1][:m], vectors[:, ::-1][:, :m]
     else:
         start = np.random.default_rng(0).uniform(-1, 1, n)
-        # Shift-invert just below 0 finds the smallest eigenvalues in a few iterations.
-        values, vectors = eigsh(lap, k=m, sigma=-1e-5, which="LM", v0=start)
-    order = np.argsort(values)
-    return values[order], vectors[:, order] / degree[:, None]
+        values, vectors = eigsh(normalised, k=m, which="LA", v0=start)
+    laplacian_values = 1.0 - values
+    order = np.argsort(laplacian_values)
+    return laplacian_values[order], vectors[:, order] * scale[:, None]
 
 
 def cluster_qr(embedding: NDArray[np.float64]) -> NDArray[np.int64]:
