@@ -118,7 +118,10 @@ def _linked(root: Path, strict: bool = False) -> dict[str, Path]:
     for link in (root / "albums").rglob("*"):
         if link.is_symlink():
             assert link.exists() or not strict, f"dangling symlink {link}"
-            found[os.path.basename(os.readlink(link))] = link.parent
+            try:
+                found[os.path.basename(os.readlink(link))] = link.parent
+            except FileNotFoundError:  # a recluster swapped the tree while we listed it
+                assert not strict, f"{link} vanished while the daemon was at rest"
     return found
 
 
