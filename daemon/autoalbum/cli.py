@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -445,6 +446,13 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     )
     # faiss announces which CPU build it loaded at INFO; that is noise for our users.
     logging.getLogger("faiss").setLevel(max(level, logging.WARNING))
+    warnings.filterwarnings("ignore", message=WATCHDOG_REWATCH_WARNING, category=RuntimeWarning)
+
+
+# watchdog's inotify thread warns when a folder created and filled at once gets its watch
+# twice (the second replaces the first; no event is lost). Under `-W error` the warning
+# kills that thread, so the tests ignore it too (pyproject.toml).
+WATCHDOG_REWATCH_WARNING = "Callback with id .* already exists for watch"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
