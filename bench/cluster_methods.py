@@ -616,7 +616,10 @@ PARAMETERS = f"""\
     centres (nredo 1, 25 iterations)
   k: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each of
     {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of the (sampled) vectors; the median of the
-    {VOTE_DRAWS} choices"""
+    {VOTE_DRAWS} choices
+  the product ("autoalbum default" row, autoalbum.spectral) runs this on at most 5,000 sampled
+    vectors with the PCA fitted on them, keeps the most cohesive of 5 restarts (randomised PCA),
+    and finds eigenvectors by Lanczos on the normalised adjacency instead of shift-invert"""
 
 
 def print_recommendation(
