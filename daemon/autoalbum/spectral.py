@@ -21,7 +21,6 @@ subsets of at most `VOTE_SAMPLE` vectors; the median of those choices. One graph
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,16 +139,13 @@ def cluster_qr(embedding: NDArray[np.float64]) -> NDArray[np.int64]:
 
 def spectral_labels(features: Matrix, k: int) -> NDArray[np.int64]:
     """Spectral clusters (0..k-1, some possibly empty) of unit feature rows."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return cluster_qr(spectrum(knn_graph(features), k)[1])
+    return cluster_qr(spectrum(knn_graph(features), k)[1])
 
 
-def eigengap(values: NDArray[np.float64], k_min: int, k_max: int) -> tuple[int, float]:
-    """The k in [k_min, k_max] after which the sorted eigenvalues jump most, and the jump."""
+def eigengap(values: NDArray[np.float64], k_min: int, k_max: int) -> int:
+    """The k in [k_min, k_max] after which the sorted eigenvalues jump most."""
     gaps = values[k_min : k_max + 1] - values[k_min - 1 : k_max]
-    best = int(np.argmax(gaps))
-    return k_min + best, float(gaps[best])
+    return k_min + int(np.argmax(gaps))
 
 
 def eigengap_vote(
@@ -163,14 +159,8 @@ def eigengap_vote(
     votes = []
     for _ in range(VOTE_DRAWS):
         subset = picked[np.sort(rng.permutation(len(picked))[:size])]
-        values, _ = spectral_values(subset, k_max + 1)
-        votes.append(eigengap(values, k_min, k_max)[0])
+        values, _ = spectrum(knn_graph(subset), k_max + 1)
+        votes.append(eigengap(values, k_min, k_max))
     chosen = int(np.median(votes))
     shares = {k: votes.count(k) / len(votes) for k in sorted(set(votes))}
     return chosen, shares
-
-
-def spectral_values(features: Matrix, m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return spectrum(knn_graph(features), m)
