@@ -95,6 +95,11 @@ def _check_k(k: int, n: int) -> None:
         raise ClusterError(f"cannot make {k} albums from {n} images; use --k {n} or fewer")
 
 
+def _check_k_range(k_min: int, k_max: int) -> None:
+    if k_min < 2 or k_min > k_max:
+        raise ClusterError(f"k range must satisfy 2 <= MIN <= MAX, got {k_min}:{k_max}")
+
+
 def _faiss_gpu(use_gpu: bool) -> bool:
     if not use_gpu:
         return False
@@ -267,8 +272,7 @@ def _scan(
     x: NDArray[np.float32], k_min: int, k_max: int, seed: int, sample: int
 ) -> tuple[KChoice, Clustering | None]:
     """Score every k in range on a sample; return the choice and its fit if the sample is all."""
-    if k_min < 2 or k_min > k_max:
-        raise ClusterError(f"k range must satisfy 2 <= MIN <= MAX, got {k_min}:{k_max}")
+    _check_k_range(k_min, k_max)
     if sample < 3:
         raise ValueError(f"sample must be at least 3 vectors, got {sample}")
     if len(x) < 3:
@@ -437,9 +441,7 @@ def cluster(
     if method is Method.SPECTRAL and _spectral_ok(len(x), k or max(2, k_range[0])):
         choice = None
         if k is None:
-            if k_range[0] < 2 or k_range[0] > k_range[1]:
-                low, high = k_range
-                raise ClusterError(f"k range must satisfy 2 <= MIN <= MAX, got {low}:{high}")
+            _check_k_range(*k_range)
             sample = x[sample_rows(len(x), SPECTRAL_SAMPLE, np.random.default_rng(seed))]
             features = fit_whitening(sample, seed)(sample)
             chosen, shares = eigengap_vote(features, k_range[0], k_range[1], seed)
