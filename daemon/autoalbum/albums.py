@@ -96,6 +96,15 @@ def _numbered(name: str, n: int) -> str:
     return f"{stem} ({n}){suffix}"
 
 
+def _free_name(name: str, taken: set[str]) -> str:
+    """`name`, or the first "name (n).ext" not in `taken` (compared as file browsers do)."""
+    candidate, n = name, 2
+    while _name_key(candidate) in taken:
+        candidate, n = _numbered(name, n), n + 1
+    taken.add(_name_key(candidate))
+    return candidate
+
+
 def link_names(members: Sequence[Member]) -> list[str]:
     """Entry names for `members`, in order: the original names, clashes made unique.
 
@@ -111,13 +120,8 @@ def link_names(members: Sequence[Member]) -> list[str]:
             names[i] = members[i].path.name
             taken.add(key)
     for i in order:
-        if i in names:
-            continue
-        n = 2
-        while _name_key(_numbered(members[i].path.name, n)) in taken:
-            n += 1
-        names[i] = _numbered(members[i].path.name, n)
-        taken.add(_name_key(names[i]))
+        if i not in names:
+            names[i] = _free_name(members[i].path.name, taken)
     return [names[i] for i in range(len(members))]
 
 
@@ -335,15 +339,6 @@ def _read_index(out: Path) -> dict[str, Any] | None:
     if not isinstance(index, dict) or index.get("schema_version") != INDEX_SCHEMA_VERSION:
         return None
     return index
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    """`name`, or the first "name (n).ext" not in `taken` (compared as file browsers do)."""
-    candidate, n = name, 2
-    while _name_key(candidate) in taken:
-        candidate, n = _numbered(name, n), n + 1
-    taken.add(_name_key(candidate))
-    return candidate
 
 
 def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
