@@ -118,15 +118,18 @@ def _colour_photo(path: Path, colour: tuple[int, int, int], rng: np.random.Gener
     Image.fromarray(pixels.astype(np.uint8)).save(path)
 
 
-@pytest.fixture(scope="module")
-def colours(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three colour classes of eight photos, colour blocks at random places on random greys."""
-    folder = tmp_path_factory.mktemp("colours")
-    rng = np.random.default_rng(7)
+def _colour_classes(folder: Path, rng: np.random.Generator) -> Path:
+    """Eight photos of each class in HUES under folder/<class>/."""
     for name, colour in HUES.items():
         for i in range(8):
             _colour_photo(folder / name / f"{name}{i}.png", colour, rng)
     return folder
+
+
+@pytest.fixture(scope="module")
+def colours(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three colour classes of eight photos, colour blocks at random places on random greys."""
+    return _colour_classes(tmp_path_factory.mktemp("colours"), np.random.default_rng(7))
 
 
 def test_hsv_separates_colours(colours: Path) -> None:
@@ -208,11 +211,7 @@ def test_pixels_and_hsv_from_the_command_line(
 @pytest.fixture(scope="module")
 def with_odd_ones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three colour classes and an "odd" class of three plain photos, each its own colour."""
-    folder = tmp_path_factory.mktemp("odd")
-    rng = np.random.default_rng(11)
-    for name, colour in HUES.items():
-        for i in range(8):
-            _colour_photo(folder / name / f"{name}{i}.png", colour, rng)
+    folder = _colour_classes(tmp_path_factory.mktemp("odd"), np.random.default_rng(11))
     (folder / "odd").mkdir()
     for i, colour in enumerate(ODD_ONES):
         Image.new("RGB", (64, 48), colour).save(folder / "odd" / f"odd{i}.png")
