@@ -27,6 +27,8 @@ import numpy as np
 import scipy.sparse as sparse
 from numpy.typing import NDArray
 
+from autoalbum.embedder import normalise
+
 NEIGHBOURS = 10
 PCA_DIMENSIONS = 128
 WHITEN_POWER = 0.5  # 1 is full whitening, 0 none
@@ -39,13 +41,8 @@ _BLOCK = 65_536
 Matrix = NDArray[np.float32]
 
 
-def _unit(rows: NDArray[np.floating]) -> Matrix:
-    norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return np.ascontiguousarray(rows / norms, dtype=np.float32)
-
-
 def _rooted(rows: Matrix) -> Matrix:
-    return _unit(np.sign(rows) * np.sqrt(np.abs(rows)))
+    return normalise(np.sign(rows) * np.sqrt(np.abs(rows)))
 
 
 def sample_rows(n: int, size: int, rng: np.random.Generator) -> NDArray[np.int64]:
@@ -70,7 +67,7 @@ class Whitening:
         offset = (self.mean @ projection).astype(np.float32)
         for start in range(0, len(vectors), _BLOCK):
             block = _rooted(vectors[start : start + _BLOCK])
-            out[start : start + _BLOCK] = _unit(block @ projection - offset)
+            out[start : start + _BLOCK] = normalise(block @ projection - offset)
         return out
 
 
