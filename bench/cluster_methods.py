@@ -54,11 +54,11 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import kneighbors_graph
 
-from autoalbum.clusters import cluster as product_cluster
-from autoalbum.embedder import Device, Embeddings, OnnxEmbedder, bundled_model_spec
-from autoalbum.model import EMBEDDING_NAME, cache_dir
-from autoalbum.pipeline import embed_paths
-from autoalbum.scan import find_images
+from autoalbum.clustering.clusters import cluster as product_cluster
+from autoalbum.embedding.embedder import Device, Embeddings, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.model import EMBEDDING_NAME, cache_dir
+from autoalbum.embedding.pipeline import embed_paths
+from autoalbum.embedding.scan import find_images
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 K_RANGE = (2, 40)
@@ -617,7 +617,8 @@ PARAMETERS = f"""\
   k: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each of
     {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of the (sampled) vectors; the median of the
     {VOTE_DRAWS} choices
-  the product ("autoalbum default" row, autoalbum.spectral) runs this on at most 5,000 sampled
+  the product ("autoalbum default" row, autoalbum.clustering.spectral) runs this on at most
+  5,000 sampled
     vectors with the PCA fitted on them, keeps the most cohesive of 5 restarts (randomised PCA),
     and finds eigenvectors by Lanczos on the normalised adjacency instead of shift-invert"""
 

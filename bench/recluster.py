@@ -1,7 +1,8 @@
 """Recluster time of autoalbum's clustering against scikit-learn's k-means, and memory per image.
 
 For each size, one set of synthetic embeddings is clustered in one run by
-- "autoalbum default": `autoalbum.clusters.cluster` as `recluster` runs it with a configured k
+- "autoalbum default": `autoalbum.clustering.clusters.cluster` as `recluster` runs it with a
+  configured k
   (spectral clustering of at most 20,000 sampled vectors, refined by one k-means over all);
 - "autoalbum.kmeans": FAISS spherical k-means, --n-init restarts x --iterations;
 - "sklearn KMeans": Lloyd with the same work, --n-init k-means++ restarts of at most
@@ -49,8 +50,8 @@ from numpy.typing import NDArray
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import normalized_mutual_info_score
 
-from autoalbum.clusters import Method, cluster, kmeans
-from autoalbum.vectors import VectorIndex
+from autoalbum.clustering.clusters import Method, cluster, kmeans
+from autoalbum.library.vectors import VectorIndex
 
 LATENT = 64
 CHUNK = 20_000

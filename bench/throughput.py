@@ -20,9 +20,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
-from autoalbum.scan import find_images
-from autoalbum.sorter import SortOptions, sort_photos
+from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.scan import find_images
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

@@ -11,7 +11,8 @@
 3. Every labelled set, CNN features at k = the number of classes: k-means against
    agglomerative (Ward) against the albums' default method, and HDBSCAN with the k it finds.
 
-Each number comes from `autoalbum.evaluate.evaluate`, the function behind `autoalbum evaluate`,
+Each number comes from `autoalbum.evaluation.evaluate.evaluate`, the function behind
+`autoalbum evaluate`,
 so its vectors are cached like the command's: a second run takes seconds.
 
     .venv/bin/python bench/tutorials.py [--datasets ../shared/datasets]
@@ -27,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.features import HsvEmbedder, PixelEmbedder
+from autoalbum.embedding.model import cache_dir
 from autoalbum.errors import AutoalbumError
-from autoalbum.evaluate import Evaluation, default_method, evaluate
-from autoalbum.features import HsvEmbedder, PixelEmbedder
-from autoalbum.labelled import Features, labelled_images
-from autoalbum.model import cache_dir
+from autoalbum.evaluation.evaluate import Evaluation, default_method, evaluate
+from autoalbum.evaluation.labelled import Features, labelled_images
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DIGIT_KS = (10, 16, 36, 64, 144, 256)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autoalbum import __version__
-from autoalbum.albums import (
+from autoalbum.albums.tree import (
     INDEX_SCHEMA_VERSION,
     MARKER_NAME,
     Album,
@@ -227,7 +227,7 @@ def test_keeps_a_users_file_dropped_into_the_tree(
 ) -> None:
     out = write_albums(tmp_path / "albums", _albums(photos))
     (out / "02-seashore" / "my notes.txt").write_text("keep me")
-    with caplog.at_level(logging.WARNING, logger="autoalbum.albums"):
+    with caplog.at_level(logging.WARNING, logger="autoalbum.albums.tree"):
         write_albums(out, _albums(photos))
     assert not (out / "02-seashore" / "my notes.txt").exists()
     (old,) = [p for p in tmp_path.iterdir() if p.name.startswith(".albums.old-")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoalbum.catalog import SCHEMA_VERSION, Catalog, CatalogError, FileRecord, Status
+from autoalbum.library.catalog import SCHEMA_VERSION, Catalog, CatalogError, FileRecord, Status
 
 
 def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autoalbum.checkpoint import LEGACY_MAGIC, CheckpointError, load_state_dict
-from autoalbum.model import bundled_checkpoint
+from autoalbum.embedding.checkpoint import LEGACY_MAGIC, CheckpointError, load_state_dict
+from autoalbum.embedding.model import bundled_checkpoint
 
 
 class _Storage:

@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 from sklearn.datasets import load_digits
 from sklearn.metrics import silhouette_score
 
-from autoalbum.clusters import (
+from autoalbum.clustering.clusters import (
     SPECTRAL_MIN_IMAGES,
     ClusterError,
     Method,

@@ -10,8 +10,15 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from autoalbum.embedder import Device, Layout, ModelError, ModelSpec, OnnxEmbedder, select_providers
-from autoalbum.model import IR_VERSION, OPSET
+from autoalbum.embedding.embedder import (
+    Device,
+    Layout,
+    ModelError,
+    ModelSpec,
+    OnnxEmbedder,
+    select_providers,
+)
+from autoalbum.embedding.model import IR_VERSION, OPSET
 
 
 def _mean_colour_model(path: Path) -> Path:

@@ -14,19 +14,19 @@ from PIL import Image
 
 from autoalbum.cli import main
 from autoalbum.config import load_config
-from autoalbum.embedder import Device, ModelSpec, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.embedder import Device, ModelSpec, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.features import HSV_BINS, HsvEmbedder, PixelEmbedder
+from autoalbum.embedding.pipeline import embed_paths
 from autoalbum.errors import AutoalbumError
-from autoalbum.evaluate import (
+from autoalbum.evaluation.evaluate import (
     NOISE,
     evaluate,
     format_table,
     hungarian_accuracy,
     majority_accuracy,
 )
-from autoalbum.features import HSV_BINS, HsvEmbedder, PixelEmbedder
-from autoalbum.labelled import LazyModel
-from autoalbum.library import Library
-from autoalbum.pipeline import embed_paths
+from autoalbum.evaluation.labelled import LazyModel
+from autoalbum.library.library import Library
 from autoalbum.samples import write_sample_photos
 
 pytest.importorskip("skimage.data")

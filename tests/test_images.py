@@ -19,7 +19,7 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from autoalbum.images import (
+from autoalbum.embedding.images import (
     IMAGE_SUFFIXES,
     ImageDecodeError,
     decode_image,
@@ -229,7 +229,7 @@ def test_heic_round_trip(tmp_path: Path) -> None:
 
 
 def test_import_does_not_load_heif() -> None:
-    code = "import sys, autoalbum.images; sys.exit('pillow_heif' in sys.modules)"
+    code = "import sys, autoalbum.embedding.images; sys.exit('pillow_heif' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -12,10 +12,10 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from autoalbum.catalog import Status
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
-from autoalbum.embedder import Embeddings, OnnxEmbedder, normalise
-from autoalbum.library import INDEX_NAME, Library
+from autoalbum.embedding.embedder import Embeddings, OnnxEmbedder, normalise
+from autoalbum.library.catalog import Status
+from autoalbum.library.library import INDEX_NAME, Library
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 220, 30)}
 

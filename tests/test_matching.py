@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from autoalbum.matching import PreviousAlbum, plan_albums
+from autoalbum.albums.matching import PreviousAlbum, plan_albums
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

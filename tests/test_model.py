@@ -9,9 +9,9 @@ import onnx
 import pytest
 from PIL import Image
 
-from autoalbum.classnames import imagenet_name
-from autoalbum.embedder import OnnxEmbedder
-from autoalbum.model import IR_VERSION, ensure_lite0_onnx
+from autoalbum.embedding.classnames import imagenet_name
+from autoalbum.embedding.embedder import OnnxEmbedder
+from autoalbum.embedding.model import IR_VERSION, ensure_lite0_onnx
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -14,11 +14,12 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
+from autoalbum.albums.sorter import SortOptions, sort_photos
 from autoalbum.cli import main
 from autoalbum.config import load_config
-from autoalbum.embedder import OnnxEmbedder
-from autoalbum.library import Library
-from autoalbum.report import (
+from autoalbum.embedding.embedder import OnnxEmbedder
+from autoalbum.library.library import Library
+from autoalbum.report.build import (
     Collection,
     Photo,
     ReportAlbum,
@@ -27,7 +28,6 @@ from autoalbum.report import (
     write_report,
 )
 from autoalbum.samples import write_sample_photos
-from autoalbum.sorter import SortOptions, sort_photos
 
 pytest.importorskip("skimage.data")
 

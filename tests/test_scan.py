@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autoalbum.scan import SourceError, find_images
+from autoalbum.embedding.scan import SourceError, find_images
 
 
 def _touch(path: Path) -> Path:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autoalbum.catalog import Catalog, Status
-from autoalbum.library import CATALOG_NAME, INDEX_NAME
-from autoalbum.vectors import VectorIndex
+from autoalbum.library.catalog import Catalog, Status
+from autoalbum.library.library import CATALOG_NAME, INDEX_NAME
+from autoalbum.library.vectors import VectorIndex
 
 pytest.importorskip("skimage.data")
 import skimage.data

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from autoalbum.albums import MARKER_NAME
+from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.albums.tree import MARKER_NAME
 from autoalbum.cli import main
-from autoalbum.embedder import OnnxEmbedder
+from autoalbum.embedding.embedder import OnnxEmbedder
 from autoalbum.samples import write_sample_photos
-from autoalbum.sorter import SortOptions, sort_photos
 
 pytest.importorskip("skimage.data")
 

@@ -9,8 +9,8 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score
 
-from autoalbum import clusters, spectral
-from autoalbum.clusters import Method, cluster
+from autoalbum.clustering import clusters, spectral
+from autoalbum.clustering.clusters import Method, cluster
 
 
 def _unit(rows: NDArray[np.floating]) -> NDArray[np.float32]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
-from autoalbum.embedder import OnnxEmbedder
-from autoalbum.library import Library
+from autoalbum.embedding.embedder import OnnxEmbedder
+from autoalbum.library.library import Library
 
 FLOWERS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "flowers17"
 KINDS = ("bluebell", "buttercup", "daisy", "sunflower", "tigerlily", "windflower")

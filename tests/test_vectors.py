@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from autoalbum import vectors as vectors_module
-from autoalbum.vectors import Repair, VectorIndex
+from autoalbum.library import vectors as vectors_module
+from autoalbum.library.vectors import Repair, VectorIndex
 
 DIM = 64
 FP16_TOLERANCE = 1e-3
@@ -120,7 +120,7 @@ def test_corrupt_file_loads_empty_with_a_warning(
     _filled()[0].save(path)
     data = path.read_bytes()
     path.write_bytes(b"not an index at all" if damage == "garbage" else data[: len(data) // 2])
-    with caplog.at_level(logging.WARNING, logger="autoalbum.vectors"):
+    with caplog.at_level(logging.WARNING, logger="autoalbum.library.vectors"):
         loaded = VectorIndex.load(path, DIM)
     assert len(loaded) == 0
     assert "ignoring vector index" in caplog.text
@@ -130,7 +130,7 @@ def test_corrupt_file_loads_empty_with_a_warning(
 def test_wrong_dim_loads_empty(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "vectors.faiss"
     _filled()[0].save(path)
-    with caplog.at_level(logging.WARNING, logger="autoalbum.vectors"):
+    with caplog.at_level(logging.WARNING, logger="autoalbum.library.vectors"):
         loaded = VectorIndex.load(path, DIM * 2)
     assert len(loaded) == 0
     assert loaded.dim == DIM * 2

@@ -18,7 +18,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 
-from autoalbum.watcher import Change, ChangeKind, FolderWatcher
+from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
 
 SETTLE = 0.25
 POLL = 0.1
@@ -281,7 +281,7 @@ def test_other_errors_are_not_hidden_by_polling(tmp_path: Path) -> None:
 _UNDER_LIMIT = """
 import logging, sys, time
 from pathlib import Path
-from autoalbum.watcher import FolderWatcher
+from autoalbum.service.watcher import FolderWatcher
 logging.basicConfig(level=logging.WARNING)
 folder = Path(sys.argv[1])
 with FolderWatcher([folder], poll_seconds=0.1, settle_seconds=0.1) as watcher:

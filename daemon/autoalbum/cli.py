@@ -17,9 +17,9 @@ from autoalbum.errors import AutoalbumError
 
 if TYPE_CHECKING:
     from autoalbum.config import Config
-    from autoalbum.embedder import OnnxEmbedder
-    from autoalbum.labelled import Features
-    from autoalbum.library import Library
+    from autoalbum.embedding.embedder import OnnxEmbedder
+    from autoalbum.evaluation.labelled import Features
+    from autoalbum.library.library import Library
 
 log = logging.getLogger("autoalbum")
 
@@ -61,14 +61,14 @@ def default_config_path() -> Path:
 
 
 def _open_embedder(args: argparse.Namespace, threads: int = 0) -> OnnxEmbedder:
-    from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
+    from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
 
     return OnnxEmbedder(bundled_model_spec(), Device(args.device), threads=threads)
 
 
 def _progress(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
     """A progress starter whose bar closes with `stack`."""
-    from autoalbum.feedback import progress
+    from autoalbum.progress import progress
 
     def start(total: int) -> Callable[[int], None]:
         return stack.enter_context(progress(total, "embedding"))
@@ -78,8 +78,8 @@ def _progress(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
 
 def cmd_sort(args: argparse.Namespace) -> int:
     """Sort photos under SOURCE folders into cluster albums under --out."""
-    from autoalbum.clusters import Method
-    from autoalbum.sorter import SortOptions, sort_photos
+    from autoalbum.albums.sorter import SortOptions, sort_photos
+    from autoalbum.clustering.clusters import Method
 
     embedder = _open_embedder(args)
     options = SortOptions(
@@ -110,8 +110,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """Print the top-5 ImageNet classes of one image, the embedding size and the provider."""
     import numpy as np
 
-    from autoalbum.classnames import imagenet_name
-    from autoalbum.images import load_for_model
+    from autoalbum.embedding.classnames import imagenet_name
+    from autoalbum.embedding.images import load_for_model
 
     embedder = _open_embedder(args)
     pixels = load_for_model(args.image, embedder.input_size)[None]
@@ -135,8 +135,8 @@ def cmd_sample_photos(args: argparse.Namespace) -> int:
 
 def _open_library(args: argparse.Namespace) -> Library:
     from autoalbum.config import load_config
-    from autoalbum.embedder import open_embedder
-    from autoalbum.library import Library
+    from autoalbum.embedding.embedder import open_embedder
+    from autoalbum.library.library import Library
 
     config = load_config(args.config)
     return Library(config, lambda: open_embedder(config.model, args.device))
@@ -206,8 +206,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
     from autoalbum.config import load_config
-    from autoalbum.embedder import open_embedder
-    from autoalbum.service import Service
+    from autoalbum.embedding.embedder import open_embedder
+    from autoalbum.service.daemon import Service
 
     config = load_config(args.config)
     service = Service(args.config, config, lambda: open_embedder(config.model, args.device))
@@ -217,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show counts, failures, albums, the last recluster and whether a daemon is running."""
-    from autoalbum.status import library_status
+    from autoalbum.service.status import library_status
 
     print(library_status(args.config, failures=args.failures))
     return 0
@@ -228,9 +228,9 @@ def _k_or_auto(text: str) -> int | None:
 
 
 def _open_features(args: argparse.Namespace) -> Features:
-    from autoalbum.embedder import Device, OnnxEmbedder, bundled_model_spec
-    from autoalbum.features import HsvEmbedder, PixelEmbedder
-    from autoalbum.labelled import LazyModel
+    from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+    from autoalbum.embedding.features import HsvEmbedder, PixelEmbedder
+    from autoalbum.evaluation.labelled import LazyModel
 
     if args.embedder == "pixels":
         return PixelEmbedder(args.pixels_size, grey=args.pixels_grey)
@@ -259,7 +259,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Cluster a folder of class subfolders and score the albums against the labels."""
     import json
 
-    from autoalbum.evaluate import evaluate, format_table
+    from autoalbum.evaluation.evaluate import evaluate, format_table
 
     result = evaluate(
         args.folder,
@@ -284,7 +284,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a static HTML report of the albums: thumbnails, a t-SNE map, failed files."""
     from autoalbum.config import load_config
-    from autoalbum.report import from_library, from_sort_output, write_report
+    from autoalbum.report.build import from_library, from_sort_output, write_report
 
     if args.sort_output is not None:
         collection = from_sort_output(args.sort_output)

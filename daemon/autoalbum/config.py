@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import yaml
 
+from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.errors import AutoalbumError
-from autoalbum.images import DEFAULT_MAX_PIXELS
 
 
 def _doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:

@@ -33,7 +33,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
-from autoalbum.images import is_candidate
+from autoalbum.embedding.images import is_candidate
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from autoalbum.albums import (
+from autoalbum.albums.matching import AlbumPlan, PreviousAlbum, plan_albums
+from autoalbum.albums.tree import (
     UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     Album,
@@ -29,16 +30,15 @@ from autoalbum.albums import (
     update_albums,
     write_albums,
 )
-from autoalbum.catalog import Catalog, FileRecord, RunRecord, Status
-from autoalbum.classnames import imagenet_name
-from autoalbum.clusters import KChoice, Method, cluster
+from autoalbum.clustering.clusters import KChoice, Method, cluster
 from autoalbum.config import Config
-from autoalbum.embedder import Embedder
+from autoalbum.embedding.classnames import imagenet_name
+from autoalbum.embedding.embedder import Embedder
+from autoalbum.embedding.pipeline import Failure, embed_paths
+from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.matching import AlbumPlan, PreviousAlbum, plan_albums
-from autoalbum.pipeline import Failure, embed_paths
-from autoalbum.scan import find_images
-from autoalbum.vectors import VectorIndex
+from autoalbum.library.catalog import Catalog, FileRecord, RunRecord, Status
+from autoalbum.library.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

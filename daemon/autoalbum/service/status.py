@@ -7,11 +7,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from autoalbum.catalog import Catalog, Status
 from autoalbum.config import load_config
-from autoalbum.library import CATALOG_NAME
-from autoalbum.lock import holder
-from autoalbum.service import STATUS_NAME
+from autoalbum.library.catalog import Catalog, Status
+from autoalbum.library.library import CATALOG_NAME
+from autoalbum.library.lock import holder
+from autoalbum.service.daemon import STATUS_NAME
 
 
 def _daemon_line(state: Path) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
-from autoalbum.clusters import kmeans, silhouette
+from autoalbum.clustering.clusters import kmeans, silhouette
 
 THUMB = 96
 SHEET_COLUMNS = 8

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from autoalbum.embedder import Embeddings, normalise
+from autoalbum.embedding.embedder import Embeddings, normalise
 
 HSV_BINS = (8, 4, 4)  # hue, saturation, value
 HSV_SIZE = 128  # side the image is shrunk to first: plenty of pixels for a histogram

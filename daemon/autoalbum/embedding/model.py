@@ -20,7 +20,7 @@ import onnx
 from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
-from autoalbum.checkpoint import load_state_dict
+from autoalbum.embedding.checkpoint import load_state_dict
 
 log = logging.getLogger(__name__)
 

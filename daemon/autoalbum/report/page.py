@@ -17,11 +17,11 @@ from urllib.parse import quote
 import numpy as np
 
 from autoalbum import __version__
-from autoalbum.albums import UNSORTED_FOLDER
-from autoalbum.thumbnails import THUMB_SIDE, Thumb, Thumbnails
+from autoalbum.albums.tree import UNSORTED_FOLDER
+from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
 
 if TYPE_CHECKING:
-    from autoalbum.report import Collection, MapPoint, Photo, ReportAlbum
+    from autoalbum.report.build import Collection, MapPoint, Photo, ReportAlbum
 
 THUMBS_FOLDER = "thumbs"
 _MAP_SIZE = (1000, 560)

@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from autoalbum.embedding.images import is_candidate
 from autoalbum.errors import AutoalbumError
-from autoalbum.images import is_candidate
 
 log = logging.getLogger(__name__)
 

@@ -152,7 +152,7 @@ def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
 
 def bundled_model_spec() -> ModelSpec:
     """The EfficientNet-Lite0 model built from the bundled weights (built on first use)."""
-    from autoalbum.model import EMBEDDING_NAME, LOGITS_NAME, ensure_lite0_onnx
+    from autoalbum.embedding.model import EMBEDDING_NAME, LOGITS_NAME, ensure_lite0_onnx
 
     return ModelSpec(
         path=ensure_lite0_onnx(),

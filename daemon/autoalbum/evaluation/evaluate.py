@@ -23,11 +23,18 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from autoalbum.clusters import Clustering, KChoice, Method, cluster, from_labels, silhouette
+from autoalbum.clustering.clusters import (
+    Clustering,
+    KChoice,
+    Method,
+    cluster,
+    from_labels,
+    silhouette,
+)
 from autoalbum.config import Config
-from autoalbum.embedder import normalise
+from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
-from autoalbum.labelled import Features, labelled_images, vectors_for
+from autoalbum.evaluation.labelled import Features, labelled_images, vectors_for
 
 SILHOUETTE_SAMPLE = 4000  # an n x n distance matrix beyond this costs too much memory
 EXTRA_METHODS = ("minibatch", "agglomerative", "hdbscan")  # evaluate's own, beside clusters'
@@ -277,7 +284,7 @@ def _write_plots(
     kept: list[tuple[str, str]],
 ) -> None:
     """elbow.png, map.png, one album-NN.png contact sheet per album and noise.png if any."""
-    from autoalbum import plots
+    from autoalbum.evaluation import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     clustering = albums.clustering

@@ -19,14 +19,21 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.catalog import Catalog, FileRecord, Status
 from autoalbum.config import Config
-from autoalbum.embedder import Embedder, Embeddings, ModelError, ModelSpec, model_spec, normalise
+from autoalbum.embedding.embedder import (
+    Embedder,
+    Embeddings,
+    ModelError,
+    ModelSpec,
+    model_spec,
+    normalise,
+)
+from autoalbum.embedding.model import cache_dir
+from autoalbum.embedding.pipeline import embed_paths
+from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.library import CATALOG_NAME
-from autoalbum.model import cache_dir
-from autoalbum.pipeline import embed_paths
-from autoalbum.scan import find_images
+from autoalbum.library.catalog import Catalog, FileRecord, Status
+from autoalbum.library.library import CATALOG_NAME
 
 log = logging.getLogger(__name__)
 

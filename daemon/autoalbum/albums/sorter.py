@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums import Album, Member, write_albums
-from autoalbum.classnames import imagenet_name
-from autoalbum.clusters import Clustering, KChoice, Method, cluster
-from autoalbum.embedder import Embedder
+from autoalbum.albums.tree import Album, Member, write_albums
+from autoalbum.clustering.clusters import Clustering, KChoice, Method, cluster
+from autoalbum.embedding.classnames import imagenet_name
+from autoalbum.embedding.embedder import Embedder
+from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
+from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbedResult, Failure, embed_paths
+from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.images import DEFAULT_MAX_PIXELS
-from autoalbum.pipeline import DEFAULT_BATCH_SIZE, EmbedResult, Failure, embed_paths
-from autoalbum.scan import find_images
 
 log = logging.getLogger(__name__)
 

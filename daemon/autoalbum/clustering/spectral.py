@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sparse
 from numpy.typing import NDArray
 
-from autoalbum.embedder import normalise
+from autoalbum.embedding.embedder import normalise
 
 NEIGHBOURS = 10
 PCA_DIMENSIONS = 128

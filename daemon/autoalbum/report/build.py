@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums import (
+from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
     UNSORTED_FOLDER,
@@ -30,13 +30,13 @@ from autoalbum.albums import (
     VECTORS_NAME,
     folder_name,
 )
-from autoalbum.catalog import AlbumRecord, Catalog, Status
 from autoalbum.config import Config
 from autoalbum.durable import write_text_atomically
 from autoalbum.errors import AutoalbumError
-from autoalbum.library import CATALOG_NAME
-from autoalbum.report_page import THUMBS_FOLDER, page
-from autoalbum.thumbnails import Thumbnails, make_thumbnails
+from autoalbum.library.catalog import AlbumRecord, Catalog, Status
+from autoalbum.library.library import CATALOG_NAME
+from autoalbum.report.page import THUMBS_FOLDER, page
+from autoalbum.report.thumbnails import Thumbnails, make_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def _map_points(
         keep = np.sort(np.random.default_rng(0).choice(len(places), MAP_MAX, replace=False))
         note = f"the map shows {MAP_MAX} of the {len(places)} photos, picked at random"
         places = [places[i] for i in keep]
-    from autoalbum.plots import tsne_points
+    from autoalbum.evaluation.plots import tsne_points
 
     coords = tsne_points(collection.vectors[[row for _, _, row in places]])
     return [MapPoint(a, p, x, y) for (a, p, _), (x, y) in zip(places, coords, strict=True)], note

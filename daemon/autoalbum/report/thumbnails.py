@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from autoalbum.images import ImageDecodeError, decode_image
+from autoalbum.embedding.images import ImageDecodeError, decode_image
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.embedder import Embedder
-from autoalbum.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_for_model
+from autoalbum.embedding.embedder import Embedder
+from autoalbum.embedding.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_for_model
 
 log = logging.getLogger(__name__)
 

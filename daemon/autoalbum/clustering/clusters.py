@@ -35,8 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.errors import AutoalbumError
-from autoalbum.spectral import (
+from autoalbum.clustering.spectral import (
     NEIGHBOURS,
     SPECTRAL_SAMPLE,
     Whitening,
@@ -45,6 +44,7 @@ from autoalbum.spectral import (
     sample_rows,
     spectral_labels,
 )
+from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from types import FrameType
 
 from autoalbum.config import Config, ConfigError, load_config
-from autoalbum.embedder import Embedder
-from autoalbum.library import Library
-from autoalbum.lock import LibraryLock
-from autoalbum.notify import Notifier
-from autoalbum.watcher import Change, ChangeKind, FolderWatcher
+from autoalbum.embedding.embedder import Embedder
+from autoalbum.library.library import Library
+from autoalbum.library.lock import LibraryLock
+from autoalbum.service.notify import Notifier
+from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Albums: names, identities across reclusters, the symlink tree, and the sort job."""

@@ -1,0 +1,1 @@
+"""Clustering: vectors into groups, and how many groups."""

@@ -1,0 +1,1 @@
+"""Embedding: decode photos, build the ONNX model, turn photos into vectors."""

@@ -1,0 +1,1 @@
+"""The persistent library: catalog, vector index, indexing, albums, search."""

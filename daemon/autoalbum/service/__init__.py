@@ -1,0 +1,1 @@
+"""The daemon: watching folders, systemd notification, status."""
