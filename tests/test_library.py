@@ -15,7 +15,8 @@ from PIL import Image
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
 from autoalbum.embedding.embedder import Embeddings, OnnxEmbedder, normalise
 from autoalbum.library.catalog import Status
-from autoalbum.library.library import INDEX_NAME, Library
+from autoalbum.library.library import Library
+from autoalbum.library.vectors import VECTOR_INDEX_NAME
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 220, 30)}
 
@@ -183,13 +184,13 @@ def test_near_duplicates_are_grouped(tmp_path: Path, embedder: OnnxEmbedder) -> 
 def test_catalog_and_index_agree_after_a_crash(root: Path) -> None:
     with _open(root) as library:
         library.index_files()
-    saved = (root / "state" / INDEX_NAME).read_bytes()
+    saved = (root / "state" / VECTOR_INDEX_NAME).read_bytes()
     for i in range(3):
         _photo(root / "photos" / f"new{i}.png", "red", 50 + i)
     with _open(root) as library:
         library.index_files()
     # The crash: the catalog committed the new photos, the index file never got them.
-    (root / "state" / INDEX_NAME).write_bytes(saved)
+    (root / "state" / VECTOR_INDEX_NAME).write_bytes(saved)
     with _open(root) as library:
         assert list(library.index.ids()) == list(library.catalog.content_ids())
         assert len(library.index) == 15
@@ -198,7 +199,7 @@ def test_catalog_and_index_agree_after_a_crash(root: Path) -> None:
 def test_lost_index_file_is_rebuilt(root: Path) -> None:
     with _open(root) as library:
         library.index_files()
-    (root / "state" / INDEX_NAME).write_bytes(b"garbage")
+    (root / "state" / VECTOR_INDEX_NAME).write_bytes(b"garbage")
     with _open(root) as library:
         assert len(library.index) == 12
         np.testing.assert_allclose(

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autoalbum.library.catalog import Catalog, Status
-from autoalbum.library.library import CATALOG_NAME, INDEX_NAME
-from autoalbum.library.vectors import VectorIndex
+from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
+from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
 pytest.importorskip("skimage.data")
 import skimage.data
@@ -255,7 +254,7 @@ def test_kill_9_mid_burst_then_restart(
         assert sorted(f.path for f in files) == sorted(paths), "each photo indexed exactly once"
         ids = catalog.content_ids()
         assert len(ids) == 90
-        index = VectorIndex.load(root / "state" / INDEX_NAME, int(catalog.meta("dim") or 0))
+        index = VectorIndex.load(root / "state" / VECTOR_INDEX_NAME, int(catalog.meta("dim") or 0))
         assert list(index.ids()) == list(ids), "catalog and index agree"
     assert json.loads((root / "albums" / "index.json").read_text())["images"]
 

@@ -32,8 +32,7 @@ from autoalbum.embedding.model import cache_dir
 from autoalbum.embedding.pipeline import embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.catalog import Catalog, FileRecord, Status
-from autoalbum.library.library import CATALOG_NAME
+from autoalbum.library.catalog import CATALOG_NAME, Catalog, FileRecord, Status
 
 log = logging.getLogger(__name__)
 

@@ -72,6 +72,8 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
+CATALOG_NAME = "catalog.sqlite"  # in the library's state folder
+
 
 class CatalogError(AutoalbumError):
     """The catalog file can't be opened or is from a newer autoalbum."""

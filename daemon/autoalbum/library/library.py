@@ -37,13 +37,11 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.pipeline import Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.catalog import Catalog, FileRecord, RunRecord, Status
-from autoalbum.library.vectors import VectorIndex
+from autoalbum.library.catalog import CATALOG_NAME, Catalog, FileRecord, RunRecord, Status
+from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
 log = logging.getLogger(__name__)
 
-CATALOG_NAME = "catalog.sqlite"
-INDEX_NAME = "vectors.faiss"
 # Calibrated on flowers17: resized and re-encoded copies score >= 0.97, 5%-cropped copies
 # about 0.95 (5th percentile 0.88), mirrored 0.95; distinct cat/dog photos never exceed 0.81.
 NEAR_DUPLICATE_SIMILARITY = 0.90
@@ -127,7 +125,7 @@ class Library:
 
     def _load_index(self) -> VectorIndex:
         dim = int(self.catalog.meta("dim") or 0)
-        index = VectorIndex.load(self.state / INDEX_NAME, dim) if dim else VectorIndex(1)
+        index = VectorIndex.load(self.state / VECTOR_INDEX_NAME, dim) if dim else VectorIndex(1)
         if dim:
             repair = index.repair(self.catalog.content_ids(), self.catalog.vectors)
             if repair.added or repair.removed:
@@ -135,7 +133,7 @@ class Library:
                     "repaired the vector index from the catalog: %d added, %d removed",
                     repair.added, repair.removed,
                 )  # fmt: skip
-                index.save(self.state / INDEX_NAME)
+                index.save(self.state / VECTOR_INDEX_NAME)
         return index
 
     # indexing
@@ -288,7 +286,7 @@ class Library:
                     failures.append(Failure(member, failure.reason))
         if new_ids:
             self.index.add(np.asarray(new_ids, dtype=np.int64), result.vectors)
-            self.index.save(self.state / INDEX_NAME)
+            self.index.save(self.state / VECTOR_INDEX_NAME)
         return len(new_ids)
 
     def _check_model(self, dim: int) -> None:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 REPAIR_CHUNK = 10_000  # ids fetched from the catalog at a time while repairing
 NORM_TOLERANCE = 1e-2  # float16 catalog blobs decode to norms within ~1e-3 of 1
 
+VECTOR_INDEX_NAME = "vectors.faiss"  # in the library's state folder
+
 
 @dataclass(frozen=True)
 class Repair:

@@ -33,8 +33,7 @@ from autoalbum.albums.tree import (
 from autoalbum.config import Config
 from autoalbum.durable import write_text_atomically
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.catalog import AlbumRecord, Catalog, Status
-from autoalbum.library.library import CATALOG_NAME
+from autoalbum.library.catalog import CATALOG_NAME, AlbumRecord, Catalog, Status
 from autoalbum.report.page import THUMBS_FOLDER, page
 from autoalbum.report.thumbnails import Thumbnails, make_thumbnails
 

@@ -23,11 +23,11 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.notify import Notifier
+from autoalbum.service.status import STATUS_NAME
 from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
 
 log = logging.getLogger(__name__)
 
-STATUS_NAME = "daemon.json"
 POLL_SECONDS = 0.25
 # A young library reclusters whenever it has doubled (and has at least this many new photos):
 # albums formed from the first five photos of a card say little about the two hundred after.

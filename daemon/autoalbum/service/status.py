@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 from autoalbum.config import load_config
-from autoalbum.library.catalog import Catalog, Status
-from autoalbum.library.library import CATALOG_NAME
+from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.lock import holder
-from autoalbum.service.daemon import STATUS_NAME
+
+STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
 
 
 def _daemon_line(state: Path) -> str:
