@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def fsync_folder(folder: Path) -> None:
@@ -21,16 +23,26 @@ def fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
-def write_text_atomically(path: Path, text: str, errors: str = "strict") -> None:
-    """Write via a temporary file, fsync and a rename, so readers see the old or the new text
-    whole; open() rather than mkstemp keeps the umask. `errors` as for str.encode."""
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """Yield a binary stream whose bytes replace `path` whole when the block ends: a temporary
+    file beside it, fsync, then a rename, so readers see the old or the new file, never half.
+    On an error the old file stays and the temporary one goes. open() rather than mkstemp
+    keeps the umask."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with temp.open("x", encoding="utf-8", errors=errors) as stream:
-            stream.write(text)
+        with temp.open("xb") as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomically(path: Path, text: str, errors: str = "strict") -> None:
+    """Replace `path` whole with `text` in UTF-8 (see `replacing`); `errors` as for
+    str.encode."""
+    with replacing(path) as stream:
+        stream.write(text.encode("utf-8", errors))
