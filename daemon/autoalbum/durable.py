@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -46,3 +47,16 @@ def write_text_atomically(path: Path, text: str, errors: str = "strict") -> None
     str.encode."""
     with replacing(path) as stream:
         stream.write(text.encode("utf-8", errors))
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """JSON of `value` that survives any file name: readable UTF-8 where names are UTF-8, and a
+    name's undecodable bytes (lone surrogates in Python's str, PEP 383) as JSON \\udcXX escapes,
+    which json.loads turns back into the same str, and os.fsencode into the original bytes."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def write_json_atomically(path: Path, value: object, *, indent: int | None = None) -> None:
+    """Replace `path` whole with the JSON of `value` (see `json_text` and `replacing`)."""
+    write_text_atomically(path, json_text(value, indent=indent) + "\n")
