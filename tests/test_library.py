@@ -45,10 +45,15 @@ def _photo(path: Path, colour: str, seed: int) -> Path:
     return path
 
 
-def _config(root: Path, k: int | str = 2, unsorted: float = 0.6) -> Config:
+def _config(
+    root: Path, k: int | str = 2, unsorted: float = 0.6, follow_symlinks: bool = False
+) -> Config:
     return Config(
         library=LibraryConfig(
-            folders=(root / "photos",), albums=root / "albums", state=root / "state"
+            folders=(root / "photos",),
+            albums=root / "albums",
+            state=root / "state",
+            follow_symlinks=follow_symlinks,
         ),
         cluster=ClusterConfig(k=k, unsorted_distance=unsorted),  # type: ignore[arg-type]
     )
@@ -137,6 +142,16 @@ def test_deleted_photo_leaves_album_and_symlink(root: Path) -> None:
         assert all(m.path.name != "blue3.png" for m in library.catalog.memberships())
     assert report.missing == 1
     assert all("blue3.png" not in names for names in _links(root).values())
+
+
+def test_symlinked_photos_are_indexed_when_followed(root: Path) -> None:
+    outside = _photo(root / "elsewhere" / "red-outside.png", "red", 41)
+    link = root / "photos" / "linked.png"
+    link.symlink_to(outside)
+    with _open(root, follow_symlinks=True) as library:
+        assert library.index_files().found == 13
+        assert library.index_files().missing == 0
+        assert library.catalog.file(link).status is Status.OK  # type: ignore[union-attr]
 
 
 def test_modified_file_is_embedded_again(root: Path) -> None:

@@ -140,7 +140,11 @@ class Library:
 
     def _scan(self) -> list[Path]:
         library = self.config.library
-        paths = find_images(library.folders, exclude=[library.albums, self.state])
+        paths = find_images(
+            library.folders,
+            exclude=[library.albums, self.state],
+            follow_symlinks=library.follow_symlinks,
+        )
         ignored = library.ignore
         return [p for p in paths if not any(fnmatch.fnmatch(p.name, pat) for pat in ignored)]
 
