@@ -306,3 +306,16 @@ def test_recluster_keeps_numbers_and_names(root: Path) -> None:
     assert before == after
     tree_after = _links(root)
     assert set(tree_before) == set(tree_after)
+
+
+def test_similar_skips_deleted_photos_and_still_gives_n(root: Path) -> None:
+    with _open(root) as library:
+        library.index_files()
+    for i in (0, 2, 3, 4):
+        (root / "photos" / f"red{i}.png").unlink()
+    with _open(root) as library:
+        library.index_files()
+        neighbours = library.similar(root / "photos" / "red1.png", n=7)
+    names = [n.path.name for n in neighbours]
+    assert names[0] == "red5.png" and len(names) == 7
+    assert sorted(names[1:]) == [f"blue{i}.png" for i in range(6)]

@@ -468,10 +468,13 @@ class Library:
     def similar(self, image: Path, n: int = 10) -> list[Neighbour]:
         """The `n` photos most like `image` (which need not be in the library)."""
         vector, own = self._vector_of(image)
-        scores, ids = self.index.search(vector[None], n + 1)
+        live = set(self.catalog.content_ids(live_only=True).tolist())
+        # The index keeps contents whose files are all gone; reach past every one of them.
+        dead = len(self.index) - len(live)
+        scores, ids = self.index.search(vector[None], n + 1 + max(dead, 0))
         found: list[Neighbour] = []
         for score, content in zip(scores[0], ids[0], strict=True):
-            if content < 0 or content == own:
+            if content == own or int(content) not in live:
                 continue
             found.extend(Neighbour(p, float(score)) for p in self.catalog.paths_of(int(content)))
         return found[:n]
