@@ -14,6 +14,7 @@ from PIL import Image
 
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
 from autoalbum.embedding.embedder import Embeddings, OnnxEmbedder, normalise
+from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Status
 from autoalbum.library.library import Library
 from autoalbum.library.vectors import VECTOR_INDEX_NAME
@@ -319,3 +320,18 @@ def test_similar_skips_deleted_photos_and_still_gives_n(root: Path) -> None:
     names = [n.path.name for n in neighbours]
     assert names[0] == "red5.png" and len(names) == 7
     assert sorted(names[1:]) == [f"blue{i}.png" for i in range(6)]
+
+
+def test_rename_by_folder_name_past_99_albums(root: Path) -> None:
+    with _open(root) as library:
+        library.index_files()
+        with library.catalog.transaction():  # as if 97 albums had come and gone
+            library.catalog.db.execute("UPDATE albums SET number = 100 WHERE number = 2")
+        library.write_tree()
+        folders = sorted(_links(root))
+        assert [f[:4] for f in folders] == ["001-", "100-"]
+        with pytest.raises(AutoalbumError, match=f"albums: {folders[0]}, {folders[1]}$"):
+            library.rename("nope", "Holiday")
+        library.rename(folders[0], "Holiday")
+        assert [a.name for a in library.catalog.albums() if a.number == 1] == ["Holiday"]
+    assert sorted(_links(root)) == ["001-holiday", folders[1]]

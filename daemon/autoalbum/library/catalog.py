@@ -357,15 +357,6 @@ class Catalog:
             for row in rows
         ]
 
-    def album_by_name(self, name: str) -> AlbumRecord | None:
-        """Find an album by its name, its folder name (NN-name) or its number."""
-        for album in self.albums():
-            if name in (album.name, str(album.number)) or name.split("-", 1)[0] == (
-                f"{album.number:02d}"
-            ):
-                return album
-        return None
-
     def add_album(
         self, number: int, name: str, centroid: NDArray[np.float32] | None, user_named: bool
     ) -> int:

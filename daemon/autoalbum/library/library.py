@@ -27,6 +27,7 @@ from autoalbum.albums.tree import (
     UNSORTED_NUMBER,
     Album,
     Member,
+    folder_names,
     update_albums,
     write_albums,
 )
@@ -37,7 +38,14 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.pipeline import Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.catalog import CATALOG_NAME, Catalog, FileRecord, RunRecord, Status
+from autoalbum.library.catalog import (
+    CATALOG_NAME,
+    AlbumRecord,
+    Catalog,
+    FileRecord,
+    RunRecord,
+    Status,
+)
 from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -418,28 +426,45 @@ class Library:
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name."""
-        record = self.catalog.album_by_name(album)
+        folders = self._folders()
+        record = self._album_called(album, folders)
         if record is None:
-            known = ", ".join(f"{a.number:02d}-{a.name}" for a in self.catalog.albums())
+            known = ", ".join(folders.values())
             raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
         with self.catalog.transaction():
             self.catalog.update_album(record.id, name, record.centroid, True)
         self.write_tree()
         return record.name
 
+    def _album_called(self, album: str, folders: dict[int, str]) -> AlbumRecord | None:
+        """The album with this name, number or folder name (by its number part)."""
+        for record in self.catalog.albums():
+            folder = folders.get(record.id)
+            if album in (record.name, str(record.number)) or (
+                folder is not None and album.split("-", 1)[0] == folder.split("-", 1)[0]
+            ):
+                return record
+        return None
+
+    def _folders(self) -> dict[int, str]:
+        """Album id -> its folder, spelled as the album tree spells it."""
+        ids, tree = self._tree()
+        return dict(zip(ids, folder_names(tree), strict=True))
+
+    def _tree(self) -> tuple[list[int], list[Album]]:
+        """The albums with members, as the album tree shows them, and their ids."""
+        members: dict[int, list[Member]] = defaultdict(list)
+        for membership in self.catalog.memberships():
+            members[membership.album_id].append(Member(membership.path, membership.distance))
+        albums = [a for a in self.catalog.albums() if members[a.id]]
+        tree = [Album(a.number, a.name, tuple(members[a.id])) for a in albums]
+        return [a.id for a in albums], tree
+
     def write_tree(self, *, rebuild: bool = False) -> None:
         """Bring the album folder up to date with the catalog: in place, link by link, when
         the albums are the same ones, else (or with `rebuild`) rebuilt and swapped in whole,
         so that a file browser never sees a half-reclustered tree."""
-        albums = {a.id: a for a in self.catalog.albums()}
-        members: dict[int, list[Member]] = defaultdict(list)
-        for membership in self.catalog.memberships():
-            members[membership.album_id].append(Member(membership.path, membership.distance))
-        tree = [
-            Album(album.number, album.name, tuple(members[album.id]))
-            for album in albums.values()
-            if members[album.id]
-        ]
+        _ids, tree = self._tree()
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
         out = self.config.library.albums
         if rebuild or update_albums(out, tree, failures=failures) is None:
