@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoalbum.library.catalog import SCHEMA_VERSION, Catalog, CatalogError, FileRecord, Status
+from autoalbum.library.catalog import Catalog, CatalogError
+from autoalbum.library.records import FileRecord, Status
+from autoalbum.library.schema import SCHEMA_VERSION
 
 
 def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:
@@ -83,3 +85,14 @@ def test_album_numbers_are_never_reused(tmp_path: Path) -> None:
         catalog.add_album(3, "bird", np.ones(3, np.float32), True)
         (bird,) = catalog.albums()
         assert (bird.number, bird.user_named, bird.centroid is not None) == (3, True, True)
+
+
+def test_the_schema_holds_every_status_and_nothing_else(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        for status in Status:
+            catalog.put_file(
+                FileRecord(Path(f"/p/{status.value}.jpg"), 1, 1, None, status, None, None)
+            )
+        assert catalog.count_files() == dict.fromkeys(Status, 1)
+        with pytest.raises(sqlite3.IntegrityError):
+            catalog.db.execute("UPDATE files SET status = 'lost'")
