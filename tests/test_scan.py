@@ -61,6 +61,7 @@ def test_symlinks_are_followed_when_asked(tmp_path: Path) -> None:
     (src / "linked-dir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     other = _touch(tmp_path / "elsewhere" / "other.jpg")
     (src / "loop").symlink_to(src, target_is_directory=True)  # would be walked forever
+    (tmp_path / "elsewhere" / "back").symlink_to(src, target_is_directory=True)  # so would this
     (src / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
     assert other.exists()
     found = find_images([src], follow_symlinks=True)

@@ -25,10 +25,12 @@ def _is_within(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == folder or folder in path.parents for folder in folders)
 
 
-def _leads_back(link: Path, folder: Path) -> bool:
-    """True when the folder symlink `link` inside `folder` points at it or above it: a loop."""
-    target, here = os.path.realpath(link), os.path.realpath(folder)
-    return here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+def _leads_back(folder: Path) -> bool:
+    """True when `folder` is a symlink to a folder on its own path: walking it would loop."""
+    if not folder.is_symlink():
+        return False
+    target = os.path.realpath(folder)
+    return any(os.path.realpath(above) == target for above in folder.parents)
 
 
 def _walk(root: Path, excluded: Sequence[Path], follow_symlinks: bool) -> Iterator[Path]:
@@ -41,7 +43,7 @@ def _walk(root: Path, excluded: Sequence[Path], follow_symlinks: bool) -> Iterat
             for d in dirs
             if not d.startswith(".")
             and not _is_within(here / d, excluded)
-            and not (follow_symlinks and _leads_back(here / d, here))
+            and not (follow_symlinks and _leads_back(here / d))
         )
         for name in sorted(files):
             path = here / name
