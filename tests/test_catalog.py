@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoalbum.library.catalog import SCHEMA_VERSION, Catalog, CatalogError, FileRecord, Status
+from autoalbum.library.catalog import Catalog, CatalogError
+from autoalbum.library.records import FileRecord, Status
+from autoalbum.library.schema import SCHEMA_VERSION
 
 
 def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:
@@ -81,6 +83,16 @@ def test_album_numbers_are_never_reused(tmp_path: Path) -> None:
         catalog.delete_albums([a.id for a in catalog.albums()])
         assert catalog.next_album_number() == 3
         catalog.add_album(3, "bird", np.ones(3, np.float32), True)
-        found = catalog.album_by_name("03-bird")
-        assert found is not None and found.user_named and found.centroid is not None
-        assert {catalog.album_by_name(n).id for n in ("bird", "3")} == {found.id}  # type: ignore[union-attr]
+        (bird,) = catalog.albums()
+        assert (bird.number, bird.user_named, bird.centroid is not None) == (3, True, True)
+
+
+def test_the_schema_holds_every_status_and_nothing_else(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        for status in Status:
+            catalog.put_file(
+                FileRecord(Path(f"/p/{status.value}.jpg"), 1, 1, None, status, None, None)
+            )
+        assert catalog.count_files() == dict.fromkeys(Status, 1)
+        with pytest.raises(sqlite3.IntegrityError):
+            catalog.db.execute("UPDATE files SET status = 'lost'")

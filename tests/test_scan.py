@@ -52,3 +52,17 @@ def test_overlapping_sources_give_each_file_once(tmp_path: Path) -> None:
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         find_images([tmp_path / "nope"])
+
+
+def test_symlinks_are_followed_when_asked(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    photo = _touch(src / "photo.jpg")
+    (src / "link.jpg").symlink_to(photo)
+    (src / "linked-dir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    other = _touch(tmp_path / "elsewhere" / "other.jpg")
+    (src / "loop").symlink_to(src, target_is_directory=True)  # would be walked forever
+    (tmp_path / "elsewhere" / "back").symlink_to(src, target_is_directory=True)  # so would this
+    (src / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    assert other.exists()
+    found = find_images([src], follow_symlinks=True)
+    assert found == [src / "link.jpg", src / "linked-dir" / "other.jpg", photo]

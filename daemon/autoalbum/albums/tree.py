@@ -173,7 +173,8 @@ def _index(
     }
 
 
-def _folder_names(albums: Sequence[Album]) -> list[str]:
+def folder_names(albums: Sequence[Album]) -> list[str]:
+    """The folder of each album in a tree of these albums; numbers padded to the widest."""
     width = max(2, len(str(max((a.number for a in albums), default=0))))
     folders = [
         UNSORTED_FOLDER
@@ -205,7 +206,7 @@ def _build(
     the optional vectors.npz."""
     (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
     final = Path(os.path.realpath(final.parent)) / final.name
-    folders = _folder_names(albums)
+    folders = folder_names(albums)
     images = [
         record
         for album, folder in zip(albums, folders, strict=True)
@@ -368,7 +369,7 @@ def update_albums(
     """
     out = Path(os.path.abspath(out))
     index = _read_index(out)
-    folders = _folder_names(albums)
+    folders = folder_names(albums)
     if index is None or [a.get("name") for a in index["albums"]] != folders:
         return None
     final = Path(os.path.realpath(out))

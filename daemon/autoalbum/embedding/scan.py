@@ -1,4 +1,8 @@
-"""Find candidate photos under source folders, skipping autoalbum's own output."""
+"""Find candidate photos under source folders, skipping autoalbum's own output.
+
+Symlinks are skipped unless `follow_symlinks`, as the watcher skips them: a photo the one
+reports and the other does not would be marked missing on every catch-up scan.
+"""
 
 from __future__ import annotations
 
@@ -21,16 +25,31 @@ def _is_within(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == folder or folder in path.parents for folder in folders)
 
 
-def _walk(root: Path, excluded: Sequence[Path]) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root, onerror=_report_walk_error):
+def _leads_back(folder: Path) -> bool:
+    """True when `folder` is a symlink to a folder on its own path: walking it would loop."""
+    if not folder.is_symlink():
+        return False
+    target = os.path.realpath(folder)
+    return any(os.path.realpath(above) == target for above in folder.parents)
+
+
+def _walk(root: Path, excluded: Sequence[Path], follow_symlinks: bool) -> Iterator[Path]:
+    walk = os.walk(root, onerror=_report_walk_error, followlinks=follow_symlinks)
+    for folder, dirs, files in walk:
         here = Path(folder)
-        # Prune in place so os.walk never descends into hidden or excluded folders.
+        # Prune in place so os.walk never descends into hidden, excluded or looping folders.
         dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not _is_within(here / d, excluded)
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and not _is_within(here / d, excluded)
+            and not (follow_symlinks and _leads_back(here / d))
         )
         for name in sorted(files):
             path = here / name
-            if is_candidate(path) and not path.is_symlink():
+            if is_candidate(path) and (
+                path.is_file() if follow_symlinks else not path.is_symlink()
+            ):
                 yield path
 
 
@@ -38,8 +57,11 @@ def _report_walk_error(error: OSError) -> None:
     log.warning("cannot read folder %s: %s", error.filename, error.strerror)
 
 
-def find_images(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> list[Path]:
-    """Absolute paths of all image files under `sources`, sorted, without duplicates."""
+def find_images(
+    sources: Sequence[Path], exclude: Sequence[Path] = (), *, follow_symlinks: bool = False
+) -> list[Path]:
+    """Absolute paths of all image files under `sources`, sorted, without duplicates; with
+    `follow_symlinks`, also those reached through symlinks, named by the path through the link."""
     excluded = [Path(os.path.abspath(p)) for p in exclude]
     found: dict[Path, None] = {}
     for source in sources:
@@ -49,5 +71,5 @@ def find_images(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> list[P
         if _is_within(root, excluded):
             log.warning("skipping %s: it is inside the album folder", root)
             continue
-        found.update(dict.fromkeys(_walk(root, excluded)))
+        found.update(dict.fromkeys(_walk(root, excluded, follow_symlinks)))
     return sorted(found)

@@ -7,122 +7,39 @@ halves the disk and lets the FAISS index be rebuilt from here after a crash.
 
 from __future__ import annotations
 
-import enum
 import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.errors import AutoalbumError
+from autoalbum.library.records import AlbumRecord, FileRecord, Membership, RunRecord, Status
+from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
+
+# The records are the catalog's vocabulary: callers may take them from here or from records.
+__all__ = [
+    "CATALOG_NAME",
+    "AlbumRecord",
+    "Catalog",
+    "CatalogError",
+    "FileRecord",
+    "Membership",
+    "RunRecord",
+    "Status",
+]
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE albums (
-        id INTEGER PRIMARY KEY,
-        number INTEGER NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        user_named INTEGER NOT NULL DEFAULT 0,
-        centroid BLOB,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE TABLE contents (
-        id INTEGER PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        vector BLOB NOT NULL,
-        top_class INTEGER,
-        album_id INTEGER REFERENCES albums(id) ON DELETE SET NULL,
-        distance REAL
-    );
-    CREATE TABLE files (
-        id INTEGER PRIMARY KEY,
-        path TEXT NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        hash TEXT,
-        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'missing')),
-        reason TEXT,
-        content_id INTEGER REFERENCES contents(id),
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX files_content ON files(content_id);
-    CREATE INDEX files_status ON files(status);
-    CREATE INDEX contents_album ON contents(album_id);
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        seconds REAL NOT NULL,
-        images INTEGER NOT NULL,
-        k INTEGER,
-        score REAL,
-        method TEXT
-    );
-    """,
-}
 
 CATALOG_NAME = "catalog.sqlite"  # in the library's state folder
 
 
 class CatalogError(AutoalbumError):
     """The catalog file can't be opened or is from a newer autoalbum."""
-
-
-class Status(str, enum.Enum):
-    OK = "ok"
-    FAILED = "failed"
-    MISSING = "missing"
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    path: Path
-    size: int
-    mtime_ns: int
-    hash: str | None
-    status: Status
-    reason: str | None
-    content_id: int | None
-
-
-@dataclass(frozen=True)
-class AlbumRecord:
-    id: int
-    number: int
-    name: str
-    user_named: bool
-    centroid: NDArray[np.float32] | None
-
-
-@dataclass(frozen=True)
-class Membership:
-    """An indexed file that belongs to an album."""
-
-    path: Path
-    album_id: int
-    distance: float
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    kind: str
-    started_at: float
-    seconds: float
-    images: int
-    k: int | None
-    score: float | None
-    method: str | None
 
 
 def to_blob(vector: NDArray[np.float32]) -> bytes:
@@ -191,7 +108,7 @@ class Catalog:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             log.info("migrating catalog %s to schema %d", self.path, target)
             with self.transaction():
-                for statement in _MIGRATIONS[target].split(";"):
+                for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={target}")
@@ -233,20 +150,21 @@ class Catalog:
         )
 
     def mark_missing(self, paths: Iterable[Path]) -> int:
+        missing = Status.MISSING.value
         cursor = self.db.executemany(
-            "UPDATE files SET status = 'missing', updated_at = ? "
-            "WHERE path = ? AND status != 'missing'",
-            ((time.time(), str(p)) for p in paths),
+            "UPDATE files SET status = ?, updated_at = ? WHERE path = ? AND status != ?",
+            ((missing, time.time(), str(p), missing) for p in paths),
         )
         return cursor.rowcount
 
     def mark_missing_under(self, folder: Path) -> int:
         """Mark every present file below `folder` missing (the folder was deleted)."""
         prefix = str(folder).rstrip("/") + "/"
+        missing = Status.MISSING.value
         cursor = self.db.execute(
-            "UPDATE files SET status = 'missing', updated_at = ? "
-            "WHERE substr(path, 1, ?) = ? AND status != 'missing'",
-            (time.time(), len(prefix), prefix),
+            "UPDATE files SET status = ?, updated_at = ? "
+            "WHERE substr(path, 1, ?) = ? AND status != ?",
+            (missing, time.time(), len(prefix), prefix, missing),
         )
         return cursor.rowcount
 
@@ -272,13 +190,15 @@ class Catalog:
 
     def content_ids(self, live_only: bool = False) -> NDArray[np.int64]:
         """All content ids, or those with at least one present (ok) file."""
-        query = "SELECT id FROM contents ORDER BY id"
         if live_only:
-            query = (
-                "SELECT DISTINCT content_id FROM files WHERE status = 'ok' "
-                "AND content_id IS NOT NULL ORDER BY content_id"
+            rows = self.db.execute(
+                "SELECT DISTINCT content_id FROM files WHERE status = ? "
+                "AND content_id IS NOT NULL ORDER BY content_id",
+                (Status.OK.value,),
             )
-        return np.fromiter((row[0] for row in self.db.execute(query)), dtype=np.int64)
+        else:
+            rows = self.db.execute("SELECT id FROM contents ORDER BY id")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
     def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
         """Stored vectors for `ids`, in that order."""
@@ -304,17 +224,18 @@ class Catalog:
         """Present files that share identical content, two or more per group."""
         groups: dict[int, list[Path]] = {}
         for content_id, path in self.db.execute(
-            """SELECT content_id, path FROM files WHERE status = 'ok' AND content_id IN
-               (SELECT content_id FROM files WHERE status = 'ok' GROUP BY content_id
-                HAVING COUNT(*) > 1) ORDER BY content_id, path"""
+            """SELECT content_id, path FROM files WHERE status = ? AND content_id IN
+               (SELECT content_id FROM files WHERE status = ? GROUP BY content_id
+                HAVING COUNT(*) > 1) ORDER BY content_id, path""",
+            (Status.OK.value, Status.OK.value),
         ):
             groups.setdefault(content_id, []).append(Path(path))
         return list(groups.values())
 
     def paths_of(self, content_id: int) -> list[Path]:
         rows = self.db.execute(
-            "SELECT path FROM files WHERE content_id = ? AND status = 'ok' ORDER BY path",
-            (content_id,),
+            "SELECT path FROM files WHERE content_id = ? AND status = ? ORDER BY path",
+            (content_id, Status.OK.value),
         )
         return [Path(row[0]) for row in rows]
 
@@ -330,7 +251,8 @@ class Catalog:
         """Live contents not yet in any album."""
         rows = self.db.execute(
             """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
-               WHERE f.status = 'ok' AND c.album_id IS NULL ORDER BY c.id"""
+               WHERE f.status = ? AND c.album_id IS NULL ORDER BY c.id""",
+            (Status.OK.value,),
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
@@ -338,7 +260,8 @@ class Catalog:
         rows = self.db.execute(
             """SELECT f.path, c.album_id, c.distance FROM files f
                JOIN contents c ON f.content_id = c.id
-               WHERE f.status = 'ok' AND c.album_id IS NOT NULL ORDER BY c.distance, f.path"""
+               WHERE f.status = ? AND c.album_id IS NOT NULL ORDER BY c.distance, f.path""",
+            (Status.OK.value,),
         )
         return [Membership(Path(p), a, float(d or 0.0)) for p, a, d in rows]
 
@@ -356,15 +279,6 @@ class Catalog:
             )
             for row in rows
         ]
-
-    def album_by_name(self, name: str) -> AlbumRecord | None:
-        """Find an album by its name, its folder name (NN-name) or its number."""
-        for album in self.albums():
-            if name in (album.name, str(album.number)) or name.split("-", 1)[0] == (
-                f"{album.number:02d}"
-            ):
-                return album
-        return None
 
     def add_album(
         self, number: int, name: str, centroid: NDArray[np.float32] | None, user_named: bool

@@ -1,0 +1,54 @@
+"""The catalog's tables, as one migration per schema version: SCHEMA_VERSION is the newest."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# Each migration is history, kept as it ran: its status values are records.Status's of the day.
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE albums (
+        id INTEGER PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        user_named INTEGER NOT NULL DEFAULT 0,
+        centroid BLOB,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE contents (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        vector BLOB NOT NULL,
+        top_class INTEGER,
+        album_id INTEGER REFERENCES albums(id) ON DELETE SET NULL,
+        distance REAL
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'missing')),
+        reason TEXT,
+        content_id INTEGER REFERENCES contents(id),
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX files_content ON files(content_id);
+    CREATE INDEX files_status ON files(status);
+    CREATE INDEX contents_album ON contents(album_id);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        seconds REAL NOT NULL,
+        images INTEGER NOT NULL,
+        k INTEGER,
+        score REAL,
+        method TEXT
+    );
+    """,
+}
