@@ -14,16 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from daemon_runs import code_env, start_daemon, stop_daemon, time_index, wait_for, write_config
 
 SUBJECTS = ("chelsea", "coffee", "rocket", "astronaut")
 
@@ -49,13 +49,9 @@ def _linked(albums: Path) -> set[str]:
     return {os.path.basename(os.readlink(p)) for p in albums.rglob("*") if p.is_symlink()}
 
 
-def _wait_for(condition: object, timeout: float = 120) -> float:
-    started = time.perf_counter()
-    while not condition():  # type: ignore[operator]
-        if time.perf_counter() - started > timeout:
-            raise TimeoutError("the daemon did not file the photo in time")
-        time.sleep(0.005)
-    return time.perf_counter()
+def _all_linked(albums: Path, photos: list[Path]) -> Callable[[], bool]:
+    names = {p.name for p in photos}
+    return lambda: names <= _linked(albums)
 
 
 def main() -> None:
@@ -71,34 +67,32 @@ def main() -> None:
     photos.mkdir()
     for path in seed:
         shutil.copy(path, photos / path.name)
-    config = root / "autoalbum.yaml"
-    config.write_text(
-        f"library: {{folders: [{photos}], albums: {albums}, state: {root / 'state'}}}\n"
-        "cluster: {k: 4}\nwatch: {settle_seconds: 0.5, reconcile_minutes: 0}\n"
-        "recluster: {after_new_images: 100000, after_minutes: 600}\n"
+    config = write_config(
+        root,
+        photos,
+        cluster={"k": 4},
+        watch={"settle_seconds": 0.5, "reconcile_minutes": 0},
+        recluster={"after_new_images": 100000, "after_minutes": 600},
     )
-    cli = [sys.executable, "-m", "autoalbum.cli"]
-    daemon = subprocess.Popen([*cli, "run", "--config", str(config), "--device", "cpu"])
+    daemon = start_daemon(config, code_env())
+    filed = "the daemon to file the photo"
     try:
-        _wait_for(lambda: len(_linked(albums)) == len(seed))
+        wait_for(lambda: len(_linked(albums)) == len(seed), filed)
         latencies = []
         for path in singles:
             shutil.copy(path, photos / path.name)
             copied = time.perf_counter()
-            latencies.append(_wait_for(lambda p=path: p.name in _linked(albums)) - copied)
+            latencies.append(wait_for(_all_linked(albums, [path]), filed) - copied)
             time.sleep(0.2)
         for path in burst:
             shutil.copy(path, photos / path.name)
         copied = time.perf_counter()
-        burst_latency = _wait_for(lambda: {p.name for p in burst} <= _linked(albums)) - copied
+        burst_latency = wait_for(_all_linked(albums, burst), filed) - copied
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
+        stop_daemon(daemon, timeout=30)
     extra = staging[-1]
     shutil.copy(extra, photos / extra.name)
-    started = time.perf_counter()
-    subprocess.run([*cli, "index", "--config", str(config), "--device", "cpu"], check=True)
-    baseline = time.perf_counter() - started
+    baseline = time_index(config, code_env())
     median = statistics.median(latencies)
     print(
         f"single photo, copy finished -> symlink: median {median:.2f} s, "
