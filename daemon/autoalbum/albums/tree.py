@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum import __version__
-from autoalbum.durable import fsync_folder, write_text_atomically
+from autoalbum.durable import fsync_folder, replacing, write_text_atomically
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
@@ -186,13 +186,6 @@ def _folder_names(albums: Sequence[Album]) -> list[str]:
     return folders
 
 
-def _write_vectors(path: Path, vectors: NDArray[np.float32]) -> None:
-    with path.open("xb") as stream:
-        np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
 def _build(
     tree: Path,
     final: Path,
@@ -213,7 +206,8 @@ def _build(
     ]
     index = _index(albums, folders, images, failures, extra)
     if vectors is not None:
-        _write_vectors(tree / VECTORS_NAME, vectors)
+        with replacing(tree / VECTORS_NAME) as stream:
+            np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
     write_text_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
 
 

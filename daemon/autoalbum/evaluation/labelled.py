@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.config import Config
+from autoalbum.durable import replacing
 from autoalbum.embedding.embedder import (
     Embedder,
     Embeddings,
@@ -139,8 +140,6 @@ def _cached_or_embedded(paths: list[Path], features: Features) -> Vectors:
     rate = len(paths) / max(time.monotonic() - started, 1e-9)
     readable = np.isin(np.array([str(p) for p in paths]), [str(p) for p in result.paths])
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial")
-    with partial.open("wb") as stream:  # a reader never sees half a file
+    with replacing(cache) as stream:  # a reader never sees half a file
         np.savez(stream, vectors=result.vectors, readable=readable, rate=rate)
-    os.replace(partial, cache)
     return Vectors(result.vectors, readable, rate, f"embedded now by {features.name}")
