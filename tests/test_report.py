@@ -19,13 +19,13 @@ from autoalbum.cli import main
 from autoalbum.config import load_config
 from autoalbum.embedding.embedder import OnnxEmbedder
 from autoalbum.library.library import Library
-from autoalbum.report.build import (
+from autoalbum.report.build import write_report
+from autoalbum.report.collection import (
     Collection,
     Photo,
     ReportAlbum,
     ReportError,
     from_sort_output,
-    write_report,
 )
 from autoalbum.samples import write_sample_photos
 

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write a static HTML report of the albums: thumbnails, a t-SNE map, failed files."""
     from autoalbum.config import load_config
-    from autoalbum.report.build import from_library, from_sort_output, write_report
+    from autoalbum.report.build import write_report
+    from autoalbum.report.collection import from_library, from_sort_output
 
     if args.sort_output is not None:
         collection = from_sort_output(args.sort_output)
