@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.albums.names import folder_name
 from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
     UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     VECTORS_NAME,
-    folder_name,
 )
 from autoalbum.config import Config
 from autoalbum.errors import AutoalbumError
