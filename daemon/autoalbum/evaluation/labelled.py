@@ -23,7 +23,7 @@ from autoalbum.config import Config
 from autoalbum.durable import replacing
 from autoalbum.embedding.embedder import (
     Embedder,
-    Embeddings,
+    LazyEmbedder,
     ModelError,
     ModelSpec,
     model_spec,
@@ -44,20 +44,12 @@ class Features(Embedder, Protocol):
     name: str
 
 
-class LazyModel:
-    """An ONNX model opened on its first `embed`: reused vectors need no session at all."""
+class LazyModel(LazyEmbedder):
+    """An ONNX model opened on first use: reused vectors need no session at all."""
 
     def __init__(self, spec: ModelSpec, open_model: Callable[[ModelSpec], Embedder]) -> None:
-        self.name = spec.path.name  # as OnnxEmbedder names its vectors
-        self.input_size = spec.input_size
-        self._spec = spec
-        self._open = open_model
-        self._model: Embedder | None = None
-
-    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
-        if self._model is None:
-            self._model = self._open(self._spec)
-        return self._model.embed(images)
+        # Named as OnnxEmbedder names its vectors, so that the name needs no session.
+        super().__init__(lambda: open_model(spec), name=spec.path.name)
 
 
 @dataclass(frozen=True)
