@@ -1,4 +1,4 @@
-"""The album tree: folder and entry names, symlinks, index.json and the safe swap."""
+"""The album tree: folder and entry names (names.py), symlinks, index.json and the safe swap."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from autoalbum import __version__
+from autoalbum.albums.names import folder_name, link_names
 from autoalbum.albums.tree import (
     INDEX_SCHEMA_VERSION,
     MARKER_NAME,
     Album,
     AlbumsError,
     Member,
-    folder_name,
-    link_names,
     update_albums,
     write_albums,
 )
@@ -50,18 +49,18 @@ def test_folder_name_width_and_length() -> None:
     assert len(long) <= 3 + 60 and not long.endswith("_") and long.startswith("01-word_word")
 
 
-def _members(*paths: str) -> list[Member]:
-    return [Member(Path(p), 0.0) for p in paths]
+def _paths(*paths: str) -> list[Path]:
+    return [Path(p) for p in paths]
 
 
 def test_link_names_keep_originals_when_unique() -> None:
-    assert link_names(_members("/a/x.jpg", "/b/y.jpg")) == ["x.jpg", "y.jpg"]
+    assert link_names(_paths("/a/x.jpg", "/b/y.jpg")) == ["x.jpg", "y.jpg"]
 
 
 def test_link_names_number_clashes_by_path_order() -> None:
-    members = _members("/b/IMG_0001.JPG", "/a/IMG_0001.JPG", "/c/img_0001.jpg", "/d/notes")
-    assert link_names(members) == ["IMG_0001 (2).JPG", "IMG_0001.JPG", "img_0001 (3).jpg", "notes"]
-    reordered = [members[i] for i in (3, 2, 0, 1)]
+    paths = _paths("/b/IMG_0001.JPG", "/a/IMG_0001.JPG", "/c/img_0001.jpg", "/d/notes")
+    assert link_names(paths) == ["IMG_0001 (2).JPG", "IMG_0001.JPG", "img_0001 (3).jpg", "notes"]
+    reordered = [paths[i] for i in (3, 2, 0, 1)]
     assert link_names(reordered) == [
         "notes",
         "img_0001 (3).jpg",
@@ -71,10 +70,8 @@ def test_link_names_number_clashes_by_path_order() -> None:
 
 
 def test_link_names_skip_names_already_taken() -> None:
-    members = _members(
-        "/a/IMG_1.JPG", "/b/IMG_1.JPG", "/z/IMG_1 (2).JPG", "/c/.hidden", "/d/.hidden"
-    )
-    assert link_names(members) == [
+    paths = _paths("/a/IMG_1.JPG", "/b/IMG_1.JPG", "/z/IMG_1 (2).JPG", "/c/.hidden", "/d/.hidden")
+    assert link_names(paths) == [
         "IMG_1.JPG",
         "IMG_1 (3).JPG",
         "IMG_1 (2).JPG",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,6 @@ def test_built_once_and_reused(tmp_path: Path) -> None:
     assert second == first
     assert second.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [first.name], "no temp files left behind"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert first.stat().st_mode & 0o777 == 0o666 & ~umask, "the umask decides who may read it"

@@ -19,13 +19,13 @@ from autoalbum.cli import main
 from autoalbum.config import load_config
 from autoalbum.embedding.embedder import OnnxEmbedder
 from autoalbum.library.library import Library
-from autoalbum.report.build import (
+from autoalbum.report.build import write_report
+from autoalbum.report.collection import (
     Collection,
     Photo,
     ReportAlbum,
     ReportError,
     from_sort_output,
-    write_report,
 )
 from autoalbum.samples import write_sample_photos
 
@@ -201,6 +201,8 @@ def test_second_run_reuses_thumbnails(
     command = ["report", "--from", str(sorted_out), "--out", str(out)]
     assert main(command) == 0
     assert f"thumbnails: {PHOTOS} made, 0 reused, 0 failed" in capsys.readouterr().out
+    names = [p.name for p in (out / "thumbs").iterdir()]
+    assert len(names) == PHOTOS and all(n.endswith(".jpg") for n in names), "no temp files"
     assert main(command) == 0
     printed = capsys.readouterr().out
     assert f"thumbnails: 0 made, {PHOTOS} reused, 0 failed" in printed

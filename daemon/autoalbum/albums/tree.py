@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import secrets
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum import __version__
-from autoalbum.durable import fsync_folder, write_text_atomically
+from autoalbum.albums.names import folder_name, free_name, link_names, name_key
+from autoalbum.durable import fsync_folder, replacing, write_text_atomically
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,6 @@ INDEX_SCHEMA_VERSION = 1
 MARKER_NAME = ".autoalbum"
 INDEX_NAME = "index.json"
 VECTORS_NAME = "vectors.npz"  # float16 embeddings, row i for index.json's images[i]
-MAX_LABEL_CHARS = 60
 UNSORTED_NUMBER = 0  # the album of photos far from every other album's centre
 UNSORTED_FOLDER = "_unsorted"
 MARKER_TEXT = (
@@ -67,64 +65,6 @@ class Album:
     members: tuple[Member, ...]
 
 
-def _fold(char: str) -> str:
-    """Latin letters lose their accents (é -> e, ﬁ -> fi); other scripts are kept whole."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-    return plain if plain.isascii() else unicodedata.normalize("NFKC", char)
-
-
-def _safe_label(label: str) -> str:
-    folded = "".join(_fold(c) for c in unicodedata.normalize("NFC", label)).lower()
-    # Everything but letters and digits, path separators and Windows' <>:"|?* included, is "_".
-    words = re.sub(r"[\W_]+", "_", folded).strip("_")
-    return words[:MAX_LABEL_CHARS].rstrip("_") or "album"
-
-
-def folder_name(number: int, label: str, *, width: int = 2) -> str:
-    """`03-egyptian_cat`: the number zero-padded to `width`, then the label made file-name safe."""
-    return f"{number:0{width}d}-{_safe_label(label)}"
-
-
-def _name_key(name: str) -> str:
-    """Names that macOS and Windows file browsers would treat as the same file."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def _numbered(name: str, n: int) -> str:
-    dot = name.rfind(".")
-    stem, suffix = (name[:dot], name[dot:]) if dot > 0 else (name, "")
-    return f"{stem} ({n}){suffix}"
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    """`name`, or the first "name (n).ext" not in `taken` (compared as file browsers do)."""
-    candidate, n = name, 2
-    while _name_key(candidate) in taken:
-        candidate, n = _numbered(name, n), n + 1
-    taken.add(_name_key(candidate))
-    return candidate
-
-
-def link_names(members: Sequence[Member]) -> list[str]:
-    """Entry names for `members`, in order: the original names, clashes made unique.
-
-    By full path, the first photo of each name keeps it; the rest get "IMG_0001 (2).JPG" and
-    so on, skipping any name already taken, whatever the order of `members`.
-    """
-    order = sorted(range(len(members)), key=lambda i: str(members[i].path))
-    names: dict[int, str] = {}
-    taken: set[str] = set()
-    for i in order:
-        key = _name_key(members[i].path.name)
-        if key not in taken:
-            names[i] = members[i].path.name
-            taken.add(key)
-    for i in order:
-        if i not in names:
-            names[i] = _free_name(members[i].path.name, taken)
-    return [names[i] for i in range(len(members))]
-
-
 def _link_target(original: Path, folder: Path) -> str:
     """Relative path from the real `folder` to `original`: the system resolves a relative link
     from the folder it really lies in, whatever symlinks led there."""
@@ -141,7 +81,9 @@ def _write_album(tree: Path, final: Path, folder: str, album: Album) -> Iterator
     `final` is the real path `tree` will be renamed to, which the links are relative to.
     """
     (tree / folder).mkdir()
-    for member, entry in zip(album.members, link_names(album.members), strict=True):
+    for member, entry in zip(
+        album.members, link_names([m.path for m in album.members]), strict=True
+    ):
         original = Path(os.path.abspath(member.path))
         os.symlink(_link_target(original, final / folder), tree / folder / entry)
         yield {
@@ -182,16 +124,9 @@ def folder_names(albums: Sequence[Album]) -> list[str]:
         else folder_name(a.number, a.label, width=width)
         for a in albums
     ]
-    if len({_name_key(f) for f in folders}) < len(folders):
+    if len({name_key(f) for f in folders}) < len(folders):
         raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
     return folders
-
-
-def _write_vectors(path: Path, vectors: NDArray[np.float32]) -> None:
-    with path.open("xb") as stream:
-        np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 def _build(
@@ -214,7 +149,8 @@ def _build(
     ]
     index = _index(albums, folders, images, failures, extra)
     if vectors is not None:
-        _write_vectors(tree / VECTORS_NAME, vectors)
+        with replacing(tree / VECTORS_NAME) as stream:
+            np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
     write_text_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -345,7 +281,7 @@ def _read_index(out: Path) -> dict[str, Any] | None:
 def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
     """Link `original` into `folder` under the first free name; returns the entry name."""
     while True:
-        entry = _free_name(original.name, taken)
+        entry = free_name(original.name, taken)
         try:
             os.symlink(_link_target(original, real_folder), folder / entry)
             return entry
@@ -392,7 +328,7 @@ def update_albums(
         record = current.get(path)
         if record is None or record["album"] != folder:
             if folder not in taken:
-                taken[folder] = {_name_key(name) for name in os.listdir(out / folder)}
+                taken[folder] = {name_key(name) for name in os.listdir(out / folder)}
             entry = _link(Path(path), out / folder, final / folder, taken[folder])
             record = {"path": path, "album": folder, "link": f"{folder}/{entry}"}
             added += 1

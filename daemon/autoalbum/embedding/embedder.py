@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -57,9 +58,33 @@ class Embeddings:
 
 
 class Embedder(Protocol):
-    input_size: int
+    @property
+    def input_size(self) -> int: ...  # a property, so that LazyEmbedder can load to answer
 
     def embed(self, images: NDArray[np.uint8]) -> Embeddings: ...
+
+
+class LazyEmbedder:
+    """An embedder whose model is opened on first use and then kept, so that a run whose
+    vectors are all stored (a no-change index, a reused evaluation) loads no model at all."""
+
+    def __init__(self, open_model: Callable[[], Embedder], name: str = "") -> None:
+        self.name = name  # what its vectors are keyed by, known before the model is opened
+        self._open = open_model
+        self._model: Embedder | None = None
+
+    @property
+    def model(self) -> Embedder:
+        if self._model is None:
+            self._model = self._open()
+        return self._model
+
+    @property
+    def input_size(self) -> int:
+        return self.model.input_size
+
+    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
+        return self.model.embed(images)
 
 
 def select_providers(device: Device) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import onnx
 from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
+from autoalbum.durable import replacing
 from autoalbum.embedding.checkpoint import load_state_dict
 
 log = logging.getLogger(__name__)
@@ -197,8 +197,7 @@ def ensure_lite0_onnx(checkpoint: Path | None = None, directory: Path | None = N
     log.info("building the EfficientNet-Lite0 ONNX graph from %s (once)", checkpoint)
     model = build_lite0(load_state_dict(checkpoint))
     directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
-        handle.write(model.SerializeToString())
-    os.replace(handle.name, target)
+    with replacing(target) as stream:
+        stream.write(model.SerializeToString())
     log.info("saved %s", target)
     return target

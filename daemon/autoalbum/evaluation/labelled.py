@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.config import Config
+from autoalbum.durable import replacing
 from autoalbum.embedding.embedder import (
     Embedder,
-    Embeddings,
+    LazyEmbedder,
     ModelError,
     ModelSpec,
     model_spec,
@@ -43,20 +44,12 @@ class Features(Embedder, Protocol):
     name: str
 
 
-class LazyModel:
-    """An ONNX model opened on its first `embed`: reused vectors need no session at all."""
+class LazyModel(LazyEmbedder):
+    """An ONNX model opened on first use: reused vectors need no session at all."""
 
     def __init__(self, spec: ModelSpec, open_model: Callable[[ModelSpec], Embedder]) -> None:
-        self.name = spec.path.name  # as OnnxEmbedder names its vectors
-        self.input_size = spec.input_size
-        self._spec = spec
-        self._open = open_model
-        self._model: Embedder | None = None
-
-    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
-        if self._model is None:
-            self._model = self._open(self._spec)
-        return self._model.embed(images)
+        # Named as OnnxEmbedder names its vectors, so that the name needs no session.
+        super().__init__(lambda: open_model(spec), name=spec.path.name)
 
 
 @dataclass(frozen=True)
@@ -139,8 +132,6 @@ def _cached_or_embedded(paths: list[Path], features: Features) -> Vectors:
     rate = len(paths) / max(time.monotonic() - started, 1e-9)
     readable = np.isin(np.array([str(p) for p in paths]), [str(p) for p in result.paths])
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial")
-    with partial.open("wb") as stream:  # a reader never sees half a file
+    with replacing(cache) as stream:  # a reader never sees half a file
         np.savez(stream, vectors=result.vectors, readable=readable, rate=rate)
-    os.replace(partial, cache)
     return Vectors(result.vectors, readable, rate, f"embedded now by {features.name}")

@@ -9,19 +9,17 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import numpy as np
 
 from autoalbum import __version__
 from autoalbum.albums.tree import UNSORTED_FOLDER
+from autoalbum.report.collection import Collection, Photo, ReportAlbum
 from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
-
-if TYPE_CHECKING:
-    from autoalbum.report.build import Collection, MapPoint, Photo, ReportAlbum
 
 THUMBS_FOLDER = "thumbs"
 _MAP_SIZE = (1000, 560)
@@ -31,6 +29,14 @@ _PALETTE = (
     "#dbdb8d", "#9edae5", "#393b79", "#637939",
 )  # fmt: skip
 _UNSORTED_COLOUR = "#9e9e9e"
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    album: int
+    photo: int
+    x: float
+    y: float
 
 
 def _fit(points: Sequence[MapPoint]) -> list[tuple[float, float]]:

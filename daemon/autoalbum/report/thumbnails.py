@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from autoalbum.durable import replacing
 from autoalbum.embedding.images import ImageDecodeError, decode_image
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,6 @@ def thumb_name(path: Path) -> str:
     return f"{digest.hexdigest()}.jpg"
 
 
-def _save(thumb: Image.Image, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        thumb.save(temp, "JPEG", quality=QUALITY)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _make(path: Path, target: Path) -> str | None:
     """Make `target` from `path`; returns why it could not be made, or None."""
     try:
@@ -71,7 +61,8 @@ def _make(path: Path, target: Path) -> str | None:
         return error.reason
     thumb = ImageOps.fit(image, (THUMB_SIDE, THUMB_SIDE), Image.Resampling.BICUBIC)
     try:
-        _save(thumb, target)
+        with replacing(target) as stream:
+            thumb.save(stream, "JPEG", quality=QUALITY)
     except OSError as error:
         return f"cannot write the thumbnail {target}: {error.strerror or error}"
     return None

@@ -1,0 +1,7 @@
+"""`python -m autoalbum.cli`, as the tests and benches run it."""
+
+import sys
+
+from autoalbum.cli import main
+
+sys.exit(main())

@@ -1,0 +1,34 @@
+"""`autoalbum duplicates`: groups of identical and near-identical photos in the library."""
+
+from __future__ import annotations
+
+import argparse
+
+from autoalbum.cli.options import Command, add_library_options, open_library
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser)
+    parser.add_argument(
+        "--min-similarity", type=float,
+        help="cosine similarity that makes two photos near duplicates (default: 0.90)",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """List groups of identical and near-identical photos."""
+    with open_library(args) as library:
+        groups = (
+            library.duplicates(args.min_similarity)
+            if args.min_similarity is not None
+            else library.duplicates()
+        )
+    for number, group in enumerate(groups, 1):
+        print(f"group {number} ({group.kind}):")
+        for path in group.paths:
+            print(f"  {path}")
+    print(f"{len(groups)} groups of duplicates")
+    return 0
+
+
+COMMAND = Command("duplicates", add_arguments, run)

@@ -1,0 +1,29 @@
+"""`autoalbum index`: embed the library's new and changed photos and file them into albums."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+
+from autoalbum.cli.options import Command, add_library_options, open_library, progress_starter
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser, model=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Index new and changed photos of the configured folders and file them into albums."""
+    with open_library(args) as library, ExitStack() as stack:
+        report = library.index_files(progress_starter(stack))
+    print(
+        f"indexed {report.found} files in {report.seconds:.1f} s: {report.embedded} embedded, "
+        f"{report.relinked} moved or duplicate, {report.unchanged} unchanged, "
+        f"{report.missing} missing, {len(report.failed)} failed"
+    )
+    for failure in report.failed:
+        print(f"  failed: {failure.path}: {failure.reason}")
+    return 0
+
+
+COMMAND = Command("index", add_arguments, run)

@@ -1,0 +1,101 @@
+"""What the subcommands share: the Command record, option types and options, and the openers
+that turn options into a model, a library or a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autoalbum.embedding.embedder import OnnxEmbedder
+    from autoalbum.library.library import Library
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, its arguments and its handler, whose docstring is its help."""
+
+    name: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    described: bool = True  # whether `COMMAND --help` repeats the help under the usage line
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def k_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(":")
+    try:
+        bounds = int(low), int(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX such as 2:20, got {text!r}") from None
+    if not 2 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"need 2 <= MIN <= MAX, got {text!r}")
+    return bounds
+
+
+def add_model_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default=default,
+        help="where the model runs: CUDA when available (auto), or force one "
+        + ("(default: auto)" if default else "(default: the config's model.device)"),
+    )
+
+
+def default_config_path() -> Path:
+    """$AUTOALBUM_CONFIG, else $XDG_CONFIG_HOME/autoalbum/autoalbum.yaml."""
+    if env := os.environ.get("AUTOALBUM_CONFIG"):
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "autoalbum" / "autoalbum.yaml"
+
+
+def add_library_options(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
+    """--config, and --device for a command that may load the model (else device is None)."""
+    parser.add_argument(
+        "--config", type=Path, default=default_config_path(), metavar="FILE",
+        help="the library's YAML config (default: %(default)s)",
+    )  # fmt: skip
+    if model:
+        add_model_options(parser, default=None)
+    else:
+        parser.set_defaults(device=None)
+
+
+def open_model(args: argparse.Namespace) -> OnnxEmbedder:
+    """The bundled model on --device."""
+    from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+
+    return OnnxEmbedder(bundled_model_spec(), Device(args.device))
+
+
+def open_library(args: argparse.Namespace) -> Library:
+    """The library of --config; its model, on --device, loads only if needed."""
+    from autoalbum.config import load_config
+    from autoalbum.embedding.embedder import open_embedder
+    from autoalbum.library.library import Library
+
+    config = load_config(args.config)
+    return Library(config, lambda: open_embedder(config.model, args.device))
+
+
+def progress_starter(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
+    """A progress starter whose bar closes with `stack`."""
+    from autoalbum.cli.progress import progress
+
+    def start(total: int) -> Callable[[int], None]:
+        return stack.enter_context(progress(total, "embedding"))
+
+    return start

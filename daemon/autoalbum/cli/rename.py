@@ -1,0 +1,24 @@
+"""`autoalbum rename`: give an album a name of your own."""
+
+from __future__ import annotations
+
+import argparse
+
+from autoalbum.cli.options import Command, add_library_options, open_library
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser)
+    parser.add_argument("album", help="album name, folder name (07-espresso) or number")
+    parser.add_argument("name", help="the new name")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rename an album; the name survives every later recluster."""
+    with open_library(args) as library:
+        old = library.rename(args.album, args.name)
+    print(f"renamed {old!r} to {args.name!r}")
+    return 0
+
+
+COMMAND = Command("rename", add_arguments, run)

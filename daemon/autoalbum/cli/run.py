@@ -1,0 +1,26 @@
+"""`autoalbum run`: the daemon, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+
+from autoalbum.cli.options import Command, add_library_options
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser, model=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
+    from autoalbum.config import load_config
+    from autoalbum.embedding.embedder import open_embedder
+    from autoalbum.service.daemon import Service
+
+    config = load_config(args.config)
+    service = Service(args.config, config, lambda: open_embedder(config.model, args.device))
+    service.install_signal_handlers()
+    return service.run()
+
+
+COMMAND = Command("run", add_arguments, run)

@@ -1,0 +1,25 @@
+"""`autoalbum similar`: the library photos nearest one image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autoalbum.cli.options import Command, add_library_options, open_library, positive_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser, model=True)
+    parser.add_argument("image", type=Path, metavar="IMAGE")
+    parser.add_argument("-n", type=positive_int, default=10, help="how many (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the library photos most similar to IMAGE."""
+    with open_library(args) as library:
+        for neighbour in library.similar(args.image, args.n):
+            print(f"{neighbour.similarity:6.3f}  {neighbour.path}")
+    return 0
+
+
+COMMAND = Command("similar", add_arguments, run)

@@ -1,0 +1,74 @@
+"""`autoalbum sort`: cluster photo folders into a fresh album tree, no library needed."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autoalbum.cli.options import (
+    Command,
+    add_model_options,
+    k_range,
+    open_model,
+    positive_int,
+    progress_starter,
+)
+
+if TYPE_CHECKING:
+    from autoalbum.albums.sorter import SortSummary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="photo folders")
+    parser.add_argument("--out", required=True, type=Path, help="album folder to (re)create")
+    parser.add_argument("--k", type=positive_int, help="number of albums (default: choose)")
+    parser.add_argument(
+        "--k-range", type=k_range, default=(2, 20), metavar="MIN:MAX",
+        help="range searched when --k is not given (default: 2:20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--method", choices=["spectral", "kmeans"], default="spectral",
+        help="clustering method (default: spectral, the best measured)",
+    )  # fmt: skip
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="images per batch")
+    parser.add_argument("--workers", type=positive_int, help="decode threads (default: cores)")
+    add_model_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sort photos under SOURCE folders into cluster albums under --out."""
+    from autoalbum.albums.sorter import SortOptions, sort_photos
+    from autoalbum.clustering.clusters import Method
+
+    embedder = open_model(args)
+    options = SortOptions(
+        k=args.k,
+        k_range=args.k_range,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        method=Method(args.method),
+    )
+    with ExitStack() as stack:
+        summary = sort_photos(args.sources, args.out, embedder, options, progress_starter(stack))
+    _print_summary(summary, args.out, embedder.provider)
+    return 0
+
+
+def _print_summary(summary: SortSummary, out: Path, provider: str) -> None:
+    if summary.k_choice is not None:
+        choice = summary.k_choice
+        print(f"chose k={choice.k} ({choice.method} {choice.score:.3f})")
+    for album in summary.albums:
+        print(f"  {album.number:>3}  {len(album.members):>6}  {album.label}")
+    for failure in summary.failures:
+        print(f"  failed: {failure.path}: {failure.reason}")
+    print(
+        f"sorted {summary.images} images into {len(summary.albums)} albums in {out} "
+        f"({len(summary.failures)} failed) in {summary.seconds:.1f} s, "
+        f"{summary.images_per_second:.1f} images/s on {provider}"
+    )
+
+
+COMMAND = Command("sort", add_arguments, run)
