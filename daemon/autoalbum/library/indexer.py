@@ -63,12 +63,12 @@ class Indexer:
         library: LibraryConfig,
         model: ModelConfig,
         stores: Stores,
-        embedder: Callable[[], Embedder],
+        embedder: Embedder,
     ) -> None:
         self.library = library
         self.model = model
         self.stores = stores
-        self.embedder = embedder  # called only when something needs embedding
+        self.embedder = embedder  # lazy: loads the model only when something needs embedding
 
     def scan(self) -> list[Path]:
         """The photos in the folders now, less the ignored ones."""
@@ -185,7 +185,7 @@ class Indexer:
         model = self.model
         result = embed_paths(
             list(representative),
-            self.embedder(),
+            self.embedder,
             batch_size=model.batch_size,
             workers=model.workers or None,
             max_pixels=model.max_pixels,

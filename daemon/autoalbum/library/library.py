@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from autoalbum.config import Config
-from autoalbum.embedding.embedder import Embedder
+from autoalbum.embedding.embedder import Embedder, LazyEmbedder
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Keeper, ReclusterReport
@@ -36,8 +36,7 @@ class Library:
     ) -> None:
         self.state = config.library.state
         self._stores = Stores(self.state, load_index=load_index)
-        self._embedder_factory = embedder_factory
-        self._embedder: Embedder | None = None
+        self._embedder = LazyEmbedder(embedder_factory)
         self.config = config
 
     @property
@@ -48,7 +47,7 @@ class Library:
     def config(self, config: Config) -> None:
         """A reloaded config takes effect at once: the parts are made anew from it."""
         self._config = config
-        stores, model = self._stores, self._model
+        stores, model = self._stores, self._embedder
         self._indexer = Indexer(config.library, config.model, stores, model)
         self._keeper = Keeper(config.cluster, config.library.albums, stores)
         self._search = Search(stores, model)
@@ -64,12 +63,7 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         """The model, loaded on first use so that a no-change run does no model work."""
-        return self._model()
-
-    def _model(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = self._embedder_factory()
-        return self._embedder
+        return self._embedder.model
 
     def close(self) -> None:
         self._stores.close()

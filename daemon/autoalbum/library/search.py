@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +37,16 @@ class Neighbour:
 class Search:
     """Finds photos by likeness among the live photos of the stores."""
 
-    def __init__(self, stores: Stores, embedder: Callable[[], Embedder]) -> None:
+    def __init__(self, stores: Stores, embedder: Embedder) -> None:
         self.stores = stores
         self.catalog = stores.catalog
-        self.embedder = embedder  # called only for a photo outside the library
+        self.embedder = embedder  # lazy: loads the model only for a photo outside the library
 
     def _vector_of(self, image: Path) -> tuple[NDArray[np.float32], int | None]:
         record = self.catalog.file(image.absolute())
         if record is not None and record.status is Status.OK and record.content_id is not None:
             return self.stores.index.vectors(np.asarray([record.content_id]))[0], record.content_id
-        result = embed_paths([image], self.embedder())
+        result = embed_paths([image], self.embedder)
         if result.failures:
             raise AutoalbumError(f"cannot read {image}: {result.failures[0].reason}")
         return result.vectors[0], None
