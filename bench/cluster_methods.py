@@ -54,7 +54,7 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import kneighbors_graph
 
-from autoalbum.clustering.clusters import cluster as product_cluster
+from autoalbum.clustering.cluster import cluster as product_cluster
 from autoalbum.embedding.embedder import Device, Embeddings, OnnxEmbedder, bundled_model_spec
 from autoalbum.embedding.model import EMBEDDING_NAME, cache_dir
 from autoalbum.embedding.pipeline import embed_paths

@@ -50,7 +50,8 @@ from numpy.typing import NDArray
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import normalized_mutual_info_score
 
-from autoalbum.clustering.clusters import Method, cluster, kmeans
+from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.kmeans import kmeans
 from autoalbum.library.vectors import VectorIndex
 
 LATENT = 64

@@ -79,7 +79,7 @@ def _progress(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
 def cmd_sort(args: argparse.Namespace) -> int:
     """Sort photos under SOURCE folders into cluster albums under --out."""
     from autoalbum.albums.sorter import SortOptions, sort_photos
-    from autoalbum.clustering.clusters import Method
+    from autoalbum.clustering.cluster import Method
 
     embedder = _open_embedder(args)
     options = SortOptions(

@@ -30,7 +30,8 @@ from autoalbum.albums.tree import (
     update_albums,
     write_albums,
 )
-from autoalbum.clustering.clusters import KChoice, Method, cluster
+from autoalbum.clustering.choose_k import KChoice
+from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import Config
 from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.embedding.embedder import Embedder
