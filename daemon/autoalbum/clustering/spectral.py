@@ -63,7 +63,8 @@ _BLOCK = 65_536
 Matrix = NDArray[np.float32]
 
 
-def _rooted(rows: Matrix) -> Matrix:
+def rooted(rows: Matrix) -> Matrix:
+    """Power normalisation: signed square root of each value, then L2."""
     return normalise(np.sign(rows) * np.sqrt(np.abs(rows)))
 
 
@@ -81,7 +82,7 @@ class Whitening:
         out = np.empty((len(vectors), len(self.components)), dtype=np.float32)
         projection = (self.components / self.scale[:, None]).T.astype(np.float32)
         offset = (self.mean @ projection).astype(np.float32)
-        prepare = _rooted if self.root else normalise
+        prepare = rooted if self.root else normalise
         for start in range(0, len(vectors), _BLOCK):
             block = prepare(vectors[start : start + _BLOCK])
             out[start : start + _BLOCK] = normalise(block @ projection - offset)
@@ -101,7 +102,7 @@ def fit_whitening(
     for bench/cluster_methods.py's variants; the product uses the defaults."""
     from sklearn.decomposition import PCA
 
-    x = _rooted(vectors) if root else normalise(vectors)
+    x = rooted(vectors) if root else normalise(vectors)
     dims = min(dims, len(x) - 1, x.shape[1])
     pca = PCA(n_components=dims, random_state=seed).fit(x)
     scale = np.maximum(pca.explained_variance_, 1e-12) ** (power / 2)
