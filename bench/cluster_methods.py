@@ -19,7 +19,9 @@ divides by variance_i^(1/2)), then L2; "flip-avg" averages the raw features of a
 mirror image. "spectral kNN-m" embeds a binary k-NN graph (cosine, self included, symmetrised
 as (A + A^T) / 2, as sklearn's affinity="nearest_neighbors") with the normalised Laplacian's
 first k eigenvectors and discretises it with cluster_qr; "+ refine" then runs spherical k-means
-over every vector from the spectral clusters' centres.
+over every vector from the spectral clusters' centres. Every piece is the product's own
+(autoalbum.clustering, accuracy from autoalbum.evaluation.evaluate); only the comparison methods
+(Ward, scikit-learn's spectral clustering, modularity, Calinski-Harabasz) come from elsewhere.
 
     .venv/bin/python bench/cluster_methods.py [--datasets ../shared/datasets] [--seeds 3]
         [--draws 4] [--scale 1000000]
@@ -41,33 +43,49 @@ import faiss
 import numpy as np
 import scipy.sparse as sparse
 from numpy.typing import NDArray
-from scipy.linalg import qr, svd
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse.csgraph import laplacian
-from scipy.sparse.linalg import eigsh
 from sklearn.cluster import AgglomerativeClustering, SpectralClustering
-from sklearn.decomposition import PCA
-from sklearn.metrics import (
-    calinski_harabasz_score,
-    normalized_mutual_info_score,
-    silhouette_score,
-)
+from sklearn.metrics import calinski_harabasz_score, normalized_mutual_info_score
 from sklearn.neighbors import kneighbors_graph
 
-from autoalbum.clustering.clusters import cluster as product_cluster
-from autoalbum.embedding.embedder import Device, Embeddings, OnnxEmbedder, bundled_model_spec
+from autoalbum.clustering import kmeans as product_kmeans
+from autoalbum.clustering.choose_k import distance_matrix, silhouette
+from autoalbum.clustering.cluster import cluster as product_cluster
+from autoalbum.clustering.sampling import sample_rows
+from autoalbum.clustering.spectral import (
+    NEIGHBOURS,
+    PCA_DIMENSIONS,
+    SPECTRAL_RESTARTS,
+    SPECTRAL_SAMPLE,
+    VOTE_DRAWS,
+    VOTE_FRACTION,
+    VOTE_SAMPLE,
+    cluster_qr,
+    eigengap,
+    eigengap_choice,
+    eigengap_vote,
+    fit_whitening,
+    knn_graph,
+    rooted,
+    spectral,
+    spectral_labels,
+    spectrum,
+    start_centres,
+)
+from autoalbum.embedding.embedder import (
+    Device,
+    Embeddings,
+    OnnxEmbedder,
+    bundled_model_spec,
+    normalise,
+)
 from autoalbum.embedding.model import EMBEDDING_NAME, cache_dir
 from autoalbum.embedding.pipeline import embed_paths
 from autoalbum.embedding.scan import find_images
+from autoalbum.evaluation.evaluate import hungarian_accuracy
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 K_RANGE = (2, 40)
-NEIGHBOURS = 10  # degree of the recommended k-NN graph
-PCA_DIMS = 128
-VOTE_DRAWS = 9  # the eigengap vote: this many random subsets of VOTE_FRACTION of the vectors
-VOTE_FRACTION = 0.8
-SPECTRAL_SAMPLE = 20_000  # most vectors the spectral step sees when n is large
-PCA_SAMPLE = 100_000  # most vectors the PCA is fitted on when n is large
+PCA_DIMS = PCA_DIMENSIONS
 NMI_GOAL, ACCURACY_GOAL = 0.80, 0.97  # flowers17 NMI and catsdogs accuracy at the true k
 BLOCK = 65_536
 
@@ -140,31 +158,6 @@ def labelled_folders(datasets: Path) -> list[Path]:
 # --- features ------------------------------------------------------------------------------------
 
 
-def unit(x: NDArray[np.floating]) -> Matrix:
-    norms = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return np.ascontiguousarray(x / norms, dtype=np.float32)
-
-
-def rooted(x: Matrix) -> Matrix:
-    """Power normalisation: signed square root, then L2 (Lite0 features are >= 0 anyway)."""
-    return unit(np.sign(x) * np.sqrt(np.abs(x)))
-
-
-def blockwise(transform: Callable[[Matrix], Matrix], x: Matrix, width: int) -> Matrix:
-    """A row-wise transform applied a block of rows at a time, to bound temporary memory."""
-    out = np.empty((len(x), width), dtype=np.float32)
-    for start in range(0, len(x), BLOCK):
-        out[start : start + BLOCK] = transform(x[start : start + BLOCK])
-    return out
-
-
-def fit_whitening(x: Matrix, dims: int, power: float) -> Callable[[Matrix], Matrix]:
-    """PCA to `dims` fitted on x; component i divided by variance_i^(power/2), then L2."""
-    pca = PCA(n_components=min(dims, len(x) - 1, x.shape[1]), random_state=0).fit(x)
-    scale = np.maximum(pca.explained_variance_, 1e-12) ** (power / 2)
-    return lambda rows: unit(pca.transform(rows) / scale)
-
-
 @dataclass(frozen=True)
 class Features:
     """How raw features become the vectors that are clustered."""
@@ -186,10 +179,11 @@ class Features:
 
     def __call__(self, data: LabelledSet) -> Matrix:
         raw = data.raw + data.flipped if self.flip else data.raw
-        x = rooted(raw) if self.root else unit(raw)
-        if self.centre:
-            x = unit(x - x.mean(axis=0))
-        return fit_whitening(x, self.dims, self.power)(x) if self.dims else x
+        if self.dims:  # the product's transform, its dimensions and whitening varied
+            whiten = fit_whitening(raw, dims=self.dims, power=self.power, root=self.root)
+            return whiten(raw)
+        x = rooted(raw) if self.root else normalise(raw)
+        return normalise(x - x.mean(axis=0)) if self.centre else x
 
 
 PLAIN = Features()
@@ -201,67 +195,26 @@ BEST = Features(root=True, dims=PCA_DIMS)  # the recommended transform
 Clusterer = Callable[[Matrix, int, int], Labels]  # (vectors, k, seed) -> labels
 
 
-def kmeans(x: Matrix, k: int, seed: int, init: Matrix | None = None) -> Labels:
-    """FAISS spherical k-means, best of 5 restarts or one run from `init`; nearest centres."""
-    model = faiss.Kmeans(
-        x.shape[1],
-        k,
-        niter=25,
-        nredo=5 if init is None else 1,
-        spherical=True,
-        seed=seed + 1,
-        min_points_per_centroid=1,
-        max_points_per_centroid=len(x),
-    )
-    model.train(x, init_centroids=init)
-    _, nearest = model.index.search(x, 1)
-    return np.asarray(nearest, dtype=np.int64).ravel()
+def kmeans(x: Matrix, k: int, seed: int) -> Labels:
+    """The product's spherical k-means, best of 5 restarts."""
+    return product_kmeans.kmeans(x, k, seed=seed).labels
 
 
-def centres(x: Matrix, labels: Labels, k: int) -> Matrix:
-    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels, x)
-    return unit(sums)
+def refine(x: Matrix, k: int, seed: int, start: Matrix) -> Labels:
+    """One spherical k-means run over all of x from `start`, as the product refines."""
+    return product_kmeans.fit(x, k, seed, 1, 25, False, init=start)[1]
 
 
-def knn_graph(x: Matrix, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
-    """Binary cosine k-NN graph, self included, symmetrised as (A + A^T) / 2."""
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    _, nearest = index.search(x, neighbours)
-    n = len(x)
-    rows = np.repeat(np.arange(n), neighbours)
-    edges = sparse.csr_matrix((np.ones(n * neighbours), (rows, nearest.ravel())), shape=(n, n))
-    edges.data[:] = 1.0  # a neighbour listed twice (duplicate photos) is still one edge
-    return sparse.csr_matrix(0.5 * (edges + edges.T))
-
-
-def spectrum(graph: sparse.csr_matrix, m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The m smallest eigenvalues of the normalised Laplacian, and the spectral embedding."""
-    lap, degree = laplacian(graph, normed=True, return_diag=True)
-    start = np.random.default_rng(0).uniform(-1, 1, graph.shape[0])
-    values, vectors = eigsh(lap, k=m, sigma=-1e-5, which="LM", v0=start)
-    order = np.argsort(values)
-    return values[order], vectors[:, order] / degree[:, None]
-
-
-def cluster_qr(embedding: NDArray[np.float64]) -> Labels:
-    """Damle, Minden and Ying's discretisation of a spectral embedding, as in sklearn."""
-    k = embedding.shape[1]
-    _, _, pivots = qr(embedding.T, pivoting=True)
-    left, _, right = svd(embedding[pivots[:k], :].T)
-    return np.asarray(np.abs(embedding @ (left @ right)).argmax(axis=1), dtype=np.int64)
-
-
-def spectral(x: Matrix, k: int, seed: int, neighbours: int = NEIGHBOURS) -> Labels:
-    return cluster_qr(spectrum(knn_graph(x, neighbours), k)[1])
+def spectral_sample(x: Matrix, k: int, seed: int, neighbours: int = NEIGHBOURS) -> Labels:
+    """The product's spectral clusters of x, without its restarts, sampling or refinement."""
+    return spectral_labels(x, k, neighbours)
 
 
 def spectral_refined(x: Matrix, k: int, seed: int, sample: float = 1.0) -> Labels:
     """Spectral clusters of a random sample, then spherical k-means over all from their centres."""
-    rows = np.random.default_rng(seed).permutation(len(x))[: math.ceil(sample * len(x))]
-    found = spectral(x[rows], k, seed)
-    return kmeans(x, k, seed, init=centres(x[rows], found, k))
+    rows = sample_rows(len(x), math.ceil(sample * len(x)), np.random.default_rng(seed))
+    found = spectral_labels(x[rows], k)
+    return refine(x, k, seed, start_centres(x[rows], found, k))
 
 
 def sklearn_spectral(x: Matrix, k: int, seed: int, neighbours: int, assign: str) -> Labels:
@@ -282,15 +235,14 @@ def ward(x: Matrix, k: int, seed: int, connectivity: bool = False) -> Labels:
 
 
 def product_default(x: Matrix, k: int, seed: int) -> Labels:
-    """What autoalbum itself runs: clusters.cluster with its default method."""
+    """What autoalbum itself runs: cluster.cluster with its default method."""
     return product_cluster(x, k, seed=seed)[0].labels
 
 
 def two_level(x: Matrix, k: int, seed: int, top: Clusterer) -> Labels:
     """k-means to 200 small clusters, then `top` on their centres; members follow their centre."""
-    small = kmeans(x, min(200, len(x) // 2), seed)
-    kept, renumbered = np.unique(small, return_inverse=True)
-    return top(centres(x, renumbered, len(kept)), k, seed)[renumbered]
+    small = product_kmeans.kmeans(x, min(200, len(x) // 2), seed=seed)
+    return top(small.centroids, k, seed)[small.labels]
 
 
 @dataclass(frozen=True)
@@ -310,7 +262,7 @@ class Method:
 
 
 LINEAR, QUADRATIC = "O(n k d)", "O(n^2 d) k-NN search"
-SAMPLED = "O(n k d) + spectral on <=20k"
+SAMPLED = f"O(n k d) + spectral on <={SPECTRAL_SAMPLE // 1000}k"
 WARD = "O(n^2) memory"
 
 
@@ -328,7 +280,7 @@ def methods() -> list[Method]:
     on_embedding = partial(sklearn_spectral, neighbours=NEIGHBOURS, assign="kmeans")
     flip_best = Features(flip=True, root=True, dims=PCA_DIMS)
     return [
-        Method("autoalbum default (clusters.cluster)", PLAIN, product_default, SAMPLED, True),
+        Method("autoalbum default (cluster.cluster)", PLAIN, product_default, SAMPLED, True),
         km(PLAIN),
         km(Features(centre=True)),
         km(Features(root=True)),
@@ -341,9 +293,9 @@ def methods() -> list[Method]:
         km(flip_best),
         Method("sklearn spectral kNN-20", PLAIN, qr20, QUADRATIC, False),
         Method("sklearn spectral kNN-20", Features(dims=PCA_DIMS), qr20, QUADRATIC, False),
-        Method("spectral kNN-10", Features(root=True), spectral, QUADRATIC, False),
-        Method("spectral kNN-10", BEST, spectral, QUADRATIC, False),
-        Method("spectral kNN-20", BEST, partial(spectral, neighbours=20), QUADRATIC, False),
+        Method("spectral kNN-10", Features(root=True), spectral_sample, QUADRATIC, False),
+        Method("spectral kNN-10", BEST, spectral_sample, QUADRATIC, False),
+        Method("spectral kNN-20", BEST, partial(spectral_sample, neighbours=20), QUADRATIC, False),
         Method("sklearn spectral kNN-10, k-means on it", BEST, on_embedding, QUADRATIC, False),
         refined("spectral kNN-10 + refine", BEST, 1.0),
         refined("spectral kNN-10 on 50% + refine", BEST, 0.5),
@@ -355,7 +307,7 @@ def methods() -> list[Method]:
         Method(
             "k-means to 200, spectral kNN-5 on centres",
             BEST,
-            partial(two_level, top=partial(spectral, neighbours=5)),
+            partial(two_level, top=partial(spectral_sample, neighbours=5)),
             LINEAR,
             True,
         ),
@@ -364,14 +316,6 @@ def methods() -> list[Method]:
 
 
 # --- scoring at the true k -----------------------------------------------------------------------
-
-
-def accuracy(truth: Labels, found: Labels) -> float:
-    """One-to-one accuracy: the best matching of clusters to classes (Hungarian)."""
-    counts = np.zeros((int(found.max()) + 1, int(truth.max()) + 1))
-    np.add.at(counts, (found, truth), 1)
-    rows, cols = linear_sum_assignment(-counts)
-    return float(counts[rows, cols].sum() / len(truth))
 
 
 @dataclass(frozen=True)
@@ -386,7 +330,7 @@ def score(method: Method, data: LabelledSet, seeds: int) -> Score:
     for seed in range(seeds):
         found = method.run(data, data.k, seed)
         nmis.append(normalized_mutual_info_score(data.labels, found))
-        accuracies.append(accuracy(data.labels, found))
+        accuracies.append(hungarian_accuracy(data.labels, found))
     seconds = (time.perf_counter() - started) / seeds
     return Score(float(np.mean(nmis)), float(np.mean(accuracies)), seconds)
 
@@ -405,23 +349,6 @@ def print_scores(data: LabelledSet, scores: dict[str, Score], compared: list[Met
 # --- automatic k ---------------------------------------------------------------------------------
 
 
-def eigengap(values: NDArray[np.float64], k_min: int, k_max: int) -> int:
-    """The k after which the Laplacian's sorted eigenvalues jump most."""
-    gaps = values[k_min : k_max + 1] - values[k_min - 1 : k_max]
-    return k_min + int(np.argmax(gaps))
-
-
-def eigengap_vote(x: Matrix, k_min: int, k_max: int, seed: int) -> int:
-    """Median eigengap k over VOTE_DRAWS random subsets: one k-NN graph alone is noisy."""
-    rng = np.random.default_rng(seed)
-    size = math.ceil(VOTE_FRACTION * len(x))
-    picks = []
-    for _ in range(VOTE_DRAWS):
-        values, _ = spectrum(knn_graph(x[rng.permutation(len(x))[:size]]), k_max + 1)
-        picks.append(eigengap(values, k_min, k_max))
-    return int(np.median(picks))
-
-
 def modularity(graph: sparse.csr_matrix, labels: Labels) -> float:
     degree = np.asarray(graph.sum(axis=1)).ravel()
     total = degree.sum()
@@ -438,7 +365,7 @@ def spectral_scan(x: Matrix, ks: range, seed: int) -> dict[int, Labels]:
     """One eigendecomposition serves every k; each k is then refined by k-means."""
     _, embedding = spectrum(knn_graph(x), ks.stop)
     found = {k: cluster_qr(embedding[:, :k]) for k in ks}
-    return {k: kmeans(x, k, seed, init=centres(x, found[k], k)) for k in ks}
+    return {k: refine(x, k, seed, start_centres(x, found[k], k)) for k in ks}
 
 
 @dataclass(frozen=True)
@@ -461,22 +388,21 @@ VOTE = f"eigengap, median of {VOTE_DRAWS} 80% subsets"
 def choices(x: Matrix, fits: dict[int, Labels], seed: int) -> dict[str, int]:
     """The k that each criterion picks."""
     k_min, k_max = K_RANGE
-    distances = np.clip(1.0 - x @ x.T, 0.0, 2.0)
-    np.fill_diagonal(distances, 0.0)
-    silhouette = {k: silhouette_score(distances, y, metric="precomputed") for k, y in fits.items()}
-    best = max(silhouette.values())
+    distances = distance_matrix(x)
+    scores = {k: silhouette(distances, y) for k, y in fits.items()}
+    best = max(scores.values())
     harabasz = {k: calinski_harabasz_score(x, y) for k, y in fits.items()}
     graph = knn_graph(x)
     community = {k: modularity(graph, y) for k, y in fits.items()}
     return {
-        "silhouette (cosine), max": max(silhouette, key=silhouette.__getitem__),
+        "silhouette (cosine), max": max(scores, key=scores.__getitem__),
         "largest k with silhouette >= 0.9 max": max(
-            k for k, s in silhouette.items() if s >= 0.9 * best
+            k for k, s in scores.items() if s >= 0.9 * best
         ),
         "Calinski-Harabasz, max": max(harabasz, key=harabasz.__getitem__),
         "modularity on the kNN-10 graph, max": max(community, key=community.__getitem__),
         "eigengap of the kNN-10 graph": eigengap(spectrum(graph, k_max + 1)[0], k_min, k_max),
-        VOTE: eigengap_vote(x, k_min, k_max, seed),
+        VOTE: eigengap_vote(x, k_min, k_max, seed)[0],
     }
 
 
@@ -519,7 +445,7 @@ def synthetic(data: LabelledSet, n: int) -> Matrix:
     of its 10 nearest neighbours, with multiplicative noise (noisy copies alone would make
     thousands of tiny disconnected clusters)."""
     rng = np.random.default_rng(0)
-    real = unit(data.raw)
+    real = normalise(data.raw)
     index = faiss.IndexFlatIP(real.shape[1])
     index.add(real)
     _, near = index.search(real, 11)
@@ -542,40 +468,27 @@ def timed(label: str, work: Callable[[], T]) -> T:
 
 
 def scaled_pipeline(raw: Matrix, k: int) -> None:
-    """The recommended pipeline as the product would run it on many vectors."""
-    rng = np.random.default_rng(0)
-    n = len(raw)
+    """The product's pipeline on many vectors, step by step."""
+    x = timed("L2", lambda: normalise(raw))
+    timed("plain spherical k-means, 1280-d (the baseline)", lambda: kmeans(x, k, 0))
     timed(
-        "plain spherical k-means, 1280-d (the baseline)",
-        lambda: kmeans(blockwise(unit, raw, raw.shape[1]), k, 0),
-    )
-    x = timed("sqrt + L2", lambda: blockwise(rooted, raw, raw.shape[1]))
-    fit_rows = np.sort(rng.permutation(n)[:PCA_SAMPLE])
-    whiten = timed(
-        f"PCA-{PCA_DIMS} fitted on <= {PCA_SAMPLE:,} of them",
-        lambda: fit_whitening(x[fit_rows], PCA_DIMS, 0.5),
-    )
-    x = timed(f"PCA-{PCA_DIMS} half whitening + L2 of all", lambda: blockwise(whiten, x, PCA_DIMS))
-    sample = x[np.sort(rng.permutation(n)[:SPECTRAL_SAMPLE])]
-    timed(
-        f"choose k: {VOTE} of {len(sample):,} sampled", lambda: eigengap_vote(sample, *K_RANGE, 0)
-    )
-    found = timed(
-        f"spectral kNN-10, k = {k}, on the {len(sample):,} sampled", lambda: spectral(sample, k, 0)
+        f"choose k: {VOTE} of <= {VOTE_SAMPLE:,} of a <= {SPECTRAL_SAMPLE:,} sample",
+        lambda: eigengap_choice(x, *K_RANGE, 0),
     )
     timed(
-        "spherical k-means over all from the spectral centres",
-        lambda: kmeans(x, k, 0, init=centres(sample, found, k)),
+        f"spectral, k = {k}: {SPECTRAL_RESTARTS} restarts on <= {SPECTRAL_SAMPLE:,} sampled, "
+        "k-means over all",
+        lambda: spectral(x, k),
     )
 
 
 def scaling(data: LabelledSet, n: int) -> None:
     print(f"\nscaling: synthetic vectors made from {data.name}'s, k = {data.k}")
     for size in (2_500, 5_000, 10_000):
-        x = rooted(synthetic(data, size))
-        x = fit_whitening(x, PCA_DIMS, 0.5)(x)
+        raw = synthetic(data, size)
+        x = fit_whitening(raw)(raw)
         print(f"  n = {size:,}")
-        timed("spectral kNN-10, exact k-NN graph of all", partial(spectral, x, data.k, 0))
+        timed("spectral kNN-10, exact k-NN graph of all", partial(spectral_sample, x, data.k, 0))
         timed("Ward", partial(ward, x, data.k, 0))
         timed("spectral kNN-10 of all + refine", partial(spectral_refined, x, data.k, 0))
     print(f"  n = {n:,}, recommended pipeline")
@@ -607,20 +520,18 @@ def print_summary(scores: dict[str, dict[str, Score]], compared: list[Method]) -
 
 
 PARAMETERS = f"""\
+  the product's own (autoalbum.clustering.spectral), as the "autoalbum default" row runs it:
   features: signed sqrt of each value, L2; PCA to {PCA_DIMS} dims fitted on at most
-    {PCA_SAMPLE:,} vectors; each component divided by variance^(1/4); L2
+    {SPECTRAL_SAMPLE:,} sampled vectors; each component divided by variance^(1/4); L2
   graph: {NEIGHBOURS} nearest neighbours by cosine (self included), binary, (A + A^T) / 2
-  spectral: normalised Laplacian's k smallest eigenvectors (eigsh, shift-invert at -1e-5),
-    divided by sqrt(degree), cluster_qr; on at most {SPECTRAL_SAMPLE:,} sampled vectors
+  spectral: normalised Laplacian's k smallest eigenvectors (Lanczos on the normalised
+    adjacency), divided by sqrt(degree), cluster_qr; on the same sample; the most cohesive of
+    {SPECTRAL_RESTARTS} restarts (randomised PCA) is kept
   refine: FAISS spherical k-means over all vectors from the spectral clusters' unit mean
     centres (nredo 1, 25 iterations)
   k: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each of
-    {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of the (sampled) vectors; the median of the
-    {VOTE_DRAWS} choices
-  the product ("autoalbum default" row, autoalbum.clustering.spectral) runs this on at most
-  5,000 sampled
-    vectors with the PCA fitted on them, keeps the most cohesive of 5 restarts (randomised PCA),
-    and finds eigenvectors by Lanczos on the normalised adjacency instead of shift-invert"""
+    {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of at most {VOTE_SAMPLE:,} sampled vectors;
+    the median of the {VOTE_DRAWS} choices"""
 
 
 def print_recommendation(

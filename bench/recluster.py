@@ -1,9 +1,9 @@
 """Recluster time of autoalbum's clustering against scikit-learn's k-means, and memory per image.
 
 For each size, one set of synthetic embeddings is clustered in one run by
-- "autoalbum default": `autoalbum.clustering.clusters.cluster` as `recluster` runs it with a
-  configured k
-  (spectral clustering of at most 20,000 sampled vectors, refined by one k-means over all);
+- "autoalbum default": `autoalbum.clustering.cluster.cluster` as `recluster` runs it with a
+  configured k (spectral clustering of at most 5,000 sampled vectors, refined by one k-means
+  over all);
 - "autoalbum.kmeans": FAISS spherical k-means, --n-init restarts x --iterations;
 - "sklearn KMeans": Lloyd with the same work, --n-init k-means++ restarts of at most
   --iterations iterations (it may stop earlier at tol 1e-4; the last restart's count is shown);
@@ -50,7 +50,9 @@ from numpy.typing import NDArray
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import normalized_mutual_info_score
 
-from autoalbum.clustering.clusters import Method, cluster, kmeans
+from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.kmeans import kmeans
+from autoalbum.embedding.embedder import normalise
 from autoalbum.library.vectors import VectorIndex
 
 LATENT = 64
@@ -63,11 +65,6 @@ class Fit:
     seconds: float
     labels: NDArray[np.int64]
     iterations: str
-
-
-def _unit_rows(rows: NDArray[np.float32]) -> NDArray[np.float32]:
-    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return rows
 
 
 def synthetic(
@@ -87,7 +84,7 @@ def synthetic(
         latent = means[labels] + spread * rng.standard_normal((len(labels), LATENT))
         rows = latent.astype(np.float32) @ project
         rows += 1.5 * rng.standard_normal(rows.shape, dtype=np.float32)
-        out[start : start + len(labels)] = _unit_rows(np.maximum(rows, 0.0))
+        out[start : start + len(labels)] = normalise(np.maximum(rows, 0.0))
     return out, truth
 
 

@@ -9,12 +9,11 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score
 
-from autoalbum.clustering import clusters, spectral
-from autoalbum.clustering.clusters import Method, cluster
-
-
-def _unit(rows: NDArray[np.floating]) -> NDArray[np.float32]:
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+from autoalbum.clustering import spectral
+from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.kmeans import kmeans
+from autoalbum.clustering.spectral import SPECTRAL_MIN_IMAGES
+from blobs import sphere_blobs, unit
 
 
 def _blobs(
@@ -25,7 +24,7 @@ def _blobs(
     truth = np.repeat(np.arange(len(sizes)), sizes)
     noise = spread * np.abs(rng.standard_normal((len(truth), dim)))
     order = rng.permutation(len(truth))
-    return _unit(centres[truth] + noise)[order], truth[order]
+    return unit(centres[truth] + noise)[order], truth[order]
 
 
 def _same_partition(found: NDArray[np.int64], truth: NDArray[np.int64]) -> bool:
@@ -35,7 +34,7 @@ def _same_partition(found: NDArray[np.int64], truth: NDArray[np.int64]) -> bool:
 @pytest.fixture(scope="module")
 def digits() -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     data = load_digits()
-    return _unit(data.data.astype(np.float64)), data.target.astype(np.int64)
+    return unit(data.data.astype(np.float64)), data.target.astype(np.int64)
 
 
 def test_whitening_is_sqrt_then_pca_with_variance_to_the_quarter() -> None:
@@ -43,9 +42,9 @@ def test_whitening_is_sqrt_then_pca_with_variance_to_the_quarter() -> None:
     features = spectral.fit_whitening(vectors)(vectors)
     assert features.shape == (250, spectral.PCA_DIMENSIONS) and features.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
-    rooted = _unit(np.sqrt(vectors.astype(np.float64)))
+    rooted = unit(np.sqrt(vectors.astype(np.float64)))
     pca = PCA(n_components=spectral.PCA_DIMENSIONS, svd_solver="full").fit(rooted)
-    expected = _unit(pca.transform(rooted) / pca.explained_variance_**0.25)
+    expected = unit(pca.transform(rooted) / pca.explained_variance_**0.25)
     # Components are defined up to sign; compare cosine similarities between rows instead.
     np.testing.assert_allclose(features @ features.T, expected @ expected.T, atol=2e-3)
 
@@ -78,15 +77,15 @@ def test_auto_k_on_digits_is_near_ten_and_beats_kmeans(
 
 def test_refinement_assigns_vectors_outside_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors, truth = _blobs((500, 400, 300), seed=2)
-    monkeypatch.setattr(clusters, "SPECTRAL_SAMPLE", 300)
-    found = clusters.spectral(vectors, 3)
+    monkeypatch.setattr(spectral, "SPECTRAL_SAMPLE", 300)
+    found = spectral.spectral(vectors, 3)
     assert _same_partition(found.labels, truth)
     assert np.bincount(found.labels).tolist() == [500, 400, 300], "numbered by size"
 
 
 def test_spectral_is_deterministic_for_a_seed() -> None:
     vectors, _ = _blobs((150, 120, 90, 60), spread=3.0, seed=4)
-    first, second = clusters.spectral(vectors, 4, seed=7), clusters.spectral(vectors, 4, seed=7)
+    first, second = spectral.spectral(vectors, 4, seed=7), spectral.spectral(vectors, 4, seed=7)
     np.testing.assert_array_equal(first.labels, second.labels)
 
 
@@ -96,3 +95,21 @@ def test_tiny_graph_is_decomposed_densely() -> None:
     values, embedding = spectral.spectrum(spectral.knn_graph(features, 4), 11)
     assert values.shape == (11,) and embedding.shape == (11, 11)
     assert values[0] == pytest.approx(0.0, abs=1e-8)
+
+
+def test_spectral_recovers_blobs_with_centres_in_embedding_space() -> None:
+    vectors, truth = sphere_blobs((150, 120, 90), dim=256, spread=1.2, seed=3)
+    found = spectral.spectral(vectors, 3)
+    mapping = {int(t): int(found.labels[truth == t][0]) for t in range(3)}
+    np.testing.assert_array_equal(found.labels, [mapping[int(t)] for t in truth])
+    np.testing.assert_allclose(np.linalg.norm(found.centroids, axis=1), 1.0, rtol=1e-5)
+    own = found.centroids[found.labels]
+    np.testing.assert_allclose(found.distances, 1 - np.sum(vectors * own, axis=1), atol=1e-5)
+    assert np.bincount(found.labels).tolist() == [150, 120, 90], "numbered by size"
+
+
+def test_spectral_falls_back_to_kmeans_on_small_sets() -> None:
+    vectors, _ = sphere_blobs((20, 20), dim=64)
+    assert len(vectors) < SPECTRAL_MIN_IMAGES
+    small = spectral.spectral(vectors, 2)
+    np.testing.assert_array_equal(small.labels, kmeans(vectors, 2).labels)

@@ -13,7 +13,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Album, Member, write_albums
-from autoalbum.clustering.clusters import Clustering, KChoice, Method, cluster
+from autoalbum.clustering.choose_k import KChoice
+from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.kmeans import Clustering
 from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Sort photos under SOURCE folders into cluster albums under --out."""
     from autoalbum.albums.sorter import SortOptions, sort_photos
-    from autoalbum.clustering.clusters import Method
+    from autoalbum.clustering.cluster import Method
 
     embedder = open_model(args)
     options = SortOptions(

@@ -23,14 +23,9 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from autoalbum.clustering.clusters import (
-    Clustering,
-    KChoice,
-    Method,
-    cluster,
-    from_labels,
-    silhouette,
-)
+from autoalbum.clustering.choose_k import KChoice, silhouette
+from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.kmeans import Clustering, from_labels
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError

@@ -10,7 +10,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
-from autoalbum.clustering.clusters import kmeans, silhouette
+from autoalbum.clustering.choose_k import silhouette
+from autoalbum.clustering.kmeans import kmeans
 
 THUMB = 96
 SHEET_COLUMNS = 8

@@ -27,7 +27,8 @@ from autoalbum.albums.tree import (
     update_albums,
     write_albums,
 )
-from autoalbum.clustering.clusters import KChoice, Method, cluster
+from autoalbum.clustering.choose_k import KChoice
+from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig
 from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.errors import AutoalbumError
