@@ -18,7 +18,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 
-from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
+from autoalbum.service.settler import Change, ChangeKind
+from autoalbum.service.watcher import FolderWatcher
 
 SETTLE = 0.25
 POLL = 0.1

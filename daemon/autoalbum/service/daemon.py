@@ -23,8 +23,9 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.notify import Notifier
+from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import STATUS_NAME
-from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
+from autoalbum.service.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
 
