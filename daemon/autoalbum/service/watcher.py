@@ -70,17 +70,24 @@ class _Outbox:
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._changes: dict[Path | Change, Change] = {}
+        self._settling = 0
         self._closed = False
 
-    def publish(self, changes: Sequence[Change]) -> None:
-        if not changes:
-            return
+    def publish(self, changes: Sequence[Change], settling: int) -> None:
+        """Hand over `changes`; `settling` more files are still being written."""
         with self._ready:
+            self._settling = settling
             for change in changes:
                 key = change if change.kind is ChangeKind.MOVED else change.path
                 self._changes.pop(key, None)  # re-added last: arrival order of the newest
                 self._changes[key] = change
-            self._ready.notify_all()
+            if changes:
+                self._ready.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        with self._ready:
+            return self._settling + len(self._changes)
 
     def take(self, timeout: float) -> list[Change]:
         with self._ready:
@@ -204,6 +211,11 @@ class FolderWatcher:
         """Wait up to `timeout` s for settled changes; return all that are ready, in order."""
         return self._outbox.take(timeout)
 
+    @property
+    def pending(self) -> int:
+        """Paths seen but not handed over yet: files still settling, changes not yet taken."""
+        return self._outbox.waiting
+
     def _start_observer(self) -> BaseObserver:
         if not self.polling:
             try:
@@ -248,7 +260,7 @@ class FolderWatcher:
                 if now >= next_check:
                     found += self._settler.settle(now)
                     next_check = now + TICK_SECONDS
-                self._outbox.publish(found)
+                self._outbox.publish(found, len(self._settler.pending))
             except Exception:
                 log.exception(
                     "could not handle %d file events; the next scan catches up", len(events)
