@@ -272,6 +272,20 @@ def test_reload_keeps_the_old_config_when_the_new_one_cannot_be_used(
         assert rig.service.library.catalog.file(tmp_path / "photos" / "new0.png") is not None
 
 
+def test_status_reports_the_paths_waiting_to_be_filed(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, 4)
+    with rig.service.running():
+        rig.service.step()
+        assert rig.status()["pending"] == 0
+        rig.watcher.pending = 3  # being copied in, not settled yet
+        rig.service.step()
+        assert rig.status()["pending"] == 3
+        rig.watcher.pending = 1
+        rig.arrive(2)
+        assert (rig.status()["pending"], rig.status()["batches"]) == (1, 1)
+    assert (rig.status()["running"], rig.status()["pending"]) == (False, 0)
+
+
 def test_stopping_lets_a_recluster_finish_and_takes_it_in(tmp_path: Path) -> None:
     rig = Rig(tmp_path, 12, after_new_images=3)
     with rig.service.running():

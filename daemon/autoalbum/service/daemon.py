@@ -46,6 +46,9 @@ class Watcher(Protocol):
     @property
     def polling(self) -> bool: ...
 
+    @property
+    def pending(self) -> int: ...
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -129,6 +132,7 @@ class Service:
         self._recluster_done = threading.Event()
         self._counters = _Counters()
         self._last_reconcile = 0.0
+        self._reported_pending: int | None = None
 
     @property
     def library(self) -> Library:
@@ -195,7 +199,7 @@ class Service:
                     self.watcher.stop()
                     self.notifier.stopping()
                     self._wait_for_recluster()
-                    self._write_status(pending=0, running=False)
+                    self._write_status(running=False)
             finally:
                 self.library.close()
                 self._library = None
@@ -214,6 +218,8 @@ class Service:
             self._take_in_recluster()
         self._maybe_reconcile()
         self._maybe_recluster()
+        if self.watcher.pending != self._reported_pending:  # a copy in progress shows at once
+            self._write_status(running=True)
         self.notifier.watchdog()
 
     def _catch_up(self) -> None:
@@ -247,7 +253,7 @@ class Service:
         )  # fmt: skip
         for failure in report.failed:
             log.warning("skipping %s: %s", failure.path, failure.reason)
-        self._write_status(pending=0, running=True)
+        self._write_status(running=True)
         self.notifier.status(f"{self._counters.batches} batches filed")
 
     def _maybe_reconcile(self) -> None:
@@ -317,7 +323,9 @@ class Service:
         self._watcher = self._start_watcher()
         self.library.index_files()
 
-    def _write_status(self, pending: int, running: bool) -> None:
+    def _write_status(self, running: bool) -> None:
+        pending = self._watcher.pending if running and self._watcher else 0
+        self._reported_pending = pending
         status = {
             "pid": os.getpid(),
             "running": running,
