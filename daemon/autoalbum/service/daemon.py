@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Protocol
 
 from autoalbum.config import Config, ConfigError, ReclusterConfig, load_config
+from autoalbum.durable import write_text_atomically
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
@@ -336,10 +337,7 @@ class Service:
             "arrivals_since_recluster": self._counters.arrivals_since_recluster,
             "polling": bool(self._watcher and self._watcher.polling),
         }
-        path = self.config.library.state / STATUS_NAME
-        temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps(status, indent=2))
-        os.replace(temp, path)
+        write_text_atomically(self.config.library.state / STATUS_NAME, json.dumps(status, indent=2))
 
 
 def folder_watcher(config: Config) -> FolderWatcher:
