@@ -206,6 +206,23 @@ def test_changes_are_reflected(
     _linked(root, strict=True)
 
 
+def _pending(root: Path) -> int | None:
+    path = root / "state" / "daemon.json"
+    return int(json.loads(path.read_text())["pending"]) if path.is_file() else None
+
+
+def test_status_counts_photos_waiting_to_be_filed(root: Path, model_cache: Path) -> None:
+    (root / "autoalbum.yaml").write_text(_config_text(root, settle=60))  # never settle here
+    daemon = Daemon(root, model_cache)
+    try:
+        for name in ("a.jpg", "b.jpg"):
+            (root / "photos" / name).write_bytes(b"still being copied")
+        daemon.wait_for(lambda: _pending(root) == 2, what="2 pending in daemon.json", timeout=20)
+        assert "0 batches filed, 2 pending" in _status(root, model_cache)
+    finally:
+        assert daemon.stop() == 0
+
+
 def test_sigterm_exits_cleanly_within_five_seconds(root: Path, daemon: Daemon) -> None:
     started = time.monotonic()
     assert daemon.stop(signal.SIGTERM) == 0

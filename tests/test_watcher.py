@@ -18,7 +18,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 
-from autoalbum.service.watcher import Change, ChangeKind, FolderWatcher
+from autoalbum.service.settler import Change, ChangeKind
+from autoalbum.service.watcher import FolderWatcher
 
 SETTLE = 0.25
 POLL = 0.1
@@ -102,6 +103,18 @@ def test_file_written_in_chunks_is_reported_once_after_the_last(
         arrived = time.monotonic()
         assert changes + _collect(watcher, 0) == [Change(UPDATED, path)]
     assert arrived - finished >= 0.95
+
+
+def test_pending_counts_files_settling_and_changes_not_taken(photos: Path, polling: bool) -> None:
+    with _watch(photos, polling) as watcher:
+        assert watcher.pending == 0
+        _make(photos, "a.jpg", "b.jpg", "notes.txt")
+        deadline = time.monotonic() + 5
+        while watcher.pending < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.pending == 2  # settling, then settled and waiting to be taken
+        assert len(_collect(watcher, 2)) == 2
+        assert watcher.pending == 0
 
 
 def test_burst_is_reported_whole_in_a_few_batches(photos: Path, polling: bool) -> None:

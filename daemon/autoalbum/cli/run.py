@@ -15,10 +15,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
     from autoalbum.config import load_config
     from autoalbum.embedding.embedder import open_embedder
-    from autoalbum.service.daemon import Service
+    from autoalbum.service.daemon import build_service
 
     config = load_config(args.config)
-    service = Service(args.config, config, lambda: open_embedder(config.model, args.device))
+    service = build_service(config, lambda: open_embedder(config.model, args.device))
     service.install_signal_handlers()
     return service.run()
 

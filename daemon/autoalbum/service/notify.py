@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +18,11 @@ log = logging.getLogger(__name__)
 class Notifier:
     """Talks to the service manager named by $NOTIFY_SOCKET, if any."""
 
-    def __init__(self) -> None:
-        address = os.environ.get("NOTIFY_SOCKET", "")
+    def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
+        address = environ.get("NOTIFY_SOCKET", "")
         # An abstract socket is written "@name" and means a leading NUL byte.
         self.address = "\0" + address[1:] if address.startswith("@") else address
-        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        usec = int(environ.get("WATCHDOG_USEC", "0") or 0)
         self.watchdog_interval = usec / 2e6 if usec else 0.0
         self._last_ping = 0.0
 

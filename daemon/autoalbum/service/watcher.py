@@ -1,31 +1,25 @@
 """Watch photo folders and report complete, settled changes in batches.
 
-watchdog's handler only queues raw events. One worker thread turns them into UPDATED / DELETED /
-MOVED changes and re-stats files still being written every `TICK_SECONDS`, so settling goes on
-while the consumer is busy filing the previous batch; `changes()` hands over what is ready.
-
-A created or modified file counts once its size and mtime have held still for `settle_seconds`.
-A rename from a temporary name (`photo.jpg.part` -> `photo.jpg`) is an arrival of the final
-name. A folder moved or deleted reaches us as one event per file below it (both observers emit
-those), plus one for the folder itself. Symlinked files are reported only with `follow_symlinks`,
-as the catch-up scan skips them too; symlinked folders are never entered without it.
+watchdog's handler only queues raw events. One worker thread hands them to the `Settler`
+(settler.py), which decides what they mean, and re-stats files still being written every
+`TICK_SECONDS`, so settling goes on while the consumer is busy filing the previous batch;
+`changes()` hands over what is ready. This module sets up the observers: native (inotify),
+falling back to polling when inotify runs out of watches, or polling as asked. Symlinked
+folders are never entered without `follow_symlinks`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import enum
 import errno
 import logging
 import os
 import queue
-import stat
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -34,82 +28,13 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
 from autoalbum.embedding.images import is_candidate
+from autoalbum.service.settler import Change, ChangeKind, Settler, watched_tree
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1  # how often files still being written are stat'ed again
 _NOISE = frozenset({"opened", "closed_no_write", "attrib"})
-_TOUCHES = frozenset({"created", "modified", "closed"})
 _IN_ONLYDIR = 0x01000000
-
-
-class ChangeKind(str, enum.Enum):
-    UPDATED = "updated"  # created or modified, and now complete (settled)
-    DELETED = "deleted"  # a file, or a folder: everything below it is gone
-    MOVED = "moved"  # path -> dest, both inside the watched folders
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: ChangeKind
-    path: Path
-    dest: Path | None = None
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """A file being written: what stat said last, and since when it has held still."""
-
-    size: int
-    mtime_ns: int
-    since: float
-
-
-@dataclass(frozen=True)
-class _Tree:
-    """Which paths count: inside a watched folder, not excluded, no hidden component."""
-
-    roots: tuple[tuple[str, Path], ...]  # (folder as watchdog watches it, folder as configured)
-    exclude: tuple[Path, ...]
-    accept: Callable[[Path], bool]
-
-    def local(self, raw: str | bytes) -> Path | None:
-        """The configured-folder form of a path watchdog reported."""
-        text = os.fsdecode(raw)
-        for watched, folder in self.roots:
-            if text == watched:
-                return folder
-            if text.startswith(watched.rstrip(os.sep) + os.sep):
-                return folder / text[len(watched) :].lstrip(os.sep)
-        return None
-
-    def inside(self, path: Path) -> bool:
-        root = next((f for _, f in self.roots if path == f or f in path.parents), None)
-        if root is None or any(path == e or e in path.parents for e in self.exclude):
-            return False
-        return not any(part.startswith(".") for part in path.relative_to(root).parts)
-
-    def named_photo(self, path: Path) -> bool:
-        return self.inside(path) and self.accept(path)
-
-    def is_root(self, path: Path) -> bool:
-        return any(path == folder for _, folder in self.roots)
-
-
-def _tree(
-    folders: Sequence[Path], exclude: Sequence[Path], accept: Callable[[Path], bool]
-) -> _Tree:
-    """Watch each folder by its real path (inotify won't follow a symlinked root) once."""
-    roots: list[tuple[str, Path]] = []
-    # By real path, so a folder inside another one comes after it and is dropped.
-    for real, folder in sorted({(os.path.realpath(f), Path(os.path.abspath(f))) for f in folders}):
-        if not any(real == w or real.startswith(w.rstrip(os.sep) + os.sep) for w, _ in roots):
-            roots.append((real, folder))
-    partial = _Tree(tuple(roots), (), accept)
-    excluded = {Path(os.path.abspath(e)) for e in exclude}
-    # Also in the configured folders' spelling, should the album folder be reached via a symlink.
-    excluded |= {p for e in exclude if (p := partial.local(os.path.realpath(e))) is not None}
-    return replace(partial, exclude=tuple(sorted(excluded)))
 
 
 class _Inbox(FileSystemEventHandler):
@@ -145,17 +70,24 @@ class _Outbox:
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._changes: dict[Path | Change, Change] = {}
+        self._settling = 0
         self._closed = False
 
-    def publish(self, changes: Sequence[Change]) -> None:
-        if not changes:
-            return
+    def publish(self, changes: Sequence[Change], settling: int) -> None:
+        """Hand over `changes`; `settling` more files are still being written."""
         with self._ready:
+            self._settling = settling
             for change in changes:
                 key = change if change.kind is ChangeKind.MOVED else change.path
                 self._changes.pop(key, None)  # re-added last: arrival order of the newest
                 self._changes[key] = change
-            self._ready.notify_all()
+            if changes:
+                self._ready.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        with self._ready:
+            return self._settling + len(self._changes)
 
     def take(self, timeout: float) -> list[Change]:
         with self._ready:
@@ -168,87 +100,6 @@ class _Outbox:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
-
-
-class _Settler:
-    """The worker's state: turns raw events into changes, holding back files being written."""
-
-    def __init__(self, tree: _Tree, settle_seconds: float, follow_symlinks: bool) -> None:
-        self.tree = tree
-        self.settle_seconds = settle_seconds
-        self.follow_symlinks = follow_symlinks
-        self.pending: dict[Path, _Seen] = {}
-
-    def apply(self, event: FileSystemEvent) -> list[Change]:
-        source = self.tree.local(event.src_path)
-        if source is None:
-            return []
-        if event.event_type == "moved":
-            dest = self.tree.local(event.dest_path) if event.dest_path else None
-            if event.is_directory:
-                return []  # watchdog follows with a move event for each file below
-            return self._moved(source, dest) if dest else self._deleted(source, False)
-        if event.event_type == "deleted":
-            return self._deleted(source, event.is_directory)
-        touched = event.event_type in _TOUCHES and not event.is_directory
-        if touched and self.tree.named_photo(source):
-            self._touch(source)
-        return []
-
-    def _touch(self, path: Path) -> None:
-        """(Re)start the settling clock: the file was just written to."""
-        seen = self.pending.get(path)
-        now = time.monotonic()
-        self.pending[path] = replace(seen, since=now) if seen else _Seen(-1, -1, now)
-
-    def _deleted(self, path: Path, is_directory: bool) -> list[Change]:
-        if not is_directory:
-            self.pending.pop(path, None)
-            return [Change(ChangeKind.DELETED, path)] if self.tree.named_photo(path) else []
-        if self.tree.is_root(path):
-            # Rather an unmount or a dropped share than a whole library deleted on purpose.
-            log.warning("watched folder %s is gone; its photos stay in the albums", path)
-            return []
-        for below in [p for p in self.pending if path in p.parents]:
-            del self.pending[below]
-        return [Change(ChangeKind.DELETED, path)] if self.tree.inside(path) else []
-
-    def _moved(self, source: Path, dest: Path) -> list[Change]:
-        seen = self.pending.pop(source, None)
-        was_photo = self.tree.named_photo(source)
-        if not (self.tree.named_photo(dest) and self._followable(dest)):
-            return [Change(ChangeKind.DELETED, source)] if was_photo else []
-        if was_photo and seen is None:
-            return [Change(ChangeKind.MOVED, source, dest)]
-        # A temporary name made final, a move in from an ignored place, or a file still
-        # being written: the new name arrives once settled (a rename keeps size and mtime).
-        self.pending[dest] = seen or _Seen(-1, -1, time.monotonic())
-        return [Change(ChangeKind.DELETED, source)] if was_photo else []
-
-    def _followable(self, path: Path) -> bool:
-        return self.follow_symlinks or not path.is_symlink()
-
-    def settle(self, now: float) -> list[Change]:
-        """UPDATED for each pending file whose size and mtime held still long enough."""
-        ready = []
-        for path, seen in list(self.pending.items()):
-            info = self._stat(path)
-            if info is None:  # gone, a symlink we don't follow, or not a regular file
-                del self.pending[path]
-            elif (info.st_size, info.st_mtime_ns) != (seen.size, seen.mtime_ns):
-                since = seen.since if seen.size < 0 else now  # the first look is no change
-                self.pending[path] = _Seen(info.st_size, info.st_mtime_ns, since)
-            elif now - seen.since >= self.settle_seconds:
-                del self.pending[path]
-                ready.append(Change(ChangeKind.UPDATED, path))
-        return ready
-
-    def _stat(self, path: Path) -> os.stat_result | None:
-        try:
-            info = os.stat(path) if self.follow_symlinks else os.lstat(path)
-        except OSError:
-            return None
-        return info if stat.S_ISREG(info.st_mode) else None
 
 
 def _is_limit(error: OSError) -> bool:
@@ -318,8 +169,8 @@ class FolderWatcher:
         self.poll_seconds = poll_seconds
         self.follow_symlinks = follow_symlinks
         self._native_factory = native_factory
-        self._tree = _tree(folders, exclude, accept)
-        self._settler = _Settler(self._tree, settle_seconds, follow_symlinks)
+        self._tree = watched_tree(folders, exclude, accept)
+        self._settler = Settler(self._tree, settle_seconds, follow_symlinks)
         self._inbox = _Inbox()
         self._outbox = _Outbox()
         self._stopping = threading.Event()
@@ -359,6 +210,11 @@ class FolderWatcher:
     def changes(self, timeout: float) -> list[Change]:
         """Wait up to `timeout` s for settled changes; return all that are ready, in order."""
         return self._outbox.take(timeout)
+
+    @property
+    def pending(self) -> int:
+        """Paths seen but not handed over yet: files still settling, changes not yet taken."""
+        return self._outbox.waiting
 
     def _start_observer(self) -> BaseObserver:
         if not self.polling:
@@ -404,7 +260,7 @@ class FolderWatcher:
                 if now >= next_check:
                     found += self._settler.settle(now)
                     next_check = now + TICK_SECONDS
-                self._outbox.publish(found)
+                self._outbox.publish(found, len(self._settler.pending))
             except Exception:
                 log.exception(
                     "could not handle %d file events; the next scan catches up", len(events)
