@@ -17,9 +17,11 @@ from autoalbum.albums.names import (
     still_fits,
 )
 from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.config import ClusterConfig, Config, LibraryConfig
 from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.embedding.embedder import OnnxEmbedder
 from autoalbum.embedding.pipeline import embed_paths
+from autoalbum.library.library import Library
 
 CATSDOGS = Path(__file__).resolve().parents[2] / "shared/datasets/catsdogs"
 
@@ -135,6 +137,24 @@ def test_real_sample_photos_are_named(tmp_path: Path, embedder: OnnxEmbedder) ->
     }
     pooled = votes["chelsea"] + votes["coffee"]
     assert album_name(pooled) == "Egyptian cat", "a 6-6 tie goes to the alphabetically first"
+
+
+def test_sort_and_the_library_name_the_same_photos_alike(
+    tmp_path: Path, embedder: OnnxEmbedder
+) -> None:
+    samples = pytest.importorskip("autoalbum.samples")
+    pytest.importorskip("skimage.data")
+    photos = tmp_path / "photos"
+    samples.write_sample_photos(photos, ("chelsea", "coffee", "astronaut", "rocket"))
+    sorted_ = sort_photos([photos], tmp_path / "sorted", embedder, SortOptions(k=4))
+    config = Config(
+        library=LibraryConfig(folders=(photos,), albums=tmp_path / "albums", state=tmp_path / "s"),
+        cluster=ClusterConfig(k=4),
+    )
+    with Library(config, lambda: embedder) as library:
+        library.index_files()
+        kept = {a.name for a in library.catalog.albums() if a.centroid is not None}
+    assert kept == {a.label for a in sorted_.albums}
 
 
 @pytest.mark.skipif(not CATSDOGS.is_dir(), reason="needs ../shared/datasets/catsdogs")
