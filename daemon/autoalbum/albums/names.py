@@ -175,17 +175,20 @@ def _subject(votes: Votes) -> str | None:
     return min(leaves, key=lambda w: (-shares[w], _name_of(w)))
 
 
+def _label(subject: str | None) -> str:
+    return UNLABELLED if subject is None else _name_of(subject)
+
+
 def album_name(votes: Votes) -> str:
     """One album's name, not yet made unique among its neighbours."""
-    subject = _subject(votes)
-    return UNLABELLED if subject is None else _name_of(subject)
+    return _label(_subject(votes))
 
 
 def album_names(votes: Sequence[Votes], fixed: Mapping[int, str] | None = None) -> list[str]:
     """Unique names for albums with these votes; `fixed` albums keep the names given."""
     fixed = fixed or {}
     subjects = [_subject(v) for v in votes]
-    names = [fixed.get(i) or album_name(v) for i, v in enumerate(votes)]
+    names = [fixed.get(i) or _label(s) for i, s in enumerate(subjects)]
     clashes: dict[str, list[int]] = defaultdict(list)
     for i, name in enumerate(names):
         clashes[base_name(name)].append(i)
