@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autoalbum import __version__
-from autoalbum.albums.names import folder_name, link_names
+from autoalbum.albums.filenames import folder_name, link_names
 from autoalbum.albums.tree import (
     INDEX_SCHEMA_VERSION,
     MARKER_NAME,

@@ -2,23 +2,25 @@
 
 Hungarian matching (scipy's linear_sum_assignment) on the cosine similarity of centres keeps
 each album's id, number and name with the cluster that continues it. New clusters get numbers
-never used before; a vanished album's number is retired.
+never used before; a vanished album's number is retired. Names come from names.py.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-UNLABELLED = "album"
-# An automatic name stays while its class keeps at least this share of the top class's votes;
-# near ties between two classes then never flip the name back and forth between reclusters.
-KEEP_NAME_SHARE = 0.5
+from autoalbum.albums.names import Votes, album_names, still_fits
+
+# An automatic name stays while what it names covers at least this share of the album's votes.
+# Below the share a new name needs (names.NAME_SHARE), so near ties never flip a name back and
+# forth between reclusters.
+KEEP_NAME_SHARE = Fraction(1, 2)
 
 
 @dataclass(frozen=True)
@@ -40,19 +42,9 @@ class AlbumPlan:
     renamed_from: str | None = None
 
 
-def top_name(votes: Counter[str]) -> str:
-    """The most common class; ties go to the alphabetically first, for determinism."""
-    if not votes:
-        return UNLABELLED
-    best = max(votes.values())
-    return min(name for name, count in votes.items() if count == best)
-
-
-def keeps_name(name: str, votes: Counter[str]) -> bool:
+def keeps_name(name: str, votes: Votes) -> bool:
     """Is the old name still worthy of the cluster's content?"""
-    if not votes:
-        return True
-    return votes.get(name, 0) >= KEEP_NAME_SHARE * max(votes.values())
+    return still_fits(name, votes, KEEP_NAME_SHARE)
 
 
 def _match(
@@ -71,16 +63,20 @@ def _match(
     }
 
 
-def _continued(cluster: int, album: PreviousAlbum, votes: Counter[str]) -> AlbumPlan:
-    if album.user_named or keeps_name(album.name, votes):
-        return AlbumPlan(cluster, album.id, album.number, album.name, album.user_named)
-    return AlbumPlan(cluster, album.id, album.number, top_name(votes), False, album.name)
+def _kept_names(matched: dict[int, PreviousAlbum], votes: Sequence[Votes]) -> dict[int, str]:
+    """Cluster -> the name it keeps: the user's, or an automatic one that still fits."""
+    kept = {c: album.name for c, album in matched.items() if album.user_named}
+    for cluster, album in sorted(matched.items()):
+        # Older libraries could hold two albums of one automatic name; only the first keeps it.
+        if album.name not in kept.values() and keeps_name(album.name, votes[cluster]):
+            kept[cluster] = album.name
+    return kept
 
 
 def plan_albums(
     previous: Sequence[PreviousAlbum],
     centroids: NDArray[np.float32],
-    votes: Sequence[Counter[str]],
+    votes: Sequence[Votes],
     *,
     sizes: Sequence[int],
     next_number: int,
@@ -88,10 +84,19 @@ def plan_albums(
 ) -> list[AlbumPlan]:
     """One plan per new cluster: which album it continues (if any), its number and its name."""
     matched = _match(previous, centroids, min_similarity)
-    plans = [_continued(c, album, votes[c]) for c, album in sorted(matched.items())]
+    names = album_names(votes, fixed=_kept_names(matched, votes))
+    plans = [
+        AlbumPlan(
+            cluster,
+            album.id,
+            album.number,
+            names[cluster],
+            album.user_named,
+            None if names[cluster] == album.name else album.name,
+        )
+        for cluster, album in sorted(matched.items())
+    ]
     fresh = sorted((c for c in range(len(centroids)) if c not in matched), key=lambda c: -sizes[c])
     for offset, cluster in enumerate(fresh):
-        plans.append(
-            AlbumPlan(cluster, None, next_number + offset, top_name(votes[cluster]), False)
-        )
+        plans.append(AlbumPlan(cluster, None, next_number + offset, names[cluster], False))
     return sorted(plans, key=lambda plan: plan.cluster)

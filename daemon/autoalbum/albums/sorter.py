@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.albums.names import album_names
 from autoalbum.albums.tree import Album, Member, write_albums
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.clustering.kmeans import Clustering
-from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbedResult, Failure, embed_paths
@@ -24,8 +24,6 @@ from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
-
-UNLABELLED = "album"
 
 
 @dataclass(frozen=True)
@@ -54,17 +52,12 @@ class SortSummary:
 
 
 def album_labels(clustering: Clustering, top_classes: NDArray[np.int64] | None) -> list[str]:
-    """Name each album after the most common ImageNet top-1 class among its members."""
+    """Name each album after what its members' ImageNet top-1 classes have in common."""
     if top_classes is None:
-        return [UNLABELLED] * clustering.k
-    labels = []
-    for album in range(clustering.k):
-        members = np.flatnonzero(clustering.labels == album)
-        # Nearest-first order makes ties go to the class closest to the centroid.
-        members = members[np.argsort(clustering.distances[members], kind="stable")]
-        votes = Counter(int(c) for c in top_classes[members])
-        labels.append(imagenet_name(votes.most_common(1)[0][0]) if votes else UNLABELLED)
-    return labels
+        return album_names([Counter() for _ in range(clustering.k)])
+    return album_names(
+        [Counter(int(c) for c in top_classes[clustering.labels == a]) for a in range(clustering.k)]
+    )
 
 
 def build_albums(embedded: EmbedResult, clustering: Clustering) -> tuple[Album, ...]:

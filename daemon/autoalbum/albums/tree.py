@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum import __version__
-from autoalbum.albums.names import folder_name, free_name, link_names, name_key
+from autoalbum.albums.filenames import folder_name, free_name, link_names, name_key
 from autoalbum.durable import fsync_folder, replacing, write_text_atomically
 from autoalbum.errors import AutoalbumError
 

@@ -30,7 +30,6 @@ from autoalbum.albums.tree import (
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig
-from autoalbum.embedding.classnames import imagenet_name
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
@@ -136,11 +135,11 @@ class Keeper:
 
     def _votes(
         self, ids: NDArray[np.int64], labels: NDArray[np.int64], k: int
-    ) -> list[Counter[str]]:
-        votes: list[Counter[str]] = [Counter() for _ in range(k)]
+    ) -> list[Counter[int]]:
+        votes: list[Counter[int]] = [Counter() for _ in range(k)]
         for label, top in zip(labels, self.catalog.top_classes(ids), strict=True):
             if top is not None:
-                votes[int(label)][imagenet_name(top)] += 1
+                votes[int(label)][int(top)] += 1
         return votes
 
     def _apply_plans(

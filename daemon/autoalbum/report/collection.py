@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums.names import folder_name
+from autoalbum.albums.filenames import folder_name
 from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,

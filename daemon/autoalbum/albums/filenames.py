@@ -1,0 +1,69 @@
+"""Names in the album tree: album folders made file-name safe, and link entries whose clashes
+get "IMG_0001 (2).JPG", compared as the file browsers of macOS and Windows compare them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+MAX_LABEL_CHARS = 60
+
+
+def _fold(char: str) -> str:
+    """Latin letters lose their accents (é -> e, ﬁ -> fi); other scripts are kept whole."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return plain if plain.isascii() else unicodedata.normalize("NFKC", char)
+
+
+def _safe_label(label: str) -> str:
+    folded = "".join(_fold(c) for c in unicodedata.normalize("NFC", label)).lower()
+    # Everything but letters and digits, path separators and Windows' <>:"|?* included, is "_".
+    words = re.sub(r"[\W_]+", "_", folded).strip("_")
+    return words[:MAX_LABEL_CHARS].rstrip("_") or "album"
+
+
+def folder_name(number: int, label: str, *, width: int = 2) -> str:
+    """`03-egyptian_cat`: the number zero-padded to `width`, then the label made file-name safe."""
+    return f"{number:0{width}d}-{_safe_label(label)}"
+
+
+def name_key(name: str) -> str:
+    """Names that macOS and Windows file browsers would treat as the same file."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _numbered(name: str, n: int) -> str:
+    dot = name.rfind(".")
+    stem, suffix = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    return f"{stem} ({n}){suffix}"
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """`name`, or the first "name (n).ext" not in `taken` (compared as file browsers do)."""
+    candidate, n = name, 2
+    while name_key(candidate) in taken:
+        candidate, n = _numbered(name, n), n + 1
+    taken.add(name_key(candidate))
+    return candidate
+
+
+def link_names(paths: Sequence[Path]) -> list[str]:
+    """Entry names for `paths`, in order: the original names, clashes made unique.
+
+    By full path, the first photo of each name keeps it; the rest get "IMG_0001 (2).JPG" and
+    so on, skipping any name already taken, whatever the order of `paths`.
+    """
+    order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for i in order:
+        key = name_key(paths[i].name)
+        if key not in taken:
+            names[i] = paths[i].name
+            taken.add(key)
+    for i in order:
+        if i not in names:
+            names[i] = free_name(paths[i].name, taken)
+    return [names[i] for i in range(len(paths))]
