@@ -456,6 +456,25 @@ def test_hostile_sidecars_are_refused_unread(tmp_path: Path, kind: str) -> None:
     assert _OPENED, "the audit hook does see opens"
 
 
+def test_deep_nesting_is_fine_and_a_flood_of_elements_is_refused(tmp_path: Path) -> None:
+    config = tags_config(tmp_path)
+    deep, flood = make_photo(tmp_path / "deep.jpg"), make_photo(tmp_path / "flood.jpg")
+    nest = '<acme:n xmlns:acme="http://example.com/acme/1.0/">' + "<acme:n>" * 20_000
+    nested = PACKET.format(value="x").replace(
+        "</dc:subject>", "</dc:subject>" + nest + "</acme:n>" * 20_001
+    )
+    sidecar_path(deep, config).write_text(nested)
+    sidecar_path(flood, config).write_text(PACKET.format(value="<x:y/>" * 100_001))
+    started = time.perf_counter()
+    deep_result, flood_result = sync_tags({deep: "Cat", flood: "Cat"}, config).results
+    assert time.perf_counter() - started < 10
+    assert deep_result.outcome is Outcome.UPDATED
+    assert (
+        flood_result.outcome is Outcome.FAILED
+        and "more than 100000 elements" in flood_result.reason
+    )
+
+
 def test_malformed_sidecar_is_reported_and_the_rest_still_synced(tmp_path: Path) -> None:
     config = tags_config(tmp_path)
     broken, fine = make_photo(tmp_path / "broken.jpg"), make_photo(tmp_path / "fine.jpg")

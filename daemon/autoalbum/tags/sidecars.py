@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import logging
 import os
 import stat
 import unicodedata
@@ -25,6 +26,8 @@ from autoalbum.config import TagsConfig
 from autoalbum.durable import replacing
 from autoalbum.tags.xmp import EMPTY_PACKET, MAX_BYTES, XmpError, retag
 
+log = logging.getLogger(__name__)
+
 
 class Outcome(str, enum.Enum):
     CREATED = "created"
@@ -32,6 +35,11 @@ class Outcome(str, enum.Enum):
     DELETED = "deleted"
     UNCHANGED = "unchanged"
     FAILED = "failed"
+
+    @property
+    def verb(self) -> str:
+        """`update` in `would update`."""
+        return {"unchanged": "leave", "failed": "skip"}.get(self.value, self.value[:-1])
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,9 @@ class SidecarResult:
         """One line: `would update /p/IMG_1.jpg.xmp: + Dog, - Cat`."""
         if self.outcome is Outcome.FAILED:
             return f"skipped {self.sidecar}: {self.reason}"
-        verb = self.outcome.value[:-1] if dry_run else self.outcome.value
+        verb = f"would {self.outcome.verb}" if dry_run else self.outcome.value
         changes = [f"+ {label}" for label in self.added] + [f"- {label}" for label in self.removed]
-        return f"{'would ' if dry_run else ''}{verb} {self.sidecar}" + (
-            f": {', '.join(changes)}" if changes else ""
-        )
+        return f"{verb} {self.sidecar}" + (f": {', '.join(changes)}" if changes else "")
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,8 @@ def sync_tags(
     for photo, label in albums.items():
         photos, labels = groups.setdefault(sidecar_path(photo, config), ([], set()))
         photos.append(Path(os.path.abspath(photo)))
-        labels.update([keyword(label)] if label is not None and keyword(label) else [])
+        if label is not None and (word := keyword(label)):
+            labels.add(word)
     results = [
         _sync_one(sidecar, tuple(photos), labels, config, dry_run)
         for sidecar, (photos, labels) in sorted(groups.items())
@@ -123,6 +130,9 @@ def _sync_one(
         reason = f"{error}; left untouched"
     except OSError as error:
         reason = _os_reason(error, sidecar)
+    except Exception as error:  # a bug must not stop the other sidecars, nor the daemon
+        log.exception("unexpected error on %s", sidecar)
+        reason = f"unexpected error ({type(error).__name__}: {error}); left untouched"
     return SidecarResult(sidecar, photos, Outcome.FAILED, reason=reason)
 
 
@@ -146,8 +156,9 @@ def _sync(
         outcome = Outcome.UNCHANGED if retagged.data == old else Outcome.UPDATED
     result = SidecarResult(sidecar, photos, outcome, retagged.added, retagged.removed)
     if outcome is not Outcome.UNCHANGED and before is not None and _read_only(before[1]):
-        raise XmpError(f"it is read-only (would {outcome.value[:-1]} it)")
-    if not dry_run and outcome is Outcome.DELETED:
+        raise XmpError(f"it is read-only (would {outcome.verb} it)")
+    if not dry_run and outcome is Outcome.DELETED and before is not None:
+        _check_unchanged(sidecar, before[1])
         sidecar.unlink()
         _prune(sidecar.parent, config)
     elif not dry_run and outcome is not Outcome.UNCHANGED:
@@ -179,20 +190,24 @@ def _identity(status: os.stat_result) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
+def _check_unchanged(sidecar: Path, before: os.stat_result | None) -> None:
+    """XmpError if another program changed (or created) the sidecar since it was read."""
+    try:
+        now: tuple[int, int, int] | None = _identity(os.lstat(sidecar))
+    except FileNotFoundError:
+        now = None
+    if now != (_identity(before) if before else None):
+        raise XmpError("another program changed it meanwhile; run again")
+
+
 def _write(sidecar: Path, data: bytes, before: os.stat_result | None) -> None:
-    """Replace the sidecar atomically, keeping its permissions; give up if another program
-    changed (or created) it since it was read."""
+    """Replace the sidecar atomically, keeping its permissions."""
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     with replacing(sidecar) as stream:
         stream.write(data)
         if before is not None:
             os.fchmod(stream.fileno(), stat.S_IMODE(before.st_mode))
-        try:
-            now: tuple[int, int, int] | None = _identity(os.lstat(sidecar))
-        except FileNotFoundError:
-            now = None
-        if now != (_identity(before) if before else None):
-            raise XmpError("another program changed it meanwhile; run again")
+        _check_unchanged(sidecar, before)
 
 
 def _prune(folder: Path, config: TagsConfig) -> None:

@@ -25,6 +25,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 LR = "http://ns.adobe.com/lightroom/1.0/"
 DIGIKAM = "http://www.digikam.org/ns/1.0/"
 MAX_BYTES = 16 << 20  # darktable's longest histories are a few hundred KB
+MAX_ELEMENTS = 100_000  # bounds the memory a hostile packet of tiny elements can take
 
 # A sidecar autoalbum creates; one left exactly like this holds nothing and may be deleted.
 EMPTY_PACKET = (
@@ -83,9 +84,13 @@ class _Element:
     text: str = ""  # its own character data, entities decoded
 
     def walk(self) -> Iterator[_Element]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This element and all below it, in document order; no recursion, as nesting is
+        unbounded."""
+        pending = [self]
+        while pending:
+            element = pending.pop()
+            yield element
+            pending.extend(reversed(element.children))
 
 
 def _tag_end(data: bytes, start: int) -> int:
@@ -110,6 +115,7 @@ class _Locator:
         self.stack: list[_Element] = []
         self.root: _Element | None = None
         self.declared: dict[str, str] = {}
+        self.count = 0
 
     def start_ns(self, prefix: str, uri: str) -> None:
         self.declared[prefix] = uri
@@ -118,8 +124,12 @@ class _Locator:
         outer = (
             self.stack[-1].scope if self.stack else {"xml": "http://www.w3.org/XML/1998/namespace"}
         )
+        self.count += 1
+        if self.count > MAX_ELEMENTS:
+            raise XmpError(f"more than {MAX_ELEMENTS} elements")
         at = self.parser.parser.CurrentByteIndex
-        element = _Element(tag, dict(attrs), {**outer, **self.declared}, at)
+        scope = {**outer, **self.declared} if self.declared else outer  # shared: never changed
+        element = _Element(tag, dict(attrs), scope, at)
         self.declared = {}
         if self.stack:
             self.stack[-1].children.append(element)
