@@ -354,6 +354,18 @@ def test_darktable_sidecar_keeps_every_byte_that_is_not_ours(tmp_path: Path) -> 
     assert sidecar.stat().st_mode & 0o777 == 0o640
 
 
+def test_windows_line_ends_are_kept(tmp_path: Path) -> None:
+    config = tags_config(tmp_path)
+    photo = make_photo(tmp_path / "IMG_0001.jpg")
+    sidecar = sidecar_path(photo, config)
+    original = DARKTABLE.replace("\n", "\r\n").encode()
+    sidecar.write_bytes(original)
+    sync_tags({photo: "Cat"}, config)
+    assert sidecar.read_bytes() == _darktable_with("Cat").replace("\n", "\r\n").encode()
+    sync_tags({photo: None}, config)
+    assert sidecar.read_bytes() == original
+
+
 def test_digikam_keywords_stay_and_a_shared_plain_keyword_is_theirs(tmp_path: Path) -> None:
     """digiKam's Animals/Cat also puts "Cat" in dc:subject: autoalbum's album Cat reuses it
     and, on removal, leaves it. Its stale autoalbum/Old goes."""
