@@ -15,6 +15,7 @@ from autoalbum.config import (
     ModelConfig,
     Observer,
     ReclusterConfig,
+    TagsConfig,
     WatchConfig,
     load_config,
 )
@@ -55,15 +56,15 @@ def test_example_file_loads_and_documents_every_key() -> None:
     text = EXAMPLE.read_text()
     sections = {
         "library": LibraryConfig, "model": ModelConfig, "cluster": ClusterConfig,
-        "recluster": ReclusterConfig, "watch": WatchConfig,
+        "recluster": ReclusterConfig, "watch": WatchConfig, "tags": TagsConfig,
     }  # fmt: skip
     for section, cls in sections.items():
         assert f"\n{section}:\n" in text
         for field in dataclasses.fields(cls):
             assert f"  {field.name}:" in text, f"{section}.{field.name} is not in the example"
     defaults = Config(library=config.library)
-    assert (config.model, config.cluster, config.recluster, config.watch) == (
-        defaults.model, defaults.cluster, defaults.recluster, defaults.watch,
+    assert (config.model, config.cluster, config.recluster, config.watch, config.tags) == (
+        defaults.model, defaults.cluster, defaults.recluster, defaults.watch, defaults.tags,
     ), "the example shows the real defaults"  # fmt: skip
 
 
@@ -114,3 +115,20 @@ def test_yaml_syntax_error_and_empty_and_missing_file(tmp_path: Path) -> None:
     assert "must be a mapping" in _problems(tmp_path, "")[0]
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_tags_are_off_by_default_and_a_mirror_resolves(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, MINIMAL)).tags == TagsConfig(enabled=False)
+    text = MINIMAL + "tags:\n  enabled: true\n  location: mirror\n  mirror: sidecars\n"
+    tags = load_config(_write(tmp_path, text)).tags
+    assert tags.enabled and tags.location == "mirror" and tags.mirror == tmp_path / "sidecars"
+    assert (tags.root, tags.naming) == ("autoalbum", "image.ext.xmp")
+
+
+def test_tags_mistakes_are_reported_together(tmp_path: Path) -> None:
+    text = MINIMAL + "tags:\n  location: mirror\n  root: a|b\n  naming: IMG.XMP\n"
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 3, problems
+    assert any("tags.mirror: required when location is mirror" in p for p in problems)
+    assert any("tags.root: must be a keyword without | or /" in p for p in problems)
+    assert any("tags.naming: must be one of 'image.ext.xmp', 'image.xmp'" in p for p in problems)

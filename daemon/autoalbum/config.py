@@ -97,12 +97,39 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class TagsConfig:
+    enabled: bool = _doc(
+        "write each photo's album as a keyword into XMP sidecars that photo managers read",
+        False,
+    )
+    root: str = _doc(
+        "keyword every album sits under (autoalbum|Cat, autoalbum/Cat); autoalbum only ever "
+        "changes keywords under it",
+        "autoalbum",
+    )
+    location: Literal["beside", "mirror"] = _doc(
+        "beside (next to each photo: needs write access to the photo folders) or mirror "
+        "(in a separate tree that repeats the photos' full paths)",
+        "beside",
+    )
+    mirror: Path | None = _doc(
+        "the folder of the mirror tree; required when location is mirror", None
+    )
+    naming: Literal["image.ext.xmp", "image.xmp"] = _doc(
+        "IMG_1.jpg.xmp (digiKam, darktable, Immich) or IMG_1.xmp (Adobe; IMG_1.jpg and "
+        "IMG_1.cr2 then share one)",
+        "image.ext.xmp",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig
     model: ModelConfig = ModelConfig()
     cluster: ClusterConfig = ClusterConfig()
     recluster: ReclusterConfig = ReclusterConfig()
     watch: WatchConfig = WatchConfig()
+    tags: TagsConfig = TagsConfig()
     source: Path | None = None  # the file it was read from
 
 
@@ -200,7 +227,15 @@ def _check_value(name: str, value: Any) -> str | None:
         return f"must list 3 numbers (R, G, B), got {len(value)}"
     if name == "unsorted_distance" and not 0 < value <= 2:
         return f"must be between 0 and 2 (cosine distance), got {value}"
+    if name == "root" and (not value.strip() or not value.isprintable() or {"|", "/"} & set(value)):
+        return f"must be a keyword without | or /, got {value!r}"
     return None
+
+
+def _check_section(cls: type[Any], values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Checks that span keys of one section: (key, problem) pairs."""
+    if cls is TagsConfig and values.get("location") == "mirror" and values.get("mirror") is None:
+        yield "mirror", "required when location is mirror: the folder of the mirror tree"
 
 
 def _section(cls: type[Any], node: yaml.Node, prefix: str, base: Path, problems: _Problems) -> Any:
@@ -222,6 +257,8 @@ def _section(cls: type[Any], node: yaml.Node, prefix: str, base: Path, problems:
             continue
         if problem := _check_value(key, values[key]):
             problems.add(value_node, name, problem)
+    for key, problem in _check_section(cls, values):
+        problems.add(node, f"{prefix}.{key}", problem)
     for name, spec in fields.items():
         missing = (
             spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
@@ -237,6 +274,7 @@ _SECTIONS = {
     "cluster": ClusterConfig,
     "recluster": ReclusterConfig,
     "watch": WatchConfig,
+    "tags": TagsConfig,
 }
 
 
