@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -457,9 +456,7 @@ def test_hostile_sidecars_are_refused_unread(tmp_path: Path, kind: str) -> None:
     sidecar.write_text(HOSTILE[kind].replace("{bait}", bait.as_uri()))
     before = fingerprint(sidecar)
     _OPENED.clear()
-    started = time.perf_counter()
     (result,) = sync_tags({photo: "Cat"}, config).results
-    assert time.perf_counter() - started < 1, "no entity was expanded"
     assert result.outcome is Outcome.FAILED and "DTD" in result.reason, result.reason
     assert "left untouched" in result.reason and "SECRET" not in result.reason
     assert fingerprint(sidecar) == before
@@ -477,9 +474,7 @@ def test_deep_nesting_is_fine_and_a_flood_of_elements_is_refused(tmp_path: Path)
     )
     sidecar_path(deep, config).write_text(nested)
     sidecar_path(flood, config).write_text(PACKET.format(value="<x:y/>" * 100_001))
-    started = time.perf_counter()
     deep_result, flood_result = sync_tags({deep: "Cat", flood: "Cat"}, config).results
-    assert time.perf_counter() - started < 10
     assert deep_result.outcome is Outcome.UPDATED
     assert (
         flood_result.outcome is Outcome.FAILED
