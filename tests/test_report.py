@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.albums.tree import Member
 from autoalbum.cli import main
 from autoalbum.config import load_config
 from autoalbum.embedding.embedder import OnnxEmbedder
@@ -22,7 +23,6 @@ from autoalbum.library.library import Library
 from autoalbum.report.build import write_report
 from autoalbum.report.collection import (
     Collection,
-    Photo,
     ReportAlbum,
     ReportError,
     from_sort_output,
@@ -219,7 +219,7 @@ def test_unreadable_photo_gets_a_placeholder(photos: Path, tmp_path: Path) -> No
     album = ReportAlbum(
         "01-things",
         "things",
-        tuple(Photo(p, d) for d, p in enumerate([*good, broken, tmp_path / "gone.jpg"])),
+        tuple(Member(p, d) for d, p in enumerate([*good, broken, tmp_path / "gone.jpg"])),
     )
     summary = write_report(Collection("test", (album,), (), None), tmp_path / "report")
     assert (summary.thumbnails.made, summary.thumbnails.failed) == (2, 2)

@@ -66,6 +66,7 @@ class Daemon:
         self.config = root / "autoalbum.yaml"
         env = {**os.environ, "AUTOALBUM_CACHE": str(cache)}
         self.log = (root / "daemon.log").open("ab")
+        self.start = self.log.tell()  # a restart appends to the log of the daemon before it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autoalbum.cli", "run", "--config", str(self.config),
              "--device", "cpu"],
@@ -74,7 +75,8 @@ class Daemon:
         self.wait_for(lambda: b"watching" in self.output(), what="the daemon to start")
 
     def output(self) -> bytes:
-        return (self.root / "daemon.log").read_bytes()
+        """What this daemon logged (not the one before it)."""
+        return (self.root / "daemon.log").read_bytes()[self.start :]
 
     def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> float:
         started = time.monotonic()

@@ -28,7 +28,11 @@ def _config(root: Path, held_out: tuple[str, ...]) -> Config:
 
 def _album_names(library: Library) -> dict[Path, str]:
     names = {a.id: a.name for a in library.catalog.albums()}
-    return {m.path: names[m.album_id] for m in library.catalog.memberships()}
+    return {
+        m.path: names[album]
+        for album, members in library.catalog.members().items()
+        for m in members
+    }
 
 
 @pytest.mark.skipif(not FLOWERS.is_dir(), reason="needs ../shared/datasets/flowers17")

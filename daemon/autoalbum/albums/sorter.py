@@ -19,7 +19,7 @@ from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.clustering.kmeans import Clustering
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
-from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbedResult, Failure, embed_paths
+from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
 
@@ -60,7 +60,7 @@ def album_labels(clustering: Clustering, top_classes: NDArray[np.int64] | None) 
     )
 
 
-def build_albums(embedded: EmbedResult, clustering: Clustering) -> tuple[Album, ...]:
+def build_albums(embedded: EmbeddedPhotos, clustering: Clustering) -> tuple[Album, ...]:
     """Albums numbered by size (biggest first), members nearest to the centroid first."""
     names = album_labels(clustering, embedded.top_classes)
     albums = []

@@ -27,7 +27,7 @@ class Failure:
 
 
 @dataclass
-class EmbedResult:
+class EmbeddedPhotos:
     """Vectors for the images that decoded, in input order, and the files that did not."""
 
     paths: list[Path] = field(default_factory=list)
@@ -109,9 +109,9 @@ def embed_paths(
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     advance: Callable[[int], None] = lambda n: None,
-) -> EmbedResult:
+) -> EmbeddedPhotos:
     """Decode and embed `paths`; unreadable files are collected as failures, never raised."""
-    result = EmbedResult()
+    result = EmbeddedPhotos()
     window = batch_size * 2
     decoded = _decoded(paths, embedder.input_size, max_pixels, workers or default_workers(), window)
     vectors: list[NDArray[np.float32]] = []

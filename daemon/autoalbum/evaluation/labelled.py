@@ -53,7 +53,7 @@ class LazyModel(LazyEmbedder):
 
 
 @dataclass(frozen=True)
-class Vectors:
+class EmbeddedSet:
     vectors: NDArray[np.float32]  # one unit row per readable image, in path order
     readable: NDArray[np.bool_]  # one per path
     images_per_second: float | None  # None: not embedded by evaluate (from a catalog)
@@ -71,7 +71,9 @@ def labelled_images(folder: Path) -> tuple[list[Path], list[str]]:
     return paths, [p.relative_to(root).parts[0] for p in paths]
 
 
-def vectors_for(paths: list[Path], features: Features, library: Config | None = None) -> Vectors:
+def vectors_for(
+    paths: list[Path], features: Features, library: Config | None = None
+) -> EmbeddedSet:
     """The library's stored vectors if it has them all, else cached ones, else embed now."""
     stored = from_catalog(paths, features, library) if library is not None else None
     return stored or _cached_or_embedded(paths, features)
@@ -94,7 +96,7 @@ def _unchanged(record: FileRecord | None, path: Path) -> bool:
     return (record.size, record.mtime_ns) == (info.st_size, info.st_mtime_ns)
 
 
-def from_catalog(paths: list[Path], features: Features, library: Config) -> Vectors | None:
+def from_catalog(paths: list[Path], features: Features, library: Config) -> EmbeddedSet | None:
     """The vectors a library stored for `paths`, if it indexed every one with this model."""
     catalog_file = library.library.state / CATALOG_NAME
     if not catalog_file.is_file() or _library_model(library) != features.name:
@@ -110,7 +112,7 @@ def from_catalog(paths: list[Path], features: Features, library: Config) -> Vect
         ids = [r.content_id for r in records if r is not None and r.status is Status.OK]
         vectors = normalise(catalog.vectors([i for i in ids if i is not None]))
     readable = np.array([r is not None and r.status is Status.OK for r in records], dtype=bool)
-    return Vectors(vectors, readable, None, f"the library catalog {catalog_file}")
+    return EmbeddedSet(vectors, readable, None, f"the library catalog {catalog_file}")
 
 
 def _cache_file(paths: list[Path], features: Features) -> Path:
@@ -121,12 +123,12 @@ def _cache_file(paths: list[Path], features: Features) -> Path:
     return cache_dir() / "evaluate" / f"{digest.hexdigest()[:20]}.npz"
 
 
-def _cached_or_embedded(paths: list[Path], features: Features) -> Vectors:
+def _cached_or_embedded(paths: list[Path], features: Features) -> EmbeddedSet:
     cache = _cache_file(paths, features)
     if cache.is_file():
         stored = np.load(cache)
         source = f"evaluate's cache (embedded earlier by {features.name})"
-        return Vectors(stored["vectors"], stored["readable"], float(stored["rate"]), source)
+        return EmbeddedSet(stored["vectors"], stored["readable"], float(stored["rate"]), source)
     started = time.monotonic()
     result = embed_paths(paths, features)
     rate = len(paths) / max(time.monotonic() - started, 1e-9)
@@ -134,4 +136,4 @@ def _cached_or_embedded(paths: list[Path], features: Features) -> Vectors:
     cache.parent.mkdir(parents=True, exist_ok=True)
     with replacing(cache) as stream:  # a reader never sees half a file
         np.savez(stream, vectors=result.vectors, readable=readable, rate=rate)
-    return Vectors(result.vectors, readable, rate, f"embedded now by {features.name}")
+    return EmbeddedSet(result.vectors, readable, rate, f"embedded now by {features.name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.albums.tree import Member
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.records import AlbumRecord, FileRecord, Membership, RunRecord, Status
+from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
 from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
 
 # The records are the catalog's vocabulary: callers may take them from here or from records.
@@ -28,7 +30,6 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "FileRecord",
-    "Membership",
     "RunRecord",
     "Status",
 ]
@@ -256,14 +257,18 @@ class Catalog:
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
-    def memberships(self) -> list[Membership]:
+    def members(self) -> dict[int, list[Member]]:
+        """Each album's live photos, by album id, nearest to its centre first."""
         rows = self.db.execute(
             """SELECT f.path, c.album_id, c.distance FROM files f
                JOIN contents c ON f.content_id = c.id
                WHERE f.status = ? AND c.album_id IS NOT NULL ORDER BY c.distance, f.path""",
             (Status.OK.value,),
         )
-        return [Membership(Path(p), a, float(d or 0.0)) for p, a, d in rows]
+        members: dict[int, list[Member]] = defaultdict(list)
+        for path, album, distance in rows:
+            members[album].append(Member(Path(path), float(distance or 0.0)))
+        return dict(members)
 
     # albums
 

@@ -8,7 +8,7 @@ number and name. The catalog holds the albums; the tree on disk is written from 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,6 @@ from autoalbum.albums.tree import (
     UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     Album,
-    Member,
     folder_names,
     update_albums,
     write_albums,
@@ -191,10 +190,8 @@ class Keeper:
 
     def _tree(self) -> tuple[list[int], list[Album]]:
         """The albums with members, as the album tree shows them, and their ids."""
-        members: dict[int, list[Member]] = defaultdict(list)
-        for membership in self.catalog.memberships():
-            members[membership.album_id].append(Member(membership.path, membership.distance))
-        albums = [a for a in self.catalog.albums() if members[a.id]]
+        members = self.catalog.members()
+        albums = [a for a in self.catalog.albums() if a.id in members]
         tree = [Album(a.number, a.name, tuple(members[a.id])) for a in albums]
         return [a.id for a in albums], tree
 

@@ -37,15 +37,6 @@ class AlbumRecord:
 
 
 @dataclass(frozen=True)
-class Membership:
-    """An indexed file that belongs to an album."""
-
-    path: Path
-    album_id: int
-    distance: float
-
-
-@dataclass(frozen=True)
 class RunRecord:
     kind: str
     started_at: float

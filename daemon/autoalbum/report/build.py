@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from autoalbum.albums.tree import Member
 from autoalbum.durable import write_text_atomically
-from autoalbum.report.collection import Collection, Photo, ReportError
+from autoalbum.report.collection import Collection, ReportError
 from autoalbum.report.page import THUMBS_FOLDER, MapPoint, page
 from autoalbum.report.thumbnails import Thumbnails, make_thumbnails
 
@@ -43,16 +44,16 @@ class ReportSummary:
 
 
 def _map_points(
-    collection: Collection, shown: Sequence[tuple[Photo, ...]]
+    collection: Collection, shown: Sequence[tuple[Member, ...]]
 ) -> tuple[list[MapPoint], str | None]:
     """t-SNE positions of the shown photos (a sample of MAP_MAX at most), or why there are none."""
     if collection.vectors is None:
         return [], collection.no_vectors or "no map: no embeddings were found"
     places = [
-        (a, p, photo.row)
+        (a, p, collection.rows[photo.path])
         for a, photos in enumerate(shown)
         for p, photo in enumerate(photos)
-        if photo.row is not None
+        if photo.path in collection.rows
     ]
     if len(places) < MAP_MIN:
         return [], f"no map: it needs at least {MAP_MIN} photos"

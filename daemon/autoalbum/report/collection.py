@@ -7,8 +7,8 @@ import json
 import os
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from autoalbum.albums.tree import (
     UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     VECTORS_NAME,
+    Member,
 )
 from autoalbum.config import Config
 from autoalbum.errors import AutoalbumError
@@ -33,17 +34,10 @@ class ReportError(AutoalbumError):
 
 
 @dataclass(frozen=True)
-class Photo:
-    path: Path
-    distance: float
-    row: int | None = None  # its row in Collection.vectors
-
-
-@dataclass(frozen=True)
 class ReportAlbum:
     folder: str  # 03-egyptian_cat
     label: str  # Egyptian cat
-    photos: tuple[Photo, ...]  # nearest to the album centre first
+    photos: tuple[Member, ...]  # nearest to the album centre first
 
 
 @dataclass(frozen=True)
@@ -56,6 +50,7 @@ class Collection:
     vectors: NDArray[np.float32] | None
     no_vectors: str | None = None  # why `vectors` is None
     private: tuple[Path, ...] = ()  # folders the report must not be written into
+    rows: Mapping[Path, int] = field(default_factory=dict)  # a photo's row in `vectors`
 
 
 # reading a sort output folder
@@ -94,7 +89,7 @@ def _sort_vectors(path: Path, count: int) -> tuple[NDArray[np.float32] | None, s
     return vectors, None
 
 
-def _nearest_first(photos: Iterable[Photo]) -> tuple[Photo, ...]:
+def _nearest_first(photos: Iterable[Member]) -> tuple[Member, ...]:
     return tuple(sorted(photos, key=lambda photo: photo.distance))
 
 
@@ -103,10 +98,12 @@ def from_sort_output(folder: Path) -> Collection:
     path = folder / INDEX_NAME
     index = _read_index(path)
     try:
-        members: dict[str, list[Photo]] = defaultdict(list)
+        members: dict[str, list[Member]] = defaultdict(list)
+        rows: dict[Path, int] = {}
         for row, image in enumerate(index["images"]):
-            photo = Photo(Path(image["path"]), float(image["distance"]), row)
+            photo = Member(Path(image["path"]), float(image["distance"]))
             members[image["album"]].append(photo)
+            rows[photo.path] = row
         albums = tuple(
             ReportAlbum(a["name"], a["label"], _nearest_first(members[a["name"]]))
             for a in index["albums"]
@@ -117,7 +114,7 @@ def from_sort_output(folder: Path) -> Collection:
         raise ReportError(f"{path} is damaged ({error!r}); run autoalbum sort again") from None
     vectors, why = _sort_vectors(folder / VECTORS_NAME, len(index["images"]))
     source = os.path.abspath(folder)
-    return Collection(source, albums, failures, vectors, why, (folder, *sources))
+    return Collection(source, albums, failures, vectors, why, (folder, *sources), rows)
 
 
 # reading a library
@@ -142,24 +139,22 @@ def from_library(config: Config) -> Collection:
         raise ReportError(f"no library catalog at {path}; run autoalbum index first")
     with Catalog(path) as catalog:
         records = catalog.albums()
-        memberships = catalog.memberships()  # nearest to the centre first
+        members = catalog.members()  # nearest to the centre first
         content = {f.path: f.content_id for f in catalog.files(Status.OK)}
-        ids = sorted({c for m in memberships if (c := content.get(m.path)) is not None})
+        paths = [m.path for album in members.values() for m in album]
+        ids = sorted({c for p in paths if (c := content.get(p)) is not None})
         vectors = catalog.vectors(ids) if ids else None
         failed = catalog.files(Status.FAILED)
     row = {content_id: i for i, content_id in enumerate(ids)}
-    members: dict[int, list[Photo]] = defaultdict(list)
-    for m in memberships:
-        content_id = content.get(m.path)
-        place = row.get(content_id) if content_id is not None else None
-        members[m.album_id].append(Photo(m.path, m.distance, place))
+    rows = {p: row[c] for p in paths if (c := content.get(p)) is not None}
     # Numbered albums in order, then the photos far from every centre.
     shown = sorted(
-        (a for a in records if members[a.id]), key=lambda a: (a.number == UNSORTED_NUMBER, a.number)
+        (a for a in records if a.id in members),
+        key=lambda a: (a.number == UNSORTED_NUMBER, a.number),
     )
     folders = _album_folders(shown)
     albums = tuple(ReportAlbum(folders[a.id], a.name, tuple(members[a.id])) for a in shown)
     failures = tuple((f.path, f.reason or "no reason recorded") for f in failed)
     why = None if vectors is not None else "no map: the library has no photos in albums yet"
     private = (*library.folders, library.albums, library.state)
-    return Collection(f"library {library.albums}", albums, failures, vectors, why, private)
+    return Collection(f"library {library.albums}", albums, failures, vectors, why, private, rows)

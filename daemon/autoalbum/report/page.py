@@ -17,8 +17,8 @@ from urllib.parse import quote
 import numpy as np
 
 from autoalbum import __version__
-from autoalbum.albums.tree import UNSORTED_FOLDER
-from autoalbum.report.collection import Collection, Photo, ReportAlbum
+from autoalbum.albums.tree import UNSORTED_FOLDER, Member
+from autoalbum.report.collection import Collection, ReportAlbum
 from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
 
 THUMBS_FOLDER = "thumbs"
@@ -70,7 +70,7 @@ def _photo_id(album: int, photo: int) -> str:
     return f"p{album}-{photo}"
 
 
-def _figure(photo: Photo, pid: str, thumb: Thumb, out: Path) -> str:
+def _figure(photo: Member, pid: str, thumb: Thumb, out: Path) -> str:
     name = _esc(photo.path.name)
     if thumb.name is not None:
         src = f"{THUMBS_FOLDER}/{thumb.name}"
@@ -89,7 +89,7 @@ def _figure(photo: Photo, pid: str, thumb: Thumb, out: Path) -> str:
 
 
 def _album_section(
-    index: int, album: ReportAlbum, shown: Sequence[Photo], thumbs: Thumbnails, out: Path
+    index: int, album: ReportAlbum, shown: Sequence[Member], thumbs: Thumbnails, out: Path
 ) -> str:
     size = f"{len(album.photos)} photo{'s' * (len(album.photos) != 1)}"
     if len(shown) < len(album.photos):
@@ -111,7 +111,7 @@ def _map_section(
     points: Sequence[MapPoint],
     note: str | None,
     albums: Sequence[ReportAlbum],
-    shown: Sequence[tuple[Photo, ...]],
+    shown: Sequence[tuple[Member, ...]],
 ) -> str:
     parts = ['<section id="map"><h2>Map <span class="size">t-SNE of the embeddings; ']
     parts.append("click a point to see its photo</span></h2>")
@@ -215,7 +215,7 @@ def _page(collection: Collection, body: Sequence[str], photos: int) -> str:
 
 def page(
     collection: Collection,
-    shown: Sequence[tuple[Photo, ...]],
+    shown: Sequence[tuple[Member, ...]],
     points: Sequence[MapPoint],
     note: str | None,
     thumbs: Thumbnails,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 from autoalbum.config import load_config
@@ -47,10 +46,10 @@ def library_status(config_path: Path, failures: int = 20) -> str:
             f"files: {counts[Status.OK]} indexed, {counts[Status.FAILED]} failed, "
             f"{counts[Status.MISSING]} missing, {pending} pending (not yet in an album)"
         )
-        sizes = Counter(m.album_id for m in catalog.memberships())
-        albums = catalog.albums()
-        lines.append(f"albums: {sum(1 for a in albums if sizes[a.id])}")
-        lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {a.name}" for a in albums if sizes[a.id]]
+        sizes = {album: len(members) for album, members in catalog.members().items()}
+        albums = [a for a in catalog.albums() if a.id in sizes]
+        lines.append(f"albums: {len(albums)}")
+        lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {a.name}" for a in albums]
         run = catalog.last_run("recluster")
         if run is None:
             lines.append("last recluster: never")
