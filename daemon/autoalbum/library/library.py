@@ -66,7 +66,16 @@ class Library:
         return self._embedder.model
 
     def close(self) -> None:
-        self._stores.close()
+        """Save the vector index if it changed, and close the catalog."""
+        try:
+            self.save_index()
+        finally:
+            self._stores.close()
+
+    def save_index(self) -> None:
+        """Write the vector index if it changed since the last save. Losing it to a crash
+        costs only time: the next start repairs it from the catalog."""
+        self._stores.save_index()
 
     def __enter__(self) -> Library:
         return self

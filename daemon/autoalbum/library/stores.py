@@ -26,7 +26,10 @@ class Stores:
         self.catalog.close()
 
     def save_index(self) -> None:
-        self.index.save(self.state / VECTOR_INDEX_NAME)
+        """Write the vector index if vectors came since the last save: a whole-file rewrite,
+        so callers do it at the end of a run or every so often, not per chunk."""
+        if self.index.changed:
+            self.index.save(self.state / VECTOR_INDEX_NAME)
 
     def _load_index(self) -> VectorIndex:
         dim = int(self.catalog.meta("dim") or 0)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.durable import fsync_folder
+from autoalbum.durable import fsync_folder, replacing
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +119,7 @@ class VectorIndex:
         self._index: Any = _new_faiss_index(dim)
         self._sorted = np.empty(0, dtype=np.int64)  # mirrors the stored ids, for fast lookups
         self._lock = threading.Lock()
+        self.changed = False  # vectors added or removed since the index was loaded or saved
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex:
@@ -143,19 +142,12 @@ class VectorIndex:
         return loaded
 
     def save(self, path: Path) -> None:
-        """Write the index atomically: a temp file beside `path`, fsync, then rename."""
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        temp = Path(name)
-        try:
-            with self._lock:
-                faiss.write_index(self._index, name)
-            with temp.open("rb") as written:
-                os.fsync(written.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        """Write the index atomically (`durable.replacing`)."""
+        with self._lock:
+            data = faiss.serialize_index(self._index)
+            self.changed = False
+        with replacing(path) as stream:
+            stream.write(data.tobytes())
         fsync_folder(path.parent)
 
     def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
@@ -173,6 +165,7 @@ class VectorIndex:
             if len(present):
                 self._remove(present)
             self._index.add_with_ids(rows, keys)
+            self.changed = True
             new = np.sort(keys)
             self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, new), new)
 
@@ -193,6 +186,7 @@ class VectorIndex:
     def _remove(self, present: NDArray[np.int64]) -> int:
         """Remove ids known to be stored; the caller holds the lock."""
         removed = int(self._index.remove_ids(present))
+        self.changed = True
         self._sorted = np.delete(self._sorted, np.searchsorted(self._sorted, present))
         return removed
 
