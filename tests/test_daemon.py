@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,8 +25,9 @@ from autoalbum.embedding.embedder import Embeddings, normalise
 from autoalbum.library.catalog import Status
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
-from autoalbum.service.daemon import GROWTH_MINIMUM, Service, split_changes
+from autoalbum.service.daemon import Service, split_changes
 from autoalbum.service.notify import Notifier
+from autoalbum.service.reclusters import GROWTH_MINIMUM
 from autoalbum.service.settler import Change, ChangeKind
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
@@ -286,15 +288,26 @@ def test_status_reports_the_paths_waiting_to_be_filed(tmp_path: Path) -> None:
     assert (rig.status()["running"], rig.status()["pending"]) == (False, 0)
 
 
-def test_stopping_lets_a_recluster_finish_and_takes_it_in(tmp_path: Path) -> None:
+def test_stopping_calls_off_a_running_recluster(tmp_path: Path) -> None:
     rig = Rig(tmp_path, 12, after_new_images=3)
+    gate = threading.Event()
+    plain = rig.service._reclusterer._open_library
+
+    def slow_to_open(config: Config, *, load_index: bool = True) -> Library:
+        gate.wait(30)  # a recluster that is still clustering when the stop comes
+        return plain(config, load_index=load_index)
+
+    rig.service._reclusterer._open_library = slow_to_open
     with rig.service.running():
         rig.arrive(3)
         assert rig.service.reclustering
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5, "stopping does not wait for the recluster"
+    gate.set()  # it goes on, sees it was called off, and commits nothing
     with rig.open_library(rig.service.config) as library:
         run = library.catalog.last_run("recluster")
-        assert run is not None and run.images == 15
-        assert not library.catalog.unassigned_ids().size
+        assert run is not None and run.images == 12, "the albums stay as they were"
+        assert not library.catalog.unassigned_ids().size, "the arrivals are filed all the same"
     assert rig.status()["running"] is False
 
 

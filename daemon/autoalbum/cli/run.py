@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
     from autoalbum.config import load_config
     from autoalbum.embedding.embedder import open_embedder
-    from autoalbum.service.daemon import build_service
+    from autoalbum.service.build import build_service
 
     config = load_config(args.config)
     service = build_service(config, lambda: open_embedder(config.model, args.device))

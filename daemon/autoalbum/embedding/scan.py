@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from autoalbum.embedding.images import is_candidate
@@ -33,9 +33,12 @@ def _leads_back(folder: Path) -> bool:
     return any(os.path.realpath(above) == target for above in folder.parents)
 
 
-def _walk(root: Path, excluded: Sequence[Path], follow_symlinks: bool) -> Iterator[Path]:
+def _walk(
+    root: Path, excluded: Sequence[Path], follow_symlinks: bool, tick: Callable[[], None]
+) -> Iterator[Path]:
     walk = os.walk(root, onerror=_report_walk_error, followlinks=follow_symlinks)
     for folder, dirs, files in walk:
+        tick()
         here = Path(folder)
         # Prune in place so os.walk never descends into hidden, excluded or looping folders.
         dirs[:] = sorted(
@@ -58,10 +61,15 @@ def _report_walk_error(error: OSError) -> None:
 
 
 def find_images(
-    sources: Sequence[Path], exclude: Sequence[Path] = (), *, follow_symlinks: bool = False
+    sources: Sequence[Path],
+    exclude: Sequence[Path] = (),
+    *,
+    follow_symlinks: bool = False,
+    tick: Callable[[], None] = lambda: None,
 ) -> list[Path]:
     """Absolute paths of all image files under `sources`, sorted, without duplicates; with
-    `follow_symlinks`, also those reached through symlinks, named by the path through the link."""
+    `follow_symlinks`, also those reached through symlinks, named by the path through the link.
+    `tick` is called once per folder: a long scan can tell a watchdog it is alive."""
     excluded = [Path(os.path.abspath(p)) for p in exclude]
     found: dict[Path, None] = {}
     for source in sources:
@@ -71,5 +79,5 @@ def find_images(
         if _is_within(root, excluded):
             log.warning("skipping %s: it is inside the album folder", root)
             continue
-        found.update(dict.fromkeys(_walk(root, excluded, follow_symlinks)))
+        found.update(dict.fromkeys(_walk(root, excluded, follow_symlinks, tick)))
     return sorted(found)

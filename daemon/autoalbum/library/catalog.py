@@ -272,6 +272,11 @@ class Catalog:
 
     # albums
 
+    def has_centres(self) -> bool:
+        """Whether any album has a centre: photos can be filed, no first clustering needed."""
+        row = self.db.execute("SELECT 1 FROM albums WHERE centroid IS NOT NULL LIMIT 1")
+        return row.fetchone() is not None
+
     def albums(self) -> list[AlbumRecord]:
         rows = self.db.execute("SELECT * FROM albums ORDER BY number")
         return [

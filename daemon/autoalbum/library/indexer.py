@@ -73,13 +73,14 @@ class Indexer:
         self.stores = stores
         self.embedder = embedder  # lazy: loads the model only when something needs embedding
 
-    def scan(self) -> list[Path]:
-        """The photos in the folders now, less the ignored ones."""
+    def scan(self, tick: Callable[[], None] = lambda: None) -> list[Path]:
+        """The photos in the folders now, less the ignored ones; `tick` once per folder."""
         library = self.library
         paths = find_images(
             library.folders,
             exclude=[library.albums, library.state],
             follow_symlinks=library.follow_symlinks,
+            tick=tick,
         )
         ignored = library.ignore
         return [p for p in paths if not any(fnmatch.fnmatch(p.name, pat) for pat in ignored)]
@@ -131,6 +132,15 @@ class Indexer:
                 if catalog.file(path) is None:  # a deleted folder: all files below it
                     missing += catalog.mark_missing_under(path)
         return missing
+
+    def changed(self, paths: Sequence[Path], tick: Callable[[], None]) -> list[Path]:
+        """The paths whose files are new or changed since they were indexed; `tick` now and
+        then, for a watchdog."""
+        found = []
+        for start in range(0, len(paths), CHUNK):
+            found += [stat[0] for stat in self._changed(paths[start : start + CHUNK])[0]]
+            tick()
+        return found
 
     def _changed(self, paths: Sequence[Path]) -> tuple[list[_Stat], int]:
         """Files whose size or mtime differ from the catalog's (or that are new)."""

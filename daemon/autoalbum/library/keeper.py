@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,10 @@ from autoalbum.config import ClusterConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
+
+
+class Cancelled(Exception):
+    """A recluster was called off before it changed the catalog."""
 
 
 @dataclass(frozen=True)
@@ -83,20 +87,24 @@ class Keeper:
         self.catalog.assign([int(i) for i in ids], album_ids, [float(d) for d in distances])
         return int(far.sum())
 
-    def assign_new(self) -> int:
-        """Put every live, unassigned photo into its nearest album (or cluster the first time)."""
+    def assign_new(self, *, cluster_first: bool = True) -> int:
+        """Put every live, unassigned photo into its nearest album. With no albums yet, cluster
+        (or, without `cluster_first`, leave the photos for a recluster to come)."""
         ids = self.catalog.unassigned_ids()
         if not len(ids):
             return 0
-        if not any(a.centroid is not None for a in self.catalog.albums()):
-            return self.recluster(write=False).images
+        if not self.catalog.has_centres():
+            return self.recluster(write=False).images if cluster_first else 0
         album_ids, distances = self._nearest_albums(self.stores.index.vectors(ids))
         with self.catalog.transaction():
             self._place(ids, album_ids, distances)
         return len(ids)
 
-    def recluster(self, write: bool = True) -> ReclusterReport:
-        """Cluster all photos afresh; old albums keep their number and name where matched."""
+    def recluster(
+        self, write: bool = True, cancelled: Callable[[], bool] = lambda: False
+    ) -> ReclusterReport:
+        """Cluster all photos afresh; old albums keep their number and name where matched.
+        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits."""
         started = time.monotonic()
         ids = self.catalog.content_ids(live_only=True)
         if len(ids) == 0:
@@ -115,6 +123,8 @@ class Keeper:
             if a.centroid is not None
         ]
         sizes = np.bincount(clustering.labels, minlength=clustering.k).tolist()
+        if cancelled():
+            raise Cancelled("recluster cancelled before it changed anything")
         with self.catalog.transaction():
             plans = plan_albums(
                 previous, clustering.centroids, votes, sizes=sizes,

@@ -18,10 +18,12 @@ from autoalbum.config import Config
 from autoalbum.embedding.embedder import Embedder, LazyEmbedder
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
-from autoalbum.library.keeper import Keeper, ReclusterReport
+from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
 from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.vectors import VectorIndex
+
+__all__ = ["Cancelled", "Library"]
 
 
 class Library:
@@ -91,6 +93,12 @@ class Library:
         paths = self._indexer.scan()
         return self.ingest(paths, self._indexer.vanished(paths), progress, started=started)
 
+    def backlog(self, tick: Callable[[], None] = lambda: None) -> tuple[list[Path], list[Path]]:
+        """What the folders hold that the catalog does not know yet: new or changed files,
+        and catalogued files that are gone. `tick` now and then, for a watchdog."""
+        paths = self._indexer.scan(tick)
+        return self._indexer.changed(paths, tick), self._indexer.vanished(paths)
+
     def ingest(
         self,
         paths: Sequence[Path],
@@ -98,12 +106,16 @@ class Library:
         progress: Progress | None = None,
         *,
         started: float | None = None,
+        write_tree: bool = True,
+        cluster_first: bool = True,
     ) -> IndexReport:
-        """Take in files that may be new or changed and files that are gone; update albums."""
+        """Take in files that may be new or changed and files that are gone; file them into
+        albums, and update the album tree unless the caller will (`write_tree`). With no
+        albums yet, cluster them first, unless the caller will (`cluster_first`)."""
         started = time.monotonic() if started is None else started
         report = self._indexer.update(paths, vanished, progress)
-        self._keeper.assign_new()
-        if report.changed or not self._keeper.tree_exists():
+        self._keeper.assign_new(cluster_first=cluster_first)
+        if write_tree and (report.changed or not self._keeper.tree_exists()):
             self._keeper.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
@@ -111,13 +123,17 @@ class Library:
 
     # albums
 
-    def assign_new(self) -> int:
-        """Put every live, unassigned photo into its nearest album (or cluster the first time)."""
-        return self._keeper.assign_new()
+    def assign_new(self, *, cluster_first: bool = True) -> int:
+        """Put every live, unassigned photo into its nearest album; with no albums yet, cluster
+        them first (or leave them, without `cluster_first`)."""
+        return self._keeper.assign_new(cluster_first=cluster_first)
 
-    def recluster(self, write: bool = True) -> ReclusterReport:
-        """Cluster all photos afresh; old albums keep their number and name where matched."""
-        return self._keeper.recluster(write)
+    def recluster(
+        self, write: bool = True, cancelled: Callable[[], bool] = lambda: False
+    ) -> ReclusterReport:
+        """Cluster all photos afresh; old albums keep their number and name where matched.
+        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits."""
+        return self._keeper.recluster(write, cancelled)
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name."""

@@ -1,44 +1,40 @@
-"""The daemon: catch up, watch the folders, file arrivals into albums, recluster now and then.
+"""The daemon: watch the folders, catch up, file arrivals into albums, recluster now and then.
 
-One thread owns the library and applies changes in batches; reclustering runs in a second
-thread on its own library (its own catalog connection) so arrivals keep flowing. Signals only
-set flags: SIGTERM/SIGINT finish the current batch and exit, SIGHUP reloads the config.
-`build_service` makes the collaborators; `Service` holds the policies: when to recluster,
-when to rescan, how to reload, what to report.
+One thread owns the library and takes photos in a chunk at a time, arrivals before the
+catch-up (backlog.py); reclustering runs beside it (reclusters.py). Signals only set flags:
+SIGTERM/SIGINT finish the current chunk and exit, SIGHUP reloads the config. `build_service`
+(build.py) makes the collaborators; `Service` holds the policies: when to take in what, when
+to recluster, when to rescan, how to reload, what to report.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from autoalbum.config import Config, ConfigError, ReclusterConfig, load_config
-from autoalbum.durable import write_text_atomically
-from autoalbum.embedding.embedder import Embedder
+from autoalbum.config import Config, ConfigError, load_config
+from autoalbum.durable import write_json_atomically
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.service.backlog import SAMPLE, Backlog
 from autoalbum.service.notify import Notifier
+from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import STATUS_NAME
-from autoalbum.service.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-# A young library reclusters whenever it has doubled (and has at least this many new photos):
-# albums formed from the first five photos of a card say little about the two hundred after.
-GROWTH_MINIMUM = 10
+TREE_SECONDS = 10.0  # during a catch-up, the album tree is brought up to date this often
+INDEX_SAVE_SECONDS = 120.0  # and the vector index saved this often (the catalog has it all)
 
 
 class Watcher(Protocol):
@@ -55,33 +51,6 @@ class Watcher(Protocol):
     def stop(self) -> None: ...
 
     def changes(self, timeout: float) -> list[Change]: ...
-
-
-class OpenLibrary(Protocol):
-    """Opens the library a config describes; the caller closes it."""
-
-    def __call__(self, config: Config, *, load_index: bool = True) -> Library: ...
-
-
-@dataclass
-class _Counters:
-    arrivals_since_recluster: int = 0
-    images_at_recluster: int = 0
-    first_change_at: float | None = None
-    batches: int = 0
-    started_at: float = field(default_factory=time.time)
-
-    def recluster_due(self, policy: ReclusterConfig, now: float) -> bool:
-        """After enough new photos (fewer while the library is young), or long enough after
-        the first change since the last recluster."""
-        due_by_count = self.arrivals_since_recluster >= min(
-            policy.after_new_images, max(GROWTH_MINIMUM, self.images_at_recluster)
-        )
-        due_by_time = (
-            self.first_change_at is not None
-            and now - self.first_change_at >= policy.after_minutes * 60
-        )
-        return due_by_count or due_by_time
 
 
 def split_changes(changes: Sequence[Change]) -> tuple[list[Path], list[Path]]:
@@ -106,7 +75,9 @@ def split_changes(changes: Sequence[Change]) -> tuple[list[Path], list[Path]]:
 class Service:
     """`autoalbum run`: keeps one library's albums current until told to stop.
 
-    `run()` is `running()` plus `step()` until `stop()`; tests drive the two directly.
+    `run()` is `running()` plus `step()` until `stop()`; tests drive the two directly. READY
+    goes to systemd as soon as the library is open; catching up is then work of the loop, a
+    chunk per step, so the watchdog hears from every step and a stop waits for one chunk.
     """
 
     def __init__(
@@ -129,11 +100,15 @@ class Service:
         self._watcher: Watcher | None = None
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._recluster: threading.Thread | None = None
-        self._recluster_done = threading.Event()
-        self._counters = _Counters()
+        self._growth = Growth()
+        self._reclusterer = Reclusterer(open_library, self._growth)
+        self._backlog = Backlog(clock)
+        self._batches = 0
         self._last_reconcile = 0.0
-        self._reported_pending: int | None = None
+        self._tree_written = 0.0
+        self._tree_stale = False
+        self._index_saved = 0.0
+        self._reported: tuple[int, int, int] | None = None
 
     @property
     def library(self) -> Library:
@@ -150,7 +125,12 @@ class Service:
     @property
     def reclustering(self) -> bool:
         """A background recluster is running, or finished and not yet taken in."""
-        return self._recluster is not None
+        return self._reclusterer.running
+
+    @property
+    def backlog(self) -> int:
+        """Photos found or arrived and not yet taken in."""
+        return len(self._backlog)
 
     # signals
 
@@ -160,7 +140,7 @@ class Service:
         signal.signal(signal.SIGHUP, self._on_reload)
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        log.info("received %s: finishing the current chunk", signal.Signals(signum).name)
         self.stop()
 
     def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
@@ -185,122 +165,159 @@ class Service:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
-        """Hold the library, catch up and watch; on leaving, let a recluster finish."""
+        """Hold the library and watch; ready at once, the catch-up comes in the steps. On
+        leaving, a running recluster is called off and the album tree brought up to date."""
         with self._lock:
             self._library = self._open_library(self.config)
             try:
-                self._last_reconcile = self._clock()
-                self._catch_up()
                 self._watcher = self._start_watcher()
                 try:
                     self.notifier.ready(f"watching {len(self.config.library.folders)} folders")
+                    self._start_catch_up()
                     log.info("watching %s", ", ".join(map(str, self.config.library.folders)))
                     yield
                 finally:
                     self.watcher.stop()
                     self.notifier.stopping()
-                    self._wait_for_recluster()
+                    self._reclusterer.call_off()
+                    self._write_tree()
                     self._write_status(running=False)
             finally:
                 self.library.close()
                 self._library = None
 
     def step(self) -> None:
-        """One turn: file what settled, then see to a reload, reclusters and rescans."""
-        changes = self.watcher.changes(timeout=POLL_SECONDS)
+        """One turn: take what settled, see to a reload, reclusters and rescans, then take in
+        one chunk of photos (arrivals first)."""
+        changes = self.watcher.changes(timeout=0.0 if self._backlog else POLL_SECONDS)
         if changes:
-            self._apply(changes)
+            self._queue(changes)
         if self._reload.is_set():
             self._reload.clear()
             self._reload_config()
-        if self._recluster_done.is_set():
-            self._recluster_done.clear()
-            self._recluster = None
+        if self._reclusterer.finished():
             self._take_in_recluster()
         self._maybe_reconcile()
+        if self._backlog:
+            self._take_chunk()
+        elif self._tree_stale:
+            self._write_tree()
+            self.library.save_index()
         self._maybe_recluster()
-        if self.watcher.pending != self._reported_pending:  # a copy in progress shows at once
-            self._write_status(running=True)
+        self._maybe_save_index()
+        self._report()
         self.notifier.watchdog()
 
-    def _catch_up(self) -> None:
-        self.notifier.status("indexing what changed while stopped")
-        report = self.library.index_files()
+    def _heartbeat(self) -> None:
+        self.notifier.watchdog()
+
+    def _start_catch_up(self) -> None:
+        """Find what changed while the daemon was stopped (everything, on a first start) and
+        queue it; bring the album tree in line with the catalog, whatever a crash left."""
+        self.notifier.status("loading the model")
+        # Once, now, so that the first arrival need not wait for it.
+        log.debug("model ready: %d-px input", self.library.embedder.input_size)
+        self._heartbeat()
+        self.notifier.status("scanning the folders")
+        found, vanished = self.library.backlog(self._heartbeat)
+        first = not self.library.catalog.has_centres()
+        self._backlog.catch_up(found, sample_first=first)
+        if vanished:
+            self.library.ingest([], vanished, write_tree=False, cluster_first=False)
+        self.library.assign_new(cluster_first=False)
+        self._write_tree()
         last = self.library.catalog.last_run("recluster")
-        self._counters.images_at_recluster = last.images if last else 0
-        log.info(
-            "caught up: %d files, %d embedded, %d moved or duplicate, %d missing, %d failed",
-            report.found, report.embedded, report.relinked, report.missing, len(report.failed),
-        )  # fmt: skip
-        self._counters.arrivals_since_recluster += report.embedded
+        self._growth.images_at_recluster = last.images if last else 0
+        if first:  # photos a crash left before the first albums count towards them
+            self._growth.arrivals_since_recluster = len(self.library.catalog.unassigned_ids())
+        self._last_reconcile = self._clock()
+        log.info("%d photos to take in, %d gone since the last run", len(found), len(vanished))
 
     def _start_watcher(self) -> Watcher:
         watcher = self._watch(self.config)
         watcher.start()
         return watcher
 
-    def _apply(self, changes: Sequence[Change]) -> None:
+    def _queue(self, changes: Sequence[Change]) -> None:
+        """Arrivals join the front of the backlog; deletions are recorded at once."""
         present, gone = split_changes(changes)
-        report = self.library.ingest(present, gone)
-        self._counters.batches += 1
-        if report.embedded or report.relinked or report.missing:
-            self._counters.arrivals_since_recluster += report.embedded
-            if self._counters.first_change_at is None:
-                self._counters.first_change_at = self._clock()
+        self._backlog.arrive(present)
+        if gone:
+            self._backlog.forget(gone)
+            self._ingest([], gone, live=True)
+
+    def _take_chunk(self) -> None:
+        first = not self.reclustering and not self.library.catalog.has_centres()
+        chunk, live = self._backlog.take(first=first)
+        self._ingest(chunk, [], live=live)
+
+    def _ingest(self, present: Sequence[Path], gone: Sequence[Path], *, live: bool) -> None:
+        """Index a chunk and file it; arrivals reach the album tree at once, a catch-up's
+        chunks every TREE_SECONDS (and when it ends)."""
+        report = self.library.ingest(
+            present, gone, lambda total: lambda n: self._heartbeat(),
+            write_tree=live, cluster_first=False,
+        )  # fmt: skip
+        self._batches += 1
+        if report.changed:
+            self._growth.arrivals_since_recluster += report.embedded
+            if self._growth.first_change_at is None:
+                self._growth.first_change_at = self._clock()
+            self._tree_stale = self._tree_stale or not live
+        if not live and self._clock() - self._tree_written >= TREE_SECONDS:
+            self._write_tree()
         log.info(
-            "batch: %d changes, %d embedded, %d moved or duplicate, %d gone, %d failed (%.2f s)",
-            len(changes), report.embedded, report.relinked, report.missing, len(report.failed),
-            report.seconds,
+            "%s: %d files, %d embedded, %d moved or duplicate, %d gone, %d failed (%.2f s)",
+            "batch" if live else "catch-up", len(present) + len(gone), report.embedded,
+            report.relinked, report.missing, len(report.failed), report.seconds,
         )  # fmt: skip
         for failure in report.failed:
             log.warning("skipping %s: %s", failure.path, failure.reason)
-        self._write_status(running=True)
-        self.notifier.status(f"{self._counters.batches} batches filed")
+
+    def _write_tree(self) -> None:
+        self.library.write_tree()
+        self._tree_written = self._clock()
+        self._tree_stale = False
+
+    def _maybe_save_index(self) -> None:
+        if self._clock() - self._index_saved >= INDEX_SAVE_SECONDS:
+            self.library.save_index()
+            self._index_saved = self._clock()
 
     def _maybe_reconcile(self) -> None:
         interval = self.config.watch.reconcile_minutes * 60
         if interval and self._clock() - self._last_reconcile >= interval:
             self._last_reconcile = self._clock()
-            report = self.library.index_files()
-            if report.embedded or report.relinked or report.missing:
+            found, vanished = self.library.backlog(self._heartbeat)
+            self._backlog.catch_up(found, sample_first=False)
+            if vanished:
+                self._ingest([], vanished, live=True)
+            if found or vanished:
                 log.info("reconciliation scan caught %d changes missed by events",
-                         report.embedded + report.relinked + report.missing)  # fmt: skip
+                         len(found) + len(vanished))  # fmt: skip
 
     def _maybe_recluster(self) -> None:
-        if self._recluster is not None:
+        """Recluster in the background when the policy says so; the first albums come from the
+        opening sample of a catch-up, or from what arrived when there is none."""
+        if self._reclusterer.running:
             return
-        if not self._counters.recluster_due(self.config.recluster, self._clock()):
+        catching_up = self._backlog.progress is not None
+        growth = self._growth
+        if not self.library.catalog.has_centres():
+            if growth.arrivals_since_recluster < (SAMPLE if catching_up else 1):
+                return
+        elif not growth.due(self.config.recluster, self._clock(), catching_up=catching_up):
             return
-        self._counters.arrivals_since_recluster = 0
-        self._counters.first_change_at = None
-        self._recluster = threading.Thread(
-            target=self._recluster_in_background, name="recluster", daemon=True
-        )
-        self._recluster.start()
-
-    def _recluster_in_background(self) -> None:
-        try:
-            with self._open_library(self.config, load_index=False) as library:
-                report = library.recluster(write=False)
-            self._counters.images_at_recluster = report.images
-            log.info("reclustered %d images into %d albums in %.1f s",
-                     report.images, report.albums, report.seconds)  # fmt: skip
-        except Exception:
-            log.exception("recluster failed; albums stay as they are")
-        finally:
-            self._recluster_done.set()
+        self._growth.arrivals_since_recluster = 0
+        self._growth.first_change_at = None
+        self._reclusterer.start(self.config)
 
     def _take_in_recluster(self) -> None:
         """Place what arrived while reclustering, then swap the new albums in whole."""
         self.library.assign_new()
         self.library.write_tree(rebuild=True)
-
-    def _wait_for_recluster(self) -> None:
-        if self._recluster is not None:
-            self._recluster.join()
-            self._recluster = None
-            self._recluster_done.clear()
-            self._take_in_recluster()
+        self._tree_written = self._clock()
+        self._tree_stale = False
 
     def _reload_config(self) -> None:
         source = self.config.source
@@ -322,50 +339,36 @@ class Service:
         old, self._library = self.library, self._open_library(config)
         old.close()
         self._watcher = self._start_watcher()
-        self.library.index_files()
+        found, vanished = self.library.backlog(self._heartbeat)
+        self._backlog.catch_up(found, sample_first=False)
+        if vanished:
+            self._ingest([], vanished, live=True)
+
+    def _report(self) -> None:
+        """daemon.json and systemd's STATUS=, when what they say has changed."""
+        now = (self.watcher.pending, len(self._backlog), self._batches)
+        if now == self._reported:
+            return
+        self._reported = now
+        self._write_status(running=True)
+        catch_up = self._backlog.progress
+        if catch_up is not None:
+            self.notifier.status(f"catching up: {catch_up.describe()}")
+        else:
+            self.notifier.status(f"watching; {self._batches} batches filed")
 
     def _write_status(self, running: bool) -> None:
         pending = self._watcher.pending if running and self._watcher else 0
-        self._reported_pending = pending
+        catch_up = self._backlog.progress if running else None
         status = {
             "pid": os.getpid(),
             "running": running,
-            "started": self._counters.started_at,
+            "started": self._growth.started_at,
             "updated": time.time(),
-            "pending": pending,
-            "batches": self._counters.batches,
-            "arrivals_since_recluster": self._counters.arrivals_since_recluster,
+            "pending": pending + (len(self._backlog) if running else 0),
+            "batches": self._batches,
+            "catch_up": catch_up.as_dict() if catch_up else None,
+            "arrivals_since_recluster": self._growth.arrivals_since_recluster,
             "polling": bool(self._watcher and self._watcher.polling),
         }
-        write_text_atomically(self.config.library.state / STATUS_NAME, json.dumps(status, indent=2))
-
-
-def folder_watcher(config: Config) -> FolderWatcher:
-    """The watcher over the library's folders, leaving out the albums and the state."""
-    library, watch = config.library, config.watch
-    return FolderWatcher(
-        library.folders,
-        exclude=[library.albums, library.state],
-        polling=watch.observer.value == "polling",
-        poll_seconds=watch.poll_seconds,
-        settle_seconds=watch.settle_seconds,
-        follow_symlinks=library.follow_symlinks,
-    )
-
-
-def build_service(config: Config, embedder_factory: Callable[[], Embedder]) -> Service:
-    """The daemon for `config` with its real collaborators. The model loads once, with the
-    first library (after the lock is taken): arrivals must be fast."""
-    model = functools.cache(embedder_factory)
-
-    def open_library(config: Config, *, load_index: bool = True) -> Library:
-        model()
-        return Library(config, model, load_index=load_index)
-
-    return Service(
-        config,
-        open_library=open_library,
-        watch=folder_watcher,
-        lock=LibraryLock(config.library.state),
-        notifier=Notifier(),
-    )
+        write_json_atomically(self.config.library.state / STATUS_NAME, status, indent=2)

@@ -1,0 +1,44 @@
+"""The daemon's collaborators, made in one place for `autoalbum run`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from autoalbum.config import Config
+from autoalbum.embedding.embedder import Embedder
+from autoalbum.library.library import Library
+from autoalbum.library.lock import LibraryLock
+from autoalbum.service.daemon import Service
+from autoalbum.service.notify import Notifier
+from autoalbum.service.watcher import FolderWatcher
+
+
+def folder_watcher(config: Config) -> FolderWatcher:
+    """The watcher over the library's folders, leaving out the albums and the state."""
+    library, watch = config.library, config.watch
+    return FolderWatcher(
+        library.folders,
+        exclude=[library.albums, library.state],
+        polling=watch.observer.value == "polling",
+        poll_seconds=watch.poll_seconds,
+        settle_seconds=watch.settle_seconds,
+        follow_symlinks=library.follow_symlinks,
+    )
+
+
+def build_service(config: Config, embedder_factory: Callable[[], Embedder]) -> Service:
+    """The daemon for `config` with its real collaborators. The model loads once, when the
+    service first needs it (after READY: a first start must not wait for it)."""
+    model = functools.cache(embedder_factory)
+
+    def open_library(config: Config, *, load_index: bool = True) -> Library:
+        return Library(config, model, load_index=load_index)
+
+    return Service(
+        config,
+        open_library=open_library,
+        watch=folder_watcher,
+        lock=LibraryLock(config.library.state),
+        notifier=Notifier(),
+    )

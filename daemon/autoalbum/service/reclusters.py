@@ -1,0 +1,112 @@
+"""When the daemon reclusters, and the recluster itself, on a thread of its own.
+
+A recluster reads every vector, so it runs beside the main loop on its own library (its own
+catalog connection) while arrivals keep flowing; the main loop takes its albums in when it is
+done. Stopping never waits for one: it is called off, and since it commits only at its very
+end, a called-off or killed recluster leaves the catalog as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autoalbum.config import Config, ReclusterConfig
+from autoalbum.library.library import Cancelled, Library
+
+log = logging.getLogger(__name__)
+
+# A young library reclusters whenever it has doubled (and has at least this many new photos):
+# albums formed from the first five photos of a card say little about the two hundred after.
+GROWTH_MINIMUM = 10
+STOP_WAIT_SECONDS = 1.0  # how long stopping lets a called-off recluster wind down
+
+
+class OpenLibrary(Protocol):
+    """Opens the library a config describes; the caller closes it."""
+
+    def __call__(self, config: Config, *, load_index: bool = True) -> Library: ...
+
+
+@dataclass
+class Growth:
+    """What the recluster policy counts."""
+
+    arrivals_since_recluster: int = 0
+    images_at_recluster: int = 0
+    first_change_at: float | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def due(self, policy: ReclusterConfig, now: float, *, catching_up: bool) -> bool:
+        """After enough new photos (fewer while the library is young), or long enough after
+        the first change since the last recluster. During a catch-up only growth counts: the
+        library doubles often early on, and the albums should follow, but reclustering every
+        `after_new_images` photos of a big backlog would spend the time the backlog needs."""
+        doubled = max(GROWTH_MINIMUM, self.images_at_recluster)
+        threshold = doubled if catching_up else min(policy.after_new_images, doubled)
+        due_by_count = self.arrivals_since_recluster >= threshold
+        due_by_time = (
+            not catching_up
+            and self.first_change_at is not None
+            and now - self.first_change_at >= policy.after_minutes * 60
+        )
+        return due_by_count or due_by_time
+
+
+class Reclusterer:
+    """Runs one background recluster at a time and says when its albums are ready."""
+
+    def __init__(self, open_library: OpenLibrary, growth: Growth) -> None:
+        self._open_library = open_library
+        self._growth = growth
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._cancel = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        """A recluster is running, or finished and not yet taken in."""
+        return self._thread is not None
+
+    def start(self, config: Config) -> None:
+        self._done.clear()
+        self._cancel.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(config,), name="recluster", daemon=True
+        )
+        self._thread.start()
+
+    def finished(self) -> bool:
+        """True once, when a recluster has ended (well or not) and its albums can be taken in."""
+        if self._thread is None or not self._done.is_set():
+            return False
+        self._thread.join()
+        self._thread = None
+        return True
+
+    def call_off(self) -> None:
+        """Stop waiting for a running recluster: it will commit nothing."""
+        if self._thread is None:
+            return
+        self._cancel.set()
+        self._thread.join(STOP_WAIT_SECONDS)
+        if self._thread.is_alive():
+            log.info("left an unfinished recluster behind; the albums stay as they were")
+        self._thread = None
+
+    def _run(self, config: Config) -> None:
+        try:
+            with self._open_library(config, load_index=False) as library:
+                report = library.recluster(write=False, cancelled=self._cancel.is_set)
+            self._growth.images_at_recluster = report.images
+            log.info("reclustered %d images into %d albums in %.1f s",
+                     report.images, report.albums, report.seconds)  # fmt: skip
+        except Cancelled:
+            log.info("recluster called off")
+        except Exception:
+            log.exception("recluster failed; albums stay as they are")
+        finally:
+            self._done.set()
