@@ -197,12 +197,14 @@ class Service:
             self._reload_config()
         if self._reclusterer.finished():
             self._take_in_recluster()
+            self._heartbeat()
         self._maybe_reconcile()
         if self._backlog:
             self._take_chunk()
         elif self._tree_stale:
             self._write_tree()
             self.library.save_index()
+        self._heartbeat()
         self._maybe_recluster()
         self._maybe_save_index()
         self._report()

@@ -1,0 +1,178 @@
+"""A first start on a backlog, under a service manager the test plays itself: READY at once,
+a watchdog that hears from the daemon all along, progress in STATUS=, and a kill -9 in the
+middle of the catch-up that loses at most the chunk being embedded."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("skimage.data")
+import skimage.data
+
+PHOTOS = 800
+WATCHDOG_SECONDS = 4.0
+SUBJECTS = ("chelsea", "coffee", "rocket", "astronaut")
+
+
+@pytest.fixture(scope="module")
+def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PHOTOS distinct small photos of four subjects, made once for the module."""
+    folder = tmp_path_factory.mktemp("backlog")
+    rng = np.random.default_rng(0)
+    for subject in SUBJECTS:
+        image = Image.fromarray(getattr(skimage.data, subject)()).convert("RGB")
+        image.thumbnail((200, 200))
+        for i in range(PHOTOS // len(SUBJECTS)):
+            w, h = image.size
+            left, top = int(rng.integers(0, w // 5)), int(rng.integers(0, h // 5))
+            crop = image.crop((left, top, left + int(w * 0.8), top + int(h * 0.8)))
+            pixels = np.asarray(crop, np.float32) * float(rng.uniform(0.8, 1.2))
+            out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+            out.save(folder / f"{subject}-{i:03d}.jpg", quality=80)
+    return folder
+
+
+class Manager:
+    """The service manager's side of sd_notify: a datagram socket, each message timed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.address = str(folder / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.address)
+        self.sock.settimeout(0.05)
+        self.messages: list[tuple[float, str]] = []
+
+    def drain(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except (TimeoutError, BlockingIOError):
+                return
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def times(self, message: str) -> list[float]:
+        return [at for at, line in self.messages if line == message]
+
+    def statuses(self) -> list[str]:
+        return [line[len("STATUS=") :] for _, line in self.messages if line.startswith("STATUS=")]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _config(root: Path, photos: Path) -> Path:
+    config = root / "autoalbum.yaml"
+    config.write_text(
+        f"library:\n  folders: [{photos}]\n  albums: {root / 'albums'}\n  state: {root / 'state'}\n"
+        "watch:\n  reconcile_minutes: 0\n"
+    )
+    return config
+
+
+def _start(config: Path, manager: Manager, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": manager.address,
+        "WATCHDOG_USEC": str(int(WATCHDOG_SECONDS * 1e6)),
+    }
+    with log.open("ab") as out:  # the daemon keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "autoalbum.cli", "run", "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+
+
+def _filed(root: Path) -> int:
+    try:
+        index = json.loads((root / "albums" / "index.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+    return len(index["images"])
+
+
+def _wait(
+    daemon: subprocess.Popen[bytes], manager: Manager, done: Callable[[], bool], log: Path
+) -> None:
+    deadline = time.monotonic() + 300
+    while not done():
+        assert daemon.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        manager.drain()
+    manager.drain()
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[Manager]:
+    made = Manager(tmp_path)
+    yield made
+    made.close()
+
+
+def test_ready_at_once_watchdog_throughout_progress_shown(
+    tmp_path: Path, backlog: Path, manager: Manager, embedder: object
+) -> None:
+    log = tmp_path / "daemon.log"
+    started = time.monotonic()
+    daemon = _start(_config(tmp_path, backlog), manager, log)
+    try:
+        _wait(daemon, manager, lambda: _filed(tmp_path) == PHOTOS, log)
+        finished = time.monotonic()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+    (ready,) = manager.times("READY=1")
+    assert ready - started < 15, "READY comes before the catch-up, not after it"
+    assert finished - ready > 2 * WATCHDOG_SECONDS, "the backlog spans several intervals"
+    pings = [ready, *manager.times("WATCHDOG=1"), finished]
+    gaps = np.diff(sorted(p for p in pings if ready <= p <= finished))
+    assert gaps.max() <= WATCHDOG_SECONDS, f"a watchdog gap of {gaps.max():.1f} s"
+    progress = [s for s in manager.statuses() if s.startswith("catching up: ")]
+    assert progress and all(f"of {PHOTOS} photos" in s for s in progress), manager.statuses()
+    assert re.search(r"\d+/s, about \d+ (s|min) left", progress[-1])
+
+
+def _catalogued(root: Path) -> dict[str, int]:
+    """Path -> content id of every file the catalog holds as indexed."""
+    with sqlite3.connect(f"file:{root / 'state' / 'catalog.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT path, content_id FROM files WHERE status = 'ok'").fetchall()
+    return {str(path): int(content) for path, content in rows}
+
+
+def test_kill_9_mid_catch_up_keeps_every_committed_chunk(
+    tmp_path: Path, backlog: Path, manager: Manager, embedder: object
+) -> None:
+    log = tmp_path / "daemon.log"
+    config = _config(tmp_path, backlog)
+    first = _start(config, manager, log)
+    catalog = tmp_path / "state" / "catalog.sqlite"
+    _wait(first, manager, lambda: catalog.is_file() and len(_catalogued(tmp_path)) >= 200, log)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=20)
+    kept = _catalogued(tmp_path)
+    assert 200 <= len(kept) < PHOTOS, "killed in the middle of the catch-up"
+    second = _start(config, manager, log)
+    try:
+        _wait(second, manager, lambda: _filed(tmp_path) == PHOTOS, log)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+    after = _catalogued(tmp_path)
+    assert {path: after[path] for path in kept} == kept, "what was committed stays as it was"
+    assert len(after) == PHOTOS and len(set(after.values())) == PHOTOS, "nothing indexed twice"
+    restart = log.read_text().split("watching")[-2]  # the second daemon's start
+    assert f"{PHOTOS - len(kept)} photos to take in" in restart
