@@ -48,12 +48,18 @@ class CatchUp:
         return text
 
     def as_dict(self) -> dict[str, float | int | None]:
+        """For daemon.json; `rate` and `seconds_left` are for readers other than autoalbum."""
         return {
             "done": self.done,
             "total": self.total,
+            "seconds": round(self.seconds, 2),
             "rate": round(self.rate, 2),
             "seconds_left": None if self.seconds_left is None else round(self.seconds_left),
         }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, float]) -> CatchUp:
+        return cls(int(saved["done"]), int(saved["total"]), float(saved["seconds"]))
 
 
 class Backlog:

@@ -9,6 +9,7 @@ from pathlib import Path
 from autoalbum.config import load_config
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.lock import holder
+from autoalbum.service.backlog import CatchUp
 
 STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
 
@@ -24,6 +25,8 @@ def _daemon_line(state: Path) -> str:
         line += f", {status.get('batches', 0)} batches filed, {status.get('pending', 0)} pending"
         if status.get("polling"):
             line += ", polling"
+        if catch_up := status.get("catch_up"):
+            line += f"\ncatching up: {CatchUp.from_dict(catch_up).describe()}"
     return line
 
 
