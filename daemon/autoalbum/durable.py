@@ -42,11 +42,10 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def write_text_atomically(path: Path, text: str, errors: str = "strict") -> None:
-    """Replace `path` whole with `text` in UTF-8 (see `replacing`); `errors` as for
-    str.encode."""
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace `path` whole with `text` in UTF-8 (see `replacing`)."""
     with replacing(path) as stream:
-        stream.write(text.encode("utf-8", errors))
+        stream.write(text.encode("utf-8"))
 
 
 def json_text(value: object, *, indent: int | None = None) -> str:
