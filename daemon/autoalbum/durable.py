@@ -6,9 +6,9 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def fsync_folder(folder: Path) -> None:
@@ -48,11 +48,14 @@ def write_text_atomically(path: Path, text: str) -> None:
         stream.write(text.encode("utf-8"))
 
 
-def json_text(value: object, *, indent: int | None = None) -> str:
+def json_text(
+    value: object, *, indent: int | None = None, default: Callable[[Any], object] | None = None
+) -> str:
     """JSON of `value` that survives any file name: readable UTF-8 where names are UTF-8, and a
     name's undecodable bytes (lone surrogates in Python's str, PEP 383) as JSON \\udcXX escapes,
-    which json.loads turns back into the same str, and os.fsencode into the original bytes."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    which json.loads turns back into the same str, and os.fsencode into the original bytes.
+    `default` as for json.dumps."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=default)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
