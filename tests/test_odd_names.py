@@ -70,9 +70,9 @@ def _cli(
 
 
 def _linked_targets(albums: Path) -> set[bytes]:
-    """The originals the album tree links to, as bytes."""
+    """The originals the album tree links to, as absolute paths in bytes."""
     return {
-        os.fsencode(os.readlink(link))
+        os.fsencode(os.path.realpath(link))
         for link in albums.rglob("*")
         if link.is_symlink() and link.name != "_failed"
     }
@@ -81,7 +81,7 @@ def _linked_targets(albums: Path) -> set[bytes]:
 def _index_paths(albums: Path) -> set[bytes]:
     """Every photo path in index.json, turned back into bytes as the README says."""
     index = json.loads((albums / "index.json").read_bytes())
-    return {os.fsencode(member["path"]) for album in index["albums"] for member in album["images"]}
+    return {os.fsencode(image["path"]) for image in index["images"]}
 
 
 def _config(root: Path) -> Path:
