@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, btrfs, XFS)
+
 
 def fsync_folder(folder: Path) -> None:
     """Make renames inside `folder` durable; a no-op where folders can't be opened."""
@@ -24,13 +26,19 @@ def fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
+def _temp_name(name: str) -> str:
+    """`.name.3f2a9c1d.tmp`, the name cut (by bytes) so that a name that fits fits here too."""
+    tag = f".{secrets.token_hex(4)}.tmp"
+    return "." + os.fsdecode(os.fsencode(name)[: NAME_MAX - 1 - len(tag)]) + tag
+
+
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[BinaryIO]:
     """Yield a binary stream whose bytes replace `path` whole when the block ends: a temporary
     file beside it, fsync, then a rename, so readers see the old or the new file, never half.
     On an error the old file stays and the temporary one goes. open() rather than mkstemp
     keeps the umask."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temp = path.with_name(_temp_name(path.name))
     try:
         with temp.open("xb") as stream:
             yield stream

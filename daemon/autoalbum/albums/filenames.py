@@ -9,8 +9,9 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+from autoalbum.durable import NAME_MAX
+
 MAX_LABEL_CHARS = 60
-NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, btrfs, XFS)
 
 
 def _fold(char: str) -> str:
