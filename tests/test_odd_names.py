@@ -136,9 +136,12 @@ def test_daemon_files_any_name(tmp_path: Path) -> None:
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
+        deadline = time.monotonic() + 120
+        while b"watching" not in (tmp_path / "daemon.log").read_bytes():  # arrivals, not a scan
+            assert daemon.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         photos = _write_photos(tmp_path / "photos", 9)
         expected = {os.fsencode(p) for p in photos}
-        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert daemon.poll() is None, (tmp_path / "daemon.log").read_text(errors="replace")
             index = tmp_path / "albums" / "index.json"
