@@ -87,6 +87,13 @@ def test_bad_option_values_are_refused_by_the_parser(capsys: pytest.CaptureFixtu
     assert "need 2 <= MIN <= MAX, got '5:2'" in capsys.readouterr().err
 
 
+def test_an_album_name_must_be_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["rename", "1", os.fsdecode(b"caf\xe9")])
+    assert exit_.value.code == 2
+    assert "'caf\\xe9' is not UTF-8 text" in capsys.readouterr().err
+
+
 def test_python_dash_m_runs_the_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "autoalbum.cli", "--version"],
