@@ -37,6 +37,7 @@ from autoalbum.errors import AutoalbumError
         (1, "Straße ﬁne", "01-straße_fine"),
         (1, "猫 ネコ ガ", "01-猫_ネコ_ガ"),
         (100, "x", "100-x"),
+        (1, "cl\udce4ss\n-b", "01-cl_ss_b"),  # a label from a folder named in Latin-1
     ],
 )
 def test_folder_name(number: int, label: str, expected: str) -> None:
@@ -67,6 +68,26 @@ def test_link_names_number_clashes_by_path_order() -> None:
         "IMG_0001 (2).JPG",
         "IMG_0001.JPG",
     ]
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["a" * 251, "é" * 125 + "a", "日" * 83 + "ab", os.fsdecode(b"\xe9" * 251)],
+    ids=["ascii", "two-byte", "three-byte", "undecodable"],
+)
+def test_link_names_shorten_a_clash_to_fit_255_bytes(stem: str) -> None:
+    name = stem + ".jpg"
+    assert len(os.fsencode(name)) == 255
+    names = link_names(_paths(f"/a/{name}", f"/b/{name}", f"/c/{name}"))
+    assert names[0] == name
+    for n, numbered in enumerate(names[1:], 2):
+        assert numbered.endswith(f" ({n}).jpg") and stem.startswith(numbered[: -len(" (n).jpg")])
+        assert 250 <= len(os.fsencode(numbered)) <= 255
+
+
+def test_link_names_drop_an_extension_too_long_to_keep() -> None:
+    name = "x." + "e" * 253
+    assert link_names(_paths(f"/a/{name}", f"/b/{name}"))[1] == name[:251] + " (2)"
 
 
 def test_link_names_skip_names_already_taken() -> None:
@@ -314,6 +335,29 @@ def test_update_gives_a_clashing_arrival_the_next_free_name(tmp_path: Path) -> N
     assert (out / "01-album_1" / "IMG_0001.JPG").resolve() == first.resolve()
     assert (out / "01-album_1" / "img_0001 (3).jpg").resolve() == second.resolve()
     assert (out / "01-album_1" / "IMG_0001 (2).JPG").read_text() == "a file the user left here"
+
+
+def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
+    tmp_path: Path,
+) -> None:
+    """Undecodable bytes, a newline and a 255-byte name, twice each: index.json gives back the
+    original bytes through os.fsencode, and the clash of 255-byte names still links."""
+    names = (b"caf\xe9.jpg", b"line\nbreak.jpg", b"a" * 251 + b".jpg")
+    photos = [
+        _photo(tmp_path / os.fsdecode(folder), os.fsdecode(name))
+        for folder in (b"one", b"tw\xf6")
+        for name in names
+    ]
+    out = tmp_path / "albums"
+    write_albums(out, [_album(1, *photos[:3])])
+    assert update_albums(out, [_album(1, *photos)]) == (3, 0)
+
+    index = json.loads((out / "index.json").read_bytes())
+    assert {os.fsencode(i["path"]) for i in index["images"]} == {os.fsencode(p) for p in photos}
+    links = {os.fsencode(p.resolve()) for p in (out / "01-album_1").iterdir()}
+    assert links == {os.fsencode(p.resolve()) for p in photos}
+    write_albums(out, [_album(1, *photos)])
+    assert _listed(out) == {(str(p), "01-album_1") for p in photos}
 
 
 def test_update_refuses_when_the_albums_differ(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from autoalbum.library.catalog import Catalog, CatalogError
 from autoalbum.library.records import FileRecord, Status
-from autoalbum.library.schema import SCHEMA_VERSION
+from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:
@@ -96,3 +97,67 @@ def test_the_schema_holds_every_status_and_nothing_else(tmp_path: Path) -> None:
         assert catalog.count_files() == dict.fromkeys(Status, 1)
         with pytest.raises(sqlite3.IntegrityError):
             catalog.db.execute("UPDATE files SET status = 'lost'")
+
+
+def _from_bytes(path: bytes) -> Path:
+    return Path(os.fsdecode(path))
+
+
+def test_any_file_name_round_trips(tmp_path: Path) -> None:
+    """Names that are not UTF-8 (lone surrogates in Python) or hold a newline are stored as
+    their bytes: looked up, listed, matched by folder and handed back as they came."""
+    odd = [_from_bytes(p) for p in (b"/p/caf\xe9.jpg", b"/p/dir-\xe9/a\nb.jpg", b"/p/\xff.jpg")]
+    near = _from_bytes(b"/p/dir-\xe9x/c.jpg")  # shares the folder's name as a prefix
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        content = catalog.add_content("h", np.ones(4, np.float32), None)
+        for path in [*odd, near]:
+            catalog.put_file(_ok(str(path), content))
+        for path in odd:
+            record = catalog.file(path)
+            assert record is not None and os.fsencode(record.path) == os.fsencode(path)
+        assert [os.fsencode(f.path) for f in catalog.files()] == sorted(
+            os.fsencode(p) for p in [*odd, near]
+        ), "sorted by bytes"
+        assert catalog.paths_of(content) == sorted([*odd, near], key=os.fsencode)
+        assert catalog.mark_missing_under(_from_bytes(b"/p/dir-\xe9/")) == 1
+        gone = catalog.file(odd[1])
+        assert gone is not None and gone.status is Status.MISSING
+        assert catalog.mark_missing([odd[0]]) == 1
+        assert catalog.duplicate_groups() == [[near, odd[2]]]
+
+
+def test_a_schema_1_catalog_is_migrated(tmp_path: Path) -> None:
+    """A catalog of the first schema, paths as TEXT, keeps its files: same ids, same lookups."""
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(MIGRATIONS[1] + "PRAGMA user_version=1;")
+    db.execute("INSERT INTO contents (id, hash, vector) VALUES (7, 'h', x'003c')")
+    for id_, name in [(1, "/p/b.jpg"), (2, "/p/é/a.jpg"), (3, "/p/a.jpg")]:
+        db.execute(
+            "INSERT INTO files (id, path, size, mtime_ns, hash, status, content_id, updated_at) "
+            "VALUES (?, ?, 10, 1, 'h', 'ok', 7, 0)",
+            (id_, name),
+        )
+    db.close()
+
+    with Catalog(path) as catalog:
+        assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        types = {row[0] for row in catalog.db.execute("SELECT typeof(path) FROM files")}
+        assert types == {"blob"}
+        assert [f.path for f in catalog.files()] == [
+            Path("/p/a.jpg"),
+            Path("/p/b.jpg"),
+            Path("/p/é/a.jpg"),
+        ]
+        assert catalog.file(Path("/p/é/a.jpg")) == _ok("/p/é/a.jpg", 7)
+        rows = catalog.db.execute("SELECT id, path FROM files ORDER BY id").fetchall()
+        assert [(i, os.fsdecode(p)) for i, p in rows] == [
+            (1, "/p/b.jpg"),
+            (2, "/p/é/a.jpg"),
+            (3, "/p/a.jpg"),
+        ]
+        indexes = {row[1] for row in catalog.db.execute("PRAGMA index_list(files)")}
+        assert {"files_content", "files_status"} <= indexes
+        with catalog.transaction():
+            catalog.put_file(_ok("/p/a.jpg", 7, "new"))
+        assert len(catalog.files()) == 3, "an old row is updated, not duplicated"

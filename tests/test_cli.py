@@ -3,6 +3,7 @@ turns errors into `error: ...` and exit 1. The commands' work is tested with the
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from autoalbum import __version__
-from autoalbum.cli import COMMANDS, build_parser, main
+from autoalbum.cli import COMMANDS, _NamesFormatter, build_parser, main
+from autoalbum.errors import AutoalbumError
 
 NAMES = [
     "sort", "inspect", "index", "recluster", "rename", "similar", "duplicates", "run", "status",
@@ -55,12 +57,41 @@ def test_an_error_is_one_line_and_exit_1(
     assert err.count("\n") == 1
 
 
+def test_an_error_naming_an_undecodable_file_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / os.fsdecode(b"caf\xe9.yaml")
+    assert main(["status", "--config", str(config)]) == 1
+    assert "caf\\xe9.yaml" in capsys.readouterr().err
+
+
+def test_a_log_line_shows_any_file_name_on_one_line() -> None:
+    odd = Path(os.fsdecode(b"/p/caf\xe9\nbreak.jpg"))
+    record = logging.LogRecord(
+        "autoalbum.x", logging.WARNING, __file__, 1, "skipping %s (%s) after %d s: %s",
+        (odd, "line\nbreak", 3, AutoalbumError(f"{odd}: not an image")), None,
+    )  # fmt: skip
+    line = _NamesFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line == (
+        "WARNING autoalbum.x: skipping /p/caf\\xe9\\nbreak.jpg (line\\nbreak) after 3 s: "
+        "/p/caf\\xe9\nbreak.jpg: not an image"
+    ), "an error's text keeps its lines, but its undecodable bytes print"
+    assert record.args is not None and record.args[0] is odd, "the record itself is left alone"
+
+
 def test_bad_option_values_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["sort", "a", "--out", "o", "--k", "0"], ["evaluate", "d", "--k-range", "5:2"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2
     assert "need 2 <= MIN <= MAX, got '5:2'" in capsys.readouterr().err
+
+
+def test_an_album_name_must_be_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["rename", "1", os.fsdecode(b"caf\xe9")])
+    assert exit_.value.code == 2
+    assert "'caf\\xe9' is not UTF-8 text" in capsys.readouterr().err
 
 
 def test_python_dash_m_runs_the_command() -> None:

@@ -208,6 +208,28 @@ def test_pixels_and_hsv_from_the_command_line(
     assert accuracy["pixels"] == 1.0 and accuracy["hsv"] < 0.9
 
 
+def test_class_folders_of_any_name_print_and_round_trip_through_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Labels are folder names: one not UTF-8, one with a newline, one like an option."""
+    labels = {os.fsdecode(b"r\xe9d"): HUES["red"], "gr\neen": HUES["green"], "-blue": HUES["blue"]}
+    rng = np.random.default_rng(5)
+    for label, colour in labels.items():
+        for i in range(4):
+            _colour_photo(tmp_path / label / os.fsdecode(b"ph\xf6to-%d.png" % i), colour, rng)
+    argv = ["evaluate", str(tmp_path), "--k", "3", "--method", "kmeans", "--embedder", "hsv"]
+
+    assert main([*argv, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert {row["label"] for row in scores["per_class"]} == set(labels)
+    assert {os.fsencode(path) for path, _, _ in scores["assignments"]} == {
+        os.fsencode(path) for path in tmp_path.glob("*/*.png")
+    }
+    assert main(argv) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert {line.split()[0] for line in table[-3:]} == {"r\\xe9d", "gr\\neen", "-blue"}
+
+
 @pytest.fixture(scope="module")
 def with_odd_ones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three colour classes and an "odd" class of three plain photos, each its own colour."""

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 import pytest
 from PIL import Image
@@ -227,6 +227,27 @@ def test_unreadable_photo_gets_a_placeholder(photos: Path, tmp_path: Path) -> No
     assert page.count('class="nothumb"') == 2 and "file vanished" in page
     assert "truncated or corrupt" in page or "corrupt image" in page
     assert "no map: no embeddings were found" in page
+
+
+def test_any_file_name_shows_and_links_to_its_bytes(photos: Path, tmp_path: Path) -> None:
+    """Names that are not UTF-8 or hold a newline: shown escaped (caf\\xe9), linked by their
+    very bytes, in a page that is valid UTF-8."""
+    folder = tmp_path / os.fsdecode(b"dir-\xe9\ncard")
+    folder.mkdir()
+    odd = [folder / os.fsdecode(name) for name in (b"caf\xe9.jpg", b"line\nbreak.jpg")]
+    for path in odd:
+        shutil.copy(photos / "rocket" / "rocket-original.jpg", path)
+    album = ReportAlbum("01-things", "things", tuple(Member(p, 0.5) for p in odd))
+    failed = ((folder / os.fsdecode(b"bro\xefken.jpg"), "not an image"),)
+    summary = write_report(Collection("test", (album,), failed, None), tmp_path / "report")
+    assert (summary.thumbnails.made, summary.thumbnails.failed) == (2, 0)
+
+    page = read_page((tmp_path / "report" / "index.html").read_bytes().decode("utf-8"))
+    assert {img["alt"] for img in page.images["a0"]} == {"caf\\xe9.jpg", "line\\nbreak.jpg"}
+    assert "dir-\\xe9\\ncard/bro\\xefken.jpg" in page.text
+    report = os.fsencode(tmp_path / "report")
+    linked = {os.path.normpath(os.path.join(report, unquote_to_bytes(link))) for link in page.links}
+    assert {os.fsencode(p) for p in odd} <= linked
 
 
 def test_sort_output_without_vectors_gets_a_note(sorted_out: Path, tmp_path: Path) -> None:

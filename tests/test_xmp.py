@@ -295,6 +295,22 @@ def test_labels_become_safe_keywords(tmp_path: Path) -> None:
     assert keywords(sidecar_path(photo, config)) == ours("Tom & Jerry - Co-x <3")
 
 
+def test_any_photo_name_gets_a_sidecar_or_a_reason(tmp_path: Path) -> None:
+    """Names that are not UTF-8 or hold a newline get their sidecar; a name so long that
+    ".xmp" would pass 255 bytes is reported, not raised; one just short of it still works."""
+    folder = tmp_path / os.fsdecode(b"dir-\xe9\ncard")
+    names = [b"caf\xe9.jpg", b"line\nbreak.jpg", b"-dash.jpg", b"b" * 247 + b".jpg"]
+    photos = [make_photo(folder / os.fsdecode(name)) for name in names]
+    too_long = make_photo(folder / ("a" * 251 + ".jpg"))
+    config = tags_config(tmp_path)
+    report = sync_tags({photo: os.fsdecode(b"Caf\xe9") for photo in [*photos, too_long]}, config)
+    outcomes = {r.photos[0]: (r.outcome, r.reason) for r in report.results}
+    assert outcomes.pop(too_long) == (Outcome.FAILED, "File name too long; left untouched")
+    assert set(outcomes.values()) == {(Outcome.CREATED, "")}
+    for photo in photos:
+        assert keywords(Path(f"{photo}.xmp")) == ours("Caf")
+
+
 # --- other tools' sidecars ----------------------------------------------------------------------
 
 

@@ -3,10 +3,13 @@ get "IMG_0001 (2).JPG", compared as the file browsers of macOS and Windows compa
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+
+from autoalbum.durable import NAME_MAX
 
 MAX_LABEL_CHARS = 60
 
@@ -34,10 +37,24 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).casefold()
 
 
+def _within(text: str, room: int) -> str:
+    """The longest start of `text` whose file-name bytes fit in `room`, whole characters only
+    (an undecodable byte, a lone surrogate, counts one)."""
+    used = 0
+    for i, char in enumerate(text):
+        used += len(os.fsencode(char))
+        if used > room:
+            return text[:i]
+    return text
+
+
 def _numbered(name: str, n: int) -> str:
+    """`name (n).ext`, the stem shortened so that the whole fits in NAME_MAX bytes."""
     dot = name.rfind(".")
-    stem, suffix = (name[:dot], name[dot:]) if dot > 0 else (name, "")
-    return f"{stem} ({n}){suffix}"
+    stem, tail = (name[:dot], f" ({n}){name[dot:]}") if dot > 0 else (name, f" ({n})")
+    if len(os.fsencode(tail)) >= NAME_MAX:  # an "extension" too long to keep
+        stem, tail = name, f" ({n})"
+    return _within(stem, NAME_MAX - len(os.fsencode(tail))) + tail
 
 
 def free_name(name: str, taken: set[str]) -> str:

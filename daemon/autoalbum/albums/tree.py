@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from autoalbum import __version__
 from autoalbum.albums.filenames import folder_name, free_name, link_names, name_key
-from autoalbum.durable import fsync_folder, replacing, write_text_atomically
+from autoalbum.durable import fsync_folder, replacing, write_json_atomically
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def _build(
     if vectors is not None:
         with replacing(tree / VECTORS_NAME) as stream:
             np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
-    write_text_atomically(tree / INDEX_NAME, json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(tree / INDEX_NAME, index, indent=2)
 
 
 def _check_out(out: Path) -> None:
@@ -334,7 +334,6 @@ def update_albums(
             added += 1
         images.append({**record, "distance": round(float(member.distance), 6)})
     extra = {k: v for k, v in index.items() if k not in _OWN_KEYS}
-    text = json.dumps(_index(albums, folders, images, failures, extra), ensure_ascii=False)
-    write_text_atomically(out / INDEX_NAME, text + "\n")
+    write_json_atomically(out / INDEX_NAME, _index(albums, folders, images, failures, extra))
     log.info("updated %s: %d links added, %d removed", out, added, removed)
     return added, removed

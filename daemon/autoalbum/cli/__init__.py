@@ -4,10 +4,12 @@ parser that gathers them, logging and the one place errors become `error: ...` a
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import PurePath
 
 from autoalbum import __version__
 from autoalbum.cli import (
@@ -26,6 +28,7 @@ from autoalbum.cli import (
 )
 from autoalbum.cli.options import Command
 from autoalbum.errors import AutoalbumError
+from autoalbum.printable import printable
 
 COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
@@ -58,24 +61,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NamesFormatter(logging.Formatter):
+    """Log lines that can name any file: paths and strings among a message's arguments are shown
+    `printable` (a name's newline as \\n, its undecodable bytes as \\xe9), and undecodable bytes
+    elsewhere (in an error's text) as \\xe9 too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record = logging.makeLogRecord(record.__dict__)
+            record.args = tuple(printable(a) if isinstance(a, str | PurePath) else a for a in args)
+        return printable(super().format(record), lines=True)
+
+
+def _configure_streams() -> None:
+    """Whatever is missed by `printable` prints escaped (caf\\udce9) rather than raising
+    UnicodeEncodeError on a UTF-8 (or ASCII) terminal."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_NamesFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # faiss announces which CPU build it loaded at INFO; that is noise for our users.
     logging.getLogger("faiss").setLevel(max(level, logging.WARNING))
     warnings.filterwarnings("ignore", message=WATCHDOG_REWATCH_WARNING, category=RuntimeWarning)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _configure_streams()
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
     try:
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except AutoalbumError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error, lines=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

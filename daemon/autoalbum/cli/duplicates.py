@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from autoalbum.cli.options import Command, add_library_options, open_library
+from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     for number, group in enumerate(groups, 1):
         print(f"group {number} ({group.kind}):")
         for path in group.paths:
-            print(f"  {path}")
+            print(f"  {printable(path)}")
     print(f"{len(groups)} groups of duplicates")
     return 0
 

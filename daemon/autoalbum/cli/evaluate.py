@@ -105,8 +105,7 @@ def _evaluation_library(path: Path | None) -> Config | None:
 
 def run(args: argparse.Namespace) -> int:
     """Cluster a folder of class subfolders and score the albums against the labels."""
-    import json
-
+    from autoalbum.durable import json_text
     from autoalbum.evaluation.evaluate import evaluate, format_table
 
     result = evaluate(
@@ -123,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         note = f"reused the stored vectors of {result.images} images from {result.embeddings}"
         print(f"{note}; nothing was embedded", file=sys.stderr if args.json else sys.stdout)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2, default=str))
+        print(json_text(result.as_dict(), indent=2, default=str))
     else:
         print(format_table(result))
     return 0

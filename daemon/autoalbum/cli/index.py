@@ -6,6 +6,7 @@ import argparse
 from contextlib import ExitStack
 
 from autoalbum.cli.options import Command, add_library_options, open_library, progress_starter
+from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         f"{report.missing} missing, {len(report.failed)} failed"
     )
     for failure in report.failed:
-        print(f"  failed: {failure.path}: {failure.reason}")
+        print(f"  failed: {printable(failure.path)}: {printable(failure.reason)}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from autoalbum.cli.options import Command, add_model_options, open_model
+from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     pixels = load_for_model(args.image, embedder.input_size)[None]
     probs = embedder.classify(pixels)[0]
     embedding = embedder.embed(pixels).vectors[0]
-    print(f"{args.image}")
+    print(printable(args.image))
     for index in np.argsort(-probs)[:5]:
         print(f"  {probs[index]:6.3f}  {imagenet_name(int(index))} ({index})")
     print(f"embedding: {embedding.shape[0]} dimensions, provider: {embedder.provider}")

@@ -5,12 +5,24 @@ from __future__ import annotations
 import argparse
 
 from autoalbum.cli.options import Command, add_library_options, open_library
+from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
     parser.add_argument("album", help="album name, folder name (07-espresso) or number")
-    parser.add_argument("name", help="the new name")
+    parser.add_argument("name", type=_text, help="the new name")
+
+
+def _text(name: str) -> str:
+    """A name as typed, refused when the terminal sent bytes that are not UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"'{printable(name)}' is not UTF-8 text; set a UTF-8 locale or retype it"
+        ) from None
+    return name
 
 
 def run(args: argparse.Namespace) -> int:

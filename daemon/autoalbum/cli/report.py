@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoalbum.cli.options import Command, default_config_path, positive_int
+from autoalbum.printable import printable
 
 if TYPE_CHECKING:
     from autoalbum.report.build import ReportSummary
@@ -50,7 +51,7 @@ def _print_summary(summary: ReportSummary) -> None:
     if summary.map_note:
         print(summary.map_note)
     print(
-        f"wrote {summary.page}: {summary.albums} albums, {summary.photos} photos, "
+        f"wrote {printable(summary.page)}: {summary.albums} albums, {summary.photos} photos, "
         f"{summary.failures} failed files, in {summary.seconds:.1f} s"
     )
 

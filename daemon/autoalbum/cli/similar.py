@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from autoalbum.cli.options import Command, add_library_options, open_library, positive_int
+from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     """List the library photos most similar to IMAGE."""
     with open_library(args) as library:
         for neighbour in library.similar(args.image, args.n):
-            print(f"{neighbour.similarity:6.3f}  {neighbour.path}")
+            print(f"{neighbour.similarity:6.3f}  {printable(neighbour.path)}")
     return 0
 
 

@@ -15,6 +15,7 @@ from autoalbum.cli.options import (
     positive_int,
     progress_starter,
 )
+from autoalbum.printable import printable
 
 if TYPE_CHECKING:
     from autoalbum.albums.sorter import SortSummary
@@ -61,11 +62,11 @@ def _print_summary(summary: SortSummary, out: Path, provider: str) -> None:
         choice = summary.k_choice
         print(f"chose k={choice.k} ({choice.method} {choice.score:.3f})")
     for album in summary.albums:
-        print(f"  {album.number:>3}  {len(album.members):>6}  {album.label}")
+        print(f"  {album.number:>3}  {len(album.members):>6}  {printable(album.label)}")
     for failure in summary.failures:
-        print(f"  failed: {failure.path}: {failure.reason}")
+        print(f"  failed: {printable(failure.path)}: {printable(failure.reason)}")
     print(
-        f"sorted {summary.images} images into {len(summary.albums)} albums in {out} "
+        f"sorted {summary.images} images into {len(summary.albums)} albums in {printable(out)} "
         f"({len(summary.failures)} failed) in {summary.seconds:.1f} s, "
         f"{summary.images_per_second:.1f} images/s on {provider}"
     )

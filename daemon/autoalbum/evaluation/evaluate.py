@@ -30,6 +30,7 @@ from autoalbum.config import Config
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.evaluation.labelled import Features, labelled_images, vectors_for
+from autoalbum.printable import printable
 
 SILHOUETTE_SAMPLE = 4000  # an n x n distance matrix beyond this costs too much memory
 EXTRA_METHODS = ("minibatch", "agglomerative", "hdbscan")  # evaluate's own, beside clusters'
@@ -336,7 +337,7 @@ def format_table(result: Evaluation) -> str:
     lines = [f"{name:<26}{value}" for name, value in rows]
     lines.append(f"\n{'class':<24}{'images':>7}  {'mostly in album':>15}  {'share':>6}")
     lines += [
-        f"{row.label:<24}{row.size:>7}  {_album_name(row.album):>15}  {row.share:>6.2f}"
+        f"{printable(row.label):<24}{row.size:>7}  {_album_name(row.album):>15}  {row.share:>6.2f}"
         for row in result.per_class
     ]
     return "\n".join(lines)

@@ -119,7 +119,9 @@ def _cache_file(paths: list[Path], features: Features) -> Path:
     digest = hashlib.sha256(features.name.encode())
     for path in paths:
         info = path.stat()
-        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+        digest.update(
+            f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode("utf-8", "surrogateescape")
+        )
     return cache_dir() / "evaluate" / f"{digest.hexdigest()[:20]}.npz"
 
 

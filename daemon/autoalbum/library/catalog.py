@@ -2,12 +2,14 @@
 
 The catalog is the source of truth. Identical files share one `contents` row, so a duplicate is
 embedded once; a file's album is its content's album. Vectors are stored as float16 blobs, which
-halves the disk and lets the FAISS index be rebuilt from here after a crash.
+halves the disk and lets the FAISS index be rebuilt from here after a crash. Paths are stored as
+the bytes the kernel gave (BLOBs), so any file name fits, compares and sorts byte by byte.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections import defaultdict
@@ -51,9 +53,18 @@ def from_blob(blob: bytes) -> NDArray[np.float32]:
     return np.frombuffer(blob, dtype="<f2").astype(np.float32)
 
 
+def _stored(path: Path) -> bytes:
+    """A path as the catalog stores it: its bytes, undecodable ones included (PEP 383)."""
+    return os.fsencode(path)
+
+
+def _path(stored: bytes) -> Path:
+    return Path(os.fsdecode(stored))
+
+
 def _file(row: sqlite3.Row) -> FileRecord:
     return FileRecord(
-        Path(row["path"]),
+        _path(row["path"]),
         row["size"],
         row["mtime_ns"],
         row["hash"],
@@ -117,7 +128,7 @@ class Catalog:
     # files
 
     def file(self, path: Path) -> FileRecord | None:
-        row = self.db.execute("SELECT * FROM files WHERE path = ?", (str(path),)).fetchone()
+        row = self.db.execute("SELECT * FROM files WHERE path = ?", (_stored(path),)).fetchone()
         return _file(row) if row else None
 
     def files(self, status: Status | None = None) -> list[FileRecord]:
@@ -139,7 +150,7 @@ class Catalog:
                    status = excluded.status, reason = excluded.reason,
                    content_id = excluded.content_id, updated_at = excluded.updated_at""",
             (
-                str(record.path),
+                _stored(record.path),
                 record.size,
                 record.mtime_ns,
                 record.hash,
@@ -154,13 +165,13 @@ class Catalog:
         missing = Status.MISSING.value
         cursor = self.db.executemany(
             "UPDATE files SET status = ?, updated_at = ? WHERE path = ? AND status != ?",
-            ((missing, time.time(), str(p), missing) for p in paths),
+            ((missing, time.time(), _stored(p), missing) for p in paths),
         )
         return cursor.rowcount
 
     def mark_missing_under(self, folder: Path) -> int:
         """Mark every present file below `folder` missing (the folder was deleted)."""
-        prefix = str(folder).rstrip("/") + "/"
+        prefix = _stored(folder).rstrip(b"/") + b"/"
         missing = Status.MISSING.value
         cursor = self.db.execute(
             "UPDATE files SET status = ?, updated_at = ? "
@@ -230,7 +241,7 @@ class Catalog:
                 HAVING COUNT(*) > 1) ORDER BY content_id, path""",
             (Status.OK.value, Status.OK.value),
         ):
-            groups.setdefault(content_id, []).append(Path(path))
+            groups.setdefault(content_id, []).append(_path(path))
         return list(groups.values())
 
     def paths_of(self, content_id: int) -> list[Path]:
@@ -238,7 +249,7 @@ class Catalog:
             "SELECT path FROM files WHERE content_id = ? AND status = ? ORDER BY path",
             (content_id, Status.OK.value),
         )
-        return [Path(row[0]) for row in rows]
+        return [_path(row[0]) for row in rows]
 
     def assign(
         self, ids: Sequence[int], album_ids: Sequence[int], distances: Sequence[float]
@@ -267,7 +278,7 @@ class Catalog:
         )
         members: dict[int, list[Member]] = defaultdict(list)
         for path, album, distance in rows:
-            members[album].append(Member(Path(path), float(distance or 0.0)))
+            members[album].append(Member(_path(path), float(distance or 0.0)))
         return dict(members)
 
     # albums

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -50,5 +50,27 @@ MIGRATIONS: dict[int, str] = {
         score REAL,
         method TEXT
     );
+    """,  # Paths become the bytes the kernel gave (os.fsencode), so names that are not UTF-8 fit;
+    # the old paths were all UTF-8 text, which CAST turns into those very bytes.
+    2: """
+    CREATE TABLE files_v2 (
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'missing')),
+        reason TEXT,
+        content_id INTEGER REFERENCES contents(id),
+        updated_at REAL NOT NULL
+    );
+    INSERT INTO files_v2
+        SELECT id, CAST(path AS BLOB), size, mtime_ns, hash, status, reason, content_id,
+               updated_at
+        FROM files;
+    DROP TABLE files;
+    ALTER TABLE files_v2 RENAME TO files;
+    CREATE INDEX files_content ON files(content_id);
+    CREATE INDEX files_status ON files(status);
     """,
 }

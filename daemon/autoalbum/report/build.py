@@ -107,8 +107,7 @@ def write_report(
     points, note = _map_points(collection, shown)
     text = page(collection, shown, points, note, thumbs, out)
     photos = sum(len(a.photos) for a in collection.albums)
-    # File names that are not valid UTF-8 show with a replacement character.
-    write_text_atomically(out / PAGE_NAME, text, errors="replace")
+    write_text_atomically(out / PAGE_NAME, text)
     log.debug("wrote the report %s", out / PAGE_NAME)
     return ReportSummary(
         out / PAGE_NAME,

@@ -18,6 +18,7 @@ import numpy as np
 
 from autoalbum import __version__
 from autoalbum.albums.tree import UNSORTED_FOLDER, Member
+from autoalbum.printable import printable
 from autoalbum.report.collection import Collection, ReportAlbum
 from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
 
@@ -50,7 +51,8 @@ def _fit(points: Sequence[MapPoint]) -> list[tuple[float, float]]:
 
 
 def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """`text` for the page: any file name shows, undecodable bytes as \\xe9 (see printable)."""
+    return html.escape(printable(text), quote=True)
 
 
 def _href(path: Path, out: Path) -> str:
@@ -59,7 +61,7 @@ def _href(path: Path, out: Path) -> str:
         relative = os.path.relpath(path, out)
     except ValueError:  # another drive on Windows
         return _esc(path.as_uri())
-    return _esc(quote(relative, errors="surrogateescape"))
+    return _esc(quote(os.fsencode(relative)))  # the name's very bytes, undecodable ones too
 
 
 def _colour(album: ReportAlbum, index: int) -> str:

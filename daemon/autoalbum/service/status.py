@@ -9,6 +9,7 @@ from pathlib import Path
 from autoalbum.config import load_config
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.lock import holder
+from autoalbum.printable import printable
 from autoalbum.service.backlog import CatchUp
 
 STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
@@ -39,7 +40,7 @@ def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
     state = config.library.state
-    lines = [f"library: {', '.join(map(str, config.library.folders))}", _daemon_line(state)]
+    lines = [f"library: {', '.join(map(printable, config.library.folders))}", _daemon_line(state)]
     if not (state / CATALOG_NAME).is_file():
         return "\n".join([*lines, "not indexed yet: run autoalbum index or autoalbum run"])
     with Catalog(state / CATALOG_NAME) as catalog:
@@ -52,7 +53,7 @@ def library_status(config_path: Path, failures: int = 20) -> str:
         sizes = {album: len(members) for album, members in catalog.members().items()}
         albums = [a for a in catalog.albums() if a.id in sizes]
         lines.append(f"albums: {len(albums)}")
-        lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {a.name}" for a in albums]
+        lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {printable(a.name)}" for a in albums]
         run = catalog.last_run("recluster")
         if run is None:
             lines.append("last recluster: never")
@@ -63,7 +64,9 @@ def library_status(config_path: Path, failures: int = 20) -> str:
                 f"{run.seconds:.1f} s"
             )
         failed = catalog.files(Status.FAILED)
-        lines += [f"  failed: {f.path}: {f.reason}" for f in failed[:failures]]
+        lines += [
+            f"  failed: {printable(f.path)}: {printable(f.reason)}" for f in failed[:failures]
+        ]
         if len(failed) > failures:
             lines.append(f"  ... and {len(failed) - failures} more (--failures N)")
     return "\n".join(lines)
