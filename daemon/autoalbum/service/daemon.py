@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 import time
@@ -21,14 +20,13 @@ from types import FrameType
 from typing import Protocol
 
 from autoalbum.config import Config, ConfigError, load_config
-from autoalbum.durable import write_json_atomically
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.backlog import SAMPLE, Backlog
 from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.settler import Change, ChangeKind
-from autoalbum.service.status import STATUS_NAME
+from autoalbum.service.status import STATUS_NAME, StatusBoard
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +106,7 @@ class Service:
         self._tree_written = 0.0
         self._tree_stale = False
         self._index_saved = 0.0
-        self._reported: tuple[int, int, int] | None = None
+        self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
     @property
     def library(self) -> Library:
@@ -181,7 +179,7 @@ class Service:
                     self.notifier.stopping()
                     self._reclusterer.call_off()
                     self._write_tree()
-                    self._write_status(running=False)
+                    self._report(running=False)
             finally:
                 self.library.close()
                 self._library = None
@@ -221,11 +219,8 @@ class Service:
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
         self._heartbeat()
         self.notifier.status("scanning the folders")
-        found, vanished = self.library.backlog(self._heartbeat)
         first = not self.library.catalog.has_centres()
-        self._backlog.catch_up(found, sample_first=first)
-        if vanished:
-            self.library.ingest([], vanished, write_tree=False, cluster_first=False)
+        found, vanished = self._scan(sample_first=first)
         self.library.assign_new(cluster_first=False)
         self._write_tree()
         last = self.library.catalog.last_run("recluster")
@@ -286,14 +281,19 @@ class Service:
             self.library.save_index()
             self._index_saved = self._clock()
 
+    def _scan(self, *, sample_first: bool = False) -> tuple[list[Path], list[Path]]:
+        """Queue what the folders hold that the catalog does not; record what is gone."""
+        found, vanished = self.library.backlog(self._heartbeat)
+        self._backlog.catch_up(found, sample_first=sample_first)
+        if vanished:
+            self._ingest([], vanished, live=True)
+        return found, vanished
+
     def _maybe_reconcile(self) -> None:
         interval = self.config.watch.reconcile_minutes * 60
         if interval and self._clock() - self._last_reconcile >= interval:
             self._last_reconcile = self._clock()
-            found, vanished = self.library.backlog(self._heartbeat)
-            self._backlog.catch_up(found, sample_first=False)
-            if vanished:
-                self._ingest([], vanished, live=True)
+            found, vanished = self._scan()
             if found or vanished:
                 log.info("reconciliation scan caught %d changes missed by events",
                          len(found) + len(vanished))  # fmt: skip
@@ -341,36 +341,16 @@ class Service:
         old, self._library = self.library, self._open_library(config)
         old.close()
         self._watcher = self._start_watcher()
-        found, vanished = self.library.backlog(self._heartbeat)
-        self._backlog.catch_up(found, sample_first=False)
-        if vanished:
-            self._ingest([], vanished, live=True)
+        self._scan()
 
-    def _report(self) -> None:
+    def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
-        now = (self.watcher.pending, len(self._backlog), self._batches)
-        if now == self._reported:
-            return
-        self._reported = now
-        self._write_status(running=True)
-        catch_up = self._backlog.progress
-        if catch_up is not None:
-            self.notifier.status(f"catching up: {catch_up.describe()}")
-        else:
-            self.notifier.status(f"watching; {self._batches} batches filed")
-
-    def _write_status(self, running: bool) -> None:
-        pending = self._watcher.pending if running and self._watcher else 0
-        catch_up = self._backlog.progress if running else None
-        status = {
-            "pid": os.getpid(),
-            "running": running,
-            "started": self._growth.started_at,
-            "updated": time.time(),
-            "pending": pending + (len(self._backlog) if running else 0),
-            "batches": self._batches,
-            "catch_up": catch_up.as_dict() if catch_up else None,
-            "arrivals_since_recluster": self._growth.arrivals_since_recluster,
-            "polling": bool(self._watcher and self._watcher.polling),
-        }
-        write_json_atomically(self.config.library.state / STATUS_NAME, status, indent=2)
+        watcher = self._watcher
+        self._board.show(
+            running=running,
+            waiting=(watcher.pending if running and watcher else 0) + len(self._backlog),
+            batches=self._batches,
+            catch_up=self._backlog.progress if running else None,
+            arrivals_since_recluster=self._growth.arrivals_since_recluster,
+            polling=bool(watcher and watcher.polling),
+        )

@@ -1,18 +1,64 @@
-"""`autoalbum status`: what the library holds and whether a daemon is keeping it."""
+"""The daemon's status: what it writes (daemon.json, STATUS=) and `autoalbum status`, which
+reads it with the catalog: what the library holds and whether a daemon is keeping it."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from autoalbum.config import load_config
+from autoalbum.durable import write_json_atomically
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.lock import holder
 from autoalbum.printable import printable
 from autoalbum.service.backlog import CatchUp
+from autoalbum.service.notify import Notifier
 
 STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
+
+
+class StatusBoard:
+    """What the daemon shows of itself: daemon.json (read by `autoalbum status`) and systemd's
+    STATUS= line, each written when what it says has changed."""
+
+    def __init__(self, path: Path, notifier: Notifier) -> None:
+        self.path = path
+        self.notifier = notifier
+        self.started = time.time()
+        self._shown: tuple[object, ...] | None = None
+
+    def show(
+        self,
+        *,
+        running: bool,
+        waiting: int,
+        batches: int,
+        catch_up: CatchUp | None,
+        arrivals_since_recluster: int,
+        polling: bool,
+    ) -> None:
+        now = (running, waiting, batches, catch_up and catch_up.done, polling)
+        if now == self._shown:
+            return
+        self._shown = now
+        status = {
+            "pid": os.getpid(),
+            "running": running,
+            "started": self.started,
+            "updated": time.time(),
+            "pending": waiting,
+            "batches": batches,
+            "catch_up": catch_up.as_dict() if catch_up else None,
+            "arrivals_since_recluster": arrivals_since_recluster,
+            "polling": polling,
+        }
+        write_json_atomically(self.path, status, indent=2)
+        if catch_up is not None:
+            self.notifier.status(f"catching up: {catch_up.describe()}")
+        elif running:
+            self.notifier.status(f"watching; {batches} batches filed, {waiting} waiting")
 
 
 def _daemon_line(state: Path) -> str:
