@@ -22,7 +22,8 @@ from typing import Protocol
 from autoalbum.config import Config, ConfigError, load_config
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
-from autoalbum.service.backlog import SAMPLE, Backlog
+from autoalbum.service.backlog import Backlog
+from autoalbum.service.intake import Intake
 from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.settler import Change, ChangeKind
@@ -31,8 +32,6 @@ from autoalbum.service.status import STATUS_NAME, StatusBoard
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-TREE_SECONDS = 10.0  # during a catch-up, the album tree is brought up to date this often
-INDEX_SAVE_SECONDS = 120.0  # and the vector index saved this often (the catalog has it all)
 
 
 class Watcher(Protocol):
@@ -101,11 +100,8 @@ class Service:
         self._growth = Growth()
         self._reclusterer = Reclusterer(open_library, self._growth)
         self._backlog = Backlog(clock)
-        self._batches = 0
+        self._intake: Intake | None = None
         self._last_reconcile = 0.0
-        self._tree_written = 0.0
-        self._tree_stale = False
-        self._index_saved = 0.0
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
     @property
@@ -113,6 +109,12 @@ class Service:
         if self._library is None:
             raise RuntimeError("the service is not running")
         return self._library
+
+    @property
+    def intake(self) -> Intake:
+        if self._intake is None:
+            raise RuntimeError("the service is not running")
+        return self._intake
 
     @property
     def watcher(self) -> Watcher:
@@ -167,6 +169,10 @@ class Service:
         leaving, a running recluster is called off and the album tree brought up to date."""
         with self._lock:
             self._library = self._open_library(self.config)
+            self._intake = Intake(
+                self._library, self._backlog, self._growth,
+                clock=self._clock, heartbeat=self._heartbeat,
+            )  # fmt: skip
             try:
                 self._watcher = self._start_watcher()
                 try:
@@ -178,7 +184,7 @@ class Service:
                     self.watcher.stop()
                     self.notifier.stopping()
                     self._reclusterer.call_off()
-                    self._write_tree()
+                    self.intake.write_tree()
                     self._report(running=False)
             finally:
                 self.library.close()
@@ -198,13 +204,14 @@ class Service:
             self._heartbeat()
         self._maybe_reconcile()
         if self._backlog:
-            self._take_chunk()
-        elif self._tree_stale:
-            self._write_tree()
-            self.library.save_index()
+            self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
+        else:
+            self.intake.settle()
         self._heartbeat()
-        self._maybe_recluster()
-        self._maybe_save_index()
+        self._reclusterer.maybe_start(
+            self.config, self._clock(),
+            catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
+        )  # fmt: skip
         self._report()
         self.notifier.watchdog()
 
@@ -212,28 +219,13 @@ class Service:
         self.notifier.watchdog()
 
     def _start_catch_up(self) -> None:
-        """Find what changed while the daemon was stopped (everything, on a first start) and
-        queue it; bring the album tree in line with the catalog, whatever a crash left."""
         self.notifier.status("loading the model")
         # Once, now, so that the first arrival need not wait for it.
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
         self._heartbeat()
         self.notifier.status("scanning the folders")
-        first = not self.library.catalog.has_centres()
-        found, vanished = self._scan(sample_first=first)
-        self.library.assign_new(cluster_first=False)
-        self._write_tree()
-        last = self.library.catalog.last_run("recluster")
-        self._growth.images_at_recluster = last.images if last else 0
-        if first:  # photos a crash left before the first albums count towards them
-            self._growth.arrivals_since_recluster = len(self.library.catalog.unassigned_ids())
+        self.intake.start()
         self._last_reconcile = self._clock()
-        log.info("%d photos to take in, %d gone since the last run", len(found), len(vanished))
-
-    def _start_watcher(self) -> Watcher:
-        watcher = self._watch(self.config)
-        watcher.start()
-        return watcher
 
     def _queue(self, changes: Sequence[Change]) -> None:
         """Arrivals join the front of the backlog; deletions are recorded at once."""
@@ -241,85 +233,29 @@ class Service:
         self._backlog.arrive(present)
         if gone:
             self._backlog.forget(gone)
-            self._ingest([], gone, live=True)
+            self.intake.ingest([], gone, live=True)
 
-    def _take_chunk(self) -> None:
-        first = not self.reclustering and not self.library.catalog.has_centres()
-        chunk, live = self._backlog.take(first=first)
-        self._ingest(chunk, [], live=live)
-
-    def _ingest(self, present: Sequence[Path], gone: Sequence[Path], *, live: bool) -> None:
-        """Index a chunk and file it; arrivals reach the album tree at once, a catch-up's
-        chunks every TREE_SECONDS (and when it ends)."""
-        report = self.library.ingest(
-            present, gone, lambda total: lambda n: self._heartbeat(),
-            write_tree=live, cluster_first=False,
-        )  # fmt: skip
-        self._batches += 1
-        if report.changed:
-            self._growth.arrivals_since_recluster += report.embedded
-            if self._growth.first_change_at is None:
-                self._growth.first_change_at = self._clock()
-            self._tree_stale = self._tree_stale or not live
-        if not live and self._clock() - self._tree_written >= TREE_SECONDS:
-            self._write_tree()
-        log.info(
-            "%s: %d files, %d embedded, %d moved or duplicate, %d gone, %d failed (%.2f s)",
-            "batch" if live else "catch-up", len(present) + len(gone), report.embedded,
-            report.relinked, report.missing, len(report.failed), report.seconds,
-        )  # fmt: skip
-        for failure in report.failed:
-            log.warning("skipping %s: %s", failure.path, failure.reason)
-
-    def _write_tree(self) -> None:
-        self.library.write_tree()
-        self._tree_written = self._clock()
-        self._tree_stale = False
-
-    def _maybe_save_index(self) -> None:
-        if self._clock() - self._index_saved >= INDEX_SAVE_SECONDS:
-            self.library.save_index()
-            self._index_saved = self._clock()
-
-    def _scan(self, *, sample_first: bool = False) -> tuple[list[Path], list[Path]]:
-        """Queue what the folders hold that the catalog does not; record what is gone."""
-        found, vanished = self.library.backlog(self._heartbeat)
-        self._backlog.catch_up(found, sample_first=sample_first)
-        if vanished:
-            self._ingest([], vanished, live=True)
-        return found, vanished
+    def _start_watcher(self) -> Watcher:
+        watcher = self._watch(self.config)
+        watcher.start()
+        return watcher
 
     def _maybe_reconcile(self) -> None:
         interval = self.config.watch.reconcile_minutes * 60
         if interval and self._clock() - self._last_reconcile >= interval:
             self._last_reconcile = self._clock()
-            found, vanished = self._scan()
+            found, vanished = self.intake.scan()
             if found or vanished:
                 log.info("reconciliation scan caught %d changes missed by events",
                          len(found) + len(vanished))  # fmt: skip
 
-    def _maybe_recluster(self) -> None:
-        """Recluster in the background when the policy says so; the first albums come from the
-        opening sample of a catch-up, or from what arrived when there is none."""
-        if self._reclusterer.running:
-            return
-        catching_up = self._backlog.progress is not None
-        growth = self._growth
-        if not self.library.catalog.has_centres():
-            if growth.arrivals_since_recluster < (SAMPLE if catching_up else 1):
-                return
-        elif not growth.due(self.config.recluster, self._clock(), catching_up=catching_up):
-            return
-        self._growth.arrivals_since_recluster = 0
-        self._growth.first_change_at = None
-        self._reclusterer.start(self.config)
-
     def _take_in_recluster(self) -> None:
         """Place what arrived while reclustering, then swap the new albums in whole."""
         self.library.assign_new()
-        self.library.write_tree(rebuild=True)
-        self._tree_written = self._clock()
-        self._tree_stale = False
+        self.intake.write_tree(rebuild=True)
+
+    def _has_albums(self) -> bool:
+        return self.library.catalog.has_centres()
 
     def _reload_config(self) -> None:
         source = self.config.source
@@ -340,8 +276,9 @@ class Service:
         # A library is made for one config: open it afresh rather than change it under it.
         old, self._library = self.library, self._open_library(config)
         old.close()
+        self.intake.library = self.library
         self._watcher = self._start_watcher()
-        self._scan()
+        self.intake.scan()
 
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
@@ -349,7 +286,7 @@ class Service:
         self._board.show(
             running=running,
             waiting=(watcher.pending if running and watcher else 0) + len(self._backlog),
-            batches=self._batches,
+            batches=self.intake.batches if self._intake else 0,
             catch_up=self._backlog.progress if running else None,
             arrivals_since_recluster=self._growth.arrivals_since_recluster,
             polling=bool(watcher and watcher.polling),

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from autoalbum.config import Config, ReclusterConfig
 from autoalbum.library.library import Cancelled, Library
+from autoalbum.service.backlog import SAMPLE
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,24 @@ class Reclusterer:
         """A recluster is running, or finished and not yet taken in."""
         return self._thread is not None
 
-    def start(self, config: Config) -> None:
+    def maybe_start(
+        self, config: Config, now: float, *, catching_up: bool, has_albums: bool
+    ) -> None:
+        """Start a recluster when the policy says so; the first albums come from the opening
+        sample of a catch-up, or from what arrived when there is none."""
+        growth = self._growth
+        if self.running:
+            return
+        if not has_albums:
+            if growth.arrivals_since_recluster < (SAMPLE if catching_up else 1):
+                return
+        elif not growth.due(config.recluster, now, catching_up=catching_up):
+            return
+        growth.arrivals_since_recluster = 0
+        growth.first_change_at = None
+        self._start(config)
+
+    def _start(self, config: Config) -> None:
         self._done.clear()
         self._cancel.clear()
         self._thread = threading.Thread(
