@@ -26,6 +26,8 @@ class XmpError(Exception):
 
 @dataclass(eq=False)
 class Element:
+    """An element of the packet and the bytes it spans there, `data[start:end]`."""
+
     tag: str  # {namespace}name
     attrs: dict[str, str]
     scope: dict[str, str]  # prefix -> namespace in force inside the element
