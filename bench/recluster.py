@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -123,34 +124,37 @@ def run_autoalbum(
     return result.labels, f"{args.n_init}x{args.iterations}"
 
 
-def run_kmeans(x: NDArray[np.float32], args: argparse.Namespace) -> tuple[NDArray[np.int64], str]:
-    model = KMeans(args.k, n_init=args.n_init, max_iter=args.iterations, random_state=0)
-    labels = model.fit_predict(x).astype(np.int64)
-    return labels, f"{args.n_init}x<={args.iterations} (last {model.n_iter_})"
+Runner = Callable[[NDArray[np.float32], argparse.Namespace], tuple[NDArray[np.int64], str]]
 
 
-def run_kmeans_defaults(
-    x: NDArray[np.float32], args: argparse.Namespace
-) -> tuple[NDArray[np.int64], str]:
-    model = KMeans(args.k, random_state=0)
-    labels = model.fit_predict(x).astype(np.int64)
-    return labels, f"1x<=300 (used {model.n_iter_})"
+def sklearn_runner(
+    make: Callable[[argparse.Namespace], Any], note: Callable[[Any, argparse.Namespace], str]
+) -> Runner:
+    """Fit the scikit-learn k-means `make` builds; `note` tells the iterations given and used."""
+
+    def run(x: NDArray[np.float32], args: argparse.Namespace) -> tuple[NDArray[np.int64], str]:
+        model = make(args)
+        labels = model.fit_predict(x).astype(np.int64)
+        return labels, note(model, args)
+
+    return run
 
 
-def run_minibatch(
-    x: NDArray[np.float32], args: argparse.Namespace
-) -> tuple[NDArray[np.int64], str]:
-    model = MiniBatchKMeans(args.k, random_state=0)
-    labels = model.fit_predict(x).astype(np.int64)
-    return labels, f"{model.n_steps_} steps"
-
-
-RUNNERS = {
+RUNNERS: dict[str, Runner] = {
     "autoalbum default": run_default,
     "autoalbum.kmeans": run_autoalbum,
-    "sklearn KMeans": run_kmeans,
-    "sklearn KMeans defaults": run_kmeans_defaults,
-    "sklearn MiniBatchKMeans": run_minibatch,
+    "sklearn KMeans": sklearn_runner(
+        lambda a: KMeans(a.k, n_init=a.n_init, max_iter=a.iterations, random_state=0),
+        lambda model, a: f"{a.n_init}x<={a.iterations} (last {model.n_iter_})",
+    ),
+    "sklearn KMeans defaults": sklearn_runner(
+        lambda a: KMeans(a.k, random_state=0),
+        lambda model, _: f"1x<=300 (used {model.n_iter_})",
+    ),
+    "sklearn MiniBatchKMeans": sklearn_runner(
+        lambda a: MiniBatchKMeans(a.k, random_state=0),
+        lambda model, _: f"{model.n_steps_} steps",
+    ),
 }
 
 

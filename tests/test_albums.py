@@ -1,4 +1,4 @@
-"""The album tree: folder and entry names (names.py), symlinks, index.json and the safe swap."""
+"""The album tree: folder and entry names (filenames.py), symlinks, index.json and the safe swap."""
 
 from __future__ import annotations
 

@@ -15,13 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from numpy.typing import NDArray
-from PIL import Image
 
 from autoalbum.config import Config, load_config
-from autoalbum.embedding.embedder import Embeddings, normalise
 from autoalbum.library.catalog import Status
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
@@ -29,21 +25,9 @@ from autoalbum.service.daemon import Service, split_changes
 from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import GROWTH_MINIMUM
 from autoalbum.service.settler import Change, ChangeKind
+from colour_library import ColourEmbedder, photo
 
-COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
 NEVER = 10**6  # a recluster setting that never triggers within a test
-
-
-class ColourEmbedder:
-    """The vector is the image's 4x4 grid of mean colours."""
-
-    input_size = 16
-
-    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
-        grid = images.reshape(len(images), 4, 4, 4, 4, 3).mean(axis=(2, 4))
-        return Embeddings(
-            normalise(grid.reshape(len(images), -1).astype(np.float32) - 127.5), None, None
-        )
 
 
 class ScriptedWatcher:
@@ -75,14 +59,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _photo(path: Path, colour: str, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    pixels = np.clip(np.array(COLOURS[colour]) + rng.normal(0, 12, (48, 64, 3)), 0, 255)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.astype(np.uint8)).save(path)
-    return path
 
 
 def _config_text(
@@ -118,7 +94,7 @@ class Rig:
         self.watchers: list[ScriptedWatcher] = []
         (root / "photos").mkdir(parents=True, exist_ok=True)
         for i in range(initial):
-            _photo(root / "photos" / f"old{i}.png", ("red", "blue")[i % 2], i)
+            photo(root / "photos" / f"old{i}.png", ("red", "blue")[i % 2], i)
         (root / "autoalbum.yaml").write_text(_config_text(root, **settings))
         config = load_config(root / "autoalbum.yaml")
         with self.open_library(config) as library:
@@ -148,7 +124,7 @@ class Rig:
     def arrive(self, count: int, folder: str = "photos") -> list[Path]:
         """`count` new red photos, reported settled in one batch and filed by one step."""
         paths = [
-            _photo(self.root / folder / f"new{self.made + i}.png", "red", 1000 + self.made + i)
+            photo(self.root / folder / f"new{self.made + i}.png", "red", 1000 + self.made + i)
             for i in range(count)
         ]
         self.made += count
@@ -221,7 +197,7 @@ def test_reclusters_minutes_after_the_first_change(tmp_path: Path) -> None:
 def test_rescans_the_folders_every_reconcile_interval(tmp_path: Path) -> None:
     rig = Rig(tmp_path, 4, reconcile_minutes=10)
     with rig.service.running():
-        missed = _photo(tmp_path / "photos" / "missed.png", "blue", 99)  # no event for it
+        missed = photo(tmp_path / "photos" / "missed.png", "blue", 99)  # no event for it
         rig.clock.now += 10 * 60 - 1
         rig.service.step()
         assert rig.service.library.catalog.file(missed) is None
@@ -234,7 +210,7 @@ def test_rescans_the_folders_every_reconcile_interval(tmp_path: Path) -> None:
 def test_reload_reads_the_new_config_and_watches_again(tmp_path: Path) -> None:
     rig = Rig(tmp_path, 4)
     with rig.service.running():
-        more = [_photo(tmp_path / "more" / f"m{i}.png", "blue", 50 + i) for i in range(2)]
+        more = [photo(tmp_path / "more" / f"m{i}.png", "blue", 50 + i) for i in range(2)]
         text = _config_text(tmp_path, folders=("photos", "more"), after_new_images=3)
         (tmp_path / "autoalbum.yaml").write_text(text)
         rig.service.reload()

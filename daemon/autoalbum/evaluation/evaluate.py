@@ -3,7 +3,7 @@
 Scores one clustering with the usual measures: one-to-one (Hungarian) accuracy, the tutorials'
 majority-label accuracy, homogeneity, completeness, V-measure, NMI, ARI, silhouette and
 inertia, plus where each class mostly went. The vectors come from the CNN or a cheap embedder
-(features.py), and are reused from a library's catalog or evaluate's cache (labelled.py).
+(embedding/features.py), and are reused from a library's catalog or evaluate's cache (labelled.py).
 
 HDBSCAN finds k itself and leaves some images as noise. Noise is scored as one more album,
 numbered 0 and called "noise": a class that HDBSCAN mostly gave up on shows as mostly in
@@ -47,13 +47,13 @@ HDBSCAN_PCA_MIN_IMAGES = 200
 
 
 def methods() -> tuple[str, ...]:
-    """Every method evaluate runs: the albums' own (clusters.Method), then scikit-learn's."""
+    """Every method evaluate runs: the albums' own (cluster.Method), then scikit-learn's."""
     own = tuple(m.value for m in Method)
     return own + tuple(m for m in EXTRA_METHODS if m not in own)
 
 
 def default_method() -> str:
-    """The method `cluster` uses when none is named; clusters.py owns that choice."""
+    """The method `cluster` uses when none is named; clustering/cluster.py owns that choice."""
     return str(inspect.signature(cluster).parameters["method"].default.value)
 
 

@@ -1,31 +1,27 @@
-"""XMP packets: parsed safely, autoalbum's keywords edited in place, every other byte kept.
+"""XMP packets with autoalbum's keywords edited in place, every other byte kept.
 
-Parsing goes through defusedxml's expat parser with DTDs forbidden. An XMP packet never needs a
-DTD, and without one there is no entity to expand and nothing to fetch: XXE, billion laughs and
-external DTDs are refused before anything is read. The parser also says where each element lies
-in the file, so an edit replaces byte ranges: autoalbum's rdf:li items, or a whole property that
-holds nothing but them. Everything else (other tools' keywords, ratings, edit history, unknown
-namespaces, comments, whitespace, quoting) stays exactly as the other tool wrote it, and taking
-autoalbum's keywords out again gives back the original bytes.
+A packet is parsed safely into elements that know their byte ranges (packet.py), so an edit
+replaces only autoalbum's rdf:li items, or a whole property that holds nothing but them.
+Everything else (other tools' keywords, ratings, edit history, unknown namespaces, comments,
+whitespace, quoting) stays exactly as the other tool wrote it, and taking autoalbum's keywords
+out again gives back the original bytes.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
-from xml.etree.ElementTree import ParseError
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from defusedxml import DefusedXmlException, DTDForbidden
-from defusedxml.ElementTree import DefusedXMLParser
+from autoalbum.tags.packet import MAX_BYTES, MAX_ELEMENTS, Element, XmpError, end_of_tag, parse
+
+# The tags' one way in: sidecars take the packet's limits and error from here too.
+__all__ = ["EMPTY_PACKET", "MAX_BYTES", "MAX_ELEMENTS", "Retagged", "XmpError", "retag"]
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
 LR = "http://ns.adobe.com/lightroom/1.0/"
 DIGIKAM = "http://www.digikam.org/ns/1.0/"
-MAX_BYTES = 16 << 20  # darktable's longest histories are a few hundred KB
-MAX_ELEMENTS = 100_000  # bounds the memory a hostile packet of tiny elements can take
 
 # A sidecar autoalbum creates; one left exactly like this holds nothing and may be deleted.
 EMPTY_PACKET = (
@@ -41,10 +37,6 @@ EMPTY_PACKET = (
     "</x:xmpmeta>\n"
     '<?xpacket end="w"?>\n'
 ).encode()
-
-
-class XmpError(Exception):
-    """A sidecar autoalbum can't edit safely; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -73,119 +65,6 @@ FIELDS = (SUBJECT, HIERARCHY, TAGS_LIST)
 _CONTAINERS = {f"{{{RDF}}}{name}" for name in ("Bag", "Seq", "Alt")}
 
 
-@dataclass(eq=False)
-class _Element:
-    tag: str  # {namespace}name
-    attrs: dict[str, str]
-    scope: dict[str, str]  # prefix -> namespace in force inside the element
-    start: int  # offset of its "<"
-    end: int = -1  # offset just past its end tag
-    children: list[_Element] = field(default_factory=list)
-    text: str = ""  # its own character data, entities decoded
-
-    def walk(self) -> Iterator[_Element]:
-        """This element and all below it, in document order; no recursion, as nesting is
-        unbounded."""
-        pending = [self]
-        while pending:
-            element = pending.pop()
-            yield element
-            pending.extend(reversed(element.children))
-
-
-def _tag_end(data: bytes, start: int) -> int:
-    """Offset just past the tag opening at `start`; a ">" inside a quoted value doesn't end it."""
-    quote = 0
-    for i in range(start + 1, len(data)):
-        if quote:
-            quote = 0 if data[i] == quote else quote
-        elif data[i] in b"\"'":
-            quote = data[i]
-        elif data[i] == ord(">"):
-            return i + 1
-    raise XmpError("a tag never ends")
-
-
-class _Locator:
-    """A parser target that builds the element tree with each element's byte range."""
-
-    def __init__(self, source: bytes) -> None:
-        self.source = source
-        self.parser = DefusedXMLParser(target=self, forbid_dtd=True)
-        self.stack: list[_Element] = []
-        self.root: _Element | None = None
-        self.declared: dict[str, str] = {}
-        self.count = 0
-
-    def start_ns(self, prefix: str, uri: str) -> None:
-        self.declared[prefix] = uri
-
-    def start(self, tag: str, attrs: dict[str, str]) -> None:
-        outer = (
-            self.stack[-1].scope if self.stack else {"xml": "http://www.w3.org/XML/1998/namespace"}
-        )
-        self.count += 1
-        if self.count > MAX_ELEMENTS:
-            raise XmpError(f"more than {MAX_ELEMENTS} elements")
-        at = self.parser.parser.CurrentByteIndex
-        scope = {**outer, **self.declared} if self.declared else outer  # shared: never changed
-        element = _Element(tag, dict(attrs), scope, at)
-        self.declared = {}
-        if self.stack:
-            self.stack[-1].children.append(element)
-        else:
-            self.root = element
-        self.stack.append(element)
-
-    def end(self, tag: str) -> None:
-        element = self.stack.pop()
-        tag_end = _tag_end(self.source, element.start)
-        if self.source[tag_end - 2 : tag_end] == b"/>":
-            element.end = tag_end
-            return
-        at = self.parser.parser.CurrentByteIndex
-        if self.source[at : at + 2] != b"</":
-            raise XmpError(f"could not find the end of {tag}")
-        element.end = self.source.index(b">", at) + 1
-
-    def data(self, text: str) -> None:
-        if self.stack:
-            self.stack[-1].text += text
-
-    def close(self) -> _Element | None:
-        return self.root
-
-
-_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
-
-
-def parse(data: bytes) -> _Element:
-    """The element tree of an XMP packet, or XmpError saying why it is refused."""
-    if len(data) > MAX_BYTES:
-        raise XmpError(f"larger than {MAX_BYTES >> 20} MB")
-    declared = _ENCODING.match(data)
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (
-        declared and declared[1].lower() not in (b"utf-8", b"utf8", b"us-ascii")
-    ):
-        raise XmpError("not UTF-8 (autoalbum only edits UTF-8 sidecars)")
-    locator = _Locator(data)
-    try:
-        locator.parser.feed(data)
-        root = locator.parser.close()
-    except DTDForbidden:
-        raise XmpError(
-            "it declares a DTD (<!DOCTYPE>), which XMP never has: refused unread, "
-            "no entity expanded, nothing fetched"
-        ) from None
-    except DefusedXmlException as error:
-        raise XmpError(f"refused: {error}") from None
-    except ParseError as error:
-        raise XmpError(f"not well-formed XML ({error})") from None
-    if not isinstance(root, _Element):
-        raise XmpError("not XML")
-    return root
-
-
 _RDF_TAG, _DESCRIPTION, _LI = (f"{{{RDF}}}{name}" for name in ("RDF", "Description", "li"))
 _BY_TAG = {f.tag: f for f in FIELDS}
 
@@ -201,9 +80,9 @@ class Retagged:
 
 @dataclass(frozen=True)
 class _Property:
-    description: _Element
-    element: _Element
-    items: list[_Element]  # its rdf:li
+    description: Element
+    element: Element
+    items: list[Element]  # its rdf:li
 
 
 @dataclass(frozen=True)
@@ -213,12 +92,12 @@ class _Edit:
     text: str
 
 
-def _plain(item: _Element) -> str | None:
+def _plain(item: Element) -> str | None:
     """An item's keyword; None for one with attributes or structure, never autoalbum's."""
     return item.text if not item.children and not item.attrs else None
 
 
-def _items(fld: _Field, element: _Element) -> list[_Element]:
+def _items(fld: _Field, element: Element) -> list[Element]:
     """The rdf:li items of a keyword property; XmpError for a shape autoalbum doesn't edit."""
     containers = element.children
     if (
@@ -233,7 +112,7 @@ def _items(fld: _Field, element: _Element) -> list[_Element]:
     return containers[0].children
 
 
-def _properties(descriptions: list[_Element]) -> dict[_Field, _Property]:
+def _properties(descriptions: list[Element]) -> dict[_Field, _Property]:
     found: dict[_Field, _Property] = {}
     for description in descriptions:
         if attribute := next((f for f in FIELDS if f.tag in description.attrs), None):
@@ -264,10 +143,10 @@ def _leaves(root: str, properties: dict[_Field, _Property]) -> tuple[set[str], s
 
 
 def _plan(
-    items: list[_Element], ours: Callable[[str], bool], wanted: list[str]
-) -> tuple[list[_Element], list[str]]:
+    items: list[Element], ours: Callable[[str], bool], wanted: list[str]
+) -> tuple[list[Element], list[str]]:
     """The items to drop and the values to add so that autoalbum's are exactly `wanted`."""
-    drop: list[_Element] = []
+    drop: list[Element] = []
     kept: set[str] = set()
     for item in items:
         text = _plain(item)
@@ -287,7 +166,7 @@ def _space_before(data: bytes, at: int) -> int:
     return at
 
 
-def _gap(data: bytes, element: _Element) -> str:
+def _gap(data: bytes, element: Element) -> str:
     """The whitespace before `element`: what an item or property added beside it repeats."""
     return data[_space_before(data, element.start) : element.start].decode()
 
@@ -325,7 +204,7 @@ def _fresh(fld: _Field, values: list[str], scope: dict[str, str], line: str) -> 
 
 
 def _edit_property(
-    data: bytes, fld: _Field, prop: _Property, drop: list[_Element], add: list[str]
+    data: bytes, fld: _Field, prop: _Property, drop: list[Element], add: list[str]
 ) -> list[_Edit]:
     """Drop items and add values; only what changes is touched, down to the whitespace."""
     kept = [item for item in prop.items if item not in drop]
@@ -345,13 +224,11 @@ def _edit_property(
     return edits
 
 
-def _add_properties(
-    data: bytes, home: _Element, new: list[tuple[_Field, list[str]]]
-) -> list[_Edit]:
+def _add_properties(data: bytes, home: Element, new: list[tuple[_Field, list[str]]]) -> list[_Edit]:
     """Insert new properties after the last child of `home` (opening it if it is empty)."""
     if not new:
         return []
-    tag_end = _tag_end(data, home.start)
+    tag_end = end_of_tag(data, home.start)
     if home.children:
         at, gap = home.children[-1].end, _gap(data, home.children[-1])
     else:
