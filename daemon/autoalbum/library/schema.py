@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -50,5 +50,11 @@ MIGRATIONS: dict[int, str] = {
         score REAL,
         method TEXT
     );
+    """,
+    # Each content's quick key (embedding/fingerprint.py), so most new files need not be hashed
+    # whole before they are decoded; contents from before stay NULL until seen again.
+    2: """
+    ALTER TABLE contents ADD COLUMN quick TEXT;
+    CREATE INDEX contents_quick ON contents(quick);
     """,
 }
