@@ -258,6 +258,8 @@ def test_heic_round_trip(tmp_path: Path) -> None:
     decoded = decode_image(path)
     assert decoded.mode == "RGB" and decoded.size == (64, 48)
     assert _near(decoded, (32, 24), (200, 30, 40), 8)
+    from_bytes, _ = decode_fingerprinted(path)
+    assert np.array_equal(np.asarray(from_bytes), np.asarray(decoded))
 
 
 def test_import_does_not_load_heif() -> None:
