@@ -4,8 +4,8 @@ once): this checkout against a baseline commit, on generated 12 MP JPEGs.
 Each run indexes the same photos into fresh state and album folders, alternating baseline and
 new. The child reports its own /proc/self/io as it exits: rchar (bytes read through system
 calls, page cache or not: the robust figure) and read_bytes (bytes fetched from storage: about
-nothing once the photos are in the page cache, which this bench cannot drop). Wall time is for
-what it is worth on a shared machine.
+nothing once the photos are in the page cache, which this bench cannot drop), and its CPU time.
+Wall time is for what it is worth on a shared machine.
 
     .venv/bin/python bench/read_once.py --baseline COMMIT [--generate 200 | --photos DIR]
 """
@@ -38,8 +38,10 @@ _REPORTING_IO = """\
 import atexit, json, os, runpy, sys
 def report():
     fields = (line.split(": ") for line in open("/proc/self/io").read().splitlines())
+    counters = {key: int(value) for key, value in fields}
+    counters["cpu_seconds"] = os.times().user + os.times().system
     with open(os.environ["READ_ONCE_IO"], "w") as out:
-        json.dump({key: int(value) for key, value in fields}, out)
+        json.dump(counters, out)
 atexit.register(report)
 runpy.run_module("autoalbum.cli", run_name="__main__", alter_sys=True)
 """
@@ -48,6 +50,7 @@ runpy.run_module("autoalbum.cli", run_name="__main__", alter_sys=True)
 @dataclass(frozen=True)
 class Run:
     seconds: float
+    cpu_seconds: float  # user and system, all threads
     rchar: int
     read_bytes: int
 
@@ -63,7 +66,7 @@ def index_run(code: Path, photos: Path, root: Path, cache: Path) -> Run:
     subprocess.run(command, env=env, check=True, capture_output=True)
     seconds = time.perf_counter() - started
     counters = json.loads(io.read_text())
-    return Run(seconds, counters["rchar"], counters["read_bytes"])
+    return Run(seconds, counters["cpu_seconds"], counters["rchar"], counters["read_bytes"])
 
 
 def _mib(n: float) -> str:
@@ -77,6 +80,7 @@ def report(runs: dict[str, list[Run]], photo_bytes: int) -> None:
         ("rchar / bytes of photos", lambda r: r.rchar / photo_bytes, lambda v: f"{v:.2f}"),
         ("rchar beyond the photos once", lambda r: r.rchar - photo_bytes, _mib),
         ("read_bytes (from storage)", lambda r: r.read_bytes, _mib),
+        ("CPU time (user + system), median", lambda r: r.cpu_seconds, lambda v: f"{v:.1f} s"),
         ("wall time, median", lambda r: r.seconds, lambda v: f"{v:.1f} s"),
     ]
     for label, value, show in rows:
@@ -85,7 +89,8 @@ def report(runs: dict[str, list[Run]], photo_bytes: int) -> None:
         ratio = f"{new / old:.2f}" if old else "-"
         print(f"{label:34}{show(old):>14}{show(new):>14}{ratio:>14}")
     for name, each in runs.items():
-        print(f"{name} wall times: " + ", ".join(f"{r.seconds:.1f} s" for r in each))
+        times = ", ".join(f"{r.seconds:.1f} s ({r.cpu_seconds:.1f} s CPU)" for r in each)
+        print(f"{name} runs: {times}")
 
 
 def _arguments() -> argparse.Namespace:
