@@ -5,9 +5,11 @@ moved and duplicate files by their content hash. A photo is read once where poss
 whose quick key (size, head and tail) no content and no other file in its chunk has is certainly
 new, so it goes straight to the decoder, which hashes the bytes it decodes; only the others are
 hashed whole first. Contents from before quick keys have none: a file of the size of one of
-their files is hashed first too, and such a content gets its key when a file of it is. Work is committed in chunks of CHUNK files, so a crash loses at most one
-chunk; the vector index is saved by the caller (`Stores.save_index`) and repaired from the
-catalog at the next start if a crash came first.
+their files is hashed first too, and such a content gets its key when a file of it is.
+
+Work is committed in chunks of CHUNK files, so a crash loses at most one chunk; the vector
+index is saved by the caller (`Stores.save_index`) and repaired from the catalog at the next
+start if a crash came first.
 """
 
 from __future__ import annotations
