@@ -4,21 +4,24 @@ once): this checkout against a baseline commit, on generated 12 MP JPEGs.
 Each run indexes the same photos into fresh state and album folders, alternating baseline and
 new. The child reports its own /proc/self/io as it exits: rchar (bytes read through system
 calls, page cache or not: the robust figure) and read_bytes (bytes fetched from storage: about
-nothing once the photos are in the page cache, which this bench cannot drop), and its CPU time.
-Wall time is for what it is worth on a shared machine.
+nothing while the photos are in the page cache), and its CPU time. With --cold, the photos'
+pages are dropped from the page cache before each run (posix_fadvise DONTNEED: no root needed),
+as at a real first start. Wall time is for what it is worth on a shared machine.
 
-    .venv/bin/python bench/read_once.py --baseline COMMIT [--generate 200 | --photos DIR]
+    .venv/bin/python bench/read_once.py --baseline COMMIT [--generate 200 | --photos DIR] [--cold]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +56,16 @@ class Run:
     cpu_seconds: float  # user and system, all threads
     rchar: int
     read_bytes: int
+
+
+def drop_from_page_cache(paths: Sequence[Path]) -> None:
+    """Make the next read of each file come from storage (its pages are clean: never written)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def index_run(code: Path, photos: Path, root: Path, cache: Path) -> Run:
@@ -102,6 +115,7 @@ def _arguments() -> argparse.Namespace:
         "--generate", type=int, default=200, metavar="N", help="N generated 12 MP JPEGs"
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs of each version")
+    parser.add_argument("--cold", action="store_true", help="photos out of the page cache")
     parser.add_argument(
         "--cache",
         type=Path,
@@ -115,9 +129,10 @@ def main() -> None:
     args = _arguments()
     photos = (args.photos or generated_photos(args.generate)).resolve()
     paths = find_images([photos])
+    cache_state = "dropped before each run" if args.cold else "warm"
     photo_bytes = sum(path.stat().st_size for path in paths)
     warm_page_cache(paths)
-    print(f"photos: {len(paths)} in {photos}, {_mib(photo_bytes)}")
+    print(f"photos: {len(paths)} in {photos}, {_mib(photo_bytes)}, page cache {cache_state}")
     commit = ["git", "-C", str(REPO), "rev-parse", "--short", args.baseline]
     print(f"baseline: {args.baseline} ({subprocess.check_output(commit, text=True).strip()})")
     print(f"new: this checkout ({describe_checkout()})")
@@ -129,6 +144,8 @@ def main() -> None:
             runs: dict[str, list[Run]] = {name: [] for name in codes}
             for i in range(args.repeat):
                 for name, code in codes.items():
+                    if args.cold:
+                        drop_from_page_cache(paths)
                     runs[name].append(index_run(code, photos, root / f"{name}-{i}", args.cache))
     report(runs, photo_bytes)
 
