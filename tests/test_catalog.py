@@ -161,3 +161,30 @@ def test_a_schema_1_catalog_is_migrated(tmp_path: Path) -> None:
         with catalog.transaction():
             catalog.put_file(_ok("/p/a.jpg", 7, "new"))
         assert len(catalog.files()) == 3, "an old row is updated, not duplicated"
+
+
+def test_quick_keys(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        keyed = catalog.add_content("h1", np.ones(4, np.float32), None, "q1")
+        old = catalog.add_content("h2", np.ones(4, np.float32), None)
+        catalog.put_file(FileRecord(Path("/p/a.jpg"), 10, 1, "h1", Status.OK, None, keyed))
+        catalog.put_file(FileRecord(Path("/p/b.jpg"), 20, 1, "h2", Status.MISSING, None, old))
+        assert catalog.known_quick_keys({"q1", "q2"}) == {"q1"}
+        assert catalog.sizes_without_quick_key() == {20}
+        catalog.set_quick_key(old, "q2")
+        catalog.set_quick_key(keyed, "other")  # a key once given stays
+        assert catalog.known_quick_keys({"q1", "q2", "other"}) == {"q1", "q2"}
+        assert catalog.sizes_without_quick_key() == set()
+
+
+def test_schema_1_catalog_gains_empty_quick_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[1] + "PRAGMA user_version=1;")
+    db.execute("INSERT INTO contents (hash, vector) VALUES ('h', x'00')")
+    db.commit()
+    db.close()
+    with Catalog(path) as catalog:
+        assert catalog.content_by_hash("h") is not None
+        row = catalog.db.execute("SELECT quick FROM contents").fetchone()
+        assert row[0] is None and catalog.known_quick_keys({"q"}) == set()

@@ -19,11 +19,15 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
+from autoalbum.embedding import images
+from autoalbum.embedding.fingerprint import Fingerprint, fingerprint_file
 from autoalbum.embedding.images import (
     IMAGE_SUFFIXES,
     ImageDecodeError,
+    decode_fingerprinted,
     decode_image,
     is_candidate,
+    load_fingerprinted,
     load_for_model,
     to_model_input,
 )
@@ -138,8 +142,36 @@ def test_over_pixel_limit_names_the_size(tmp_path: Path) -> None:
 
 
 def test_error_survives_pickling(tmp_path: Path) -> None:
-    error = pickle.loads(pickle.dumps(ImageDecodeError(tmp_path / "a.jpg", "file vanished")))
-    assert (error.path, error.reason) == (tmp_path / "a.jpg", "file vanished")
+    read = Fingerprint("q", "f")
+    error = pickle.loads(pickle.dumps(ImageDecodeError(tmp_path / "a.jpg", "truncated", read)))
+    assert (error.path, error.reason, error.fingerprint) == (tmp_path / "a.jpg", "truncated", read)
+
+
+def _bad_files(folder: Path) -> list[Path]:
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not a photo\n")
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    whole = _saved(_photo(256, 192), folder / "whole.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    (folder / "album.jpg").mkdir()
+    os.mkfifo(folder / "pipe.jpg")
+    _png_claiming(folder / "bomb.png", 40_000, 40_000)
+    names = ["empty", "notes", "bad", "cut", "gone", "album", "pipe"]
+    return [folder / f"{name}.jpg" for name in names] + [folder / "bomb.png"]
+
+
+def test_fingerprinted_decode_fails_alike(tmp_path: Path) -> None:
+    for path in _bad_files(tmp_path):
+        with pytest.raises(ImageDecodeError) as plain:
+            decode_image(path)
+        with pytest.raises(ImageDecodeError) as fingerprinted:
+            decode_fingerprinted(path)
+        assert fingerprinted.value.reason == plain.value.reason
+        assert fingerprinted.value.path == path
+        # Content that was read before decoding failed still has its fingerprint.
+        read = path.name in {"notes.jpg", "bad.jpg", "cut.jpg", "bomb.png"}
+        expected = fingerprint_file(path) if read else None
+        assert fingerprinted.value.fingerprint == expected, path.name
 
 
 # --- colour modes ---------------------------------------------------------------------------
@@ -226,6 +258,8 @@ def test_heic_round_trip(tmp_path: Path) -> None:
     decoded = decode_image(path)
     assert decoded.mode == "RGB" and decoded.size == (64, 48)
     assert _near(decoded, (32, 24), (200, 30, 40), 8)
+    from_bytes, _ = decode_fingerprinted(path)
+    assert np.array_equal(np.asarray(from_bytes), np.asarray(decoded))
 
 
 def test_import_does_not_load_heif() -> None:
@@ -291,6 +325,21 @@ def test_jpeg_draft_shrinks_but_not_below_min_side(
 ) -> None:
     decoded = decode_image(big_jpeg, min_side=min_side)
     assert decoded.size == size and min(decoded.size) >= min_side
+    assert decode_fingerprinted(big_jpeg, min_side=min_side)[0].size == size
+
+
+@pytest.mark.parametrize("whole_read_limit", [64 << 20, 1000])
+def test_fingerprinted_decode_reads_what_it_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_read_limit: int
+) -> None:
+    """Above the whole-read limit the file is hashed as a stream first, with the same result."""
+    monkeypatch.setattr(images, "WHOLE_READ_LIMIT", whole_read_limit)
+    path = _jpeg_with_orientation(tmp_path / "turned.jpg", _quadrants(), 6)
+    image, fingerprint = decode_fingerprinted(path)
+    assert fingerprint == fingerprint_file(path)
+    assert np.array_equal(np.asarray(image), np.asarray(decode_image(path)))
+    pixels, again = load_fingerprinted(path, 32)
+    assert again == fingerprint and np.array_equal(pixels, load_for_model(path, 32))
 
 
 def test_to_model_input_keeps_the_whole_frame(tmp_path: Path) -> None:

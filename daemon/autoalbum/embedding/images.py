@@ -1,17 +1,21 @@
 """Decode photo files into upright RGB images and the uint8 squares the model eats.
 
 Every way a file can be unusable becomes one `ImageDecodeError` with a short reason, so callers
-can skip the file and report it instead of crashing a worker thread.
+can skip the file and report it instead of crashing a worker thread. The indexer decodes and
+fingerprints a new file from one read of it (`decode_fingerprinted`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import os
 import stat
 import struct
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -19,11 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from autoalbum.embedding.fingerprint import Fingerprint, fingerprint_bytes, fingerprint_stream
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 150_000_000
+WHOLE_READ_LIMIT = 64 << 20  # bigger files are fingerprinted as a stream, then decoded
 
 _SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 _HEIF_SUFFIXES = {".heic", ".heif", ".hif"}
@@ -50,15 +56,19 @@ _plugins_ready = False
 
 
 class ImageDecodeError(AutoalbumError):
-    """A file that can't be used as a photo; `reason` says why in a few words."""
+    """A file that can't be used as a photo; `reason` says why in a few words. `fingerprint`
+    is the content's, when it was read before decoding failed."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path, reason: str, fingerprint: Fingerprint | None = None) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.fingerprint = fingerprint
 
-    def __reduce__(self) -> tuple[type[ImageDecodeError], tuple[Path, str]]:
-        return type(self), (self.path, self.reason)
+    def __reduce__(
+        self,
+    ) -> tuple[type[ImageDecodeError], tuple[Path, str, Fingerprint | None]]:
+        return type(self), (self.path, self.reason, self.fingerprint)
 
 
 def is_candidate(path: Path) -> bool:
@@ -186,20 +196,51 @@ def _reason(error: BaseException) -> str:
     return f"truncated or corrupt image data ({error})"
 
 
-def decode_image(
-    path: Path, min_side: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Image.Image:
-    """Fully decode `path` into an upright RGB image, shrunk on load but not below `min_side`."""
+def _prepare(min_side: int, max_pixels: int) -> None:
     if min_side < 1:
         raise ValueError(f"min_side must be at least 1, got {min_side}")
     _prepare_pillow(max_pixels)
+
+
+@contextmanager
+def _reasons(path: Path, max_pixels: int) -> Iterator[None]:
+    """Turn every way reading or decoding fails into an ImageDecodeError."""
     try:
-        with _open_readonly(path) as file:
-            return _decode_file(path, file, min_side, max_pixels)
+        yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageDecodeError(path, _too_large(max_pixels)) from None
     except _DECODE_FAILURES as error:
         raise ImageDecodeError(path, _reason(error)) from error
+
+
+def decode_image(
+    path: Path, min_side: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Fully decode `path` into an upright RGB image, shrunk on load but not below `min_side`."""
+    _prepare(min_side, max_pixels)
+    with _reasons(path, max_pixels), _open_readonly(path) as file:
+        return _decode_file(path, file, min_side, max_pixels)
+
+
+def decode_fingerprinted(
+    path: Path, min_side: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[Image.Image, Fingerprint]:
+    """`decode_image` and the fingerprint of the bytes it decoded, from one read of the file
+    (two above WHOLE_READ_LIMIT, which is not held in memory)."""
+    _prepare(min_side, max_pixels)
+    fingerprint = None
+    try:
+        with _reasons(path, max_pixels), _open_readonly(path) as file:
+            if os.fstat(file.fileno()).st_size > WHOLE_READ_LIMIT:
+                fingerprint = fingerprint_stream(file)
+                file.seek(0)
+                return _decode_file(path, file, min_side, max_pixels), fingerprint
+            data = file.read()
+            fingerprint = fingerprint_bytes(data)
+            return _decode_file(path, io.BytesIO(data), min_side, max_pixels), fingerprint
+    except ImageDecodeError as error:
+        error.fingerprint = fingerprint
+        raise
 
 
 def to_model_input(image: Image.Image, size: int = 224) -> NDArray[np.uint8]:
@@ -219,3 +260,11 @@ def load_for_model(
 ) -> NDArray[np.uint8]:
     """Decode `path` straight to model input; safe to call from many threads at once."""
     return to_model_input(decode_image(path, size, max_pixels), size)
+
+
+def load_fingerprinted(
+    path: Path, size: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[NDArray[np.uint8], Fingerprint]:
+    """`load_for_model` and the file's fingerprint, from one read of the file."""
+    image, fingerprint = decode_fingerprinted(path, size, max_pixels)
+    return to_model_input(image, size), fingerprint

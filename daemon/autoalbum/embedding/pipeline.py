@@ -13,27 +13,37 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.embedding.embedder import Embedder
-from autoalbum.embedding.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_for_model
+from autoalbum.embedding.fingerprint import Fingerprint
+from autoalbum.embedding.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageDecodeError,
+    load_fingerprinted,
+    load_for_model,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 32
+_Decoded = tuple[NDArray[np.uint8], Fingerprint | None]
 
 
 @dataclass(frozen=True)
 class Failure:
     path: Path
     reason: str
+    fingerprint: Fingerprint | None = None  # the content's, if it was read
 
 
 @dataclass
 class EmbeddedPhotos:
-    """Vectors for the images that decoded, in input order, and the files that did not."""
+    """Vectors for the images that decoded, in input order, and the files that did not; with
+    `fingerprint`, each image's fingerprint too, taken from the bytes that were decoded."""
 
     paths: list[Path] = field(default_factory=list)
     vectors: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     top_classes: NDArray[np.int64] | None = None
     failures: list[Failure] = field(default_factory=list)
+    fingerprints: list[Fingerprint] = field(default_factory=list)
 
 
 def default_workers() -> int:
@@ -47,9 +57,20 @@ def _file_size(path: Path) -> int:
         return 0  # load_for_model reports the problem
 
 
+def _load(path: Path, size: int, max_pixels: int, fingerprint: bool) -> _Decoded:
+    if fingerprint:
+        return load_fingerprinted(path, size, max_pixels)
+    return load_for_model(path, size, max_pixels), None
+
+
 def _decoded(
-    paths: Sequence[Path], size: int, max_pixels: int, workers: int, window: int
-) -> Iterator[tuple[Path, NDArray[np.uint8] | ImageDecodeError]]:
+    paths: Sequence[Path],
+    size: int,
+    max_pixels: int,
+    workers: int,
+    window: int,
+    fingerprint: bool,
+) -> Iterator[tuple[Path, _Decoded | ImageDecodeError]]:
     """Yield (path, pixels or error) in input order, decoding a window ahead.
 
     Within a window the biggest files start first (longest-processing-time scheduling): one
@@ -57,9 +78,11 @@ def _decoded(
     """
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
-        def submit(chunk: Sequence[Path]) -> list[tuple[Path, Future[NDArray[np.uint8]]]]:
+        def submit(chunk: Sequence[Path]) -> list[tuple[Path, Future[_Decoded]]]:
             order = sorted(range(len(chunk)), key=lambda i: -_file_size(chunk[i]))
-            futures = {i: pool.submit(load_for_model, chunk[i], size, max_pixels) for i in order}
+            futures = {
+                i: pool.submit(_load, chunk[i], size, max_pixels, fingerprint) for i in order
+            }
             return [(chunk[i], futures[i]) for i in range(len(chunk))]
 
         chunks = [paths[i : i + window] for i in range(0, len(paths), window)]
@@ -71,9 +94,7 @@ def _decoded(
             pending = upcoming
 
 
-def _result(
-    path: Path, future: Future[NDArray[np.uint8]]
-) -> tuple[Path, NDArray[np.uint8] | ImageDecodeError]:
+def _result(path: Path, future: Future[_Decoded]) -> tuple[Path, _Decoded | ImageDecodeError]:
     try:
         return path, future.result()
     except ImageDecodeError as error:
@@ -81,24 +102,24 @@ def _result(
 
 
 def _batches(
-    decoded: Iterator[tuple[Path, NDArray[np.uint8] | ImageDecodeError]],
+    decoded: Iterator[tuple[Path, _Decoded | ImageDecodeError]],
     batch_size: int,
     failures: list[Failure],
-) -> Iterator[tuple[list[Path], list[NDArray[np.uint8]]]]:
+) -> Iterator[tuple[list[Path], list[_Decoded]]]:
     paths: list[Path] = []
-    pixels: list[NDArray[np.uint8]] = []
+    items: list[_Decoded] = []
     for path, item in decoded:
         if isinstance(item, ImageDecodeError):
             log.warning("skipping %s", item)
-            failures.append(Failure(path, item.reason))
+            failures.append(Failure(path, item.reason, item.fingerprint))
             continue
         paths.append(path)
-        pixels.append(item)
+        items.append(item)
         if len(paths) == batch_size:
-            yield paths, pixels
-            paths, pixels = [], []
+            yield paths, items
+            paths, items = [], []
     if paths:
-        yield paths, pixels
+        yield paths, items
 
 
 def embed_paths(
@@ -109,17 +130,21 @@ def embed_paths(
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     advance: Callable[[int], None] = lambda n: None,
+    fingerprint: bool = False,
 ) -> EmbeddedPhotos:
-    """Decode and embed `paths`; unreadable files are collected as failures, never raised."""
+    """Decode and embed `paths`; unreadable files are collected as failures, never raised.
+    With `fingerprint`, each file's fingerprint comes from the same read as its pixels."""
     result = EmbeddedPhotos()
     window = batch_size * 2
-    decoded = _decoded(paths, embedder.input_size, max_pixels, workers or default_workers(), window)
+    workers = workers or default_workers()
+    decoded = _decoded(paths, embedder.input_size, max_pixels, workers, window, fingerprint)
     vectors: list[NDArray[np.float32]] = []
     classes: list[NDArray[np.int64]] = []
     seen_failures = 0
-    for batch_paths, batch_pixels in _batches(decoded, batch_size, result.failures):
-        embedded = embedder.embed(np.stack(batch_pixels))
+    for batch_paths, batch in _batches(decoded, batch_size, result.failures):
+        embedded = embedder.embed(np.stack([pixels for pixels, _ in batch]))
         result.paths.extend(batch_paths)
+        result.fingerprints.extend(f for _, f in batch if f is not None)
         vectors.append(embedded.vectors)
         if embedded.top_classes is not None:
             classes.append(embedded.top_classes)

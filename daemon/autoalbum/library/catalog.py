@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -192,13 +192,44 @@ class Catalog:
         row = self.db.execute("SELECT id FROM contents WHERE hash = ?", (digest,)).fetchone()
         return int(row[0]) if row else None
 
-    def add_content(self, digest: str, vector: NDArray[np.float32], top_class: int | None) -> int:
+    def add_content(
+        self,
+        digest: str,
+        vector: NDArray[np.float32],
+        top_class: int | None,
+        quick: str | None = None,
+    ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO contents (hash, vector, top_class) VALUES (?, ?, ?)",
-            (digest, to_blob(vector), top_class),
+            "INSERT INTO contents (hash, vector, top_class, quick) VALUES (?, ?, ?, ?)",
+            (digest, to_blob(vector), top_class, quick),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def known_quick_keys(self, keys: Collection[str]) -> set[str]:
+        """Those of `keys` that some content has."""
+        found: set[str] = set()
+        key_list = list(keys)
+        for start in range(0, len(key_list), 500):
+            chunk = key_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT quick FROM contents WHERE quick IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    def set_quick_key(self, content_id: int, quick: str) -> None:
+        """Give a content from before quick keys its key."""
+        self.db.execute(
+            "UPDATE contents SET quick = ? WHERE id = ? AND quick IS NULL", (quick, content_id)
+        )
+
+    def sizes_without_quick_key(self) -> set[int]:
+        """Sizes of the files, present or not, of contents that have no quick key yet."""
+        rows = self.db.execute(
+            """SELECT DISTINCT f.size FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE c.quick IS NULL"""
+        )
+        return {row[0] for row in rows}
 
     def content_ids(self, live_only: bool = False) -> NDArray[np.int64]:
         """All content ids, or those with at least one present (ok) file."""

@@ -1,27 +1,33 @@
 """Incremental indexing: bring the catalog up to date with the photo folders.
 
 Only new or changed content is embedded: unchanged files are recognised by size and mtime,
-moved and duplicate files by their content hash. Work is committed in chunks of CHUNK files, so
-a crash loses at most one chunk; the vector index is saved by the caller (`Stores.save_index`)
-and repaired from the catalog at the next start if a crash came first.
+moved and duplicate files by their content hash. A photo is read once where possible: a file
+whose quick key (size, head and tail) no content and no other file in its chunk has is certainly
+new, so it goes straight to the decoder, which hashes the bytes it decodes; only the others are
+hashed whole first. Contents from before quick keys have none: a file of the size of one of
+their files is hashed first too, and such a content gets its key when a file of it is.
+
+Work is committed in chunks of CHUNK files, so a crash loses at most one chunk; the vector
+index is saved by the caller (`Stores.save_index`) and repaired from the catalog at the next
+start if a crash came first.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from autoalbum.config import LibraryConfig, ModelConfig
 from autoalbum.embedding.embedder import Embedder
-from autoalbum.embedding.pipeline import Failure, embed_paths
+from autoalbum.embedding.fingerprint import fingerprint_file, quick_key
+from autoalbum.embedding.pipeline import EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.stores import Stores
@@ -38,7 +44,7 @@ class IndexReport:
     found: int
     unchanged: int
     embedded: int
-    relinked: int  # new paths whose content was already known: moves and duplicates
+    relinked: int  # new paths whose content was known or came twice: moves and duplicates
     missing: int
     failed: tuple[Failure, ...]
     seconds: float
@@ -49,13 +55,20 @@ class IndexReport:
         return bool(self.embedded or self.relinked or self.missing or self.failed)
 
 
-def file_hash(path: Path) -> str:
-    """Content hash (BLAKE2b, 128 bits) of a file, read in 1 MiB chunks."""
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass
+class _Sorted:
+    """A chunk's changed files, sorted by what they need."""
+
+    relinked: int = 0  # known content, linked already
+    new: list[_Stat] = field(default_factory=list)  # certainly new content: decode once
+    hashed: dict[str, list[_Stat]] = field(default_factory=dict)  # unknown: decode one each
+    failures: list[Failure] = field(default_factory=list)
+
+
+def _unreadable(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "file vanished"
+    return f"unreadable: {error.strerror}"
 
 
 class Indexer:
@@ -105,14 +118,16 @@ class Indexer:
         started = time.monotonic()
         stats, unchanged = self._changed(paths)
         advance = progress(len(stats)) if progress else lambda n: None
+        # Sizes that may be a content of a catalog from before quick keys: hashed first.
+        unkeyed = self.stores.catalog.sizes_without_quick_key() if stats else set()
         relinked, embedded, failures = 0, 0, []
         for start in range(0, len(stats), CHUNK):
-            chunk = stats[start : start + CHUNK]
-            linked, to_embed, failed = self._hash_and_relink(chunk)
-            advance(linked + len(failed))
-            relinked += linked
-            embedded += self._embed_new(to_embed, failed, advance)
-            failures += failed
+            chunk = self._sort(stats[start : start + CHUNK], unkeyed)
+            advance(chunk.relinked + len(chunk.failures))
+            new, linked = self._embed_new(chunk, advance)
+            relinked += chunk.relinked + linked
+            embedded += new
+            failures += chunk.failures
         missing = self._mark_missing(vanished)
         return IndexReport(
             found=len(paths),
@@ -162,79 +177,111 @@ class Indexer:
                 changed.append((path, info.st_size, info.st_mtime_ns))
         return changed, unchanged
 
-    def _hash_and_relink(
-        self, stats: Sequence[_Stat]
-    ) -> tuple[int, dict[str, list[_Stat]], list[Failure]]:
-        """Link files with known content at once; group the rest by hash for embedding."""
+    def _sort(self, stats: Sequence[_Stat], unkeyed: Collection[int]) -> _Sorted:
+        """Send files with a quick key of their own to the decoder; hash the rest whole and
+        link those whose content is known; record the unreadable."""
+        chunk = _Sorted()
+        keys: dict[Path, str | None] = {}
         catalog = self.stores.catalog
-        relinked = 0
-        to_embed: dict[str, list[_Stat]] = defaultdict(list)
-        failures: list[Failure] = []
         with catalog.transaction():
-            for path, size, mtime_ns in stats:
+            for stat in stats:
                 try:
-                    digest = file_hash(path)
+                    keys[stat[0]] = quick_key(stat[0])
                 except OSError as error:
-                    reason = (
-                        "file vanished"
-                        if isinstance(error, FileNotFoundError)
-                        else (f"unreadable: {error.strerror}")
-                    )
-                    failures.append(Failure(path, reason))
-                    catalog.put_file(
-                        FileRecord(path, size, mtime_ns, None, Status.FAILED, reason, None)
-                    )
+                    self._fail(chunk, stat, _unreadable(error))
+            counts = Counter(keys.values())
+            known = catalog.known_quick_keys({key for key in keys.values() if key})
+            for stat in stats:
+                if stat[0] not in keys:
                     continue
-                content = catalog.content_by_hash(digest)
-                if content is None:
-                    to_embed[digest].append((path, size, mtime_ns))
-                    continue
-                relinked += 1
-                catalog.put_file(FileRecord(path, size, mtime_ns, digest, Status.OK, None, content))
-        return relinked, to_embed, failures
+                key = keys[stat[0]]
+                # No key: not a regular file, which the decoder will say.
+                if key is None or (
+                    counts[key] == 1 and key not in known and stat[1] not in unkeyed
+                ):
+                    chunk.new.append(stat)
+                else:
+                    self._hash_and_relink(stat, chunk)
+        return chunk
 
-    def _embed_new(
-        self,
-        to_embed: dict[str, list[_Stat]],
-        failures: list[Failure],
-        advance: Callable[[int], None],
-    ) -> int:
-        """Embed one file per new hash; record contents, files and failures in one commit."""
-        if not to_embed:
-            return 0
-        representative = {entries[0][0]: digest for digest, entries in to_embed.items()}
+    def _hash_and_relink(self, stat: _Stat, chunk: _Sorted) -> None:
+        """Link a file with known content at once; group the others by hash for embedding."""
+        try:
+            fingerprint = fingerprint_file(stat[0])
+        except OSError as error:
+            self._fail(chunk, stat, _unreadable(error))
+            return
+        catalog = self.stores.catalog
+        content = catalog.content_by_hash(fingerprint.full)
+        if content is None:
+            chunk.hashed.setdefault(fingerprint.full, []).append(stat)
+            return
+        catalog.set_quick_key(content, fingerprint.quick)
+        catalog.put_file(FileRecord(*stat, fingerprint.full, Status.OK, None, content))
+        chunk.relinked += 1
+
+    def _fail(self, chunk: _Sorted, stat: _Stat, reason: str, digest: str | None = None) -> None:
+        self.stores.catalog.put_file(FileRecord(*stat, digest, Status.FAILED, reason, None))
+        chunk.failures.append(Failure(stat[0], reason))
+
+    def _embed_new(self, chunk: _Sorted, advance: Callable[[int], None]) -> tuple[int, int]:
+        """Embed each new file and one file per unknown hash, fingerprinted as they are
+        decoded; record contents, files and failures in one commit. Returns the number of new
+        contents and of files linked to content known after all."""
+        # Each file to decode, with the files that share its content (hashed ones only).
+        sharing = {stat[0]: [stat] for stat in chunk.new}
+        expected = {entries[0][0]: digest for digest, entries in chunk.hashed.items()}
+        sharing.update((entries[0][0], entries) for entries in chunk.hashed.values())
+        if not sharing:
+            return 0, 0
+        result = self._embed(list(sharing), advance)
+        catalog = self.stores.catalog
+        new_rows, new_ids, linked = [], [], 0
+        with catalog.transaction():
+            for row, path in enumerate(result.paths):
+                fingerprint = result.fingerprints[row]
+                content = catalog.content_by_hash(fingerprint.full)
+                if content is None:
+                    content = self._add_content(result, row)
+                    new_rows.append(row)
+                    new_ids.append(content)
+                else:  # it changed after its quick key was read, or was hashed in a race
+                    catalog.set_quick_key(content, fingerprint.quick)
+                    linked += 1
+                same = sharing[path]
+                if expected.get(path, fingerprint.full) != fingerprint.full:
+                    log.info("%s changed while being indexed; taking it in again later", path)
+                    same = same[:1]  # the others were not decoded: leave them for next time
+                for stat in same:
+                    catalog.put_file(FileRecord(*stat, fingerprint.full, Status.OK, None, content))
+                linked += len(same) - 1
+            for failure in result.failures:
+                read = failure.fingerprint.full if failure.fingerprint else None
+                digest = expected.get(failure.path, read)
+                for stat in sharing[failure.path]:
+                    self._fail(chunk, stat, failure.reason, digest)
+        if new_ids:
+            self.stores.index.add(np.asarray(new_ids, dtype=np.int64), result.vectors[new_rows])
+        advance(sum(len(entries) - 1 for entries in chunk.hashed.values()))
+        return len(new_ids), linked
+
+    def _embed(self, paths: list[Path], advance: Callable[[int], None]) -> EmbeddedPhotos:
         model = self.model
         result = embed_paths(
-            list(representative),
+            paths,
             self.embedder,
             batch_size=model.batch_size,
             workers=model.workers or None,
             max_pixels=model.max_pixels,
             advance=advance,
+            fingerprint=True,
         )
         self.stores.check_model(result.vectors.shape[1] if len(result.paths) else 0)
-        catalog = self.stores.catalog
-        new_ids = []
-        with catalog.transaction():
-            for row, path in enumerate(result.paths):
-                digest = representative[path]
-                top = int(result.top_classes[row]) if result.top_classes is not None else None
-                content = catalog.add_content(digest, result.vectors[row], top)
-                new_ids.append(content)
-                for member, size, mtime_ns in to_embed[digest]:
-                    catalog.put_file(
-                        FileRecord(member, size, mtime_ns, digest, Status.OK, None, content)
-                    )
-            for failure in result.failures:
-                digest = representative[failure.path]
-                for member, size, mtime_ns in to_embed[digest]:
-                    catalog.put_file(
-                        FileRecord(
-                            member, size, mtime_ns, digest, Status.FAILED, failure.reason, None
-                        )
-                    )
-                    failures.append(Failure(member, failure.reason))
-        if new_ids:
-            self.stores.index.add(np.asarray(new_ids, dtype=np.int64), result.vectors)
-        advance(sum(len(entries) for entries in to_embed.values()) - len(representative))
-        return len(new_ids)
+        return result
+
+    def _add_content(self, result: EmbeddedPhotos, row: int) -> int:
+        top = int(result.top_classes[row]) if result.top_classes is not None else None
+        fingerprint = result.fingerprints[row]
+        return self.stores.catalog.add_content(
+            fingerprint.full, result.vectors[row], top, fingerprint.quick
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -72,5 +72,11 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE files_v2 RENAME TO files;
     CREATE INDEX files_content ON files(content_id);
     CREATE INDEX files_status ON files(status);
+    """,
+    # Each content's quick key (embedding/fingerprint.py), so most new files need not be hashed
+    # whole before they are decoded; contents from before stay NULL until seen again.
+    3: """
+    ALTER TABLE contents ADD COLUMN quick TEXT;
+    CREATE INDEX contents_quick ON contents(quick);
     """,
 }
