@@ -110,7 +110,7 @@ def _batches(
     items: list[_Decoded] = []
     for path, item in decoded:
         if isinstance(item, ImageDecodeError):
-            log.warning("skipping %s", item)
+            log.warning("skipping %s: %s", item.path, item.reason)
             failures.append(Failure(path, item.reason, item.fingerprint))
             continue
         paths.append(path)
