@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -329,6 +329,29 @@ class Catalog:
     def next_album_number(self) -> int:
         """One past the highest number ever used, so numbers are never reused."""
         return int(self.meta("max_album_number") or 0) + 1
+
+    # tags: what each photo's sidecar was last tagged with
+
+    def tagged(self) -> dict[Path, str]:
+        """Photo -> the album label its sidecar's keywords name."""
+        return {
+            _path(path): label for path, label in self.db.execute("SELECT path, label FROM tagged")
+        }
+
+    def set_tagged(self, labels: Mapping[Path, str | None]) -> None:
+        """Record each photo's label; None: its sidecar carries none of ours any more."""
+        self.db.executemany(
+            "INSERT INTO tagged (path, label) VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET label = excluded.label",
+            ((_stored(p), label) for p, label in labels.items() if label is not None),
+        )
+        self.db.executemany(
+            "DELETE FROM tagged WHERE path = ?",
+            ((_stored(p),) for p, label in labels.items() if label is None),
+        )
+
+    def clear_tagged(self) -> None:
+        self.db.execute("DELETE FROM tagged")
 
     # meta and runs
 

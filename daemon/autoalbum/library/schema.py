@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -72,5 +72,9 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE files_v2 RENAME TO files;
     CREATE INDEX files_content ON files(content_id);
     CREATE INDEX files_status ON files(status);
+    """,  # What each photo's sidecar was last tagged with (library/tagging.py): the album
+    # label its keywords name. A photo without a row carries none of autoalbum's keywords.
+    3: """
+    CREATE TABLE tagged (path BLOB PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
     """,
 }
