@@ -51,11 +51,13 @@ def test_keywords_follow_arrivals_changes_renames_and_reclusters(root: Path) -> 
     photo(root / "photos" / "red0.png", "blue", 500)  # edited: now a blue photo
     photo(root / "photos" / "blue" / "blue0.png", "green", 501)  # far from both: _unsorted
     photo(root / "photos" / "late-red.png", "red", 502)  # an arrival
+    (root / "photos" / "blue" / "blue5.png").unlink()  # deleted
     with open_library(root, unsorted=0.3) as library:
         library.index_files()
         blue = tags_of(root / "photos")["blue1.png"]
         assert tags_of(root / "photos")["red0.png"] == blue, "the keyword followed the photo"
         assert "blue0.png.xmp" not in sidecars(root), "left every album: its sidecar went"
+        assert "blue5.png.xmp" not in sidecars(root), "and so did a deleted photo's"
         assert tags_of(root / "photos") == albums_of(root / "albums")
 
         library.rename(blue[0], "Sea")

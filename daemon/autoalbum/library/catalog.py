@@ -353,6 +353,27 @@ class Catalog:
     def clear_tagged(self) -> None:
         self.db.execute("DELETE FROM tagged")
 
+    def tag_changes(self, unsorted_number: int) -> dict[Path, str | None]:
+        """Photos whose album name differs from the label recorded: each live photo's album
+        name (None in the unsorted album), and None for recorded photos that left every album.
+        Compared here rather than in Python: in a large library, few rows differ."""
+        ok = Status.OK.value
+        rows = self.db.execute(
+            """SELECT path, now FROM (
+                   SELECT f.path, CASE WHEN a.number = ? THEN NULL ELSE a.name END AS now,
+                          t.label AS was
+                   FROM files f JOIN contents c ON f.content_id = c.id
+                   JOIN albums a ON a.id = c.album_id LEFT JOIN tagged t ON t.path = f.path
+                   WHERE f.status = ?)
+               WHERE now IS NOT was
+               UNION ALL
+               SELECT t.path, NULL FROM tagged t WHERE NOT EXISTS (
+                   SELECT 1 FROM files f JOIN contents c ON f.content_id = c.id
+                   WHERE f.path = t.path AND f.status = ? AND c.album_id IS NOT NULL)""",
+            (unsorted_number, ok, ok),
+        )
+        return {_path(path): label for path, label in rows}
+
     # meta and runs
 
     def meta(self, key: str) -> str | None:

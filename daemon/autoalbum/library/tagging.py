@@ -55,7 +55,7 @@ class Tagger:
         raises: what fails is logged and tried again on the next update."""
         try:
             self._check_settings()
-            changes = self._changes(self.labels(), self.catalog.tagged())
+            changes = self._changes()
             if changes:
                 self._log(self._sync(changes, dry_run=False, tick=tick))
         except Exception:  # tags are a courtesy: they must never stop the albums or the daemon
@@ -92,14 +92,15 @@ class Tagger:
             self.catalog.clear_tagged()
             self.catalog.set_meta(SETTINGS_KEY, settings)
 
-    def _changes(self, now: Labels, recorded: Mapping[Path, str]) -> dict[Path, str | None]:
+    def _changes(self) -> dict[Path, str | None]:
         """Photos whose label differs from the recorded one (None: it has left every album)."""
-        photos = now.keys() | recorded.keys()
-        changes = {p: now.get(p) for p in photos if now.get(p) != recorded.get(p)}
+        changes = self.catalog.tag_changes(UNSORTED_NUMBER)
         if changes and self.config.naming == "image.xmp":
             # IMG_1.jpg and IMG_1.cr2 share IMG_1.xmp, and a sync writes the labels of the
             # photos it is given: give it all of a changed sidecar's photos.
+            now = self.labels()
             changed = {sidecar_path(p, self.config) for p in changes}
+            photos = now.keys() | self.catalog.tagged().keys()
             changes = {p: now.get(p) for p in photos if sidecar_path(p, self.config) in changed}
         return changes
 
