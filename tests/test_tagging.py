@@ -110,6 +110,14 @@ def test_tags_command_syncs_everything_dry_run_writes_nothing_remove_takes_all_o
     assert f"created {red0}: + album" in capsys.readouterr().out
     assert tags_of(root / "photos") == albums_of(root / "albums")
 
+    assert main(["tags", "--config", str(path), "--remove", "--dry-run"]) == 0
+    assert "still enabled" not in capsys.readouterr().out
+    assert main(["tags", "--config", str(path), "--remove"]) == 0
+    assert "tags are still enabled: the next album update" in capsys.readouterr().out
+    assert sidecars(root) == []
+    assert main(["tags", "--config", str(path)]) == 0
+    assert len(sidecars(root)) == 12
+
     _config_file(root, enabled=False)
     assert main(["tags", "--config", str(path)]) == 1
     assert "tags are disabled" in capsys.readouterr().err
@@ -117,7 +125,8 @@ def test_tags_command_syncs_everything_dry_run_writes_nothing_remove_takes_all_o
     assert capsys.readouterr().out.count("would delete ") == 12
     assert len(sidecars(root)) == 12
     assert main(["tags", "--config", str(path), "--remove"]) == 0
-    assert "12 deleted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "12 deleted" in out and "still enabled" not in out
     assert sidecars(root) == [], "sidecars autoalbum made and nothing else filled go"
     assert files(root / "photos") == {p: d for p, d in untouched.items() if p.suffix == ".png"}
     with Library(load_config(path), ColourEmbedder) as library:

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     for result in report.having(Outcome.CREATED, Outcome.UPDATED, Outcome.DELETED):
         print(printable(result.describe(args.dry_run)))
     print(report.summary())
+    if args.remove and library.config.tags.enabled and not args.dry_run:
+        print("tags are still enabled: the next album update writes them again; to keep them "
+              "out, set tags.enabled: false")  # fmt: skip
     for result in report.failed:
         print(printable(result.describe()), file=sys.stderr)
     if report.failed:
