@@ -188,3 +188,31 @@ def test_schema_1_catalog_gains_empty_quick_keys(tmp_path: Path) -> None:
         assert catalog.content_by_hash("h") is not None
         row = catalog.db.execute("SELECT quick FROM contents").fetchone()
         assert row[0] is None and catalog.known_quick_keys({"q"}) == set()
+
+
+def test_what_was_tagged_is_recorded_by_path_bytes(tmp_path: Path) -> None:
+    odd, plain = _from_bytes(b"/p/caf\xe9.jpg"), Path("/p/a.jpg")
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        with catalog.transaction():
+            catalog.set_tagged({odd: "Cat", plain: "Dog"})
+            catalog.set_tagged({plain: "Bird"})
+        assert catalog.tagged() == {odd: "Cat", plain: "Bird"}
+        assert catalog.db.execute("SELECT path FROM tagged WHERE label = 'Cat'").fetchone()[0] == (
+            b"/p/caf\xe9.jpg"
+        )
+        with catalog.transaction():
+            catalog.set_tagged({odd: None, Path("/p/never.jpg"): None})
+        assert catalog.tagged() == {plain: "Bird"}
+        with catalog.transaction():
+            catalog.clear_tagged()
+        assert catalog.tagged() == {}
+
+
+def test_a_schema_3_catalog_gains_an_empty_tagged_table(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(MIGRATIONS[1] + MIGRATIONS[2] + MIGRATIONS[3] + "PRAGMA user_version=3;")
+    db.close()
+    with Catalog(path) as catalog:
+        assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert catalog.tagged() == {}

@@ -16,8 +16,8 @@ from autoalbum.cli import COMMANDS, _NamesFormatter, build_parser, main
 from autoalbum.errors import AutoalbumError
 
 NAMES = [
-    "sort", "inspect", "index", "recluster", "rename", "similar", "duplicates", "run", "status",
-    "evaluate", "report", "sample-photos",
+    "sort", "inspect", "index", "recluster", "rename", "tags", "similar", "duplicates", "run",
+    "status", "evaluate", "report", "sample-photos",
 ]  # fmt: skip
 REQUIRED = {
     "sort": ["s", "--out", "o"], "inspect": ["i"], "rename": ["a", "b"], "similar": ["i"],
@@ -41,7 +41,7 @@ def test_library_commands_that_load_the_model_default_to_the_configs_device(name
     assert build_parser().parse_args([name, *required, "--device", "cpu"]).device == "cpu"
 
 
-@pytest.mark.parametrize("name", ["recluster", "status", "duplicates"])
+@pytest.mark.parametrize("name", ["recluster", "status", "duplicates", "tags"])
 def test_library_commands_without_the_model_take_no_device(name: str) -> None:
     assert build_parser().parse_args([name]).device is None
     with pytest.raises(SystemExit):

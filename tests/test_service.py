@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from album_tags import albums_of, tags_of
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
@@ -223,6 +224,26 @@ def test_status_counts_photos_waiting_to_be_filed(root: Path, model_cache: Path)
         assert "0 batches filed, 2 pending" in _status(root, model_cache)
     finally:
         assert daemon.stop() == 0
+
+
+def _tagged(root: Path) -> set[str]:
+    return {p.name for p in (root / "photos").glob("*.xmp") if b"autoalbum/" in p.read_bytes()}
+
+
+def test_arrivals_get_their_album_as_a_keyword(
+    root: Path, sources: dict[str, Image.Image], model_cache: Path
+) -> None:
+    (root / "autoalbum.yaml").write_text(_config_text(root) + "tags:\n  enabled: true\n")
+    daemon = Daemon(root, model_cache)
+    try:
+        paths = _write_photos(root / "photos", sources, 6)
+        daemon.wait_for(lambda: len(_tagged(root)) == 6, what="6 photos with sidecar keywords")
+        photo = _write_photos(root / "photos", sources, 1, start=6)[0]
+        daemon.wait_for(lambda: f"{photo.name}.xmp" in _tagged(root), what="a late arrival's")
+    finally:
+        assert daemon.stop() == 0
+    assert set(tags_of(root / "photos")) == {p.name for p in [*paths, photo]}
+    assert tags_of(root / "photos") == albums_of(root / "albums")
 
 
 def test_sigterm_exits_cleanly_within_five_seconds(root: Path, daemon: Daemon) -> None:

@@ -25,6 +25,7 @@ from autoalbum.cli import (
     similar,
     sort,
     status,
+    tags,
 )
 from autoalbum.cli.options import Command
 from autoalbum.errors import AutoalbumError
@@ -33,7 +34,7 @@ from autoalbum.printable import printable
 COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
     for module in (
-        sort, inspect, index, recluster, rename, similar, duplicates, run, status, evaluate,
+        sort, inspect, index, recluster, rename, tags, similar, duplicates, run, status, evaluate,
         report, sample_photos,
     )
 )  # fmt: skip

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -360,6 +360,50 @@ class Catalog:
     def next_album_number(self) -> int:
         """One past the highest number ever used, so numbers are never reused."""
         return int(self.meta("max_album_number") or 0) + 1
+
+    # tags: what each photo's sidecar was last tagged with
+
+    def tagged(self) -> dict[Path, str]:
+        """Photo -> the album label its sidecar's keywords name."""
+        return {
+            _path(path): label for path, label in self.db.execute("SELECT path, label FROM tagged")
+        }
+
+    def set_tagged(self, labels: Mapping[Path, str | None]) -> None:
+        """Record each photo's label; None: its sidecar carries none of ours any more."""
+        self.db.executemany(
+            "INSERT INTO tagged (path, label) VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET label = excluded.label",
+            ((_stored(p), label) for p, label in labels.items() if label is not None),
+        )
+        self.db.executemany(
+            "DELETE FROM tagged WHERE path = ?",
+            ((_stored(p),) for p, label in labels.items() if label is None),
+        )
+
+    def clear_tagged(self) -> None:
+        self.db.execute("DELETE FROM tagged")
+
+    def tag_changes(self, unsorted_number: int) -> dict[Path, str | None]:
+        """Photos whose album name differs from the label recorded: each live photo's album
+        name (None in the unsorted album), and None for recorded photos that left every album.
+        Compared here rather than in Python: in a large library, few rows differ."""
+        ok = Status.OK.value
+        rows = self.db.execute(
+            """SELECT path, now FROM (
+                   SELECT f.path, CASE WHEN a.number = ? THEN NULL ELSE a.name END AS now,
+                          t.label AS was
+                   FROM files f JOIN contents c ON f.content_id = c.id
+                   JOIN albums a ON a.id = c.album_id LEFT JOIN tagged t ON t.path = f.path
+                   WHERE f.status = ?)
+               WHERE now IS NOT was
+               UNION ALL
+               SELECT t.path, NULL FROM tagged t WHERE NOT EXISTS (
+                   SELECT 1 FROM files f JOIN contents c ON f.content_id = c.id
+                   WHERE f.path = t.path AND f.status = ? AND c.album_id IS NOT NULL)""",
+            (unsorted_number, ok, ok),
+        )
+        return {_path(path): label for path, label in rows}
 
     # meta and runs
 

@@ -32,6 +32,7 @@ from autoalbum.config import ClusterConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
+from autoalbum.library.tagging import Tagger
 
 
 class Cancelled(Exception):
@@ -48,13 +49,17 @@ class ReclusterReport:
 
 
 class Keeper:
-    """Keeps the albums in the catalog and the album tree in `albums` up to date."""
+    """Keeps the albums in the catalog and the album tree in `albums` up to date, and with a
+    `tagger` the photos' sidecar keywords too."""
 
-    def __init__(self, settings: ClusterConfig, albums: Path, stores: Stores) -> None:
+    def __init__(
+        self, settings: ClusterConfig, albums: Path, stores: Stores, tagger: Tagger | None = None
+    ) -> None:
         self.settings = settings
         self.albums = albums
         self.stores = stores
         self.catalog = stores.catalog
+        self.tagger = tagger
 
     def tree_exists(self) -> bool:
         return (self.albums / INDEX_NAME).is_file()
@@ -205,14 +210,17 @@ class Keeper:
         tree = [Album(a.number, a.name, tuple(members[a.id])) for a in albums]
         return [a.id for a in albums], tree
 
-    def write_tree(self, *, rebuild: bool = False) -> None:
+    def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """Bring the album folder up to date with the catalog: in place, link by link, when
         the albums are the same ones, else (or with `rebuild`) rebuilt and swapped in whole,
-        so that a file browser never sees a half-reclustered tree."""
+        so that a file browser never sees a half-reclustered tree. Then the tags of photos
+        whose album changed; `tick` now and then while they take long, for a watchdog."""
         _ids, tree = self._tree()
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
         if rebuild or update_albums(self.albums, tree, failures=failures) is None:
             write_albums(self.albums, tree, failures=failures)
+        if self.tagger is not None:
+            self.tagger.follow(tick)
 
     def record(self, kind: str, started: float, images: int, k: int | None = None,
                 choice: KChoice | None = None) -> None:  # fmt: skip

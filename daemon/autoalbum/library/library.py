@@ -21,7 +21,9 @@ from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
 from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
+from autoalbum.library.tagging import Tagger
 from autoalbum.library.vectors import VectorIndex
+from autoalbum.tags.sidecars import TagsReport
 
 __all__ = ["Cancelled", "Library"]
 
@@ -51,7 +53,9 @@ class Library:
         self._config = config
         stores, model = self._stores, self._embedder
         self._indexer = Indexer(config.library, config.model, stores, model)
-        self._keeper = Keeper(config.cluster, config.library.albums, stores)
+        self._tagger = Tagger(config.tags, stores.catalog)
+        tagger = self._tagger if config.tags.enabled else None  # off: sidecars left as they are
+        self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger)
         self._search = Search(stores, model)
 
     @property
@@ -139,9 +143,20 @@ class Library:
         """Give an album a name that every later recluster keeps; returns the old name."""
         return self._keeper.rename(album, name)
 
-    def write_tree(self, *, rebuild: bool = False) -> None:
-        """Bring the album folder up to date with the catalog."""
-        self._keeper.write_tree(rebuild=rebuild)
+    def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
+        """Bring the album folder, and the tags if enabled, up to date with the catalog; `tick`
+        now and then, for a watchdog."""
+        self._keeper.write_tree(rebuild=rebuild, tick=tick)
+
+    # tags
+
+    def sync_tags(self, *, dry_run: bool = False) -> TagsReport:
+        """Bring every photo's sidecar to its album (`dry_run`: only say what would change)."""
+        return self._tagger.sync_all(dry_run=dry_run)
+
+    def remove_tags(self, *, dry_run: bool = False) -> TagsReport:
+        """Take autoalbum's keywords out of every photo's sidecar; works with tags disabled."""
+        return self._tagger.remove_all(dry_run=dry_run)
 
     # search
 

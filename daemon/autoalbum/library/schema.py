@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -78,5 +78,10 @@ MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE contents ADD COLUMN quick TEXT;
     CREATE INDEX contents_quick ON contents(quick);
+    """,
+    # What each photo's sidecar was last tagged with (library/tagging.py): the album label its
+    # keywords name. A photo without a row carries none of autoalbum's keywords.
+    4: """
+    CREATE TABLE tagged (path BLOB PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
     """,
 }

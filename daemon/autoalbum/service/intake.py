@@ -89,7 +89,7 @@ class Intake:
             log.warning("skipping %s: %s", failure.path, failure.reason)
 
     def write_tree(self, *, rebuild: bool = False) -> None:
-        self.library.write_tree(rebuild=rebuild)
+        self.library.write_tree(rebuild=rebuild, tick=self._heartbeat)
         self._tree_written = self._clock()
         self._tree_stale = False
 

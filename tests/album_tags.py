@@ -1,0 +1,54 @@
+"""The albums as the album tree says and as the photos' sidecars say, read back by ExifTool."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIELDS = ("Subject", "HierarchicalSubject", "TagsList")
+
+
+def _values(record: dict[str, Any], name: str) -> list[str]:
+    value = record.get(name, [])
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def tags_of(folder: Path, root: str = "autoalbum") -> dict[str, list[str]]:
+    """Photo name -> the album labels its sidecar carries under `root`, for every sidecar in
+    `folder` that carries any; each checked to stand in all three keyword fields alike."""
+    sidecars = sorted(str(p) for p in folder.rglob("*.xmp"))
+    if not sidecars:
+        return {}
+    if shutil.which("exiftool") is None:
+        pytest.skip("no exiftool on PATH (apt-get install libimage-exiftool-perl)")
+    fields = ["-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-XMP-digiKam:TagsList"]
+    done = subprocess.run(
+        ["exiftool", "-j", *fields, *sidecars], capture_output=True, text=True, check=True
+    )
+    found = {}
+    for record in json.loads(done.stdout):
+        subject, hierarchy, tags = (_values(record, name) for name in FIELDS)
+        labels = [t.removeprefix(f"{root}/") for t in tags if t.startswith(f"{root}/")]
+        assert [h for h in hierarchy if h.startswith(f"{root}|")] == [
+            f"{root}|{label}" for label in labels
+        ], record
+        assert set(labels) <= set(subject), record
+        if labels:
+            found[Path(record["SourceFile"]).name.removesuffix(".xmp")] = labels
+    return found
+
+
+def albums_of(albums: Path) -> dict[str, list[str]]:
+    """Photo name -> [its album's label], per the album tree's index.json; _unsorted left out."""
+    index = json.loads((albums / "index.json").read_text())
+    label = {album["name"]: album["label"] for album in index["albums"]}
+    return {
+        Path(image["path"]).name: [label[image["album"]]]
+        for image in index["images"]
+        if image["album"] != "_unsorted"
+    }
