@@ -211,7 +211,8 @@ def test_catalog_from_before_quick_keys_still_relinks_moves(root: Path) -> None:
         library.index_files()
     db = sqlite3.connect(root / "state" / "catalog.sqlite")
     db.executescript(
-        "DROP INDEX contents_quick; ALTER TABLE contents DROP COLUMN quick; PRAGMA user_version=1;"
+        "DROP INDEX contents_quick; ALTER TABLE contents DROP COLUMN quick; DROP TABLE tagged; "
+        "PRAGMA user_version=2;"
     )
     db.close()
     moved = root / "photos" / "renamed.png"

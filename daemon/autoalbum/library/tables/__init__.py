@@ -1,0 +1,52 @@
+"""The catalog's tables, one module each: the queries of one table and the rows it holds.
+
+`Catalog` (library/catalog.py) is made of them; each is a mixin on the catalog's connection.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Table:
+    """What every table's queries share: the catalog's one connection, and its `meta` table of
+    settings (the model's dimension, the highest album number ever used, ...)."""
+
+    db: sqlite3.Connection
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def to_blob(vector: NDArray[np.float32]) -> bytes:
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def from_blob(blob: bytes) -> NDArray[np.float32]:
+    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
+
+
+def maybe_blob(vector: NDArray[np.float32] | None) -> bytes | None:
+    return None if vector is None else to_blob(vector)
+
+
+def stored(path: Path) -> bytes:
+    """A path as the catalog stores it: its bytes, undecodable ones included (PEP 383)."""
+    return os.fsencode(path)
+
+
+def path_of(stored: bytes) -> Path:
+    return Path(os.fsdecode(stored))

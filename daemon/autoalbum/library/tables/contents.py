@@ -1,0 +1,141 @@
+"""The `contents` table: one row per distinct file content, with its vector, its quick key and
+the album it is in; identical files share one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.albums.tree import Member
+from autoalbum.library.records import Status
+from autoalbum.library.tables import Table, from_blob, path_of, to_blob
+
+
+class Contents(Table):
+    def content_by_hash(self, digest: str) -> int | None:
+        row = self.db.execute("SELECT id FROM contents WHERE hash = ?", (digest,)).fetchone()
+        return int(row[0]) if row else None
+
+    def add_content(
+        self,
+        digest: str,
+        vector: NDArray[np.float32],
+        top_class: int | None,
+        quick: str | None = None,
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO contents (hash, vector, top_class, quick) VALUES (?, ?, ?, ?)",
+            (digest, to_blob(vector), top_class, quick),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def known_quick_keys(self, keys: Collection[str]) -> set[str]:
+        """Those of `keys` that some content has."""
+        found: set[str] = set()
+        key_list = list(keys)
+        for start in range(0, len(key_list), 500):
+            chunk = key_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT quick FROM contents WHERE quick IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    def set_quick_key(self, content_id: int, quick: str) -> None:
+        """Give a content from before quick keys its key."""
+        self.db.execute(
+            "UPDATE contents SET quick = ? WHERE id = ? AND quick IS NULL", (quick, content_id)
+        )
+
+    def sizes_without_quick_key(self) -> set[int]:
+        """Sizes of the files, present or not, of contents that have no quick key yet."""
+        rows = self.db.execute(
+            """SELECT DISTINCT f.size FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE c.quick IS NULL"""
+        )
+        return {row[0] for row in rows}
+
+    def content_ids(self, live_only: bool = False) -> NDArray[np.int64]:
+        """All content ids, or those with at least one present (ok) file."""
+        if live_only:
+            rows = self.db.execute(
+                "SELECT DISTINCT content_id FROM files WHERE status = ? "
+                "AND content_id IS NOT NULL ORDER BY content_id",
+                (Status.OK.value,),
+            )
+        else:
+            rows = self.db.execute("SELECT id FROM contents ORDER BY id")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
+        """Stored vectors for `ids`, in that order."""
+        found: dict[int, NDArray[np.float32]] = {}
+        id_list = [int(i) for i in ids]
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, vector FROM contents WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = from_blob(row[1])
+        missing = [i for i in id_list if i not in found]
+        if missing:
+            raise KeyError(f"no content with id {missing[0]} in the catalog")
+        return np.stack([found[i] for i in id_list]) if id_list else np.zeros((0, 0), np.float32)
+
+    def top_classes(self, ids: Sequence[int] | NDArray[np.int64]) -> list[int | None]:
+        rows = dict(self.db.execute("SELECT id, top_class FROM contents"))
+        return [rows.get(int(i)) for i in ids]
+
+    def duplicate_groups(self) -> list[list[Path]]:
+        """Present files that share identical content, two or more per group."""
+        groups: dict[int, list[Path]] = {}
+        for content_id, path in self.db.execute(
+            """SELECT content_id, path FROM files WHERE status = ? AND content_id IN
+               (SELECT content_id FROM files WHERE status = ? GROUP BY content_id
+                HAVING COUNT(*) > 1) ORDER BY content_id, path""",
+            (Status.OK.value, Status.OK.value),
+        ):
+            groups.setdefault(content_id, []).append(path_of(path))
+        return list(groups.values())
+
+    def paths_of(self, content_id: int) -> list[Path]:
+        rows = self.db.execute(
+            "SELECT path FROM files WHERE content_id = ? AND status = ? ORDER BY path",
+            (content_id, Status.OK.value),
+        )
+        return [path_of(row[0]) for row in rows]
+
+    def assign(
+        self, ids: Sequence[int], album_ids: Sequence[int], distances: Sequence[float]
+    ) -> None:
+        self.db.executemany(
+            "UPDATE contents SET album_id = ?, distance = ? WHERE id = ?",
+            zip(album_ids, distances, ids, strict=True),
+        )
+
+    def unassigned_ids(self) -> NDArray[np.int64]:
+        """Live contents not yet in any album."""
+        rows = self.db.execute(
+            """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE f.status = ? AND c.album_id IS NULL ORDER BY c.id""",
+            (Status.OK.value,),
+        )
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def members(self) -> dict[int, list[Member]]:
+        """Each album's live photos, by album id, nearest to its centre first."""
+        rows = self.db.execute(
+            """SELECT f.path, c.album_id, c.distance FROM files f
+               JOIN contents c ON f.content_id = c.id
+               WHERE f.status = ? AND c.album_id IS NOT NULL ORDER BY c.distance, f.path""",
+            (Status.OK.value,),
+        )
+        members: dict[int, list[Member]] = defaultdict(list)
+        for path, album, distance in rows:
+            members[album].append(Member(path_of(path), float(distance or 0.0)))
+        return dict(members)

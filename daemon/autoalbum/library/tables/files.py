@@ -1,0 +1,84 @@
+"""The `files` table: every file seen under the photo folders, its size, mtime, hash and state."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from autoalbum.library.records import FileRecord, Status
+from autoalbum.library.tables import Table, path_of, stored
+
+
+def _file(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(
+        path_of(row["path"]),
+        row["size"],
+        row["mtime_ns"],
+        row["hash"],
+        Status(row["status"]),
+        row["reason"],
+        row["content_id"],
+    )
+
+
+class Files(Table):
+    def file(self, path: Path) -> FileRecord | None:
+        row = self.db.execute("SELECT * FROM files WHERE path = ?", (stored(path),)).fetchone()
+        return _file(row) if row else None
+
+    def files(self, status: Status | None = None) -> list[FileRecord]:
+        if status is None:
+            rows = self.db.execute("SELECT * FROM files ORDER BY path")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM files WHERE status = ? ORDER BY path", (status.value,)
+            )
+        return [_file(row) for row in rows]
+
+    def put_file(self, record: FileRecord) -> None:
+        self.db.execute(
+            """INSERT INTO files (path, size, mtime_ns, hash, status, reason, content_id,
+                                  updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET size = excluded.size,
+                   mtime_ns = excluded.mtime_ns, hash = excluded.hash,
+                   status = excluded.status, reason = excluded.reason,
+                   content_id = excluded.content_id, updated_at = excluded.updated_at""",
+            (
+                stored(record.path),
+                record.size,
+                record.mtime_ns,
+                record.hash,
+                record.status.value,
+                record.reason,
+                record.content_id,
+                time.time(),
+            ),
+        )
+
+    def mark_missing(self, paths: Iterable[Path]) -> int:
+        missing = Status.MISSING.value
+        cursor = self.db.executemany(
+            "UPDATE files SET status = ?, updated_at = ? WHERE path = ? AND status != ?",
+            ((missing, time.time(), stored(p), missing) for p in paths),
+        )
+        return cursor.rowcount
+
+    def mark_missing_under(self, folder: Path) -> int:
+        """Mark every present file below `folder` missing (the folder was deleted)."""
+        prefix = stored(folder).rstrip(b"/") + b"/"
+        missing = Status.MISSING.value
+        cursor = self.db.execute(
+            "UPDATE files SET status = ?, updated_at = ? "
+            "WHERE substr(path, 1, ?) = ? AND status != ?",
+            (missing, time.time(), len(prefix), prefix, missing),
+        )
+        return cursor.rowcount
+
+    def count_files(self) -> dict[Status, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
+        counts = dict.fromkeys(Status, 0)
+        counts.update({Status(status): n for status, n in rows})
+        return counts
