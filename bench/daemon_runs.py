@@ -7,6 +7,7 @@ versions of the code side by side with the same interpreter and packages.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -87,3 +88,12 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.005)
     return time.perf_counter()
+
+
+def add_photo_options(parser: argparse.ArgumentParser, generate: int) -> None:
+    """--photos DIR or --generate N (default `generate`) 12 MP JPEGs."""
+    photos = parser.add_mutually_exclusive_group()
+    photos.add_argument("--photos", type=Path, metavar="DIR", help="an existing photo folder")
+    photos.add_argument(
+        "--generate", type=int, default=generate, metavar="N", help="N generated 12 MP JPEGs"
+    )

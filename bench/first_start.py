@@ -36,6 +36,7 @@ from autoalbum.embedding.scan import find_images
 from daemon_runs import (
     CLI,
     HERE_CODE,
+    add_photo_options,
     code_env,
     start_daemon,
     stop_daemon,
@@ -409,11 +410,7 @@ def _arguments() -> argparse.Namespace:
         help="git commit with the old behaviour, e.g. the one before the issue-9 work "
         "(default HEAD: the same code unless this checkout has changes)",
     )
-    photos = parser.add_mutually_exclusive_group()
-    photos.add_argument("--photos", type=Path, metavar="DIR", help="an existing photo folder")
-    photos.add_argument(
-        "--generate", type=int, default=2000, metavar="N", help="N generated 12 MP JPEGs"
-    )
+    add_photo_options(parser, generate=2000)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--no-index", action="store_true", help="skip the `autoalbum index` runs")
     return parser.parse_args()

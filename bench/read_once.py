@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autoalbum.embedding.scan import find_images
-from daemon_runs import CLI, HERE_CODE, cli, code_env, write_config
+from daemon_runs import CLI, HERE_CODE, add_photo_options, cli, code_env, write_config
 from first_start import (
     REPO,
     build_model_cache,
@@ -109,11 +109,7 @@ def report(runs: dict[str, list[Run]], photo_bytes: int) -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="main", metavar="REF", help="default: main")
-    photos = parser.add_mutually_exclusive_group()
-    photos.add_argument("--photos", type=Path, metavar="DIR", help="an existing photo folder")
-    photos.add_argument(
-        "--generate", type=int, default=200, metavar="N", help="N generated 12 MP JPEGs"
-    )
+    add_photo_options(parser, generate=200)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each version")
     parser.add_argument("--cold", action="store_true", help="photos out of the page cache")
     parser.add_argument(
