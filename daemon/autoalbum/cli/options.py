@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autoalbum.embedding.bundled import DEFAULT_MODEL, MODELS
+
 if TYPE_CHECKING:
     from autoalbum.embedding.embedder import OnnxEmbedder
     from autoalbum.library.library import Library
@@ -44,7 +46,17 @@ def k_range(text: str) -> tuple[int, int]:
     return bounds
 
 
-def add_model_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model and --device, for a command that runs a bundled model without a library."""
+    parser.add_argument(
+        "--model", choices=list(MODELS), default=DEFAULT_MODEL,
+        help="the bundled EfficientNet-Lite: lite0 is fastest, lite2 makes the best albums "
+        "(default: %(default)s)",
+    )  # fmt: skip
+    _add_device_option(parser, default="auto")
+
+
+def _add_device_option(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
@@ -69,16 +81,16 @@ def add_library_options(parser: argparse.ArgumentParser, *, model: bool = False)
         help="the library's YAML config (default: %(default)s)",
     )  # fmt: skip
     if model:
-        add_model_options(parser, default=None)
+        _add_device_option(parser, default=None)
     else:
         parser.set_defaults(device=None)
 
 
 def open_model(args: argparse.Namespace) -> OnnxEmbedder:
-    """The bundled model on --device."""
+    """The bundled --model on --device."""
     from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
 
-    return OnnxEmbedder(bundled_model_spec(), Device(args.device))
+    return OnnxEmbedder(bundled_model_spec(args.model), Device(args.device))
 
 
 def open_library(args: argparse.Namespace) -> Library:
