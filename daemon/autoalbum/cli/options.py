@@ -46,17 +46,7 @@ def k_range(text: str) -> tuple[int, int]:
     return bounds
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--model and --device, for a command that runs a bundled model without a library."""
-    parser.add_argument(
-        "--model", choices=list(MODELS), default=DEFAULT_MODEL,
-        help="the bundled EfficientNet-Lite: lite0 is fastest, lite2 makes the best albums "
-        "(default: %(default)s)",
-    )  # fmt: skip
-    _add_device_option(parser, default="auto")
-
-
-def _add_device_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+def add_model_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
     parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
@@ -64,6 +54,16 @@ def _add_device_option(parser: argparse.ArgumentParser, default: str | None) -> 
         help="where the model runs: CUDA when available (auto), or force one "
         + ("(default: auto)" if default else "(default: the config's model.device)"),
     )
+    if default is not None:  # a command without a library; a library's model is its config's
+        _add_bundled_model_option(parser)
+
+
+def _add_bundled_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", choices=list(MODELS), default=DEFAULT_MODEL,
+        help="the bundled EfficientNet-Lite: lite0 is fastest, lite2 makes the best albums "
+        "(default: %(default)s)",
+    )  # fmt: skip
 
 
 def default_config_path() -> Path:
@@ -81,7 +81,7 @@ def add_library_options(parser: argparse.ArgumentParser, *, model: bool = False)
         help="the library's YAML config (default: %(default)s)",
     )  # fmt: skip
     if model:
-        _add_device_option(parser, default=None)
+        add_model_options(parser, default=None)
     else:
         parser.set_defaults(device=None)
 
