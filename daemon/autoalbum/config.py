@@ -50,8 +50,9 @@ class LibraryConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     name: ModelName = _doc(
-        "the bundled EfficientNet-Lite: lite0 (fastest), lite1 or lite2 (best albums, half "
-        "lite0's speed); a library keeps one model's vectors",
+        "the bundled EfficientNet-Lite: lite0 (fastest), lite1, or lite2 (half lite0's speed; "
+        "better albums of everyday objects and animals, not of everything); a library keeps "
+        "one model's vectors",
         DEFAULT_MODEL,
     )
     path: Path | None = _doc("an ONNX image model instead of the bundled one; empty: name", None)
