@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autoalbum.embedding.bundled import MODELS
 from autoalbum.embedding.checkpoint import LEGACY_MAGIC, CheckpointError, load_state_dict
-from autoalbum.embedding.model import bundled_checkpoint
 
 
 class _Storage:
@@ -108,7 +108,7 @@ def test_refuses_arbitrary_globals(tmp_path: Path) -> None:
 
 def test_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "cut.pth"
-    path.write_bytes(bundled_checkpoint().read_bytes()[:100_000])
+    path.write_bytes(MODELS["lite0"].checkpoint().read_bytes()[:100_000])
     with pytest.raises(CheckpointError):
         load_state_dict(path)
 
@@ -121,7 +121,7 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
 
 
 def test_bundled_lite0_weights() -> None:
-    tensors = load_state_dict(bundled_checkpoint())
+    tensors = load_state_dict(MODELS["lite0"].checkpoint())
     assert tensors["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert tensors["_fc.weight"].shape == (1000, 1280)
     assert sum(1 for k in tensors if k.endswith("_project_conv.weight")) == 16

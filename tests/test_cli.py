@@ -13,6 +13,7 @@ import pytest
 
 from autoalbum import __version__
 from autoalbum.cli import COMMANDS, _NamesFormatter, build_parser, main
+from autoalbum.embedding.bundled import DEFAULT_MODEL
 from autoalbum.errors import AutoalbumError
 
 NAMES = [
@@ -39,6 +40,21 @@ def test_library_commands_that_load_the_model_default_to_the_configs_device(name
     required = REQUIRED.get(name, [])
     assert build_parser().parse_args([name, *required]).device is None
     assert build_parser().parse_args([name, *required, "--device", "cpu"]).device == "cpu"
+
+
+@pytest.mark.parametrize("name", ["sort", "evaluate", "inspect"])
+def test_commands_without_a_library_choose_the_bundled_model(name: str) -> None:
+    required = REQUIRED.get(name, [])
+    assert build_parser().parse_args([name, *required]).model == DEFAULT_MODEL
+    assert build_parser().parse_args([name, *required, "--model", "lite2"]).model == "lite2"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([name, *required, "--model", "lite9"])
+
+
+@pytest.mark.parametrize("name", ["index", "similar", "run"])
+def test_a_library_takes_its_model_from_the_config_only(name: str) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([name, *REQUIRED.get(name, []), "--model", "lite2"])
 
 
 @pytest.mark.parametrize("name", ["recluster", "status", "duplicates", "tags"])

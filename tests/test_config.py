@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from autoalbum.config import (
     WatchConfig,
     load_config,
 )
+from autoalbum.embedding.bundled import DEFAULT_MODEL, MODELS, ModelName
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "autoalbum.example.yaml"
 MINIMAL = """\
@@ -73,6 +75,14 @@ def test_unknown_key_names_its_line_and_the_known_keys(tmp_path: Path) -> None:
     assert len(problems) == 1
     assert problems[0].startswith(f"{tmp_path / 'autoalbum.yaml'}:6: cluster.kk: unknown key")
     assert "k_range" in problems[0]
+
+
+def test_model_name_is_a_bundled_model(tmp_path: Path) -> None:
+    assert ModelConfig().name == DEFAULT_MODEL
+    assert typing.get_args(ModelName) == tuple(MODELS), "config and the models agree"
+    assert load_config(_write(tmp_path, MINIMAL + "model:\n  name: lite2\n")).model.name == "lite2"
+    (problem,) = _problems(tmp_path, MINIMAL + "model:\n  name: lite3\n")
+    assert "model.name: must be one of 'lite0', 'lite1', 'lite2'" in problem
 
 
 def test_unknown_section(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,20 @@ def test_custom_nchw_model(tmp_path: Path) -> None:
     # (x/255 - 0.5) / 0.5 maps 255 -> 1 and 0 -> -1; then each row is L2-normalised.
     expected = np.array([[1, -1, -1], [-1, -1, 1]], dtype=np.float32) / np.sqrt(3)
     np.testing.assert_allclose(result.vectors, expected, atol=1e-6)
+
+
+def test_a_models_identity_covers_its_file_and_preprocessing(tmp_path: Path) -> None:
+    spec = ModelSpec(path=_mean_colour_model(tmp_path / "m.onnx"), layout=Layout.NCHW_FLOAT)
+    identity = OnnxEmbedder(spec, Device.CPU).identity
+    assert (identity.title, identity.dim) == ("m.onnx", 3)
+    assert OnnxEmbedder(spec, Device.CPU).identity == identity, "the same model, the same identity"
+    other_std = dataclasses.replace(spec, std=(0.5, 0.5, 0.5))
+    assert OnnxEmbedder(other_std, Device.CPU).identity.digest != identity.digest
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(spec.path.read_bytes())
+    assert OnnxEmbedder(dataclasses.replace(spec, path=copy), Device.CPU).identity.digest == (
+        identity.digest
+    ), "a copy elsewhere is the same model"
 
 
 def test_missing_output_is_named(tmp_path: Path) -> None:

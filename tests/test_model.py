@@ -1,4 +1,5 @@
-"""The bundled EfficientNet-Lite0, built without PyTorch, predicts like the reference."""
+"""The bundled EfficientNet-Lites, built without PyTorch by one builder, predict like the
+reference."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import onnx
 import pytest
 from PIL import Image
 
+from autoalbum.embedding.bundled import MODELS, ModelName
+from autoalbum.embedding.checkpoint import CheckpointError, load_state_dict
 from autoalbum.embedding.classnames import imagenet_name
-from autoalbum.embedding.embedder import OnnxEmbedder
-from autoalbum.embedding.model import IR_VERSION, ensure_lite0_onnx
+from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.embedding.model import IR_VERSION, block_table, build_graph, ensure_onnx
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -51,8 +54,59 @@ def test_batched_equals_single(embedder: OnnxEmbedder) -> None:
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("name", "repeats", "channels", "first_stride_2"),
+    [
+        ("lite0", (1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320), [1, 3, 5, 11]),
+        ("lite1", (1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320), [1, 4, 7, 15]),
+        ("lite2", (1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352), [1, 4, 7, 15]),
+    ],
+)
+def test_block_table_read_from_the_checkpoint(
+    name: ModelName, repeats: tuple[int, ...], channels: tuple[int, ...], first_stride_2: list[int]
+) -> None:
+    blocks = block_table(load_state_dict(MODELS[name].checkpoint()))
+    stage_ends = [b.channels_out for b in blocks if b.channels_in != b.channels_out or not b.index]
+    assert tuple(stage_ends) == channels
+    assert tuple(sum(b.channels_out == c for b in blocks) for c in channels) == repeats
+    assert [b.index for b in blocks if b.stride == 2] == first_stride_2
+    kernels = {b.channels_out: b.kernel for b in blocks}  # per stage, as in EfficientNet
+    assert [kernels[c] for c in channels] == [3, 3, 5, 3, 5, 5, 3]
+    assert not blocks[0].expands and all(b.expands for b in blocks[1:])
+
+
+@pytest.fixture(scope="module", params=["lite1", "lite2"])
+def larger_model(request: pytest.FixtureRequest, model_cache: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(bundled_model_spec(request.param), Device.CPU)
+
+
+@pytest.mark.parametrize(
+    ("photo", "expected"), [("chelsea", "Egyptian cat"), ("coffee", "espresso")]
+)
+def test_larger_models_predict_the_sample_photos(
+    larger_model: OnnxEmbedder, photo: str, expected: str
+) -> None:
+    size = larger_model.input_size
+    assert size == MODELS[larger_model.spec.title.removeprefix("efficientnet-")].input_size > 224
+    probs = larger_model.classify(_model_input(photo, size))[0]
+    assert imagenet_name(int(probs.argmax())) == expected
+    assert probs.max() > 0.5
+    assert larger_model.identity.dim == 1280
+
+
+def test_each_model_has_its_own_identity_and_file(model_cache: Path) -> None:
+    specs = [bundled_model_spec(name) for name in MODELS]
+    assert len({spec.path for spec in specs}) == len({spec.source for spec in specs}) == 3
+    assert all(spec.path.name.startswith(f"{spec.title}-") for spec in specs)
+
+
+def test_not_an_efficientnet() -> None:
+    with pytest.raises(CheckpointError, match="no _blocks"):
+        build_graph({"weight": np.zeros(3, dtype=np.float32)}, "nothing")
+
+
 def test_graph_is_valid_with_pinned_ir_version(model_cache: Path) -> None:
-    model = onnx.load(str(ensure_lite0_onnx()))
+    model = onnx.load(str(ensure_onnx()))
     onnx.checker.check_model(model)
     assert model.ir_version == IR_VERSION
     ops = {node.op_type for node in model.graph.node}
@@ -62,9 +116,9 @@ def test_graph_is_valid_with_pinned_ir_version(model_cache: Path) -> None:
 
 
 def test_built_once_and_reused(tmp_path: Path) -> None:
-    first = ensure_lite0_onnx(directory=tmp_path)
+    first = ensure_onnx(directory=tmp_path)
     stamp = first.stat().st_mtime_ns
-    second = ensure_lite0_onnx(directory=tmp_path)
+    second = ensure_onnx(directory=tmp_path)
     assert second == first
     assert second.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [first.name], "no temp files left behind"

@@ -113,6 +113,14 @@ def test_cli_inspect(capsys: pytest.CaptureFixture[str], photos: Path) -> None:
     assert "embedding: 1280 dimensions, provider: CPUExecutionProvider" in printed
 
 
+def test_cli_inspect_with_another_model(capsys: pytest.CaptureFixture[str], photos: Path) -> None:
+    image = str(photos / "coffee" / "coffee-original.jpg")
+    assert main(["inspect", image, "--model", "lite2", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "espresso" in printed.splitlines()[1]
+    assert "model: efficientnet-lite2 (" in printed
+
+
 def test_auto_k_keeps_subjects_apart(tmp_path: Path, embedder: OnnxEmbedder) -> None:
     """The README demo: five subjects, k chosen automatically, no album mixes two subjects."""
     write_sample_photos(tmp_path / "photos")

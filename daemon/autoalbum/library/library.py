@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from autoalbum.config import Config
-from autoalbum.embedding.embedder import Embedder, LazyEmbedder
+from autoalbum.embedding.embedder import Embedder, Identified, LazyEmbedder
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
@@ -40,8 +40,14 @@ class Library:
     ) -> None:
         self.state = config.library.state
         self._stores = Stores(self.state, load_index=load_index)
-        self._embedder = LazyEmbedder(embedder_factory)
+        self._embedder = LazyEmbedder(lambda: self._checked(embedder_factory()))
         self.config = config
+
+    def _checked(self, model: Embedder) -> Embedder:
+        """The model, once it is known to be the one this library's vectors come from."""
+        if isinstance(model, Identified):  # stand-ins in tests have no identity
+            self._stores.check_model_identity(model.identity)
+        return model
 
     @property
     def config(self) -> Config:

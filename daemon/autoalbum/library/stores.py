@@ -6,11 +6,27 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from autoalbum.embedding.embedder import ModelIdentity
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import CATALOG_NAME, Catalog
 from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
 log = logging.getLogger(__name__)
+
+
+class ModelMismatchError(AutoalbumError):
+    """The library's vectors come from another model than the one configured."""
+
+    def __init__(self, state: Path, stored: str, model: ModelIdentity) -> None:
+        super().__init__(
+            f"the library in {state} holds vectors made by {stored}, but the configured model is "
+            f"{model}; vectors of two models can't be compared, so autoalbum won't mix them. "
+            f"Set the config's model section back to the library's model, or point "
+            f"library.state at a new folder to build a library with {model.title} "
+            f"(every photo is embedded again)"
+        )
+        self.stored = stored
+        self.model = model
 
 
 class Stores:
@@ -44,8 +60,28 @@ class Stores:
                 index.save(self.state / VECTOR_INDEX_NAME)
         return index
 
+    def check_model_identity(self, model: ModelIdentity) -> None:
+        """Vectors of one library come from one model: the first model it meets becomes its
+        own, and any other is refused (ModelMismatchError) before it embeds a photo."""
+        digest, dim = self.catalog.meta("model"), int(self.catalog.meta("dim") or 0)
+        if digest == model.digest:
+            return
+        if digest is None and dim == model.dim:
+            # Libraries from before model identities recorded only the dimension, and the only
+            # bundled model then was Lite0.
+            log.warning("the library in %s recorded no model; taking its %d-d vectors as %s's",
+                        self.state, dim, model)  # fmt: skip
+        elif dim:
+            title = self.catalog.meta("model_title")
+            stored = f"{title} ({digest})" if digest else f"a {dim}-d model"
+            raise ModelMismatchError(self.state, stored, model)
+        with self.catalog.transaction():
+            self.catalog.set_meta("model", model.digest)
+            self.catalog.set_meta("model_title", model.title)
+
     def check_model(self, dim: int) -> None:
-        """Vectors of one library must come from one model: refuse a silent mix."""
+        """Vectors about to be stored fit the index; the first ones set its dimension. The
+        model itself was checked when it opened (check_model_identity)."""
         if not dim:
             return
         stored = int(self.catalog.meta("dim") or 0)
