@@ -29,6 +29,7 @@ from autoalbum.albums.tree import (
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig
+from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
@@ -146,6 +147,20 @@ class Keeper:
         )
         self.record("recluster", started, len(ids), clustering.k, choice)
         return report
+
+    def recentre(self) -> None:
+        """Inside a transaction, after the vectors changed model: each album's centre becomes
+        the normalised mean of its members' vectors, so that the next recluster matches its
+        clusters to the albums in the new space; an album without members loses its centre."""
+        ids = self.catalog.content_ids(live_only=True)
+        albums = self.catalog.album_ids(ids)
+        vectors = self.catalog.vectors(ids) if len(ids) else np.zeros((0, 0), np.float32)
+        for album in self.catalog.albums():
+            if album.centroid is None:
+                continue
+            members = vectors[[i for i, a in enumerate(albums) if a == album.id]]
+            centre = normalise(members.mean(axis=0, keepdims=True))[0] if len(members) else None
+            self.catalog.update_album(album.id, album.name, centre, album.user_named)
 
     def _votes(
         self, ids: NDArray[np.int64], labels: NDArray[np.int64], k: int

@@ -9,13 +9,24 @@ duplicates (search.py). Library composes them for the CLI and the daemon.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from autoalbum.config import Config
-from autoalbum.embedding.embedder import Embedder, Identified, LazyEmbedder
+from autoalbum.embedding.embedder import (
+    Embedder,
+    Embeddings,
+    Identified,
+    LazyEmbedder,
+    ModelIdentity,
+)
+from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
@@ -25,7 +36,26 @@ from autoalbum.library.tagging import Tagger
 from autoalbum.library.vectors import VectorIndex
 from autoalbum.tags.sidecars import TagsReport
 
-__all__ = ["Cancelled", "Library"]
+__all__ = ["Cancelled", "EarlierModel", "Library"]
+
+log = logging.getLogger(__name__)
+
+EarlierModel = Callable[[ModelIdentity], Embedder | None]  # the model of a stored identity
+
+
+class _Waiting:
+    """Stands in for a library's own model that can't be found during a switch."""
+
+    def __init__(self, input_size: int, model: ModelIdentity) -> None:
+        self.input_size = input_size
+        self._model = model
+
+    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
+        raise AutoalbumError(f"{self._model} can't be found; photos wait for the model switch")
+
+
+def _closed() -> Embedder:
+    raise AutoalbumError("the library switched models; open it again")
 
 
 class Library:
@@ -37,17 +67,57 @@ class Library:
         embedder_factory: Callable[[], Embedder],
         *,
         load_index: bool = True,
+        earlier_model: EarlierModel | None = None,
     ) -> None:
         self.state = config.library.state
         self._stores = Stores(self.state, load_index=load_index)
         self._embedder = LazyEmbedder(lambda: self._checked(embedder_factory()))
+        self._earlier_model = earlier_model
+        self.next_model: Embedder | None = None  # the model a switch re-embeds with
         self.config = config
 
     def _checked(self, model: Embedder) -> Embedder:
-        """The model, once it is known to be the one this library's vectors come from."""
-        if isinstance(model, Identified):  # stand-ins in tests have no identity
+        """The model, once it is known to be the one this library's vectors come from. With
+        `earlier_model` (the daemon), another model starts a switch to it instead: the library
+        keeps its own model, found by `earlier_model`, until the switch completes."""
+        if not isinstance(model, Identified):  # stand-ins in tests have no identity
+            return model
+        stored = self._stores.identity()
+        if self._earlier_model is None or stored is None or stored.digest == model.identity.digest:
             self._stores.check_model_identity(model.identity)
-        return model
+            self._stores.cancel_switch()
+            return model
+        self._stores.begin_switch(model.identity)
+        self.next_model = model
+        earlier = self._earlier_model(stored)
+        if earlier is None:
+            log.warning("%s, the model the library's vectors come from, can't be found: photos "
+                        "that arrive wait until the switch to %s completes",
+                        stored, model.identity)  # fmt: skip
+            return _Waiting(model.input_size, stored)
+        return earlier
+
+    @property
+    def switching(self) -> ModelIdentity | None:
+        """The model a switch is re-embedding the library with, if one is under way."""
+        self._embedder.model  # noqa: B018  (opening the model is what starts a switch)
+        return self._stores.identity("next_") if self.next_model is not None else None
+
+    @property
+    def arrivals_wait(self) -> bool:
+        """During a switch, the library's own model can't be found: nothing can be filed."""
+        return isinstance(self._embedder.model, _Waiting)
+
+    def complete_switch(self) -> None:
+        """Every live photo has a vector from the next model: in one transaction they become
+        the vectors and each album's centre moves into the new space, then the vector index
+        is made anew. Open the library again to embed with the new model."""
+        with self.catalog.transaction():
+            self._stores.take_next_model()
+            self._keeper.recentre()
+        self._stores.rebuild_index()
+        self._embedder = LazyEmbedder(_closed)
+        self.config = self._config  # its parts embed with nothing now
 
     @property
     def config(self) -> Config:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -83,5 +83,11 @@ MIGRATIONS: dict[int, str] = {
     # keywords name. A photo without a row carries none of autoalbum's keywords.
     4: """
     CREATE TABLE tagged (path BLOB PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
+    """,
+    # A model switch under the running daemon (service/switch.py): each content's vector from
+    # the model it is switching to, NULL until embedded; meta next_model, next_model_title and
+    # next_dim name that model while the switch runs.
+    5: """
+    ALTER TABLE contents ADD COLUMN next_vector BLOB;
     """,
 }

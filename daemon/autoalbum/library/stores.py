@@ -21,9 +21,10 @@ class ModelMismatchError(AutoalbumError):
         super().__init__(
             f"the library in {state} holds vectors made by {stored}, but the configured model is "
             f"{model}; vectors of two models can't be compared, so autoalbum won't mix them. "
-            f"Set the config's model section back to the library's model, or point "
-            f"library.state at a new folder to build a library with {model.title} "
-            f"(every photo is embedded again)"
+            f"Set the config's model section back to the library's model; or run the daemon "
+            f"(autoalbum run) with the new model, which re-embeds the library in the background "
+            f"and switches the albums over when it is done; or point library.state at a new "
+            f"folder to build a library with {model.title} (every photo is embedded again)"
         )
         self.stored = stored
         self.model = model
@@ -78,6 +79,53 @@ class Stores:
         with self.catalog.transaction():
             self.catalog.set_meta("model", model.digest)
             self.catalog.set_meta("model_title", model.title)
+
+    def identity(self, prefix: str = "") -> ModelIdentity | None:
+        """The library's model (or with prefix "next_", the one it is switching to)."""
+        digest = self.catalog.meta(f"{prefix}model")
+        if digest is None:
+            return None
+        title = self.catalog.meta(f"{prefix}model_title") or ""
+        return ModelIdentity(title, digest, int(self.catalog.meta(f"{prefix}dim") or 0))
+
+    def begin_switch(self, model: ModelIdentity) -> None:
+        """Record that the library is switching to `model`; vectors already made by it for
+        this switch stay, those of an earlier switch to another model go."""
+        if self.identity("next_") == model:
+            return
+        with self.catalog.transaction():
+            self.catalog.clear_next_vectors()
+            self.catalog.set_meta("next_model", model.digest)
+            self.catalog.set_meta("next_model_title", model.title)
+            self.catalog.set_meta("next_dim", str(model.dim))
+
+    def cancel_switch(self) -> None:
+        """The configured model is the library's own again: drop a switch left unfinished."""
+        if self.catalog.meta("next_model") is None:
+            return
+        log.info("the library's own model is configured again: dropping the model switch")
+        with self.catalog.transaction():
+            self.catalog.clear_next_vectors()
+            self.catalog.delete_meta("next_model", "next_model_title", "next_dim")
+
+    def take_next_model(self) -> None:
+        """Inside the switch's transaction: the next model's vectors and identity become the
+        library's (library.py recentres the albums in the same transaction)."""
+        model = self.identity("next_")
+        assert model is not None, "no model switch to complete"
+        gone = self.catalog.take_next_vectors()
+        if gone:
+            log.info("dropped %d contents whose files are all gone", gone)
+        self.catalog.set_meta("model", model.digest)
+        self.catalog.set_meta("model_title", model.title)
+        self.catalog.set_meta("dim", str(model.dim))
+        self.catalog.delete_meta("next_model", "next_model_title", "next_dim")
+
+    def rebuild_index(self) -> None:
+        """A vector index of the catalog's dimension, filled from the catalog, and saved."""
+        self.index = VectorIndex(int(self.catalog.meta("dim") or 1))
+        self.index.repair(self.catalog.content_ids(), self.catalog.vectors)
+        self.index.save(self.state / VECTOR_INDEX_NAME)
 
     def check_model(self, dim: int) -> None:
         """Vectors about to be stored fit the index; the first ones set its dimension. The

@@ -30,6 +30,9 @@ class Table:
             (key, value),
         )
 
+    def delete_meta(self, *keys: str) -> None:
+        self.db.executemany("DELETE FROM meta WHERE key = ?", ((key,) for key in keys))
+
 
 def to_blob(vector: NDArray[np.float32]) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()

@@ -91,6 +91,10 @@ class Contents(Table):
         rows = dict(self.db.execute("SELECT id, top_class FROM contents"))
         return [rows.get(int(i)) for i in ids]
 
+    def album_ids(self, ids: Sequence[int] | NDArray[np.int64]) -> list[int | None]:
+        rows = dict(self.db.execute("SELECT id, album_id FROM contents"))
+        return [rows.get(int(i)) for i in ids]
+
     def duplicate_groups(self) -> list[list[Path]]:
         """Present files that share identical content, two or more per group."""
         groups: dict[int, list[Path]] = {}
@@ -139,3 +143,44 @@ class Contents(Table):
         for path, album, distance in rows:
             members[album].append(Member(path_of(path), float(distance or 0.0)))
         return dict(members)
+
+    # a model switch: each live content's vector from the next model (service/switch.py)
+
+    def lacking_next_vector(self, limit: int) -> list[int]:
+        """Up to `limit` live contents with no vector from the next model yet."""
+        rows = self.db.execute(
+            """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE f.status = ? AND c.next_vector IS NULL ORDER BY c.id LIMIT ?""",
+            (Status.OK.value, limit),
+        )
+        return [row[0] for row in rows]
+
+    def count_next_vectors(self) -> tuple[int, int]:
+        """Live contents with a vector from the next model, and live contents in all."""
+        row = self.db.execute(
+            """SELECT COUNT(next_vector), COUNT(*) FROM contents WHERE id IN
+               (SELECT content_id FROM files WHERE status = ?)""",
+            (Status.OK.value,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def set_next_vectors(self, ids: Sequence[int], vectors: NDArray[np.float32]) -> None:
+        self.db.executemany(
+            "UPDATE contents SET next_vector = ? WHERE id = ?",
+            ((to_blob(v), int(i)) for i, v in zip(ids, vectors, strict=True)),
+        )
+
+    def clear_next_vectors(self) -> None:
+        self.db.execute("UPDATE contents SET next_vector = NULL WHERE next_vector IS NOT NULL")
+
+    def take_next_vectors(self) -> int:
+        """Make the next model's vectors the vectors. Contents without one have no file left
+        (a switch completes only then): their files forget them and they go, so that no
+        vector of the old model stays behind. Returns how many went."""
+        self.db.execute(
+            """UPDATE files SET content_id = NULL WHERE content_id IN
+               (SELECT id FROM contents WHERE next_vector IS NULL)"""
+        )
+        gone = self.db.execute("DELETE FROM contents WHERE next_vector IS NULL").rowcount
+        self.db.execute("UPDATE contents SET vector = next_vector, next_vector = NULL")
+        return gone
