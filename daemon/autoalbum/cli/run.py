@@ -14,11 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
     from autoalbum.config import load_config
-    from autoalbum.embedding.embedder import open_embedder
+    from autoalbum.embedding.embedder import Device, open_bundled, open_embedder
     from autoalbum.service.build import build_service
 
     config = load_config(args.config)
-    service = build_service(config, lambda: open_embedder(config.model, args.device))
+    device = Device(args.device or config.model.device)
+    service = build_service(
+        config,
+        lambda: open_embedder(config.model, args.device),
+        earlier_model=lambda identity: open_bundled(identity, device),
+    )
     service.install_signal_handlers()
     return service.run()
 

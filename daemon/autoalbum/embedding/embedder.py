@@ -260,6 +260,22 @@ def model_spec(model: ModelConfig) -> ModelSpec:
     )
 
 
+def open_bundled(identity: ModelIdentity, device: Device) -> OnnxEmbedder | None:
+    """The bundled model that made vectors of `identity`, if one did and can be opened: what a
+    library keeps filing photos with while it switches to another model."""
+    for name, bundled in MODELS.items():
+        if bundled.title != identity.title:
+            continue
+        try:
+            embedder = OnnxEmbedder(bundled_model_spec(name), device)
+        except (AutoalbumError, ImportError, OSError) as error:
+            log.warning("cannot open %s: %s", bundled.title, error)
+            return None
+        if embedder.identity.digest == identity.digest:
+            return embedder
+    return None
+
+
 def open_embedder(model: ModelConfig, device: str | None = None) -> OnnxEmbedder:
     """Load the configured model; `device` overrides the config's."""
     return OnnxEmbedder(model_spec(model), Device(device or model.device))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import Embedder
-from autoalbum.library.library import Library
+from autoalbum.library.library import EarlierModel, Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
@@ -27,13 +27,20 @@ def folder_watcher(config: Config) -> FolderWatcher:
     )
 
 
-def build_service(config: Config, embedder_factory: Callable[[], Embedder]) -> Service:
+def build_service(
+    config: Config,
+    embedder_factory: Callable[[], Embedder],
+    earlier_model: EarlierModel = lambda identity: None,
+) -> Service:
     """The daemon for `config` with its real collaborators. The model loads once, when the
-    service first needs it (after READY: a first start must not wait for it)."""
+    service first needs it (after READY: a first start must not wait for it). When it is not
+    the library's, `earlier_model` finds the library's own, to file arrivals with while the
+    library switches (service/switch.py)."""
     model = functools.cache(embedder_factory)
+    earlier = functools.cache(earlier_model)
 
     def open_library(config: Config, *, load_index: bool = True) -> Library:
-        return Library(config, model, load_index=load_index)
+        return Library(config, model, load_index=load_index, earlier_model=earlier)
 
     return Service(
         config,

@@ -28,6 +28,7 @@ from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import STATUS_NAME, StatusBoard
+from autoalbum.service.switch import ModelSwitch
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Service:
         self._reclusterer = Reclusterer(open_library, self._growth)
         self._backlog = Backlog(clock)
         self._intake: Intake | None = None
+        self._switch: ModelSwitch | None = None
         self._last_reconcile = 0.0
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
@@ -126,6 +128,11 @@ class Service:
     def reclustering(self) -> bool:
         """A background recluster is running, or finished and not yet taken in."""
         return self._reclusterer.running
+
+    @property
+    def switching(self) -> ModelSwitch | None:
+        """The model switch under way, if any."""
+        return self._switch
 
     @property
     def backlog(self) -> int:
@@ -203,15 +210,18 @@ class Service:
             self._take_in_recluster()
             self._heartbeat()
         self._maybe_reconcile()
-        if self._backlog:
+        if self._backlog and not (self._switch and self.library.arrivals_wait):
             self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
+        elif self._switch is not None:
+            self._switch_step(self._switch)
         else:
             self.intake.settle()
         self._heartbeat()
-        self._reclusterer.maybe_start(
-            self.config, self._clock(),
-            catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
-        )  # fmt: skip
+        if self._switch is None:  # a recluster's albums would be in the old model's space
+            self._reclusterer.maybe_start(
+                self.config, self._clock(),
+                catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
+            )  # fmt: skip
         self._report()
         self.notifier.watchdog()
 
@@ -222,6 +232,7 @@ class Service:
         self.notifier.status("loading the model")
         # Once, now, so that the first arrival need not wait for it.
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
+        self._see_to_switch()
         self._heartbeat()
         self.notifier.status("scanning the folders")
         self.intake.start()
@@ -277,8 +288,36 @@ class Service:
         old, self._library = self.library, self._open_library(config)
         old.close()
         self.intake.library = self.library
+        self._see_to_switch()
         self._watcher = self._start_watcher()
         self.intake.scan()
+
+    # model switches
+
+    def _see_to_switch(self) -> None:
+        """Start (or carry on with) a switch when the configured model is not the library's."""
+        target, model = self.library.switching, self.library.next_model
+        if target is None or model is None:
+            self._switch = None
+            return
+        self._switch = ModelSwitch(self.library, model, target, self._clock)
+        if self.library.arrivals_wait:
+            log.warning("photos that arrive wait until the switch is complete")
+
+    def _switch_step(self, switch: ModelSwitch) -> None:
+        """A chunk of the switch; once all is embedded (and no recluster is out in the old
+        space), the library takes the new vectors and is opened again with the new model."""
+        if not switch.step() or self.reclustering:
+            return
+        self.library.complete_switch()
+        log.info("switched model to %s", switch.target)
+        old, self._library = self.library, self._open_library(self.config)
+        old.close()
+        self.intake.library = self.library
+        self._see_to_switch()
+        self.library.assign_new()
+        self.intake.write_tree(rebuild=True)
+        self._reclusterer.start(self.config)
 
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
@@ -290,4 +329,5 @@ class Service:
             catch_up=self._backlog.progress if running else None,
             arrivals_since_recluster=self._growth.arrivals_since_recluster,
             polling=bool(watcher and watcher.polling),
+            switch=self._switch if running else None,
         )

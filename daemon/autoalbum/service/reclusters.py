@@ -87,11 +87,14 @@ class Reclusterer:
                 return
         elif not growth.due(config.recluster, now, catching_up=catching_up):
             return
-        growth.arrivals_since_recluster = 0
-        growth.first_change_at = None
-        self._start(config)
+        self.start(config)
 
-    def _start(self, config: Config) -> None:
+    def start(self, config: Config) -> None:
+        """Start a recluster now (unless one is running)."""
+        if self.running:
+            return
+        self._growth.arrivals_since_recluster = 0
+        self._growth.first_change_at = None
         self._done.clear()
         self._cancel.clear()
         self._thread = threading.Thread(

@@ -15,6 +15,7 @@ from autoalbum.library.lock import holder
 from autoalbum.printable import printable
 from autoalbum.service.backlog import CatchUp
 from autoalbum.service.notify import Notifier
+from autoalbum.service.switch import ModelSwitch, describe_switch
 
 STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
 
@@ -38,8 +39,11 @@ class StatusBoard:
         catch_up: CatchUp | None,
         arrivals_since_recluster: int,
         polling: bool,
+        switch: ModelSwitch | None = None,
     ) -> None:
-        now = (running, waiting, batches, catch_up and catch_up.done, polling)
+        switched = switch.as_dict() if switch else None
+        done = switched and switched["done"]
+        now = (running, waiting, batches, catch_up and catch_up.done, polling, done)
         if now == self._shown:
             return
         self._shown = now
@@ -53,9 +57,12 @@ class StatusBoard:
             "catch_up": catch_up.as_dict() if catch_up else None,
             "arrivals_since_recluster": arrivals_since_recluster,
             "polling": polling,
+            "model_switch": switched,
         }
         write_json_atomically(self.path, status, indent=2)
-        if catch_up is not None:
+        if switch is not None:
+            self.notifier.status(switch.describe())
+        elif catch_up is not None:
             self.notifier.status(f"catching up: {catch_up.describe()}")
         elif running:
             self.notifier.status(f"watching; {batches} batches filed, {waiting} waiting")
@@ -74,6 +81,8 @@ def _daemon_line(state: Path) -> str:
             line += ", polling"
         if catch_up := status.get("catch_up"):
             line += f"\ncatching up: {CatchUp.from_dict(catch_up).describe()}"
+        if switch := status.get("model_switch"):
+            line += f"\n{describe_switch(switch)}"
     return line
 
 

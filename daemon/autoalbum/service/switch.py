@@ -1,0 +1,98 @@
+"""A model switch under the running daemon: the library re-embedded with the configured model,
+a chunk per step, while its albums stay as they are and arrivals are filed with its own model.
+
+Each chunk's vectors are committed beside the old ones (contents.next_vector), so a stop or a
+crash loses at most one chunk and the next start carries on. When every live photo has one,
+the library takes them in one transaction (Library.complete_switch): vectors of the two models
+never meet in an album, a search or the vector index.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from autoalbum.embedding.embedder import Embedder, ModelIdentity
+from autoalbum.embedding.pipeline import embed_paths
+from autoalbum.library.library import Library
+from autoalbum.library.records import Status
+from autoalbum.service.backlog import CHUNK, CatchUp
+
+log = logging.getLogger(__name__)
+
+
+class ModelSwitch:
+    """Re-embeds `library`'s live photos with `model`, one file per content, CHUNK at a time."""
+
+    def __init__(
+        self,
+        library: Library,
+        model: Embedder,
+        target: ModelIdentity,
+        clock: Callable[[], float],
+    ) -> None:
+        self.library = library  # replaced by the service on a config reload
+        self.model = model
+        self.target = target
+        self._clock = clock
+        self._started = clock()
+        self._done_at_start = library.catalog.count_next_vectors()[0]
+        log.info("%s", self.describe())
+
+    def as_dict(self) -> dict[str, object]:
+        """For daemon.json: the model, photos done and in all, and the pace of this run (the
+        vectors kept from before a restart came free)."""
+        done, total = self.library.catalog.count_next_vectors()
+        pace = CatchUp(done - self._done_at_start, total - self._done_at_start,
+                       self._clock() - self._started)  # fmt: skip
+        return {
+            "to": self.target.title,
+            "done": done,
+            "total": total,
+            "rate": round(pace.rate, 2),
+            "seconds_left": None if pace.seconds_left is None else round(pace.seconds_left),
+        }
+
+    def describe(self) -> str:
+        return describe_switch(self.as_dict())
+
+    def step(self) -> bool:
+        """Embed the next chunk with the new model and commit it; True when none is left."""
+        catalog = self.library.catalog
+        ids = catalog.lacking_next_vector(CHUNK)
+        if not ids:
+            return True
+        first = {catalog.paths_of(i)[0]: i for i in ids}
+        settings = self.library.config.model
+        result = embed_paths(
+            list(first), self.model, batch_size=settings.batch_size,
+            workers=settings.workers or None, max_pixels=settings.max_pixels,
+        )  # fmt: skip
+        if len(result.paths) and result.vectors.shape[1] != self.target.dim:
+            raise AssertionError(f"{self.target} gave {result.vectors.shape[1]}-d vectors")
+        with catalog.transaction():
+            catalog.set_next_vectors([first[p] for p in result.paths], result.vectors)
+            for failure in result.failures:
+                self._fail(failure.path, failure.reason)
+        return False
+
+    def _fail(self, path: Path, reason: str) -> None:
+        """A file the new model can't read counts as failed, as it would in a new library."""
+        log.warning("skipping %s: %s", path, reason)
+        record = self.library.catalog.file(path)
+        if record is not None:
+            failed = replace(record, status=Status.FAILED, reason=reason, content_id=None)
+            self.library.catalog.put_file(failed)
+
+
+def describe_switch(status: dict[str, Any]) -> str:
+    """'switching model to efficientnet-lite2: 1,234 of 5,000 photos (30/s, about 2 min left)'."""
+    text = f"switching model to {status['to']}: {status['done']:,} of {status['total']:,} photos"
+    left = status.get("seconds_left")
+    if status.get("rate") and left is not None:
+        when = f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
+        text += f" ({status['rate']:.0f}/s, about {when} left)"
+    return text
