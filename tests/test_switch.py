@@ -21,6 +21,7 @@ from autoalbum.library.stores import ModelMismatchError
 from autoalbum.service import switch
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
+from autoalbum.service.status import library_status
 from colour_library import ColourEmbedder, links, photo
 from test_daemon import Rig
 
@@ -123,6 +124,8 @@ def test_switches_models_while_the_old_albums_stay_and_arrivals_land(tmp_path: P
         status = rig.status()["model_switch"]
         assert isinstance(status, dict)
         assert status["to"] == NEW.title and status["total"] == 24 and status["done"] == 5
+        shown = library_status(tmp_path / "autoalbum.yaml")
+        assert "switching model to colour-2x2: 5 of 24 photos" in shown
         (arrival,) = rig.arrive(1)
         catalog = rig.service.library.catalog
         assert catalog.meta("model") == OLD.digest, "arrivals are filed with the old model"
