@@ -317,3 +317,34 @@ def test_systemd_units_verify(unit: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Type=notify" in text and "WatchdogSec=" in text and "ProtectSystem=strict" in text
+
+
+def test_switches_model_under_the_running_daemon(
+    root: Path, model_cache: Path, sources: dict[str, Image.Image]
+) -> None:
+    """lite0 to lite1 on a real library: the albums stay, an arrival lands during the switch,
+    and every vector is Lite1's when it completes."""
+    _write_photos(root / "photos", sources, 30)
+    daemon = Daemon(root, model_cache)
+    try:
+        daemon.wait_for(lambda: len(_linked(root)) == 30, what="the first 30 photos")
+        config = root / "autoalbum.yaml"
+        config.write_text(config.read_text() + "model:\n  name: lite1\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        daemon.wait_for(lambda: b"switching model to" in daemon.output(), what="the switch")
+        (arrival,) = _write_photos(root / "photos", sources, 1, start=30)
+        assert (root / "albums" / "index.json").is_file(), "the old albums stay"
+        daemon.wait_for(lambda: arrival.name in _linked(root), what="the arrival")
+        daemon.wait_for(lambda: b"switched model to" in daemon.output(), what="the switch's end")
+        daemon.wait_for(lambda: b"reclustered 31 images" in daemon.output(), what="a recluster")
+    finally:
+        assert daemon.stop() == 0
+    assert len(_linked(root, strict=True)) == 31
+    with Catalog(root / "state" / CATALOG_NAME) as catalog:
+        assert catalog.meta("model_title") == "efficientnet-lite1"
+        assert catalog.meta("next_model") is None
+        dim = int(catalog.meta("dim") or 0)
+        sizes = {row[0] for row in catalog.db.execute("SELECT length(vector) FROM contents")}
+        assert sizes == {dim * 2}, "every vector is Lite1's"
+        index = VectorIndex.load(root / "state" / VECTOR_INDEX_NAME, dim)
+        assert list(index.ids()) == list(catalog.content_ids())

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     device = Device(args.device or config.model.device)
     service = build_service(
         config,
-        lambda: open_embedder(config.model, args.device),
+        lambda model: open_embedder(model, args.device),
         earlier_model=lambda identity: open_bundled(identity, device),
     )
     service.install_signal_handlers()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from autoalbum.config import Config
+from autoalbum.config import Config, ModelConfig
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.library.library import EarlierModel, Library
 from autoalbum.library.lock import LibraryLock
@@ -29,18 +29,22 @@ def folder_watcher(config: Config) -> FolderWatcher:
 
 def build_service(
     config: Config,
-    embedder_factory: Callable[[], Embedder],
+    open_model: Callable[[ModelConfig], Embedder],
     earlier_model: EarlierModel = lambda identity: None,
 ) -> Service:
-    """The daemon for `config` with its real collaborators. The model loads once, when the
-    service first needs it (after READY: a first start must not wait for it). When it is not
-    the library's, `earlier_model` finds the library's own, to file arrivals with while the
-    library switches (service/switch.py)."""
-    model = functools.cache(embedder_factory)
+    """The daemon for `config` with its real collaborators. Each model section's model loads
+    once, when the service first needs it (after READY: a first start must not wait for it);
+    a reload that names another model opens that one. When it is not the library's,
+    `earlier_model` finds the library's own, to file arrivals with while the library switches
+    (service/switch.py)."""
+    model = functools.cache(open_model)
     earlier = functools.cache(earlier_model)
 
     def open_library(config: Config, *, load_index: bool = True) -> Library:
-        return Library(config, model, load_index=load_index, earlier_model=earlier)
+        settings = config.model
+        return Library(
+            config, lambda: model(settings), load_index=load_index, earlier_model=earlier
+        )
 
     return Service(
         config,
