@@ -284,13 +284,17 @@ class Service:
         log.info("reloaded %s", source)
         self.config = config
         self.watcher.stop()
-        # A library is made for one config: open it afresh rather than change it under it.
-        old, self._library = self.library, self._open_library(config)
+        self._reopen_library()
+        self._watcher = self._start_watcher()
+        self.intake.scan()
+
+    def _reopen_library(self) -> None:
+        """A library is made for one config (and model): open it afresh rather than change it
+        under it."""
+        old, self._library = self.library, self._open_library(self.config)
         old.close()
         self.intake.library = self.library
         self._see_to_switch()
-        self._watcher = self._start_watcher()
-        self.intake.scan()
 
     # model switches
 
@@ -311,10 +315,7 @@ class Service:
             return
         self.library.complete_switch()
         log.info("switched model to %s", switch.target)
-        old, self._library = self.library, self._open_library(self.config)
-        old.close()
-        self.intake.library = self.library
-        self._see_to_switch()
+        self._reopen_library()
         self.library.assign_new()
         self.intake.write_tree(rebuild=True)
         self._reclusterer.start(self.config)
