@@ -35,14 +35,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.clustering.clusters import Clustering, KChoice, from_labels
+from autoalbum.clustering.choose_k import KChoice
+from autoalbum.clustering.kmeans import Clustering, from_labels
+from autoalbum.clustering.sampling import sample_rows
 from autoalbum.clustering.spectral import (
     NEIGHBOURS,
     SPECTRAL_SAMPLE,
     cluster_qr,
     fit_whitening,
     knn_graph,
-    sample_rows,
     spectrum,
 )
 from autoalbum.embedding.embedder import normalise
