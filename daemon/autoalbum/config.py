@@ -94,9 +94,9 @@ class ClusterConfig:
     k_range: tuple[int, ...] = _doc("fewest and most albums when k is auto", (2, 60))
     granularity: float | Literal["coarser", "auto", "finer"] = _doc(
         "how finely k auto divides the photos: coarser, auto, finer, or steps from -3 to 3 "
-        "(finer = 1, coarser = -1); an album is split in two while it divides twice as "
-        "clearly as structureless photos would, and each step finer halves that contrast, "
-        "each step coarser doubles it (spectral method, 200 photos or more)",
+        "(coarser = -1, finer = 1); an album is split in two while it divides twice as "
+        "clearly as structureless photos would; each step finer divides that factor by 1.41, "
+        "each step coarser multiplies it (spectral method, 200 photos or more)",
         "auto",
     )
     method: Literal["spectral", "kmeans"] = _doc(

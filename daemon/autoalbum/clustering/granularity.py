@@ -58,14 +58,18 @@ Matrix = NDArray[np.float32]
 Indices = NDArray[np.int64]
 
 SEPARATION = 2.0  # at granularity 0 a node must be this many times easier to cut than noise
+# Each granularity step divides SEPARATION by this. A factor of 2 (the first measurements) made
+# one step finer 2.7 times as many albums on flowers17 (46 for 17 kinds) and 8 times on
+# catsdogs; sqrt(2) makes a step typically 1.3-2 times as many or as few.
+STEP = math.sqrt(2.0)
 MIN_NODE = 3 * NEIGHBOURS  # smaller nodes are leaves: their graphs are too small to judge
 REFINE_ITERATIONS = 10  # spherical k-means iterations over all vectors from the leaves' centres
 
 
 def threshold(granularity: float) -> float:
-    """Largest eigenvalue ratio (node / reference) that still splits; each step of +1 doubles
-    it (finer albums), each step of -1 halves it (coarser)."""
-    return float(2.0**granularity / SEPARATION)
+    """Largest eigenvalue ratio (node / reference) that still splits; each step of +1
+    multiplies it by STEP (finer albums), each step of -1 divides it (coarser)."""
+    return float(STEP**granularity / SEPARATION)
 
 
 @dataclass(order=True)
