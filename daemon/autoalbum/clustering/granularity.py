@@ -10,13 +10,15 @@ spectral sample in the clustering features (half-whitened PCA, as `spectral`):
    structureless reference of the same size, mean and covariance (a Gaussian projected onto the
    sphere): its second Laplacian eigenvalue, a smooth measure of the best cut (Cheeger's
    inequality), must be below `threshold(granularity)` times the reference's (the mean of
-   a few draws for a small node). The default
-   asks for a factor of SEPARATION = 2: "twice as separable as noise".
+   a few draws for a small node). The default asks for a factor of SEPARATION = 2: "twice as
+   separable as noise"; each granularity step divides or multiplies that by STEP.
 3. A lopsided split must be clearer: the ratio is divided by sqrt(4 p (1 - p)), p the smaller
    half's share (1 for an even split; a 22/78 split needs a 1.2 times lower eigenvalue). The
    splits that cut one kind of photo in two were lopsided (catsdogs' dogs split 22/78 at 0.46),
    those between kinds mostly even; an unbalanced split between kinds is usually far clearer
    than the threshold (mnist's 12/88 root split at 0.10, a flower class peeling off at 0.2-0.3).
+   This is a prior, not the null model's: a Gaussian's lopsided cuts are dearer than its even
+   one. A hard floor on the smaller half (25%) instead broke flowers17 (4-6 albums).
 4. Accepted splits are expanded best (smallest ratio) first, so a cap on k keeps the clearest
    splits; each node's reference is drawn from its own seed, so the tree doesn't depend on the
    order of tests and a finer granularity only ever adds splits.
@@ -25,12 +27,14 @@ The leaves' centres then seed a few spherical k-means iterations over *all* vect
 n), as the fixed-k pipeline refines its spectral clusters. Everything superlinear runs on at most
 SPECTRAL_SAMPLE photos.
 
-Measured on EfficientNet-Lite0 features (seeds 0-2): k within [0.5x, 2x] of the class count on
-catsdogs, hymenoptera, flowers17, mnist, cifar10 and four uneven mixtures of them (the eigengap
-vote gave k=2 on cifar10, 3-13 on a 39-class mixture), NMI within 0.9x of the fixed-k pipeline
-at the true k everywhere except catsdogs (k=3: one class split at ratio 0.46, NMI 0.61 vs 0.89).
-Within-class splits mostly scored 0.5-1.2 of the reference, splits between classes 0.1-0.5;
-the two overlap (cats 0.46, cifar10's fifth album 0.47), so no threshold gets both right.
+Measured by bench/cluster_methods.py --auto-albums-only (Lite0 features, seeds 0-2): k within
+[0.5x, 2x] of the class count and NMI at least 0.9x the product's NMI at the true k on catsdogs
+(2, 0.891), hymenoptera (2, 0.597), flowers17 (15-16, 0.792), mnist (11-13, 0.649), cifar10
+(5, 0.486) and four uneven mixtures (39 classes: 29-31, 0.795; the eigengap vote gave 2 on
+cifar10, 21-28 and 3-9 albums on the mixtures). Within-class splits mostly scored 0.5-1.2 of the
+reference, splits between classes 0.1-0.5; they overlap (catsdogs' dogs at 0.46 before step 3,
+cifar10's fifth album at 0.47), and a split near the threshold can still come and go as a
+library grows (a 7th album of 6 flower kinds appeared in 1 of 8 row orders).
 """
 
 from __future__ import annotations
