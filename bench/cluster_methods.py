@@ -12,6 +12,11 @@ image and of its mirror image, cached in ~/.cache/autoalbum/bench/<set>.raw-flip
 3. With --scale N: the recommended pipeline timed on N synthetic vectors (the real features
    repeated with noise), and the O(n^2) methods at growing n for contrast.
 4. A recommendation, re-derived from the numbers above on each run.
+5. Automatic albums as the product makes them (cluster.cluster with k None: the split test of
+   autoalbum.clustering.granularity) on every set and on uneven mixtures of them, against the
+   eigengap vote it replaced and against the product's own clustering at the true k: the
+   chosen k, NMI at it, and k at granularity coarser and finer. --auto-albums-only runs just
+   this section.
 
 Features: "sqrt" is power normalisation (signed square root, then L2); "PCA-d half" is PCA to d
 dimensions fitted on the set, component i divided by variance_i^(1/4) (half whitening; "full"
@@ -24,7 +29,7 @@ over every vector from the spectral clusters' centres. Every piece is the produc
 (Ward, scikit-learn's spectral clustering, modularity, Calinski-Harabasz) come from elsewhere.
 
     .venv/bin/python bench/cluster_methods.py [--datasets ../shared/datasets] [--seeds 3]
-        [--draws 4] [--scale 1000000]
+        [--draws 4] [--scale 1000000] [--auto-albums-only]
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from sklearn.neighbors import kneighbors_graph
 
 from autoalbum.clustering import kmeans as product_kmeans
 from autoalbum.clustering.choose_k import distance_matrix, silhouette
+from autoalbum.clustering.cluster import K_RANGE as PRODUCT_K_RANGE
 from autoalbum.clustering.cluster import cluster as product_cluster
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.clustering.spectral import (
@@ -84,7 +90,7 @@ from autoalbum.embedding.scan import find_images
 from autoalbum.evaluation.evaluate import hungarian_accuracy
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-K_RANGE = (2, 40)
+K_RANGE = (2, 40)  # the product's default before the split test
 PCA_DIMS = PCA_DIMENSIONS
 NMI_GOAL, ACCURACY_GOAL = 0.80, 0.97  # flowers17 NMI and catsdogs accuracy at the true k
 BLOCK = 65_536
@@ -495,6 +501,118 @@ def scaling(data: LabelledSet, n: int) -> None:
     scaled_pipeline(synthetic(data, n), data.k)
 
 
+# --- automatic albums, as the product makes them -------------------------------------------------
+
+# Uneven pools of the labelled sets: (set, share of its images); a share under 1 is a random
+# subset, so that one kind of photo is rare next to the others.
+MIXTURES = {
+    "flowers17+catsdogs+mnist+cifar10": (
+        ("flowers17", 1.0), ("catsdogs", 1.0), ("mnist", 1.0), ("cifar10", 1.0),
+    ),
+    "catsdogs+cifar10": (("catsdogs", 1.0), ("cifar10", 1.0)),
+    "flowers17+catsdogs+cifar10 at 10%": (("flowers17", 1.0), ("catsdogs", 1.0), ("cifar10", 0.1)),
+    "hymenoptera+mnist+flowers17 at 10%": (
+        ("hymenoptera", 1.0), ("mnist", 1.0), ("flowers17", 0.1),
+    ),
+}  # fmt: skip
+
+
+def mixture(
+    name: str, parts: tuple[tuple[str, float], ...], sets: dict[str, LabelledSet]
+) -> LabelledSet:
+    """One pool of the named sets' images, each of their classes a class of its own."""
+    rng = np.random.default_rng(123)
+    pieces, offset = [], 0
+    for set_name, share in parts:
+        data = sets[set_name]
+        if share < 1:
+            size = round(share * len(data.labels))
+            data = data.subset(np.sort(rng.choice(len(data.labels), size, replace=False)))
+        pieces.append(LabelledSet(set_name, data.raw, data.flipped, data.labels + offset))
+        offset += int(data.labels.max()) + 1
+    labels = np.unique(np.concatenate([p.labels for p in pieces]), return_inverse=True)[1]
+    raw = np.concatenate([p.raw for p in pieces])
+    flipped = np.concatenate([p.flipped for p in pieces])
+    return LabelledSet(name, raw, flipped, labels.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class AutoAlbums:
+    """Per seed: (k, NMI) by the eigengap vote and by the product, NMI at the true k, and k at
+    granularity coarser and finer."""
+
+    vote: list[tuple[int, float]]
+    product: list[tuple[int, float]]
+    at_true_k: list[float]
+    coarser: list[int]
+    finer: list[int]
+
+    def ok(self, classes: int) -> bool:
+        """k within [0.5x, 2x] on every seed, mean NMI at least 0.9 x the mean at the true k."""
+        nmi = np.mean([v for _, v in self.product])
+        in_bounds = all(in_range(k, classes) for k, _ in self.product)
+        return in_bounds and bool(nmi >= 0.9 * np.mean(self.at_true_k))
+
+
+def auto_albums(data: LabelledSet, seeds: int) -> AutoAlbums:
+    x = PLAIN(data)  # the product clusters the L2-normalised embeddings itself
+
+    def nmi(labels: Labels) -> float:
+        return float(normalized_mutual_info_score(data.labels, labels))
+
+    found = AutoAlbums([], [], [], [], [])
+    for seed in range(seeds):
+        voted = eigengap_choice(x, *K_RANGE, seed).k
+        found.vote.append((voted, nmi(spectral(x, voted, seed=seed).labels)))
+        chosen = product_cluster(x, None, seed=seed)[0]
+        found.product.append((chosen.k, nmi(chosen.labels)))
+        found.at_true_k.append(nmi(product_cluster(x, data.k, seed=seed)[0].labels))
+        for steps, ks in ((-1.0, found.coarser), (1.0, found.finer)):
+            ks.append(product_cluster(x, None, granularity=steps, seed=seed)[0].k)
+    return found
+
+
+def _ks(values: list[int]) -> str:
+    return " ".join(str(k) for k in values)
+
+
+def print_auto_albums(rows: list[tuple[LabelledSet, AutoAlbums]]) -> None:
+    low, high = PRODUCT_K_RANGE
+    print(
+        f"\nautomatic albums: the product's cluster(k=None), its split test in [{low}, {high}], "
+        f"against the eigengap vote in {list(K_RANGE)} it replaced; k on each seed, mean NMI;\n"
+        "ok: k within [0.5x, 2x] on every seed and NMI >= 0.9 x NMI at the true k"
+    )
+    print(
+        f"  {'set':<36} {'photos':>6} {'k':>3} | {'vote: k':>10} {'NMI':>5} | "
+        f"{'split test: k':>13} {'NMI':>5} | {'NMI at k':>8} | {'coarser':>9} {'finer':>9} | ok"
+    )
+    for data, got in rows:
+        vote_nmi = np.mean([v for _, v in got.vote])
+        product_nmi = np.mean([v for _, v in got.product])
+        print(
+            f"  {data.name:<36} {len(data.labels):>6} {data.k:>3} | "
+            f"{_ks([k for k, _ in got.vote]):>10} {vote_nmi:>5.3f} | "
+            f"{_ks([k for k, _ in got.product]):>13} {product_nmi:>5.3f} | "
+            f"{np.mean(got.at_true_k):>8.3f} | {_ks(got.coarser):>9} {_ks(got.finer):>9} | "
+            f"{'yes' if got.ok(data.k) else 'no'}"
+        )
+
+
+def auto_albums_section(sets: list[LabelledSet], seeds: int) -> None:
+    named = {data.name: data for data in sets}
+    pools = list(sets)
+    for name, parts in MIXTURES.items():
+        if all(part in named for part, _ in parts):
+            pools.append(mixture(name, parts, named))
+    rows = []
+    for data in pools:
+        started = time.perf_counter()
+        rows.append((data, auto_albums(data, seeds)))
+        print(f"  {data.name}: {time.perf_counter() - started:.0f} s", flush=True)
+    print_auto_albums(rows)
+
+
 # --- recommendation ------------------------------------------------------------------------------
 
 
@@ -529,9 +647,11 @@ PARAMETERS = f"""\
     {SPECTRAL_RESTARTS} restarts (randomised PCA) is kept
   refine: FAISS spherical k-means over all vectors from the spectral clusters' unit mean
     centres (nredo 1, 25 iterations)
-  k: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each of
-    {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of at most {VOTE_SAMPLE:,} sampled vectors;
-    the median of the {VOTE_DRAWS} choices"""
+  k chosen (section 5): autoalbum.clustering.granularity's split test; the eigengap vote below
+    is what it replaced and what section 2 scores
+  eigengap vote: the largest gap between consecutive eigenvalues, k in {list(K_RANGE)}, on each
+    of {VOTE_DRAWS} random {VOTE_FRACTION:.0%} subsets of at most {VOTE_SAMPLE:,} sampled
+    vectors; the median of the {VOTE_DRAWS} choices"""
 
 
 def print_recommendation(
@@ -553,7 +673,7 @@ def print_recommendation(
             all(in_range(k, classes[s]) for k in p[(scan, criterion)]) for s, p in picks.items()
         ):
             print(f"  k within [0.5x, 2x] on every set and subset: {scan} by {criterion}")
-    print(f"parameters of {RECOMMENDED}, choosing k by {VOTE}:\n{PARAMETERS}")
+    print(f"parameters of {RECOMMENDED}:\n{PARAMETERS}")
 
 
 def main() -> None:
@@ -562,6 +682,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--draws", type=int, default=4, help="random 80%% subsets for auto k")
     parser.add_argument("--scale", type=int, default=0, help="time the pipeline on N vectors")
+    parser.add_argument(
+        "--auto-albums-only", action="store_true",
+        help="run only section 5: the product's automatic albums on every set and mixture",
+    )  # fmt: skip
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Graph is not fully connected")
     embedders: list[RawFlipEmbedder] = []
@@ -571,8 +695,11 @@ def main() -> None:
             embedders.append(RawFlipEmbedder(OnnxEmbedder(bundled_model_spec(), Device.CPU)))
         return embedders[0]
 
-    compared = methods()
     sets = [labelled_set(folder, embedder) for folder in labelled_folders(args.datasets)]
+    if args.auto_albums_only:
+        auto_albums_section(sets, args.seeds)
+        return
+    compared = methods()
     scores: dict[str, dict[str, Score]] = {}
     picks: dict[str, Picks] = {}
     for data in sets:
@@ -584,6 +711,7 @@ def main() -> None:
     if args.scale:
         scaling(next((d for d in sets if d.name == "flowers17"), sets[0]), args.scale)
     print_recommendation(scores, compared, picks, {d.name: d.k for d in sets})
+    auto_albums_section(sets, args.seeds)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 For each size, one set of synthetic embeddings is clustered in one run by
 - "autoalbum default": `autoalbum.clustering.cluster.cluster` as `recluster` runs it with a
   configured k (spectral clustering of at most 5,000 sampled vectors, refined by one k-means
-  over all);
+  over all); with --auto, as it runs with `cluster.k: auto` (k chosen in --k-range, default
+  [2, 60] as cluster.k_range) while the other methods still get --k;
 - "autoalbum.kmeans": FAISS spherical k-means, --n-init restarts x --iterations;
 - "sklearn KMeans": Lloyd with the same work, --n-init k-means++ restarts of at most
   --iterations iterations (it may stop earlier at tol 1e-4; the last restart's count is shown);
@@ -30,6 +31,7 @@ searched; bytes per vector is the saved file's size / n, next to the catalog's f
 (2 x d bytes).
 
     .venv/bin/python bench/recluster.py [--sizes 100000,1000000] [--dim 1280] [--k 50] [--quick]
+        [--auto [--k-range 2:60]] [--methods "autoalbum default,sklearn KMeans"]
 """
 
 from __future__ import annotations
@@ -113,6 +115,10 @@ def timed(method: str, run: Callable[[], tuple[NDArray[np.int64], str]]) -> Fit:
 
 
 def run_default(x: NDArray[np.float32], args: argparse.Namespace) -> tuple[NDArray[np.int64], str]:
+    if args.auto:
+        result, choice = cluster(x, None, k_range=args.k_range, method=Method.SPECTRAL)
+        assert choice is not None
+        return result.labels, f"k={result.k} by {choice.method}"
     result, _ = cluster(x, args.k, method=Method.SPECTRAL)
     return result.labels, "spectral + 1x25"
 
@@ -185,6 +191,8 @@ def bench_size(n: int, dim: int, args: argparse.Namespace, rates: dict[str, floa
     fits: list[Fit] = []
     skipped: dict[str, str] = {}
     for method, runner in RUNNERS.items():
+        if args.methods and method not in args.methods:
+            continue
         estimate = rates.get(method, 0.0) * n * dim
         if estimate > args.cap_s:
             skipped[method] = f"estimated {estimate:.0f} s from the previous size > --cap-s"
@@ -253,12 +261,25 @@ def main() -> None:
     parser.add_argument("--cap-s", type=float, default=600.0)
     parser.add_argument("--index-n", type=int, default=None, help="default: the largest size")
     parser.add_argument("--quick", action="store_true", help="20,000 vectors only: a smoke test")
+    parser.add_argument(
+        "--auto", action="store_true", help="autoalbum default chooses k, as with k: auto"
+    )
+    parser.add_argument(
+        "--k-range", type=lambda text: tuple(map(int, text.split(":"))), default=(2, 60),
+        metavar="MIN:MAX", help="the range --auto chooses k in (default: 2:60)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--methods", type=lambda text: text.split(","), default=None, metavar="A,B",
+        help=f"only these methods, the first the reference (default: {', '.join(RUNNERS)})",
+    )  # fmt: skip
+    parser.add_argument("--no-index", action="store_true", help="skip the VectorIndex memory test")
     args = parser.parse_args()
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     rates: dict[str, float] = {}
     for n in sizes:
         bench_size(n, args.large_dim if n >= args.large_from else args.dim, args, rates)
-    bench_index(args.index_n or max(sizes), args.dim)
+    if not args.no_index:
+        bench_index(args.index_n or max(sizes), args.dim)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from autoalbum.config import (
     ReclusterConfig,
     TagsConfig,
     WatchConfig,
+    granularity_steps,
     load_config,
 )
 from autoalbum.embedding.bundled import DEFAULT_MODEL, MODELS, ModelName
@@ -103,6 +104,19 @@ def test_range_checks(tmp_path: Path) -> None:
     assert any("cluster.k_range: must be [MIN, MAX]" in p for p in problems)
     assert any("cluster.unsorted_distance: must be between 0 and 2" in p for p in problems)
     assert any("model.batch_size: must be at least 1" in p for p in problems)
+
+
+@pytest.mark.parametrize(("text", "steps"), [("coarser", -1.0), ("finer", 1.0), ("-0.5", -0.5)])
+def test_granularity_is_a_level_or_steps(tmp_path: Path, text: str, steps: float) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + f"cluster:\n  granularity: {text}\n"))
+    assert granularity_steps(config.cluster.granularity) == steps
+    assert granularity_steps(ClusterConfig().granularity) == 0.0
+
+
+def test_granularity_out_of_range_or_unknown(tmp_path: Path) -> None:
+    for text in ("10", "fine"):
+        (problem,) = _problems(tmp_path, MINIMAL + f"cluster:\n  granularity: {text}\n")
+        assert ":6: cluster.granularity: must be" in problem and "coarser" in problem
 
 
 def test_missing_required_keys(tmp_path: Path) -> None:

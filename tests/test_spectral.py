@@ -66,7 +66,7 @@ def test_auto_k_on_digits_is_near_ten_and_beats_kmeans(
 ) -> None:
     vectors, truth = digits
     found, choice = cluster(vectors, None, k_range=(2, 40), method=Method.SPECTRAL)
-    assert choice is not None and choice.method == "eigengap vote"
+    assert choice is not None and choice.method == "split test"  # autoalbum.clustering.granularity
     assert 5 <= choice.k <= 20 and found.k == choice.k
     plain, _ = cluster(vectors, 10, method=Method.KMEANS)
     ours, _ = cluster(vectors, 10, method=Method.SPECTRAL)

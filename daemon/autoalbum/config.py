@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import os
 import types
 import typing
@@ -26,6 +27,27 @@ from autoalbum.errors import AutoalbumError
 
 def _doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     return field(default=default, metadata={"doc": text}, **kwargs)
+
+
+GRANULARITY_LEVELS = {"coarser": -1.0, "auto": 0.0, "finer": 1.0}
+GRANULARITY_LIMIT = 3.0
+
+
+def granularity_steps(value: float | str) -> float:
+    """Steps finer (negative: coarser) that a granularity asks for: a level name or a number
+    from -GRANULARITY_LIMIT to GRANULARITY_LIMIT; raises ValueError saying what is allowed."""
+    if isinstance(value, str) and value in GRANULARITY_LEVELS:
+        return GRANULARITY_LEVELS[value]
+    try:
+        steps = float(value)
+    except ValueError:
+        steps = math.nan
+    if not -GRANULARITY_LIMIT <= steps <= GRANULARITY_LIMIT:
+        raise ValueError(
+            f"must be coarser, auto, finer or a number from {-GRANULARITY_LIMIT:g} to "
+            f"{GRANULARITY_LIMIT:g}, got {value!r}"
+        )
+    return steps
 
 
 class Observer(str, enum.Enum):
@@ -76,10 +98,18 @@ class ModelConfig:
 @dataclass(frozen=True)
 class ClusterConfig:
     k: int | Literal["auto"] = _doc('number of albums, or "auto" to choose within k_range', "auto")
-    k_range: tuple[int, ...] = _doc("smallest and largest k tried when k is auto", (2, 40))
+    k_range: tuple[int, ...] = _doc("fewest and most albums when k is auto", (2, 60))
+    granularity: float | Literal["coarser", "auto", "finer"] = _doc(
+        "how finely k auto divides the photos: coarser, auto, finer, or steps from -3 to 3 "
+        "(coarser = -1, finer = 1); an album is split in two while it divides twice as "
+        "clearly as structureless photos would; each step finer divides that factor by 1.41, "
+        "each step coarser multiplies it (spectral method, 200 photos or more)",
+        "auto",
+    )
     method: Literal["spectral", "kmeans"] = _doc(
-        "spectral (k-NN graph of half-whitened features, refined by k-means; best measured, "
-        "k chosen by an eigengap vote) or plain k-means (k chosen by a silhouette gap)",
+        "spectral (k-NN graph of half-whitened features, refined by k-means; best measured; "
+        "k auto splits albums while they divide clearly) or plain k-means (k auto by a "
+        "silhouette gap)",
         "spectral",
     )
     unsorted_distance: float = _doc(
@@ -232,6 +262,11 @@ def _check_value(name: str, value: Any) -> str | None:
         return f"must be [MIN, MAX] with 2 <= MIN <= MAX, got {list(value)}"
     if name in ("mean", "std") and len(value) != 3:
         return f"must list 3 numbers (R, G, B), got {len(value)}"
+    if name == "granularity":
+        try:
+            granularity_steps(value)
+        except ValueError as exc:
+            return str(exc)
     if name == "unsorted_distance" and not 0 < value <= 2:
         return f"must be between 0 and 2 (cosine distance), got {value}"
     if name == "root" and (not value.strip() or not value.isprintable() or {"|", "/"} & set(value)):

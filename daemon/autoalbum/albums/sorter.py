@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from autoalbum.albums.names import album_names
 from autoalbum.albums.tree import Album, Member, write_albums
 from autoalbum.clustering.choose_k import KChoice
-from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.cluster import K_RANGE, Method, cluster
 from autoalbum.clustering.kmeans import Clustering
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SortOptions:
     k: int | None = None
-    k_range: tuple[int, int] = (2, 20)
+    k_range: tuple[int, int] = K_RANGE
+    granularity: float = 0.0  # steps finer (negative: coarser) when k is chosen
     batch_size: int = DEFAULT_BATCH_SIZE
     workers: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -107,6 +108,7 @@ def sort_photos(
         embedded.vectors,
         options.k,
         k_range=options.k_range,
+        granularity=options.granularity,
         seed=options.seed,
         method=options.method,
     )

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoalbum.cli.options import (
+    K_RANGE,
     Command,
+    add_granularity_option,
     add_model_options,
     default_config_path,
     k_range,
@@ -34,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--k", type=_k_or_auto, default=None, metavar="N|auto",
         help="number of albums (default: auto, chosen in --k-range)",
     )  # fmt: skip
-    parser.add_argument("--k-range", type=k_range, default=(2, 40), metavar="MIN:MAX")
+    parser.add_argument("--k-range", type=k_range, default=K_RANGE, metavar="MIN:MAX")
+    add_granularity_option(parser)
     parser.add_argument(
         "--method", metavar="METHOD",
         help="spectral, kmeans, minibatch, agglomerative (Ward) or hdbscan, which finds k itself "
@@ -114,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         _open_features(args),
         k=args.k,
         k_range=args.k_range,
+        granularity=args.granularity or 0.0,
         method=args.method,
         min_cluster_size=args.min_cluster_size,
         plots=args.plots,

@@ -4,6 +4,7 @@ that turn options into a model, a library or a progress bar."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -44,6 +45,27 @@ def k_range(text: str) -> tuple[int, int]:
     if not 2 <= bounds[0] <= bounds[1]:
         raise argparse.ArgumentTypeError(f"need 2 <= MIN <= MAX, got {text!r}")
     return bounds
+
+
+K_RANGE = (2, 60)  # as autoalbum.clustering.cluster's, without importing numpy to parse
+
+
+def granularity(text: str) -> float:
+    from autoalbum.config import granularity_steps
+
+    try:
+        return granularity_steps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_granularity_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--granularity: how finely a chosen k divides the photos."""
+    parser.add_argument(
+        "--granularity", type=granularity, metavar="LEVEL",
+        help="when k is chosen: coarser, auto, finer, or steps from -3 (coarsest) to 3 "
+        f"(finest); finer is 1, coarser -1 (default: {default})",
+    )  # fmt: skip
 
 
 def add_model_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
@@ -94,12 +116,16 @@ def open_model(args: argparse.Namespace) -> OnnxEmbedder:
 
 
 def open_library(args: argparse.Namespace) -> Library:
-    """The library of --config; its model, on --device, loads only if needed."""
+    """The library of --config, with --granularity if given; its model, on --device, loads
+    only if needed."""
     from autoalbum.config import load_config
     from autoalbum.embedding.embedder import open_embedder
     from autoalbum.library.library import Library
 
     config = load_config(args.config)
+    if getattr(args, "granularity", None) is not None:
+        cluster = dataclasses.replace(config.cluster, granularity=args.granularity)
+        config = dataclasses.replace(config, cluster=cluster)
     return Library(config, lambda: open_embedder(config.model, args.device))
 
 

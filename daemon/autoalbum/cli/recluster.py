@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from autoalbum.cli.options import Command, add_library_options, open_library
+from autoalbum.cli.options import (
+    Command,
+    add_granularity_option,
+    add_library_options,
+    open_library,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_library_options(parser)
+    add_granularity_option(parser, "the config's cluster.granularity")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,4 +32,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command("recluster", add_library_options, run)
+COMMAND = Command("recluster", add_arguments, run)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoalbum.cli.options import (
+    K_RANGE,
     Command,
+    add_granularity_option,
     add_model_options,
     k_range,
     open_model,
@@ -26,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="album folder to (re)create")
     parser.add_argument("--k", type=positive_int, help="number of albums (default: choose)")
     parser.add_argument(
-        "--k-range", type=k_range, default=(2, 20), metavar="MIN:MAX",
-        help="range searched when --k is not given (default: 2:20)",
+        "--k-range", type=k_range, default=K_RANGE, metavar="MIN:MAX",
+        help=f"fewest and most albums when --k is not given (default: {K_RANGE[0]}:{K_RANGE[1]})",
     )  # fmt: skip
+    add_granularity_option(parser)
     parser.add_argument(
         "--method", choices=["spectral", "kmeans"], default="spectral",
         help="clustering method (default: spectral, the best measured)",
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     options = SortOptions(
         k=args.k,
         k_range=args.k_range,
+        granularity=args.granularity or 0.0,
         batch_size=args.batch_size,
         workers=args.workers,
         method=Method(args.method),

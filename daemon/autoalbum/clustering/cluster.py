@@ -8,11 +8,14 @@ import logging
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.clustering.choose_k import KChoice, scan
-from autoalbum.clustering.kmeans import Clustering, as_matrix, check_k, kmeans
-from autoalbum.clustering.spectral import eigengap_choice, refined_spectral, spectral_ok
+from autoalbum.clustering.choose_k import KChoice, check_k_range, scan
+from autoalbum.clustering.granularity import choose_albums
+from autoalbum.clustering.kmeans import Clustering, as_matrix, kmeans
+from autoalbum.clustering.spectral import spectral, spectral_ok
 
 log = logging.getLogger(__name__)
+
+K_RANGE = (2, 60)  # fewest and most albums when k is chosen
 
 
 class Method(str, enum.Enum):
@@ -24,31 +27,28 @@ def cluster(
     vectors: NDArray[np.float32],
     k: int | None,
     *,
-    k_range: tuple[int, int] = (2, 20),
+    k_range: tuple[int, int] = K_RANGE,
+    granularity: float = 0.0,
     seed: int = 0,
     method: Method = Method.SPECTRAL,
     use_gpu: bool = False,
 ) -> tuple[Clustering, KChoice | None]:
-    """Cluster into `k` albums, or choose k in `k_range` first when k is None.
+    """Cluster into `k` albums, or into a number in `k_range` chosen when k is None.
 
-    Spectral clustering chooses k by the eigengap vote on its own features; k-means (and
-    spectral on small sets) by the silhouette gap.
+    Spectral clustering chooses by splitting albums while they divide clearly (`granularity`
+    steps finer or, negative, coarser: see `granularity`); k-means, and spectral under
+    SPECTRAL_MIN_IMAGES photos, by the silhouette gap.
     """
     x = as_matrix(vectors)
-    if method is Method.SPECTRAL and spectral_ok(len(x), k or max(2, k_range[0])):
-        choice = None
-        if k is None:
-            choice = eigengap_choice(x, *k_range, seed)
-            share = 100 * choice.score
-            log.info("chose k=%d (%s, %.0f%% of votes)", choice.k, choice.method, share)
-            k = choice.k
-        check_k(k, len(x))
-        if spectral_ok(len(x), k):
-            return refined_spectral(x, k, seed, use_gpu), choice
-        return kmeans(x, k, seed=seed, use_gpu=use_gpu), choice
-    choice, fit = None, None
-    if k is None:
-        choice, fit = scan(x, k_range[0], k_range[1], seed)
-        log.info("chose k=%d (%s %.3f)", choice.k, choice.method, choice.score)
-        k = choice.k
-    return (fit or kmeans(x, k, seed=seed, use_gpu=use_gpu)), choice
+    if k is not None:
+        if method is Method.SPECTRAL:
+            return spectral(x, k, seed=seed, use_gpu=use_gpu), None
+        return kmeans(x, k, seed=seed, use_gpu=use_gpu), None
+    check_k_range(*k_range)
+    if method is Method.SPECTRAL and spectral_ok(len(x), k_range[0]):
+        clustering, choice = choose_albums(x, granularity=granularity, k_range=k_range, seed=seed)
+        log.info("chose k=%d (%s, granularity %+g)", choice.k, choice.method, granularity)
+        return clustering, choice
+    choice, fit = scan(x, k_range[0], k_range[1], seed)
+    log.info("chose k=%d (%s %.3f)", choice.k, choice.method, choice.score)
+    return (fit or kmeans(x, choice.k, seed=seed, use_gpu=use_gpu)), choice

@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
 from autoalbum.clustering.choose_k import KChoice, silhouette
-from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.cluster import K_RANGE, Method, cluster
 from autoalbum.clustering.kmeans import Clustering, from_labels
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import normalise
@@ -169,6 +169,7 @@ def _cluster(
     k_range: tuple[int, int],
     method: str,
     min_cluster_size: int | None,
+    granularity: float = 0.0,
 ) -> Albums:
     everyone = np.ones(len(vectors), dtype=bool)
     if method == "hdbscan":
@@ -181,7 +182,9 @@ def _cluster(
     if min_cluster_size is not None:
         raise AutoalbumError("--min-cluster-size applies only to --method hdbscan")
     if method in {m.value for m in Method}:
-        clustering, choice = cluster(vectors, k, k_range=k_range, method=Method(method))
+        clustering, choice = cluster(
+            vectors, k, k_range=k_range, granularity=granularity, method=Method(method)
+        )
         return Albums(clustering, everyone, choice)
     choice = None
     if k is None:
@@ -221,7 +224,8 @@ def evaluate(
     embedder: Features,
     *,
     k: int | None,
-    k_range: tuple[int, int] = (2, 40),
+    k_range: tuple[int, int] = K_RANGE,
+    granularity: float = 0.0,
     method: str | None = None,
     min_cluster_size: int | None = None,
     plots: Path | None = None,
@@ -229,8 +233,8 @@ def evaluate(
 ) -> Evaluation:
     """Embed (or reuse) the folder's images, cluster them and score against the labels.
 
-    `method` None is the albums' default; `library` is a config whose catalog may already hold
-    the vectors.
+    `method` None is the albums' default; `granularity` applies when k is None (see
+    `cluster`); `library` is a config whose catalog may already hold the vectors.
     """
     method = method or default_method()
     if method not in methods():
@@ -243,7 +247,7 @@ def evaluate(
     kept = [(str(p), n) for p, n, ok in zip(paths, names, embedded.readable, strict=True) if ok]
     classes = sorted({n for _, n in kept})  # a class of only unreadable files is no class
     truth = np.array([classes.index(n) for _, n in kept], dtype=np.int64)
-    albums = _cluster(vectors, k, k_range, method, min_cluster_size)
+    albums = _cluster(vectors, k, k_range, method, min_cluster_size, granularity)
     found = albums.numbers()
     if plots is not None:
         _write_plots(plots, vectors, albums, k_range, kept)

@@ -28,7 +28,7 @@ from autoalbum.albums.tree import (
 )
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
-from autoalbum.config import ClusterConfig
+from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
@@ -120,8 +120,9 @@ class Keeper:
         k = None if settings.k == "auto" else min(int(settings.k), len(ids))
         low, high = settings.k_range
         clustering, choice = cluster(
-            vectors, k, k_range=(low, high), seed=settings.seed, method=Method(settings.method)
-        )
+            vectors, k, k_range=(low, high), granularity=granularity_steps(settings.granularity),
+            seed=settings.seed, method=Method(settings.method),
+        )  # fmt: skip
         votes = self._votes(ids, clustering.labels, clustering.k)
         previous = [
             PreviousAlbum(a.id, a.number, a.name, a.user_named, a.centroid)

@@ -1,0 +1,132 @@
+"""choose_albums on synthetic data: separated blobs each get an album, one diffuse blob stays
+whole, and the granularity knob only ever adds albums; the knob reaches the clustering from
+`sort`, the config and `autoalbum recluster --granularity`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+from PIL import Image
+
+from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.cli import main
+from autoalbum.clustering.cluster import cluster
+from autoalbum.clustering.granularity import choose_albums, threshold
+from autoalbum.config import ClusterConfig, Config, LibraryConfig
+from autoalbum.embedding.embedder import Embeddings, normalise
+from autoalbum.library.library import Library
+
+
+def _blobs(sizes: list[int], spreads: list[float], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian blobs around random directions in 1280-d, projected onto the sphere."""
+    rng = np.random.default_rng(seed)
+    rows, labels = [], []
+    for label, (size, spread) in enumerate(zip(sizes, spreads, strict=True)):
+        centre = normalise(rng.standard_normal((1, 1280)).astype(np.float32))
+        noise = rng.standard_normal((size, 1280)).astype(np.float32) * spread / np.sqrt(1280)
+        rows.append(normalise(centre + noise))
+        labels += [label] * size
+    return np.concatenate(rows), np.array(labels)
+
+
+def test_separated_blobs_of_unequal_density_each_get_an_album() -> None:
+    vectors, truth = _blobs([400, 250, 120, 80], [0.4, 0.7, 0.5, 0.9])
+    clustering, choice = choose_albums(vectors, k_range=(1, 60))
+    assert clustering.k == 4 and choice.k == 4
+    for label in range(4):
+        assert len(np.unique(clustering.labels[truth == label])) == 1
+
+
+def test_one_diffuse_blob_is_not_split() -> None:
+    vectors, _ = _blobs([800], [1.5])
+    clustering, _ = choose_albums(vectors, k_range=(1, 60))
+    assert clustering.k == 1
+
+
+def test_k_range_is_respected() -> None:
+    vectors, _ = _blobs([100] * 6, [0.5] * 6, seed=1)
+    assert choose_albums(vectors, k_range=(1, 3))[0].k == 3
+    assert choose_albums(_blobs([600], [1.5])[0], k_range=(2, 60))[0].k == 2
+
+
+def test_granularity_is_monotone() -> None:
+    vectors, _ = _blobs([300, 300, 150, 150, 100], [0.9, 1.1, 1.0, 1.3, 1.2], seed=2)
+    ks = [choose_albums(vectors, granularity=g, k_range=(1, 60))[0].k for g in (-2, -1, 0, 1, 2)]
+    assert ks == sorted(ks)
+    assert threshold(-1) < threshold(0) < threshold(1)
+
+
+def _kinds_of_kinds(seed: int = 0) -> NDArray[np.float32]:
+    """Three far-apart kinds of photo, each two sub-kinds of 50 that barely separate."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(3):
+        kind = rng.standard_normal(64)
+        for _ in range(2):
+            sub_kind = kind + 0.2 * rng.standard_normal(64)
+            rows.append(sub_kind + 0.3 * rng.standard_normal((50, 64)))
+    return normalise(np.concatenate(rows).astype(np.float32))
+
+
+def test_coarser_and_finer_reach_the_clustering() -> None:
+    vectors = _kinds_of_kinds()
+    coarser = cluster(vectors, None, granularity=-1)[0].k
+    finer = cluster(vectors, None, granularity=1)[0].k
+    assert coarser == 3 and finer > coarser
+    assert cluster(vectors, 4, granularity=-1)[0].k == 4, "a fixed k ignores granularity"
+
+
+class IndexedEmbedder:
+    """Stand-in model: photo i is one flat colour that encodes i; its vector is vectors[i]."""
+
+    input_size = 16
+
+    def __init__(self, vectors: NDArray[np.float32]) -> None:
+        self.vectors = vectors
+
+    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
+        centre = images[:, 8, 8].astype(np.int64)
+        return Embeddings(self.vectors[centre[:, 0] + 256 * centre[:, 1]], None, None)
+
+
+def _indexed_photos(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        colour = (i % 256, i // 256, 0)
+        Image.new("RGB", (32, 32), colour).save(folder / f"photo{i:03d}.png")
+    return folder
+
+
+def test_sort_takes_the_granularity(tmp_path: Path) -> None:
+    vectors = _kinds_of_kinds()
+    photos = _indexed_photos(tmp_path / "photos", len(vectors))
+    albums = {}
+    for level, steps in (("coarser", -1.0), ("finer", 1.0)):
+        options = SortOptions(granularity=steps)
+        summary = sort_photos([photos], tmp_path / level, IndexedEmbedder(vectors), options)
+        albums[level] = len(summary.albums)
+    assert albums["coarser"] == 3 and albums["finer"] > 3
+
+
+def test_config_and_recluster_flag_take_the_granularity(tmp_path: Path) -> None:
+    vectors = _kinds_of_kinds()
+    photos = _indexed_photos(tmp_path / "photos", len(vectors))
+    config = Config(
+        LibraryConfig((photos,), tmp_path / "albums", tmp_path / "state"),
+        cluster=ClusterConfig(granularity="finer"),
+    )
+    model = IndexedEmbedder(vectors)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.index_files()
+        finer = len(library.catalog.albums())
+    file = tmp_path / "autoalbum.yaml"
+    paths = {"folders": [str(photos)], "albums": str(config.library.albums)}
+    settings = {"library": {**paths, "state": str(config.library.state)}}
+    file.write_text(yaml.safe_dump({**settings, "cluster": {"granularity": "finer"}}))
+    assert main(["recluster", "--config", str(file), "--granularity", "coarser"]) == 0
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        coarser = len(library.catalog.albums())
+    assert coarser == 3 < finer
