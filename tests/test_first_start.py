@@ -23,7 +23,7 @@ from PIL import Image
 pytest.importorskip("skimage.data")
 import skimage.data
 
-PHOTOS = 800
+PHOTOS = 1800
 WATCHDOG_SECONDS = 4.0
 SUBJECTS = ("chelsea", "coffee", "rocket", "astronaut")
 
@@ -35,7 +35,7 @@ def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
     for subject in SUBJECTS:
         image = Image.fromarray(getattr(skimage.data, subject)()).convert("RGB")
-        image.thumbnail((200, 200))
+        image.thumbnail((320, 320))  # decoding takes a while too, as in a real library
         for i in range(PHOTOS // len(SUBJECTS)):
             w, h = image.size
             left, top = int(rng.integers(0, w // 5)), int(rng.integers(0, h // 5))
@@ -142,7 +142,7 @@ def test_ready_at_once_watchdog_throughout_progress_shown(
     gaps = np.diff(sorted(p for p in pings if ready <= p <= finished))
     assert gaps.max() <= WATCHDOG_SECONDS, f"a watchdog gap of {gaps.max():.1f} s"
     progress = [s for s in manager.statuses() if s.startswith("catching up: ")]
-    assert progress and all(f"of {PHOTOS} photos" in s for s in progress), manager.statuses()
+    assert progress and all(f"of {PHOTOS:,} photos" in s for s in progress), manager.statuses()
     assert re.search(r"\d+/s, about \d+ (s|min) left", progress[-1])
 
 
