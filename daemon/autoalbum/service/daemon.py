@@ -221,6 +221,7 @@ class Service:
             self._reclusterer.maybe_start(
                 self.config, self._clock(),
                 catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
+                idle=not self._backlog and not self.watcher.pending,
             )  # fmt: skip
         self._report()
         self.notifier.watchdog()

@@ -75,15 +75,18 @@ class Reclusterer:
         return self._thread is not None
 
     def maybe_start(
-        self, config: Config, now: float, *, catching_up: bool, has_albums: bool
+        self, config: Config, now: float, *, catching_up: bool, has_albums: bool, idle: bool
     ) -> None:
-        """Start a recluster when the policy says so; the first albums come from the opening
-        sample of a catch-up, or from what arrived when there is none."""
+        """Start a recluster when the policy says so. The first albums come from the opening
+        sample of a catch-up, or else from all that arrived once nothing more is coming in
+        (`idle`): clustering the first two photos of a card of six makes one album, and the
+        other four are too far from it."""
         growth = self._growth
         if self.running:
             return
         if not has_albums:
-            if growth.arrivals_since_recluster < (SAMPLE if catching_up else 1):
+            ready = growth.arrivals_since_recluster >= SAMPLE if catching_up else idle
+            if not ready or not growth.arrivals_since_recluster:
                 return
         elif not growth.due(config.recluster, now, catching_up=catching_up):
             return
