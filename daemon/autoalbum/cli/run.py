@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the daemon in the foreground (what systemd starts): watch, file, recluster."""
     from autoalbum.config import load_config
     from autoalbum.embedding.embedder import Device, open_bundled, open_embedder
-    from autoalbum.service.build import build_service
+    from autoalbum.service.build import build_service, install_signal_handlers
 
     config = load_config(args.config)
     device = Device(args.device or config.model.device)
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         lambda model: open_embedder(model, args.device),
         earlier_model=lambda identity: open_bundled(identity, device),
     )
-    service.install_signal_handlers()
+    install_signal_handlers(service)
     return service.run()
 
 

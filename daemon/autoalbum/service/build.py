@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import logging
+import signal
 from collections.abc import Callable
+from types import FrameType
 
 from autoalbum.config import Config, ModelConfig
 from autoalbum.embedding.embedder import Embedder
@@ -12,6 +15,8 @@ from autoalbum.library.lock import LibraryLock
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.watcher import FolderWatcher
+
+log = logging.getLogger(__name__)
 
 
 def folder_watcher(config: Config) -> FolderWatcher:
@@ -53,3 +58,16 @@ def build_service(
         lock=LibraryLock(config.library.state),
         notifier=Notifier(),
     )
+
+
+def install_signal_handlers(service: Service) -> None:
+    """SIGTERM and SIGINT stop the service after the chunk in hand; SIGHUP reloads its config.
+    The handlers only set flags that the loop looks at."""
+
+    def on_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current chunk", signal.Signals(signum).name)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: service.reload())

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 
 from autoalbum.config import Config, ConfigError, load_config
@@ -139,19 +137,7 @@ class Service:
         """Photos found or arrived and not yet taken in."""
         return len(self._backlog)
 
-    # signals
-
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
-
-    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current chunk", signal.Signals(signum).name)
-        self.stop()
-
-    def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
-        self.reload()
+    # what signals ask for (service/build.py installs the handlers)
 
     def stop(self) -> None:
         self._stop.set()
@@ -233,7 +219,7 @@ class Service:
         self.notifier.status("loading the model")
         # Once, now, so that the first arrival need not wait for it.
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
-        self._see_to_switch()
+        self._switch = ModelSwitch.under_way(self.library, self._clock)
         self._heartbeat()
         self.notifier.status("scanning the folders")
         self.intake.start()
@@ -270,19 +256,10 @@ class Service:
         return self.library.catalog.has_centres()
 
     def _reload_config(self) -> None:
-        source = self.config.source
-        if source is None:
-            log.error("not reloading: the config was not read from a file")
+        config = reloaded(self.config)
+        if config is None:
             return
-        try:
-            config = load_config(source)
-        except ConfigError as error:
-            log.error("not reloading: the new config has mistakes, keeping the old one:\n%s", error)
-            return
-        if config.library.state != self.config.library.state:
-            log.error("not reloading: library.state cannot change while running; restart instead")
-            return
-        log.info("reloaded %s", source)
+        log.info("reloaded %s", config.source)
         self.config = config
         self.watcher.stop()
         self._reopen_library()
@@ -295,19 +272,9 @@ class Service:
         old, self._library = self.library, self._open_library(self.config)
         old.close()
         self.intake.library = self.library
-        self._see_to_switch()
+        self._switch = ModelSwitch.under_way(self.library, self._clock)
 
     # model switches
-
-    def _see_to_switch(self) -> None:
-        """Start (or carry on with) a switch when the configured model is not the library's."""
-        target, model = self.library.switching, self.library.next_model
-        if target is None or model is None:
-            self._switch = None
-            return
-        self._switch = ModelSwitch(self.library, model, target, self._clock)
-        if self.library.arrivals_wait:
-            log.warning("photos that arrive wait until the switch is complete")
 
     def _switch_step(self, switch: ModelSwitch) -> None:
         """A chunk of the switch; once all is embedded (and no recluster is out in the old
@@ -333,3 +300,20 @@ class Service:
             polling=bool(watcher and watcher.polling),
             switch=self._switch if running else None,
         )
+
+
+def reloaded(current: Config) -> Config | None:
+    """The config file read again, or None (and why, in the log) if it can't be used."""
+    source = current.source
+    if source is None:
+        log.error("not reloading: the config was not read from a file")
+        return None
+    try:
+        config = load_config(source)
+    except ConfigError as error:
+        log.error("not reloading: the new config has mistakes, keeping the old one:\n%s", error)
+        return None
+    if config.library.state != current.library.state:
+        log.error("not reloading: library.state cannot change while running; restart instead")
+        return None
+    return config

@@ -42,6 +42,16 @@ class ModelSwitch:
         self._done_at_start = library.catalog.count_next_vectors()[0]
         log.info("%s", self.describe())
 
+    @classmethod
+    def under_way(cls, library: Library, clock: Callable[[], float]) -> ModelSwitch | None:
+        """The switch `library` is in, when its configured model is not the one it holds."""
+        target, model = library.switching, library.next_model
+        if target is None or model is None:
+            return None
+        if library.arrivals_wait:
+            log.warning("photos that arrive wait until the switch is complete")
+        return cls(library, model, target, clock)
+
     def as_dict(self) -> dict[str, object]:
         """For daemon.json: the model, photos done and in all, and the pace of this run (the
         vectors kept from before a restart came free)."""
