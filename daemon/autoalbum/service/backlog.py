@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Photos in a first catch-up's opening sample: what the first albums are clustered from
 # (spectral clustering wants a few hundred), about five seconds of embedding on two cores.
@@ -23,16 +24,18 @@ CHUNK = 128  # photos taken in per step afterwards: a couple of seconds of work
 
 @dataclass(frozen=True)
 class CatchUp:
-    """How far a catch-up has got."""
+    """How far a long run over photos (a catch-up, a model switch) has got; `earlier` of the
+    `done` ones were done before this run and count towards neither its time nor its pace."""
 
     done: int
     total: int
     seconds: float
+    earlier: int = 0
 
     @property
     def rate(self) -> float:
-        """Photos per second so far."""
-        return self.done / self.seconds if self.seconds > 0 else 0.0
+        """Photos per second in this run so far."""
+        return (self.done - self.earlier) / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def seconds_left(self) -> float | None:
@@ -53,13 +56,19 @@ class CatchUp:
             "done": self.done,
             "total": self.total,
             "seconds": round(self.seconds, 2),
+            "earlier": self.earlier,
             "rate": round(self.rate, 2),
             "seconds_left": None if self.seconds_left is None else round(self.seconds_left),
         }
 
     @classmethod
-    def from_dict(cls, saved: dict[str, float]) -> CatchUp:
-        return cls(int(saved["done"]), int(saved["total"]), float(saved["seconds"]))
+    def from_dict(cls, saved: Mapping[str, Any]) -> CatchUp:
+        return cls(
+            int(saved["done"]),
+            int(saved["total"]),
+            float(saved["seconds"]),
+            int(saved.get("earlier", 0)),
+        )
 
 
 class Backlog:

@@ -10,7 +10,7 @@ never meet in an album, a search or the vector index.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,15 +56,8 @@ class ModelSwitch:
         """For daemon.json: the model, photos done and in all, and the pace of this run (the
         vectors kept from before a restart came free)."""
         done, total = self.library.catalog.count_next_vectors()
-        pace = CatchUp(done - self._done_at_start, total - self._done_at_start,
-                       self._clock() - self._started)  # fmt: skip
-        return {
-            "to": self.target.title,
-            "done": done,
-            "total": total,
-            "rate": round(pace.rate, 2),
-            "seconds_left": None if pace.seconds_left is None else round(pace.seconds_left),
-        }
+        pace = CatchUp(done, total, self._clock() - self._started, self._done_at_start)
+        return {"to": self.target.title, **pace.as_dict()}
 
     def describe(self) -> str:
         return describe_switch(self.as_dict())
@@ -98,11 +91,6 @@ class ModelSwitch:
             self.library.catalog.put_file(failed)
 
 
-def describe_switch(status: dict[str, Any]) -> str:
+def describe_switch(status: Mapping[str, Any]) -> str:
     """'switching model to efficientnet-lite2: 1,234 of 5,000 photos (30/s, about 2 min left)'."""
-    text = f"switching model to {status['to']}: {status['done']:,} of {status['total']:,} photos"
-    left = status.get("seconds_left")
-    if status.get("rate") and left is not None:
-        when = f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
-        text += f" ({status['rate']:.0f}/s, about {when} left)"
-    return text
+    return f"switching model to {status['to']}: {CatchUp.from_dict(status).describe()}"
