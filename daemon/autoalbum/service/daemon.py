@@ -164,7 +164,7 @@ class Service:
             self._library = self._open_library(self.config)
             self._intake = Intake(
                 self._library, self._backlog, self._growth,
-                clock=self._clock, heartbeat=self._heartbeat,
+                clock=self._clock, heartbeat=self.notifier.watchdog,
             )  # fmt: skip
             try:
                 self._watcher = self._start_watcher()
@@ -194,7 +194,7 @@ class Service:
             self._reload_config()
         if self._reclusterer.finished():
             self._take_in_recluster()
-            self._heartbeat()
+            self.notifier.watchdog()
         self._maybe_reconcile()
         if self._backlog and not (self._switch and self.library.arrivals_wait):
             self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
@@ -202,7 +202,7 @@ class Service:
             self._switch_step(self._switch)
         else:
             self.intake.settle()
-        self._heartbeat()
+        self.notifier.watchdog()
         if self._switch is None:  # a recluster's albums would be in the old model's space
             self._reclusterer.maybe_start(
                 self.config, self._clock(),
@@ -212,15 +212,12 @@ class Service:
         self._report()
         self.notifier.watchdog()
 
-    def _heartbeat(self) -> None:
-        self.notifier.watchdog()
-
     def _start_catch_up(self) -> None:
         self.notifier.status("loading the model")
         # Once, now, so that the first arrival need not wait for it.
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
         self._switch = ModelSwitch.under_way(self.library, self._clock)
-        self._heartbeat()
+        self.notifier.watchdog()
         self.notifier.status("scanning the folders")
         self.intake.start()
         self._last_reconcile = self._clock()

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from threadpoolctl import threadpool_limits
@@ -41,7 +40,6 @@ class Growth:
     arrivals_since_recluster: int = 0
     images_at_recluster: int = 0
     first_change_at: float | None = None
-    started_at: float = field(default_factory=time.time)
 
     def due(self, policy: ReclusterConfig, now: float, *, catching_up: bool) -> bool:
         """After enough new photos (fewer while the library is young), or long enough after
