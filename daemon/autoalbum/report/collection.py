@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums.filenames import folder_name
 from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
-    UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     VECTORS_NAME,
+    Album,
     Member,
+    folder_names,
 )
 from autoalbum.config import Config
 from autoalbum.errors import AutoalbumError
@@ -122,13 +122,8 @@ def from_sort_output(folder: Path) -> Collection:
 
 def _album_folders(records: Sequence[AlbumRecord]) -> dict[int, str]:
     """Folder names as the library's album tree spells them."""
-    width = max(2, len(str(max((a.number for a in records), default=0))))
-    return {
-        a.id: UNSORTED_FOLDER
-        if a.number == UNSORTED_NUMBER
-        else folder_name(a.number, a.name, width=width)
-        for a in records
-    }
+    folders = folder_names([Album(a.number, a.name, ()) for a in records])
+    return dict(zip((a.id for a in records), folders, strict=True))
 
 
 def from_library(config: Config) -> Collection:
