@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tree_index import images, index_files
+
 FIELDS = ("Subject", "HierarchicalSubject", "TagsList")
 
 
@@ -45,10 +47,10 @@ def tags_of(folder: Path, root: str = "autoalbum") -> dict[str, list[str]]:
 
 def albums_of(albums: Path) -> dict[str, list[str]]:
     """Photo name -> [its album's label], per the album tree's index.json; _unsorted left out."""
-    index = json.loads((albums / "index.json").read_text())
+    index, _members = index_files(albums)
     label = {album["name"]: album["label"] for album in index["albums"]}
     return {
         Path(image["path"]).name: [label[image["album"]]]
-        for image in index["images"]
+        for image in images(albums)
         if image["album"] != "_unsorted"
     }

@@ -18,10 +18,11 @@ from autoalbum.albums.tree import (
     Album,
     AlbumsError,
     Member,
-    update_albums,
     write_albums,
 )
+from autoalbum.albums.update import update_albums
 from autoalbum.errors import AutoalbumError
+from tree_index import images
 
 
 @pytest.mark.parametrize(
@@ -143,6 +144,7 @@ def test_write_albums_links_every_photo(photos: Path, tmp_path: Path) -> None:
     assert out == tmp_path / "albums"
     assert sorted(p.name for p in out.iterdir()) == [
         MARKER_NAME,
+        ".index",
         "01-egyptian_cat",
         "02-seashore",
         "index.json",
@@ -174,25 +176,33 @@ def test_index_json_describes_the_tree(photos: Path, tmp_path: Path) -> None:
     text = (out / "index.json").read_text(encoding="utf-8")
     assert "ünï" in text and text.endswith("\n")
     index = json.loads(text)
-    assert list(index)[:3] == ["schema_version", "generator", "created"]
-    assert index["schema_version"] == INDEX_SCHEMA_VERSION
+    assert list(index)[:4] == ["schema_version", "generator", "created", "generation"]
+    assert index["schema_version"] == INDEX_SCHEMA_VERSION == 2
     assert index["generator"] == f"autoalbum {__version__}"
     created = datetime.fromisoformat(index["created"])
     assert created.utcoffset() == timedelta(0)
     assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=1)
     assert (index["k"], index["note"]) == (2, "ünï")
+    generation = index["generation"]
     assert index["albums"] == [
-        {"number": 1, "name": "01-egyptian_cat", "label": "Egyptian cat", "size": 1},
-        {"number": 2, "name": "02-seashore", "label": "seashore", "size": 3},
-    ]
-    assert index["images"][0] == {
+        {"number": 1, "name": "01-egyptian_cat", "label": "Egyptian cat", "size": 1,
+         "members": ".index/album-0001.json", "generation": generation},
+        {"number": 2, "name": "02-seashore", "label": "seashore", "size": 3,
+         "members": ".index/album-0002.json", "generation": generation},
+    ]  # fmt: skip
+    members = json.loads((out / ".index" / "album-0001.json").read_text(encoding="utf-8"))
+    assert members == {
+        "schema_version": 2, "number": 1, "folder": "01-egyptian_cat", "generation": generation,
+        "photos": [{"path": str(photos / "home/cat.png"), "link": "cat.png", "distance": 0.123457}],
+    }  # fmt: skip
+    assert images(out)[0] == {
         "path": str(photos / "home/cat.png"),
         "album": "01-egyptian_cat",
         "link": "01-egyptian_cat/cat.png",
         "distance": 0.123457,
     }
-    assert [i["distance"] for i in index["images"]] == [0.123457, 0.05, 0.2, 0.3]
-    for image in index["images"]:
+    assert [i["distance"] for i in images(out)] == [0.123457, 0.05, 0.2, 0.3]
+    for image in images(out):
         assert (out / image["link"]).resolve() == Path(image["path"]).resolve()
     assert index["failures"] == [
         {"path": str(photos / "bad.jpg"), "reason": "not a readable image"}
@@ -205,8 +215,11 @@ def test_rerun_replaces_the_tree_and_spares_originals(photos: Path, tmp_path: Pa
     write_albums(out, _albums(photos))
     kept = Album(1, "beach", _albums(photos)[1].members)
     write_albums(out, [kept])
-    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "01-beach", "index.json"]
-    assert len(json.loads((out / "index.json").read_text())["images"]) == 3
+    assert sorted(p.name for p in out.iterdir()) == [
+        MARKER_NAME, ".index", "01-beach", "index.json"
+    ]
+    assert sorted(os.listdir(out / ".index")) == ["album-0001.json"]
+    assert len(images(out)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["albums", "photos"]
     assert _snapshot(photos) == before
 
@@ -296,7 +309,7 @@ def _album(number: int, *paths: Path) -> Album:
 
 
 def _listed(out: Path) -> set[tuple[str, str]]:
-    return {(i["path"], i["album"]) for i in json.loads((out / "index.json").read_text())["images"]}
+    return {(i["path"], i["album"]) for i in images(out)}
 
 
 def test_update_links_arrivals_and_unlinks_leavers_in_place(tmp_path: Path) -> None:
@@ -352,8 +365,7 @@ def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
     write_albums(out, [_album(1, *photos[:3])])
     assert update_albums(out, [_album(1, *photos)]) == (3, 0)
 
-    index = json.loads((out / "index.json").read_bytes())
-    assert {os.fsencode(i["path"]) for i in index["images"]} == {os.fsencode(p) for p in photos}
+    assert {os.fsencode(i["path"]) for i in images(out)} == {os.fsencode(p) for p in photos}
     links = {os.fsencode(p.resolve()) for p in (out / "01-album_1").iterdir()}
     assert links == {os.fsencode(p.resolve()) for p in photos}
     write_albums(out, [_album(1, *photos)])
@@ -365,7 +377,7 @@ def test_update_refuses_when_the_albums_differ(tmp_path: Path) -> None:
     out = tmp_path / "albums"
     assert update_albums(out, [_album(1, a)]) is None, "no tree yet"
     write_albums(out, [_album(1, a)])
-    assert update_albums(out, [_album(1, a), _album(2, b)]) is None
+    assert update_albums(out, [_album(1, a), _album(2, b)], only=[1]) is None, "2 is new"
     assert update_albums(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
     assert _listed(out) == {(str(a), "01-album_1")}
 

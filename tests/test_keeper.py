@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from autoalbum.errors import AutoalbumError
 from colour_library import colour_photos, links, open_library, photo
+from tree_index import images
 
 
 @pytest.fixture
@@ -44,8 +44,7 @@ def test_arrivals_update_the_tree_in_place(root: Path) -> None:
     changed = {p.name for p in set(now) ^ set(inodes)}
     assert changed == {"late-red.png", "blue0.png"}, "only the two links came and went"
     assert all(now[p] == inodes[p] for p in now if p.is_symlink() and p in inodes)
-    index = json.loads((tree / "index.json").read_text())
-    listed = {Path(i["path"]).name for i in index["images"]}
+    listed = {Path(i["path"]).name for i in images(tree)}
     assert "late-red.png" in listed and "blue0.png" not in listed
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tree_index import images
+
 pytest.importorskip("skimage.data")
 import skimage.data
 
@@ -80,8 +82,7 @@ def _linked_targets(albums: Path) -> set[bytes]:
 
 def _index_paths(albums: Path) -> set[bytes]:
     """Every photo path in index.json, turned back into bytes as the README says."""
-    index = json.loads((albums / "index.json").read_bytes())
-    return {os.fsencode(image["path"]) for image in index["images"]}
+    return {os.fsencode(image["path"]) for image in images(albums)}
 
 
 def _config(root: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ from autoalbum.report.collection import (
     from_sort_output,
 )
 from autoalbum.samples import write_sample_photos
+from tree_index import images, index_files
 
 pytest.importorskip("skimage.data")
 
@@ -157,10 +157,10 @@ def browser_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _expected_albums(sorted_out: Path) -> dict[str, list[str]]:
     """Album label -> file names nearest to the centre first, from index.json."""
-    index = json.loads((sorted_out / "index.json").read_text())
+    index, _members = index_files(sorted_out)
     labels = {a["name"]: a["label"] for a in index["albums"]}
     albums: dict[str, list[tuple[float, str]]] = {}
-    for image in index["images"]:
+    for image in images(sorted_out):
         albums.setdefault(labels[image["album"]], []).append(
             (image["distance"], Path(image["path"]).name)
         )
@@ -252,8 +252,7 @@ def test_any_file_name_shows_and_links_to_its_bytes(photos: Path, tmp_path: Path
 
 def test_sort_output_without_vectors_gets_a_note(sorted_out: Path, tmp_path: Path) -> None:
     old = tmp_path / "old-albums"
-    old.mkdir()
-    shutil.copy(sorted_out / "index.json", old / "index.json")
+    shutil.copytree(sorted_out, old, symlinks=True, ignore=shutil.ignore_patterns("vectors.npz"))
     summary = write_report(from_sort_output(old), tmp_path / "report")
     assert summary.map_note is not None and "run autoalbum sort again" in summary.map_note
     page = read_page((tmp_path / "report" / "index.html").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from autoalbum.albums.tree import MARKER_NAME
 from autoalbum.cli import main
 from autoalbum.embedding.embedder import OnnxEmbedder
 from autoalbum.samples import write_sample_photos
+from tree_index import images
 
 pytest.importorskip("skimage.data")
 
@@ -57,9 +59,9 @@ def test_sort_makes_named_albums(photos: Path, tmp_path: Path, embedder: OnnxEmb
         assert link.resolve().parent.parent == photos
 
     index = json.loads((out / "index.json").read_text())
-    assert index["schema_version"] == 1
+    assert index["schema_version"] == 2
     assert sorted(a["size"] for a in index["albums"]) == [6, 6, 6]
-    assert {i["path"] for i in index["images"]} == {str(link.resolve()) for link in links}
+    assert {i["path"] for i in images(out)} == {str(link.resolve()) for link in links}
     assert len(index["failures"]) == 3 and all(f["reason"] for f in index["failures"])
     assert (out / MARKER_NAME).exists()
     assert _snapshot(photos) == before, "originals must never change"
@@ -70,12 +72,18 @@ def test_rerun_is_idempotent(photos: Path, tmp_path: Path, embedder: OnnxEmbedde
     sort_photos([photos], out, embedder, SortOptions(k=3))
     first = {str(p.relative_to(out)): os.readlink(p) for p in out.rglob("*") if p.is_symlink()}
     first_index = json.loads((out / "index.json").read_text())
+    first_images = images(out)
     sort_photos([photos], out, embedder, SortOptions(k=3))
     second = {str(p.relative_to(out)): os.readlink(p) for p in out.rglob("*") if p.is_symlink()}
     second_index = json.loads((out / "index.json").read_text())
     assert first == second
-    assert first_index["albums"] == second_index["albums"]
-    assert first_index["images"] == second_index["images"]
+    assert second_index["generation"] == first_index["generation"] + 1
+
+    def unchanging(index: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in a.items() if k != "generation"} for a in index["albums"]]
+
+    assert unchanging(first_index) == unchanging(second_index)
+    assert first_images == images(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["albums"], "no temp trees left behind"
 
 

@@ -1,43 +1,59 @@
-"""Write the album tree: one folder per album of relative symlinks, plus index.json.
+"""Write the album tree: one folder per album of relative symlinks, plus the index files
+(index.json and one members file per album; their schema and how to read them consistently
+are in sidecar.py).
 
-The whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
-never sees a half-written tree. Replacing an existing tree takes two renames (old tree aside,
-new tree in): a directory cannot be renamed onto a non-empty one, so for a moment `out` is
-missing. Making `out` a symlink to versioned trees would swap in one atomic step, but leaves a
-second folder beside `out`, and file browsers, backup and sync tools treat a symlinked folder
-differently from a folder; the moment without `out` is the smaller cost.
+A whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
+never sees a half-written tree (`write_albums`: the first tree, a recluster). Replacing an
+existing tree takes two renames (old tree aside, new tree in): a directory cannot be renamed
+onto a non-empty one, so for a moment `out` is missing. Making `out` a symlink to versioned
+trees would swap in one atomic step, but leaves a second folder beside `out`, and file
+browsers, backup and sync tools treat a symlinked folder differently from a folder; the moment
+without `out` is the smaller cost. Arrivals and departures change the tree in place, album by
+album (update.py).
 
 autoalbum only replaces a folder carrying its MARKER_NAME file, and of the old tree deletes only
-what it made: symlinks (never followed), index.json, vectors.npz, the marker and folders left
-empty. Anything else keeps the old tree in place, hidden beside `out`, and is reported.
+what it made: symlinks (never followed), index.json, the members files, vectors.npz, the marker
+and folders left empty. Anything else keeps the old tree in place, hidden beside `out`, and is
+reported.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum import __version__
-from autoalbum.albums.filenames import folder_name, free_name, link_names, name_key
-from autoalbum.durable import fsync_folder, replacing, write_json_atomically
+from autoalbum.albums.filenames import folder_name, link_names, name_key
+from autoalbum.albums.sidecar import (
+    INDEX_NAME,
+    INDEX_SCHEMA_VERSION,
+    MARKER_NAME,
+    MEMBERS_FOLDER,
+    OWN_KEYS,
+    Linked,
+    Shelf,
+    TreeIndex,
+    is_members_file,
+    raw_index,
+    write_index,
+    write_members,
+)
+from autoalbum.durable import NAME_MAX, fsync_folder, replacing
 from autoalbum.errors import AutoalbumError
+
+__all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "MARKER_NAME"]
 
 log = logging.getLogger(__name__)
 
-INDEX_SCHEMA_VERSION = 1
-MARKER_NAME = ".autoalbum"
-INDEX_NAME = "index.json"
-VECTORS_NAME = "vectors.npz"  # float16 embeddings, row i for index.json's images[i]
+# float16 embeddings of a sort, one row per photo: the albums in index.json's order, each
+# album's photos in its members file's order
+VECTORS_NAME = "vectors.npz"
 UNSORTED_NUMBER = 0  # the album of photos far from every other album's centre
 UNSORTED_FOLDER = "_unsorted"
 MARKER_TEXT = (
@@ -45,7 +61,6 @@ MARKER_TEXT = (
     "Do not put your own files here: autoalbum leaves them in a hidden folder beside this one.\n"
 )
 _OWN_FILES = frozenset({INDEX_NAME, VECTORS_NAME, MARKER_NAME})
-_OWN_KEYS = frozenset({"schema_version", "generator", "created", "albums", "images", "failures"})
 
 
 class AlbumsError(AutoalbumError):
@@ -63,9 +78,10 @@ class Album:
     number: int
     label: str
     members: tuple[Member, ...]
+    folder: str | None = None  # a folder name the user chose, used as it is
 
 
-def _link_target(original: Path, folder: Path) -> str:
+def link_target(original: Path, folder: Path) -> str:
     """Relative path from the real `folder` to `original`: the system resolves a relative link
     from the folder it really lies in, whatever symlinks led there."""
     real_original = Path(os.path.realpath(original.parent)) / original.name
@@ -75,56 +91,61 @@ def _link_target(original: Path, folder: Path) -> str:
         return str(real_original)
 
 
-def _write_album(tree: Path, final: Path, folder: str, album: Album) -> Iterator[dict[str, object]]:
-    """Create one album folder of symlinks in `tree`; yield its index.json image records.
+def _write_album(tree: Path, final: Path, folder: str, album: Album) -> list[Linked]:
+    """Create one album folder of symlinks in `tree`; returns its members file's photos.
 
     `final` is the real path `tree` will be renamed to, which the links are relative to.
     """
     (tree / folder).mkdir()
+    photos = []
     for member, entry in zip(
         album.members, link_names([m.path for m in album.members]), strict=True
     ):
         original = Path(os.path.abspath(member.path))
-        os.symlink(_link_target(original, final / folder), tree / folder / entry)
-        yield {
-            "path": str(original),
-            "album": folder,
-            "link": f"{folder}/{entry}",
-            "distance": round(float(member.distance), 6),
-        }
+        os.symlink(link_target(original, final / folder), tree / folder / entry)
+        photos.append(Linked(original, entry, round(float(member.distance), 6)))
+    return photos
 
 
-def _index(
-    albums: Sequence[Album],
-    folders: Sequence[str],
-    images: list[dict[str, object]],
-    failures: Sequence[tuple[Path, str]],
-    extra: Mapping[str, object],
-) -> dict[str, object]:
-    return {
-        "schema_version": INDEX_SCHEMA_VERSION,
-        "generator": f"autoalbum {__version__}",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **extra,
-        "albums": [
-            {"number": a.number, "name": f, "label": a.label, "size": len(a.members)}
-            for a, f in zip(albums, folders, strict=True)
-        ],
-        "images": images,
-        "failures": [{"path": str(path), "reason": reason} for path, reason in failures],
-    }
+def _check_folder(folder: str) -> None:
+    """A user's folder name must be one visible entry of the tree."""
+    encoded = os.fsencode(folder)
+    if (
+        not folder
+        or "/" in folder
+        or "\0" in folder
+        or folder.startswith(".")
+        or len(encoded) > NAME_MAX
+        or folder in _OWN_FILES
+    ):
+        raise ValueError(
+            f"{folder!r} can't be an album folder: give a name of 1 to {NAME_MAX} bytes "
+            "without '/' that does not start with '.'"
+        )
 
 
 def folder_names(albums: Sequence[Album]) -> list[str]:
-    """The folder of each album in a tree of these albums; numbers padded to the widest."""
+    """The folder of each album in a tree of these albums: the user's folder where one was
+    chosen, else the number padded to the widest, then the label made file-name safe."""
     width = max(2, len(str(max((a.number for a in albums), default=0))))
-    folders = [
-        UNSORTED_FOLDER
-        if a.number == UNSORTED_NUMBER
-        else folder_name(a.number, a.label, width=width)
-        for a in albums
-    ]
-    if len({name_key(f) for f in folders}) < len(folders):
+    folders = []
+    for a in albums:
+        if a.folder is not None:
+            _check_folder(a.folder)
+            folders.append(a.folder)
+        elif a.number == UNSORTED_NUMBER:
+            folders.append(UNSORTED_FOLDER)
+        else:
+            folders.append(folder_name(a.number, a.label, width=width))
+    owner: dict[str, int] = {}
+    for album, folder in zip(albums, folders, strict=True):
+        other = owner.setdefault(name_key(folder), album.number)
+        if other != album.number:
+            raise ValueError(
+                f"albums {other} and {album.number} would share the folder {folder!r}; "
+                "give one of them another name"
+            )
+    if len(owner) < len(folders):
         raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
     return folders
 
@@ -133,25 +154,22 @@ def _build(
     tree: Path,
     final: Path,
     albums: Sequence[Album],
-    failures: Sequence[tuple[Path, str]],
-    extra: Mapping[str, object],
+    index: TreeIndex,
     vectors: NDArray[np.float32] | None,
 ) -> None:
-    """Fill `tree`, which will be renamed to `final`: marker, album folders, index.json and
-    the optional vectors.npz."""
+    """Fill `tree`, which will be renamed to `final`: marker, album folders, members files,
+    the optional vectors.npz, and index.json last."""
     (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
     final = Path(os.path.realpath(final.parent)) / final.name
-    folders = folder_names(albums)
-    images = [
-        record
-        for album, folder in zip(albums, folders, strict=True)
-        for record in _write_album(tree, final, folder, album)
-    ]
-    index = _index(albums, folders, images, failures, extra)
+    shelves = []
+    for album, folder in zip(albums, folder_names(albums), strict=True):
+        photos = _write_album(tree, final, folder, album)
+        write_members(tree, album.number, folder, index.generation, photos)
+        shelves.append(Shelf(album.number, folder, album.label, len(photos), index.generation))
     if vectors is not None:
         with replacing(tree / VECTORS_NAME) as stream:
             np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
-    write_json_atomically(tree / INDEX_NAME, index, indent=2)
+    write_index(tree, TreeIndex(index.generation, tuple(shelves), index.failures, index.extra))
 
 
 def _check_out(out: Path) -> None:
@@ -171,16 +189,20 @@ def _check_out(out: Path) -> None:
         )
 
 
-def _remove_ours(folder: Path, top: bool = True) -> list[Path]:
+def remove_ours(folder: Path, top: bool = True, members: bool = False) -> list[Path]:
     """Delete what autoalbum made under `folder`, never following links; return what's left."""
     kept: list[Path] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             path = Path(entry.path)
-            if entry.is_symlink() or (top and entry.name in _OWN_FILES):
+            if (
+                entry.is_symlink()
+                or (top and entry.name in _OWN_FILES)
+                or (members and is_members_file(entry.name) and entry.is_file())
+            ):
                 path.unlink()
             elif entry.is_dir(follow_symlinks=False):
-                kept += _remove_ours(path, top=False)
+                kept += remove_ours(path, top=False, members=top and entry.name == MEMBERS_FOLDER)
             else:
                 kept.append(path)
     if not kept:
@@ -195,7 +217,7 @@ def _sibling(out: Path, tag: str) -> Path:
 
 def _discard(tree: Path) -> None:
     try:
-        _remove_ours(tree)
+        remove_ours(tree)
     except OSError as error:
         log.warning("could not remove the unfinished album tree %s: %s", tree, error)
 
@@ -214,7 +236,7 @@ def _swap_in(tree: Path, out: Path) -> None:
         raise
     fsync_folder(out.parent)
     try:
-        kept = _remove_ours(old)
+        kept = remove_ours(old)
     except OSError as error:
         log.warning("could not delete the previous album tree %s: %s", old, error)
         return
@@ -226,6 +248,13 @@ def _swap_in(tree: Path, out: Path) -> None:
             len(kept),
             kept[0],
         )
+
+
+def next_generation(out: Path) -> int:
+    """One past the generation of the tree at `out` (of any schema), or 1."""
+    raw = raw_index(out)
+    generation = raw.get("generation") if raw else None
+    return generation + 1 if isinstance(generation, int) else 1
 
 
 def write_albums(
@@ -241,7 +270,7 @@ def write_albums(
     `vectors`, one row per member of `albums` in order, are saved as vectors.npz (for reports).
     """
     out = Path(os.path.abspath(out))
-    clash = _OWN_KEYS.intersection(extra or {})
+    clash = OWN_KEYS.intersection(extra or {})
     if clash:
         raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
     members = sum(len(a.members) for a in albums)
@@ -249,10 +278,11 @@ def write_albums(
         raise ValueError(f"got {len(vectors)} vectors for {members} album members")
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    index = TreeIndex(next_generation(out), (), tuple(failures), dict(extra or {}))
     tree = _sibling(out, "new")
     tree.mkdir()  # unlike tempfile.mkdtemp, honours the umask: others may read the albums
     try:
-        _build(tree, out, albums, failures, extra or {}, vectors)
+        _build(tree, out, albums, index, vectors)
         _check_out(out)
         _swap_in(tree, out)
     except BaseException:
@@ -260,80 +290,5 @@ def write_albums(
             _discard(tree)
         raise
     fsync_folder(out.parent)
-    links = sum(len(a.members) for a in albums)
-    log.info("wrote %d albums with %d links to %s", len(albums), links, out)
+    log.info("wrote %d albums with %d links to %s", len(albums), members, out)
     return out
-
-
-def _read_index(out: Path) -> dict[str, Any] | None:
-    """The tree's index.json if autoalbum wrote it in this schema, else None."""
-    try:
-        if not (out / MARKER_NAME).is_file():
-            return None
-        index = json.loads((out / INDEX_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(index, dict) or index.get("schema_version") != INDEX_SCHEMA_VERSION:
-        return None
-    return index
-
-
-def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
-    """Link `original` into `folder` under the first free name; returns the entry name."""
-    while True:
-        entry = free_name(original.name, taken)
-        try:
-            os.symlink(_link_target(original, real_folder), folder / entry)
-            return entry
-        except FileExistsError:  # a file the index doesn't list, perhaps the user's: keep it
-            continue
-
-
-def update_albums(
-    out: Path,
-    albums: Sequence[Album],
-    *,
-    failures: Sequence[tuple[Path, str]] = (),
-) -> tuple[int, int] | None:
-    """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite
-    index.json. Returns (links added, links removed), or None when the album folders differ
-    (or there is no readable tree) and `write_albums` must rebuild it instead.
-
-    A batch of arrivals thus costs a few symlinks, not a rebuild of every album. Existing
-    links keep their names; an arrival whose name is taken gets the next free "name (n).ext".
-    Only symlinks this tree lists are ever removed.
-    """
-    out = Path(os.path.abspath(out))
-    index = _read_index(out)
-    folders = folder_names(albums)
-    if index is None or [a.get("name") for a in index["albums"]] != folders:
-        return None
-    final = Path(os.path.realpath(out))
-    current = {str(record["path"]): record for record in index["images"]}
-    wanted = {
-        os.path.abspath(m.path): (folder, m)
-        for album, folder in zip(albums, folders, strict=True)
-        for m in album.members
-    }
-    removed = 0
-    for path, record in current.items():
-        if wanted.get(path, ("",))[0] != record["album"]:
-            link = out / str(record["link"])
-            if link.is_symlink():
-                link.unlink()
-                removed += 1
-    taken: dict[str, set[str]] = {}  # per folder that gets arrivals: every name in it
-    images, added = [], 0
-    for path, (folder, member) in wanted.items():
-        record = current.get(path)
-        if record is None or record["album"] != folder:
-            if folder not in taken:
-                taken[folder] = {name_key(name) for name in os.listdir(out / folder)}
-            entry = _link(Path(path), out / folder, final / folder, taken[folder])
-            record = {"path": path, "album": folder, "link": f"{folder}/{entry}"}
-            added += 1
-        images.append({**record, "distance": round(float(member.distance), 6)})
-    extra = {k: v for k, v in index.items() if k not in _OWN_KEYS}
-    write_json_atomically(out / INDEX_NAME, _index(albums, folders, images, failures, extra))
-    log.info("updated %s: %d links added, %d removed", out, added, removed)
-    return added, removed

@@ -2,15 +2,16 @@
 records each run.
 
 A new photo joins its nearest album; a recluster starts afresh but keeps each matched album's
-number and name. The catalog holds the albums; the tree on disk is written from it.
+number and name. The catalog holds the albums; the tree on disk is written from it: after
+arrivals only the albums they touched (`Keeper.stale`), after a recluster whole.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,11 @@ from autoalbum.albums.tree import (
     UNSORTED_FOLDER,
     UNSORTED_NUMBER,
     Album,
+    Member,
     folder_names,
-    update_albums,
     write_albums,
 )
+from autoalbum.albums.update import rename_album, update_albums
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
@@ -61,6 +63,18 @@ class Keeper:
         self.stores = stores
         self.catalog = stores.catalog
         self.tagger = tagger
+        # Albums whose folders may differ from the catalog; None: any (compare them all).
+        self.stale: set[int] | None = None
+
+    def note_changes(self, album_ids: Collection[int]) -> None:
+        """These albums gained or lost photos: the next tree update rewrites them."""
+        if self.stale is not None:
+            self.stale.update(album_ids)
+
+    def albums_of(self, paths: Collection[Path]) -> set[int]:
+        """The albums the photos at `paths` (or below them) are in now; nothing to find when
+        the next tree update compares every album anyway."""
+        return self.catalog.albums_of(paths) if self.stale is not None and paths else set()
 
     def tree_exists(self) -> bool:
         return (self.albums / INDEX_NAME).is_file()
@@ -90,6 +104,7 @@ class Keeper:
         if far.any():
             unsorted = self._unsorted_album()
             album_ids = [unsorted if f else a for a, f in zip(album_ids, far, strict=True)]
+        self.note_changes(album_ids)
         self.catalog.assign([int(i) for i in ids], album_ids, [float(d) for d in distances])
         return int(far.sum())
 
@@ -141,6 +156,7 @@ class Keeper:
             unsorted = self._place(
                 ids, [album_of_cluster[c] for c in clustering.labels], clustering.distances
             )
+        self.stale = None
         if write:
             self.write_tree(rebuild=True)
         report = ReclusterReport(
@@ -153,6 +169,7 @@ class Keeper:
         """Inside a transaction, after the vectors changed model: each album's centre becomes
         the normalised mean of its members' vectors, so that the next recluster matches its
         clusters to the albums in the new space; an album without members loses its centre."""
+        self.stale = None
         ids = self.catalog.content_ids(live_only=True)
         albums = self.catalog.album_ids(ids)
         vectors = self.catalog.vectors(ids) if len(ids) else np.zeros((0, 0), np.float32)
@@ -193,15 +210,24 @@ class Keeper:
         return album_of_cluster
 
     def rename(self, album: str, name: str) -> str:
-        """Give an album a name that every later recluster keeps; returns the old name."""
-        folders = self._folders()
+        """Give an album a name that every later recluster keeps; returns the old name. Its
+        folder is renamed in place: the links in it stay valid."""
+        shown = self._shown()
+        folders = dict(zip((a.id for a in shown), folder_names(self._headers(shown)), strict=True))
         record = self._album_called(album, folders)
         if record is None:
             known = ", ".join(folders.values())
             raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
+        renamed = [replace(a, name=name) if a.id == record.id else a for a in shown]
+        folder = dict(zip((a.id for a in renamed), folder_names(self._headers(renamed)), strict=True))
         with self.catalog.transaction():
             self.catalog.update_album(record.id, name, record.centroid, True)
-        self.write_tree()
+        if record.id not in folder or not rename_album(
+            self.albums, record.number, name, folder[record.id]
+        ):
+            self.write_tree()
+        elif self.tagger is not None:
+            self.tagger.follow(lambda: None)
         return record.name
 
     def _album_called(self, album: str, folders: dict[int, str]) -> AlbumRecord | None:
@@ -214,29 +240,51 @@ class Keeper:
                 return record
         return None
 
-    def _folders(self) -> dict[int, str]:
-        """Album id -> its folder, spelled as the album tree spells it."""
-        ids, tree = self._tree()
-        return dict(zip(ids, folder_names(tree), strict=True))
+    def _shown(self) -> list[AlbumRecord]:
+        """The albums the tree shows: those with photos, by number."""
+        shown = self.catalog.albums_with_members()
+        return [a for a in self.catalog.albums() if a.id in shown]
 
-    def _tree(self) -> tuple[list[int], list[Album]]:
-        """The albums with members, as the album tree shows them, and their ids."""
-        members = self.catalog.members()
-        albums = [a for a in self.catalog.albums() if a.id in members]
-        tree = [Album(a.number, a.name, tuple(members[a.id])) for a in albums]
-        return [a.id for a in albums], tree
+    @staticmethod
+    def _headers(
+        records: Sequence[AlbumRecord], members: Mapping[int, Sequence[Member]] | None = None
+    ) -> list[Album]:
+        """The albums as the tree shows them, with `members` where given."""
+        members = members or {}
+        return [Album(a.number, a.name, tuple(members.get(a.id, ()))) for a in records]
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
-        """Bring the album folder up to date with the catalog: in place, link by link, when
-        the albums are the same ones, else (or with `rebuild`) rebuilt and swapped in whole,
-        so that a file browser never sees a half-reclustered tree. Then the tags of photos
-        whose album changed; `tick` now and then while they take long, for a watchdog."""
-        _ids, tree = self._tree()
+        """Bring the album folder up to date with the catalog: in place when the albums are
+        the same ones, reading and writing only the albums in `stale` (all of them when it
+        is None, as after opening the library), else (or with `rebuild`) rebuilt and swapped
+        in whole, so that a file browser never sees a half-reclustered tree. Then the tags of
+        photos whose album changed; `tick` now and then while they take long, for a watchdog."""
+        stale, self.stale = self.stale, None  # should this fail, the next one compares all
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
-        if rebuild or update_albums(self.albums, tree, failures=failures) is None:
-            write_albums(self.albums, tree, failures=failures)
+        shown = self._shown()
+        if rebuild or not self._update(shown, stale, failures):
+            members = self.catalog.members()
+            write_albums(self.albums, self._headers(shown, members), failures=failures)
+        self.stale = set()
         if self.tagger is not None:
             self.tagger.follow(tick)
+
+    def _update(
+        self,
+        shown: Sequence[AlbumRecord],
+        stale: set[int] | None,
+        failures: Sequence[tuple[Path, str]],
+    ) -> bool:
+        """Update the tree in place, reading only the `stale` albums' photos (None: all);
+        False if it must be rebuilt instead."""
+        if stale is None:
+            members, only = self.catalog.members(), None
+        else:
+            touched = [a for a in shown if a.id in stale]
+            members = self.catalog.album_members([a.id for a in touched])
+            only = {a.number for a in touched}
+        tree = self._headers(shown, members)
+        return update_albums(self.albums, tree, failures=failures, only=only) is not None
 
     def record(self, kind: str, started: float, images: int, k: int | None = None,
                 choice: KChoice | None = None) -> None:  # fmt: skip

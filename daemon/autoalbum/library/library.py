@@ -131,7 +131,10 @@ class Library:
         self._indexer = Indexer(config.library, config.model, stores, model)
         self._tagger = Tagger(config.tags, stores.catalog)
         tagger = self._tagger if config.tags.enabled else None  # off: sidecars left as they are
+        before: Keeper | None = getattr(self, "_keeper", None)
         self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger)
+        if before is not None and before.albums == config.library.albums:
+            self._keeper.stale = before.stale  # the albums the tree is still behind on
         self._search = Search(stores, model)
 
     @property
@@ -193,8 +196,11 @@ class Library:
         albums, and update the album tree unless the caller will (`write_tree`). With no
         albums yet, cluster them first, unless the caller will (`cluster_first`)."""
         started = time.monotonic() if started is None else started
+        keeper = self._keeper
+        touched = keeper.albums_of([*paths, *vanished])  # the albums they leave
         report = self._indexer.update(paths, vanished, progress)
-        self._keeper.assign_new(cluster_first=cluster_first)
+        keeper.assign_new(cluster_first=cluster_first)  # notes the albums it fills
+        keeper.note_changes(keeper.albums_of(paths) | touched)  # moves, duplicates, leavers
         if write_tree and (report.changed or not self._keeper.tree_exists()):
             self._keeper.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included

@@ -1,5 +1,5 @@
-"""What a report shows, read from the output folder of `sort` (index.json and vectors.npz) or
-from a library's catalog; the photos themselves are never opened here."""
+"""What a report shows, read from the output folder of `sort` (its index files and
+vectors.npz) or from a library's catalog; the photos themselves are never opened here."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.albums.sidecar import read_tree
 from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
@@ -93,26 +94,41 @@ def _nearest_first(photos: Iterable[Member]) -> tuple[Member, ...]:
     return tuple(sorted(photos, key=lambda photo: photo.distance))
 
 
+def _albums_v1(index: Mapping[str, Any]) -> list[tuple[str, str, list[Member]]]:
+    """Each album's folder, label and photos in a schema-1 index.json (one list of images)."""
+    members: dict[str, list[Member]] = defaultdict(list)
+    for image in index["images"]:
+        members[image["album"]].append(Member(Path(image["path"]), float(image["distance"])))
+    return [(a["name"], a["label"], members[a["name"]]) for a in index["albums"]]
+
+
+def _albums_v2(folder: Path) -> list[tuple[str, str, list[Member]]]:
+    """Each album's folder, label and photos, from index.json and the members files it names."""
+    tree = read_tree(folder, marker=False)
+    if tree is None:
+        raise ValueError(f"{folder / INDEX_NAME} can't be read")
+    index, photos = tree
+    return [
+        (a.folder, a.label, [Member(p.path, p.distance) for p in photos[a.number]])
+        for a in index.albums
+    ]
+
+
 def from_sort_output(folder: Path) -> Collection:
-    """Read the album folder written by `autoalbum sort`."""
+    """Read the album folder written by `autoalbum sort`, of either index schema."""
     path = folder / INDEX_NAME
     index = _read_index(path)
     try:
-        members: dict[str, list[Member]] = defaultdict(list)
-        rows: dict[Path, int] = {}
-        for row, image in enumerate(index["images"]):
-            photo = Member(Path(image["path"]), float(image["distance"]))
-            members[image["album"]].append(photo)
-            rows[photo.path] = row
-        albums = tuple(
-            ReportAlbum(a["name"], a["label"], _nearest_first(members[a["name"]]))
-            for a in index["albums"]
-        )
+        listed = _albums_v1(index) if index["schema_version"] == 1 else _albums_v2(folder)
+        albums = tuple(ReportAlbum(name, label, _nearest_first(m)) for name, label, m in listed)
+        # vectors.npz: a row per photo, in the order the index lists them
+        order = [photo.path for _name, _label, members in listed for photo in members]
+        rows = {photo: row for row, photo in enumerate(order)}
         failures = tuple((Path(f["path"]), str(f["reason"])) for f in index["failures"])
         sources = tuple(Path(s) for s in index.get("sources", ()))
     except (KeyError, TypeError, ValueError) as error:
         raise ReportError(f"{path} is damaged ({error!r}); run autoalbum sort again") from None
-    vectors, why = _sort_vectors(folder / VECTORS_NAME, len(index["images"]))
+    vectors, why = _sort_vectors(folder / VECTORS_NAME, len(order))
     source = os.path.abspath(folder)
     return Collection(source, albums, failures, vectors, why, (folder, *sources), rows)
 

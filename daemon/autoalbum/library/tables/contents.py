@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Member
 from autoalbum.library.records import Status
-from autoalbum.library.tables import Table, from_blob, path_of, to_blob
+from autoalbum.library.tables import Table, from_blob, path_of, stored, to_blob
 
 
 class Contents(Table):
@@ -184,3 +184,44 @@ class Contents(Table):
         gone = self.db.execute("DELETE FROM contents WHERE next_vector IS NULL").rowcount
         self.db.execute("UPDATE contents SET vector = next_vector, next_vector = NULL")
         return gone
+
+    # the album tree (albums/update.py): only the albums an arrival touched are read
+
+    def album_members(self, album_ids: Collection[int]) -> dict[int, list[Member]]:
+        """The live photos of each of `album_ids`, nearest to its centre first."""
+        members: dict[int, list[Member]] = {}
+        for album in album_ids:
+            rows = self.db.execute(
+                """SELECT f.path, c.distance FROM contents c JOIN files f ON f.content_id = c.id
+                   WHERE c.album_id = ? AND f.status = ? ORDER BY c.distance, f.path""",
+                (album, Status.OK.value),
+            )
+            members[album] = [Member(path_of(path), float(far or 0.0)) for path, far in rows]
+        return members
+
+    def albums_with_members(self) -> set[int]:
+        """The albums with at least one live photo: those the album tree shows."""
+        rows = self.db.execute(
+            """SELECT a.id FROM albums a WHERE EXISTS (
+                   SELECT 1 FROM contents c JOIN files f ON f.content_id = c.id
+                   WHERE c.album_id = a.id AND f.status = ?)""",
+            (Status.OK.value,),
+        )
+        return {row[0] for row in rows}
+
+    def albums_of(self, paths: Collection[Path]) -> set[int]:
+        """The albums that the live photos at `paths`, or below them for a folder, are in."""
+        found: set[int] = set()
+        query = """SELECT c.album_id FROM files f JOIN contents c ON f.content_id = c.id
+                   WHERE f.status = ? AND c.album_id IS NOT NULL AND """
+        for path in paths:
+            exact = self.db.execute(query + "f.path = ?", (Status.OK.value, stored(path)))
+            rows = exact.fetchall()
+            if not rows:  # perhaps a folder: its files sort between "folder/" and "folder0"
+                low = stored(path).rstrip(b"/") + b"/"
+                rows = self.db.execute(
+                    query + "f.path >= ? AND f.path < ?",
+                    (Status.OK.value, low, low[:-1] + b"0"),
+                ).fetchall()
+            found.update(row[0] for row in rows)
+        return found

@@ -1,0 +1,264 @@
+"""The album tree's index files: a small top-level index.json and one members file per album.
+
+Layout (schema_version 2)::
+
+    albums/index.json                  every album (number, folder, label, size, its members
+                                       file and the generation that file was written at), the
+                                       files that failed, the tree's generation
+    albums/.index/album-0007.json      album 7's photos: path, link (the entry's name in the
+                                       album's folder) and distance, nearest to the centre first
+    albums/07-espresso/...             the album's symlinks
+
+Members files are named by album number (folders may be renamed), and live in a hidden folder
+so that photo apps listing an album never show them. Every file is replaced whole by a rename.
+
+A writer writes the members files first, then index.json with a new `generation`, and only
+then deletes what index.json no longer names. A reader gets a consistent view by reading
+index.json, then each members file it names: a file whose `generation` is not the one index.json
+gives for it, or that has gone, was replaced meanwhile; the reader starts again (`read_tree`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from autoalbum import __version__
+from autoalbum.durable import write_json_atomically
+
+INDEX_SCHEMA_VERSION = 2
+INDEX_NAME = "index.json"
+MARKER_NAME = ".autoalbum"
+MEMBERS_FOLDER = ".index"
+OWN_KEYS = frozenset(
+    {"schema_version", "generator", "created", "generation", "albums", "failures", "images"}
+)
+_READ_ATTEMPTS = 10
+
+
+class IndexChanged(Exception):
+    """A members file is not the one index.json names: the tree changed while being read."""
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A photo as its album's members file lists it."""
+
+    path: Path  # the original, absolute
+    link: str  # the entry's name in the album's folder
+    distance: float
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """An album as index.json lists it."""
+
+    number: int
+    folder: str
+    label: str
+    size: int
+    generation: int  # when its members file was written
+
+    @property
+    def members(self) -> str:
+        return members_file(self.number)
+
+
+@dataclass(frozen=True)
+class TreeIndex:
+    """The top-level index.json."""
+
+    generation: int
+    albums: tuple[Shelf, ...]
+    failures: tuple[tuple[Path, str], ...] = ()
+    extra: Mapping[str, object] = field(default_factory=dict)  # sort's sources, k, ...
+
+
+@dataclass(frozen=True)
+class WrittenLink:
+    """Where autoalbum last linked a photo: `folder/link`, in album `album`."""
+
+    folder: str
+    link: str
+    album: int
+
+
+def members_file(number: int) -> str:
+    """The members file of album `number`, relative to the tree: `.index/album-0007.json`."""
+    return f"{MEMBERS_FOLDER}/album-{number:04d}.json"
+
+
+def write_members(
+    out: Path, number: int, folder: str, generation: int, photos: Sequence[Linked]
+) -> None:
+    (out / MEMBERS_FOLDER).mkdir(exist_ok=True)
+    record = {
+        "schema_version": INDEX_SCHEMA_VERSION,
+        "number": number,
+        "folder": folder,
+        "generation": generation,
+        "photos": [
+            {"path": str(p.path), "link": p.link, "distance": round(float(p.distance), 6)}
+            for p in photos
+        ],
+    }
+    write_json_atomically(out / members_file(number), record)
+
+
+def write_index(out: Path, index: TreeIndex) -> None:
+    """Write index.json, last, after every members file it names."""
+    clash = OWN_KEYS.intersection(index.extra)
+    if clash:
+        raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
+    record = {
+        "schema_version": INDEX_SCHEMA_VERSION,
+        "generator": f"autoalbum {__version__}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generation": index.generation,
+        **index.extra,
+        "albums": [
+            {"number": a.number, "name": a.folder, "label": a.label, "size": a.size,
+             "members": a.members, "generation": a.generation}
+            for a in index.albums
+        ],  # fmt: skip
+        "failures": [{"path": str(path), "reason": reason} for path, reason in index.failures],
+    }
+    write_json_atomically(out / INDEX_NAME, record, indent=2)
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def raw_index(out: Path, *, marker: bool = True) -> dict[str, Any] | None:
+    """index.json of a tree autoalbum made (its marker present, unless not `marker`), in any
+    schema, else None."""
+    if marker and not (out / MARKER_NAME).is_file():
+        return None
+    return _load(out / INDEX_NAME)
+
+
+def parse_index(raw: Mapping[str, Any]) -> TreeIndex:
+    """A schema-2 index.json; KeyError, TypeError or ValueError if it is damaged."""
+    albums = tuple(
+        Shelf(int(a["number"]), str(a["name"]), str(a["label"]), int(a["size"]),
+              int(a["generation"]))
+        for a in raw["albums"]
+    )  # fmt: skip
+    failures = tuple((Path(f["path"]), str(f["reason"])) for f in raw["failures"])
+    extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
+    return TreeIndex(int(raw["generation"]), albums, failures, extra)
+
+
+def read_index(out: Path, *, marker: bool = True) -> TreeIndex | None:
+    """The tree's index.json if autoalbum wrote it in this schema, else None."""
+    raw = raw_index(out, marker=marker)
+    if raw is None or raw.get("schema_version") != INDEX_SCHEMA_VERSION:
+        return None
+    try:
+        return parse_index(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_members(out: Path, album: Shelf) -> list[Linked]:
+    """The photos of `album` as index.json names it; IndexChanged if its file was replaced or
+    removed since (read index.json again), ValueError if it is damaged."""
+    raw = _load(out / album.members)
+    if raw is None:
+        if not (out / album.members).exists():
+            raise IndexChanged(f"{album.members} is gone")
+        raise ValueError(f"{out / album.members} is not readable JSON")
+    if raw.get("generation") != album.generation or raw.get("number") != album.number:
+        raise IndexChanged(f"{album.members} is of another generation")
+    try:
+        return [
+            Linked(Path(p["path"]), str(p["link"]), float(p["distance"])) for p in raw["photos"]
+        ]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{out / album.members} is damaged: {error!r}") from None
+
+
+def read_tree(
+    out: Path, *, marker: bool = True
+) -> tuple[TreeIndex, dict[int, list[Linked]]] | None:
+    """A consistent view of the tree: index.json and every album's photos (by number), read as
+    the module docstring says; None if there is no schema-2 tree. ValueError if it is damaged
+    or keeps changing."""
+    for _ in range(_READ_ATTEMPTS):
+        index = read_index(out, marker=marker)
+        if index is None:
+            return None
+        try:
+            return index, {a.number: read_members(out, a) for a in index.albums}
+        except IndexChanged:
+            continue
+    raise ValueError(f"{out} kept changing while it was read; try again")
+
+
+def written_links(out: Path) -> dict[Path, WrittenLink]:
+    """Every photo's link as autoalbum last wrote it: photo -> (folder, link, album)."""
+    tree = read_tree(out)
+    if tree is None:
+        return {}
+    folders = {a.number: a.folder for a in tree[0].albums}
+    return {
+        photo.path: WrittenLink(folders[number], photo.link, number)
+        for number, photos in tree[1].items()
+        for photo in photos
+    }
+
+
+def upgrade(out: Path) -> bool:
+    """Convert a schema-1 tree's index.json in place, keeping every link's name: members files
+    first, then the new index.json. Returns whether there was one to convert."""
+    raw = raw_index(out)
+    if raw is None or raw.get("schema_version") != 1:
+        return False
+    try:
+        by_folder: dict[str, list[Linked]] = {str(a["name"]): [] for a in raw["albums"]}
+        for image in raw["images"]:
+            link = str(image["link"]).split("/", 1)[1]
+            by_folder[str(image["album"])].append(
+                Linked(Path(image["path"]), link, float(image["distance"]))
+            )
+        shelves = tuple(
+            Shelf(int(a["number"]), str(a["name"]), str(a["label"]),
+                  len(by_folder[str(a["name"])]), 1)
+            for a in raw["albums"]
+        )  # fmt: skip
+        failures = tuple((Path(f["path"]), str(f["reason"])) for f in raw["failures"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return False
+    for shelf in shelves:
+        write_members(out, shelf.number, shelf.folder, 1, by_folder[shelf.folder])
+    extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
+    write_index(out, TreeIndex(1, shelves, failures, extra))
+    return True
+
+
+def remove_members(out: Path, number: int) -> None:
+    (out / members_file(number)).unlink(missing_ok=True)
+
+
+def is_members_file(name: str) -> bool:
+    """A file autoalbum writes in MEMBERS_FOLDER (or a temporary one of its atomic writes)."""
+    return (name.startswith("album-") or name.startswith(".album-")) and (
+        name.endswith(".json") or name.endswith(".tmp")
+    )
+
+
+def member_names(out: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(out / MEMBERS_FOLDER))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,199 @@
+"""Changing an album tree in place: arrivals and departures album by album, renames.
+
+Only the albums named as touched are read and written; every other album's folder and members
+file stay as they are (index.json takes their size and generation from before). Links are
+relative to the real album folder, so renaming a folder, which stays at the same depth, keeps
+every link resolving. Only symlinks a members file lists are ever removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from autoalbum.albums.filenames import free_name, name_key
+from autoalbum.albums.sidecar import (
+    IndexChanged,
+    Linked,
+    Shelf,
+    TreeIndex,
+    read_index,
+    read_members,
+    remove_members,
+    upgrade,
+    write_index,
+    write_members,
+)
+from autoalbum.albums.tree import Album, AlbumsError, Member, folder_names, link_target
+from autoalbum.durable import fsync_folder
+
+log = logging.getLogger(__name__)
+
+
+def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
+    """Link `original` into `folder` under the first free name; returns the entry name."""
+    while True:
+        entry = free_name(original.name, taken)
+        try:
+            os.symlink(link_target(original, real_folder), folder / entry)
+            return entry
+        except FileExistsError:  # a file the index doesn't list, perhaps the user's: keep it
+            continue
+
+
+def _sync_album(
+    out: Path, real_out: Path, folder: str, current: Sequence[Linked], wanted: Sequence[Member]
+) -> tuple[list[Linked], int, int]:
+    """Bring one album folder from `current` to `wanted`: unlink leavers, link arrivals under
+    a free name, keep the rest. Returns its photos, links added and links removed."""
+    distance = {os.path.abspath(m.path): round(float(m.distance), 6) for m in wanted}
+    kept: dict[str, str] = {}
+    removed = 0
+    for photo in current:
+        if str(photo.path) in distance:
+            kept[str(photo.path)] = photo.link
+        elif (out / folder / photo.link).is_symlink():
+            (out / folder / photo.link).unlink()
+            removed += 1
+    (out / folder).mkdir(exist_ok=True)
+    taken: set[str] | None = None  # every name in the folder, once an arrival needs one
+    photos, added = [], 0
+    for path, far in distance.items():
+        link = kept.get(path)
+        if link is None:
+            if taken is None:
+                taken = {name_key(name) for name in os.listdir(out / folder)}
+            link = _link(Path(path), out / folder, real_out / folder, taken)
+            added += 1
+        photos.append(Linked(Path(path), link, far))
+    return photos, added, removed
+
+
+def _remove_album(out: Path, shelf: Shelf, photos: Sequence[Linked]) -> int:
+    """Unlink an album that has no photos left; its folder goes if nothing else is in it."""
+    removed = 0
+    for photo in photos:
+        if (out / shelf.folder / photo.link).is_symlink():
+            (out / shelf.folder / photo.link).unlink()
+            removed += 1
+    try:
+        (out / shelf.folder).rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        log.warning("kept the folder %s of a now empty album: it holds files autoalbum did not "
+                    "make; move them elsewhere, then delete it", out / shelf.folder)  # fmt: skip
+    remove_members(out, shelf.number)
+    return removed
+
+
+def update_albums(
+    out: Path,
+    albums: Sequence[Album],
+    *,
+    failures: Sequence[tuple[Path, str]] = (),
+    only: Collection[int] | None = None,
+) -> tuple[int, int] | None:
+    """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite the
+    members files that change and index.json. `albums` lists every album the tree shows; the
+    members of those whose number is in `only` (None: all) are the ones compared, the others'
+    are left as they are. An album missing from `albums` goes.
+
+    Returns (links added, links removed), or None when `write_albums` must rebuild the tree
+    instead: no readable tree, an album's folder would change (a new label or number width),
+    or a new album is not in `only`. A schema-1 tree is converted first, link names kept.
+    """
+    out = Path(os.path.abspath(out))
+    upgrade(out)
+    index = read_index(out)
+    if index is None:
+        return None
+    folders = folder_names(albums)
+    shelves = {shelf.number: shelf for shelf in index.albums}
+    touched = {a.number for a in albums if only is None or a.number in only}
+    for album, folder in zip(albums, folders, strict=True):
+        shelf = shelves.get(album.number)
+        if (shelf is None and album.number not in touched) or (shelf and shelf.folder != folder):
+            return None
+    wanted = {a.number for a in albums}
+    gone = [shelf for shelf in index.albums if shelf.number not in wanted]
+    try:
+        current = {
+            shelf.number: read_members(out, shelf)
+            for shelf in (*gone, *(shelves[n] for n in touched if n in shelves))
+        }
+    except (IndexChanged, ValueError) as error:
+        log.warning("rebuilding the album tree %s: %s", out, error)
+        return None
+    return _apply(out, index, albums, folders, current, gone, touched, failures)
+
+
+def _apply(
+    out: Path,
+    index: TreeIndex,
+    albums: Sequence[Album],
+    folders: Sequence[str],
+    current: dict[int, list[Linked]],
+    gone: Sequence[Shelf],
+    touched: Collection[int],
+    failures: Sequence[tuple[Path, str]],
+) -> tuple[int, int]:
+    """Members files of the touched albums that changed, then index.json, then the albums
+    that went: the order the readers of sidecar.py rely on."""
+    generation = index.generation + 1
+    real_out = Path(os.path.realpath(out))
+    shelves = {shelf.number: shelf for shelf in index.albums}
+    added = removed = 0
+    new: list[Shelf] = []
+    for album, folder in zip(albums, folders, strict=True):
+        shelf = shelves.get(album.number)
+        if album.number in touched:
+            before = current.get(album.number, [])
+            photos, more, fewer = _sync_album(out, real_out, folder, before, album.members)
+            added, removed = added + more, removed + fewer
+            if shelf is None or photos != before:
+                write_members(out, album.number, folder, generation, photos)
+                shelf = Shelf(album.number, folder, album.label, len(photos), generation)
+        assert shelf is not None  # update_albums checked that untouched albums exist
+        new.append(replace(shelf, label=album.label))
+    if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
+        write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))
+    for shelf in gone:
+        removed += _remove_album(out, shelf, current[shelf.number])
+    if added or removed:
+        log.info("updated %s: %d links added, %d removed", out, added, removed)
+    return added, removed
+
+
+def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
+    """Rename album `number`'s folder to `folder` in place, give it `label`, and record both
+    in the index files. False if the tree has no such album (rebuild it instead)."""
+    out = Path(os.path.abspath(out))
+    upgrade(out)
+    index = read_index(out)
+    if index is None or number not in {shelf.number for shelf in index.albums}:
+        return False
+    others = [Album(s.number, s.label, (), s.folder) for s in index.albums if s.number != number]
+    new_folder = folder_names([*others, Album(number, label, (), folder)])[-1]
+    shelf = next(s for s in index.albums if s.number == number)
+    try:
+        photos = read_members(out, shelf)
+    except (IndexChanged, ValueError):
+        return False
+    if new_folder != shelf.folder:
+        if os.path.lexists(out / new_folder) and name_key(new_folder) != name_key(shelf.folder):
+            raise AlbumsError(f"can't rename {out / shelf.folder}: {out / new_folder} exists")
+        os.rename(out / shelf.folder, out / new_folder)
+        fsync_folder(out)
+    generation = index.generation + 1
+    write_members(out, number, new_folder, generation, photos)
+    shelves = tuple(
+        Shelf(number, new_folder, label, s.size, generation) if s.number == number else s
+        for s in index.albums
+    )
+    write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
+    log.info("renamed %s to %s", out / shelf.folder, out / new_folder)
+    return True

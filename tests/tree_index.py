@@ -1,0 +1,38 @@
+"""The album tree's index files read as any program would: plain JSON, following the reading
+protocol the README gives (index.json, then each members file it names, at its generation)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+def index_files(out: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """index.json and every album's members file, by number, as one consistent view."""
+    for _ in range(20):
+        index = json.loads((out / "index.json").read_bytes())
+        assert index["schema_version"] == 2, index["schema_version"]
+        members = {}
+        try:
+            for album in index["albums"]:
+                members[album["number"]] = json.loads((out / album["members"]).read_bytes())
+        except FileNotFoundError:  # replaced meanwhile: read index.json again
+            time.sleep(0.05)
+            continue
+        if all(members[a["number"]]["generation"] == a["generation"] for a in index["albums"]):
+            return index, members
+        time.sleep(0.05)
+    raise AssertionError(f"{out} kept changing")
+
+
+def images(out: Path) -> list[dict[str, Any]]:
+    """Every photo in the tree: path, album (its folder), link (relative to `out`), distance."""
+    index, members = index_files(out)
+    return [
+        {"path": photo["path"], "album": album["name"],
+         "link": f"{album['name']}/{photo['link']}", "distance": photo["distance"]}
+        for album in index["albums"]
+        for photo in members[album["number"]]["photos"]
+    ]  # fmt: skip
