@@ -216,7 +216,10 @@ def test_rerun_replaces_the_tree_and_spares_originals(photos: Path, tmp_path: Pa
     kept = Album(1, "beach", _albums(photos)[1].members)
     write_albums(out, [kept])
     assert sorted(p.name for p in out.iterdir()) == [
-        MARKER_NAME, ".index", "01-beach", "index.json"
+        MARKER_NAME,
+        ".index",
+        "01-beach",
+        "index.json",
     ]
     assert sorted(os.listdir(out / ".index")) == ["album-0001.json"]
     assert len(images(out)) == 3

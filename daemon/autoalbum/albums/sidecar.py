@@ -122,10 +122,16 @@ def write_index(out: Path, index: TreeIndex) -> None:
         "generation": index.generation,
         **index.extra,
         "albums": [
-            {"number": a.number, "name": a.folder, "label": a.label, "size": a.size,
-             "members": a.members, "generation": a.generation}
+            {
+                "number": a.number,
+                "name": a.folder,
+                "label": a.label,
+                "size": a.size,
+                "members": a.members,
+                "generation": a.generation,
+            }
             for a in index.albums
-        ],  # fmt: skip
+        ],
         "failures": [{"path": str(path), "reason": reason} for path, reason in index.failures],
     }
     write_json_atomically(out / INDEX_NAME, record, indent=2)

@@ -213,13 +213,12 @@ class Keeper:
         """Give an album a name that every later recluster keeps; returns the old name. Its
         folder is renamed in place: the links in it stay valid."""
         shown = self._shown()
-        folders = dict(zip((a.id for a in shown), folder_names(self._headers(shown)), strict=True))
+        folders = self._folders(shown)
         record = self._album_called(album, folders)
         if record is None:
             known = ", ".join(folders.values())
             raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
-        renamed = [replace(a, name=name) if a.id == record.id else a for a in shown]
-        folder = dict(zip((a.id for a in renamed), folder_names(self._headers(renamed)), strict=True))
+        folder = self._folders([replace(a, name=name) if a.id == record.id else a for a in shown])
         with self.catalog.transaction():
             self.catalog.update_album(record.id, name, record.centroid, True)
         if record.id not in folder or not rename_album(
@@ -244,6 +243,10 @@ class Keeper:
         """The albums the tree shows: those with photos, by number."""
         shown = self.catalog.albums_with_members()
         return [a for a in self.catalog.albums() if a.id in shown]
+
+    def _folders(self, shown: Sequence[AlbumRecord]) -> dict[int, str]:
+        """Album id -> its folder, spelled as the album tree spells it."""
+        return dict(zip((a.id for a in shown), folder_names(self._headers(shown)), strict=True))
 
     @staticmethod
     def _headers(

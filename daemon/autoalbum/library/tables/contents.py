@@ -188,12 +188,13 @@ class Contents(Table):
     # the album tree (albums/update.py): only the albums an arrival touched are read
 
     def album_members(self, album_ids: Collection[int]) -> dict[int, list[Member]]:
-        """The live photos of each of `album_ids`, nearest to its centre first."""
+        """The live photos of each of `album_ids`, nearest to its centre first. (`+f.status`
+        keeps SQLite from scanning every live file by status instead of the album's rows.)"""
         members: dict[int, list[Member]] = {}
         for album in album_ids:
             rows = self.db.execute(
                 """SELECT f.path, c.distance FROM contents c JOIN files f ON f.content_id = c.id
-                   WHERE c.album_id = ? AND f.status = ? ORDER BY c.distance, f.path""",
+                   WHERE c.album_id = ? AND +f.status = ? ORDER BY c.distance, f.path""",
                 (album, Status.OK.value),
             )
             members[album] = [Member(path_of(path), float(far or 0.0)) for path, far in rows]
@@ -204,7 +205,7 @@ class Contents(Table):
         rows = self.db.execute(
             """SELECT a.id FROM albums a WHERE EXISTS (
                    SELECT 1 FROM contents c JOIN files f ON f.content_id = c.id
-                   WHERE c.album_id = a.id AND f.status = ?)""",
+                   WHERE c.album_id = a.id AND +f.status = ?)""",
             (Status.OK.value,),
         )
         return {row[0] for row in rows}
@@ -213,7 +214,7 @@ class Contents(Table):
         """The albums that the live photos at `paths`, or below them for a folder, are in."""
         found: set[int] = set()
         query = """SELECT c.album_id FROM files f JOIN contents c ON f.content_id = c.id
-                   WHERE f.status = ? AND c.album_id IS NOT NULL AND """
+                   WHERE +f.status = ? AND c.album_id IS NOT NULL AND """
         for path in paths:
             exact = self.db.execute(query + "f.path = ?", (Status.OK.value, stored(path)))
             rows = exact.fetchall()

@@ -1,0 +1,232 @@
+"""The album tree's index files (schema 2): a small index.json and one members file per album,
+read consistently; arrivals rewrite only the albums they touch; renames in place; schema-1
+trees upgraded."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from autoalbum.albums.sidecar import (
+    MEMBERS_FOLDER,
+    WrittenLink,
+    read_tree,
+    written_links,
+)
+from autoalbum.albums.tree import (
+    MARKER_NAME,
+    MARKER_TEXT,
+    Album,
+    Member,
+    folder_names,
+    write_albums,
+)
+from autoalbum.albums.update import rename_album, update_albums
+from colour_library import colour_photos, links, open_library, photo
+from tree_index import images, index_files
+
+
+def _photo(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"never read")
+    return folder / name
+
+
+def _album(number: int, *paths: Path, label: str = "") -> Album:
+    return Album(number, label or f"album {number}", tuple(Member(p, 0.25) for p in paths))
+
+
+def _on_disk(out: Path) -> set[tuple[str, str]]:
+    """(folder, original) of every symlink in the tree, each checked to resolve."""
+    found = set()
+    for link in out.rglob("*"):
+        if link.is_symlink():
+            assert link.exists(), f"dangling {link}"
+            found.add((link.parent.name, str(link.resolve())))
+    return found
+
+
+def _listed(out: Path) -> set[tuple[str, str]]:
+    return {(i["album"], str(Path(i["path"]).resolve())) for i in images(out)}
+
+
+def test_round_trip_and_written_links(tmp_path: Path) -> None:
+    a, b, c = (_photo(tmp_path / "p", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
+    out = write_albums(tmp_path / "albums", [_album(1, a, b), _album(0, c)])
+    index, members = index_files(out)
+    assert [x["members"] for x in index["albums"]] == [".index/album-0001.json",
+                                                        ".index/album-0000.json"]  # fmt: skip
+    assert [p["link"] for p in members[1]["photos"]] == ["a.jpg", "b.jpg"]
+    tree = read_tree(out)
+    assert tree is not None
+    shelves = [(s.number, s.folder, s.size) for s in tree[0].albums]
+    assert shelves == [(1, "01-album_1", 2), (0, "_unsorted", 1)]
+    assert [p.path for p in tree[1][1]] == [a, b]
+    assert written_links(out) == {
+        a: WrittenLink("01-album_1", "a.jpg", 1),
+        b: WrittenLink("01-album_1", "b.jpg", 1),
+        c: WrittenLink("_unsorted", "c.jpg", 0),
+    }
+    assert _listed(out) == _on_disk(out)
+
+
+def test_a_reader_sees_a_replaced_members_file_as_a_change(tmp_path: Path) -> None:
+    a = _photo(tmp_path / "p", "a.jpg")
+    out = write_albums(tmp_path / "albums", [_album(1, a)])
+    members = out / MEMBERS_FOLDER / "album-0001.json"
+    record = json.loads(members.read_text())
+    members.write_text(json.dumps({**record, "generation": record["generation"] + 1}))
+    with pytest.raises(ValueError, match="kept changing"):
+        read_tree(out)
+
+
+def test_update_touches_only_the_albums_named(tmp_path: Path) -> None:
+    a, b, c, d = (_photo(tmp_path / "p", f"{n}.jpg") for n in "abcd")
+    out = write_albums(tmp_path / "albums", [_album(1, a), _album(2, b), _album(3, c)])
+    files = {p: os.stat(p) for p in (out / MEMBERS_FOLDER).iterdir()}
+    # Album 2's members given as empty but not named: it must stay as it is.
+    assert update_albums(out, [_album(1, a, d), _album(2), _album(3, c)], only=[1]) == (1, 0)
+    for path, before in files.items():
+        after = os.stat(path)
+        same = (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        assert same == (path.name != "album-0001.json"), path
+    assert _listed(out) == _on_disk(out) == {("01-album_1", str(a.resolve())),
+        ("01-album_1", str(d.resolve())), ("02-album_2", str(b.resolve())),
+        ("03-album_3", str(c.resolve()))}  # fmt: skip
+    sizes = {x["number"]: x["size"] for x in index_files(out)[0]["albums"]}
+    assert sizes == {1: 2, 2: 1, 3: 1}
+
+
+def test_an_album_that_empties_goes_and_a_new_one_comes(tmp_path: Path) -> None:
+    a, b = _photo(tmp_path / "p", "a.jpg"), _photo(tmp_path / "p", "b.jpg")
+    out = write_albums(tmp_path / "albums", [_album(1, a), _album(2, b)])
+    assert update_albums(out, [_album(1, a), _album(0, b)], only=[0, 2]) == (1, 1)
+    assert not (out / "02-album_2").exists()
+    assert not (out / MEMBERS_FOLDER / "album-0002.json").exists()
+    assert _listed(out) == _on_disk(out) == {("01-album_1", str(a.resolve())),
+                                             ("_unsorted", str(b.resolve()))}  # fmt: skip
+
+
+def test_rename_in_place_keeps_every_link(tmp_path: Path) -> None:
+    photos = [_photo(tmp_path / "p" / "deep" / "er", f"{i}.jpg") for i in range(4)]
+    out = write_albums(tmp_path / "albums", [_album(1, *photos[:2]), _album(2, *photos[2:])])
+    inode = os.stat(out / "01-album_1").st_ino
+    other = os.stat(out / MEMBERS_FOLDER / "album-0002.json")
+    assert rename_album(out, 1, "Birthday cakes", "Birthday cakes")
+    assert os.stat(out / "Birthday cakes").st_ino == inode, "renamed, not rebuilt"
+    assert not (out / "01-album_1").exists()
+    assert os.stat(out / MEMBERS_FOLDER / "album-0002.json").st_mtime_ns == other.st_mtime_ns
+    assert _listed(out) == _on_disk(out)
+    assert ("Birthday cakes", str(photos[0].resolve())) in _on_disk(out)
+    assert index_files(out)[0]["albums"][0]["label"] == "Birthday cakes"
+    with pytest.raises(ValueError, match="share the folder"):
+        rename_album(out, 2, "x", "birthday CAKES")
+    assert not rename_album(out, 9, "x", "x"), "no album 9: the caller rebuilds"
+
+
+def test_a_users_folder_name_is_kept_verbatim_and_must_be_unique() -> None:
+    albums = [Album(1, "cat", (), folder="Coffee"), Album(12, "dog", ())]
+    assert folder_names(albums) == ["Coffee", "12-dog"]
+    with pytest.raises(ValueError, match="share the folder"):
+        folder_names([Album(1, "cat", (), folder="12-dog"), Album(12, "dog", ())])
+    for bad in ("", ".hidden", "a/b", "index.json"):
+        with pytest.raises(ValueError, match="can't be an album folder"):
+            folder_names([Album(1, "cat", (), folder=bad)])
+
+
+def _schema_1_tree(out: Path, photos: list[Path]) -> None:
+    """A tree as autoalbum wrote it before schema 2, with a clash named by an arrival."""
+    (out / "01-red").mkdir(parents=True)
+    (out / MARKER_NAME).write_text(MARKER_TEXT)
+    names = ["x.png", "x (7).png"]
+    images = []
+    for path, name in zip(photos, names, strict=True):
+        os.symlink(os.path.relpath(path, out / "01-red"), out / "01-red" / name)
+        images.append({"path": str(path), "album": "01-red", "link": f"01-red/{name}",
+                       "distance": 0.5})  # fmt: skip
+    index = {"schema_version": 1, "generator": "autoalbum 0", "created": "2020-01-01T00:00:00",
+             "albums": [{"number": 1, "name": "01-red", "label": "red", "size": 2}],
+             "images": images, "failures": [{"path": "/bad.jpg", "reason": "broken"}]}  # fmt: skip
+    (out / "index.json").write_text(json.dumps(index))
+
+
+def test_a_schema_1_tree_is_upgraded_keeping_its_links(tmp_path: Path) -> None:
+    photos = [_photo(tmp_path / "p1", "x.png"), _photo(tmp_path / "p2", "x.png")]
+    out = tmp_path / "albums"
+    _schema_1_tree(out, photos)
+    inode = os.lstat(out / "01-red" / "x (7).png").st_ino
+    new = _photo(tmp_path / "p3", "y.png")
+    albums = [Album(1, "red", tuple(Member(p, 0.5) for p in [*photos, new]))]
+    assert update_albums(out, albums, failures=[(Path("/bad.jpg"), "broken")]) == (1, 0)
+    assert os.lstat(out / "01-red" / "x (7).png").st_ino == inode, "converted, not rebuilt"
+    index, members = index_files(out)
+    assert index["failures"] == [{"path": "/bad.jpg", "reason": "broken"}]
+    assert [p["link"] for p in members[1]["photos"]] == ["x.png", "x (7).png", "y.png"]
+    assert _listed(out) == _on_disk(out)
+
+
+# --- the library: arrivals, departures, reclusters and renames -----------------------------------
+
+
+def test_an_arrival_reads_and_writes_only_its_album(tmp_path: Path) -> None:
+    root = colour_photos(tmp_path)
+    for i in range(6):
+        photo(root / "photos" / "green" / f"green{i}.png", "green", 200 + i)
+    with open_library(root, k=3) as library:
+        library.index_files()
+        library.write_tree()  # the first update after opening compares every album
+        tree = root / "albums"
+        stats = {p: os.stat(p) for p in (tree / MEMBERS_FOLDER).iterdir()}
+        statements: list[str] = []
+        library.catalog.db.set_trace_callback(statements.append)
+        arrival = photo(root / "photos" / "late-red.png", "red", 556)
+        gone = root / "photos" / "blue" / "blue0.png"
+        gone.unlink()
+        library.ingest([arrival], [gone])
+        library.catalog.db.set_trace_callback(None)
+        albums = {a.id: a.number for a in library.catalog.albums()}
+        red = albums[library.catalog.albums_of([arrival]).pop()]
+        blue = albums[library.catalog.albums_of([root / "photos" / "blue" / "blue1.png"]).pop()]
+    every_member = [s for s in statements if "ORDER BY c.distance" in s and "album_id = " not in s]
+    assert not every_member, "the arrival read every album's members"
+    changed = {p.name for p, s in stats.items() if os.stat(p).st_mtime_ns != s.st_mtime_ns}
+    assert changed == {f"album-{red:04d}.json", f"album-{blue:04d}.json"}
+    assert _listed(tree) == _on_disk(tree)
+    listed = {Path(i["path"]).name for i in images(tree)}
+    assert "late-red.png" in listed and "blue0.png" not in listed and len(listed) == 18
+
+
+def test_recluster_rebuilds_and_rename_renames_in_place(tmp_path: Path) -> None:
+    root = colour_photos(tmp_path)
+    tree = root / "albums"
+    with open_library(root) as library:
+        library.index_files()
+        inode = os.stat(tree).st_ino
+        library.recluster()
+        assert os.stat(tree).st_ino != inode, "a recluster swaps a new tree in"
+        assert _listed(tree) == _on_disk(tree) and len(_on_disk(tree)) == 12
+        album = library.catalog.albums()[0]
+        inode = os.stat(tree).st_ino
+        before = links(root)
+        library.rename(str(album.number), "Holiday snaps")
+    assert os.stat(tree).st_ino == inode, "renamed in place"
+    folder = f"{album.number:02d}-holiday_snaps"
+    old = next(f for f in before if f.startswith(f"{album.number:02d}-"))
+    assert links(root) == {(folder if f == old else f): v for f, v in before.items()}
+    assert _listed(tree) == _on_disk(tree)
+    assert index_files(tree)[0]["albums"][0]["name"] == folder
+
+
+def test_a_missing_or_damaged_tree_is_rebuilt(tmp_path: Path) -> None:
+    root = colour_photos(tmp_path)
+    with open_library(root) as library:
+        library.index_files()
+        (root / "albums" / MEMBERS_FOLDER / "album-0001.json").write_text("{damaged")
+        arrival = photo(root / "photos" / "late-red.png", "red", 556)
+        library.ingest([arrival], [])
+        library.ingest([photo(root / "photos" / "late-blue.png", "blue", 557)], [])
+    tree = root / "albums"
+    assert _listed(tree) == _on_disk(tree) and len(_on_disk(tree)) == 14
