@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageChops
@@ -226,15 +227,29 @@ class AlbumIndex:
         try:
             info = self.path.stat()
             key = (info.st_ino, info.st_mtime_ns, info.st_size)
-            index = json.loads(self.path.read_bytes()) if key != self._seen else None
-        except (OSError, ValueError):  # not written yet, or swapped while we read
-            return
-        if index is None:
+            if key == self._seen:
+                return
+            index = json.loads(self.path.read_bytes())
+            photos = self._photos(index)
+        except (OSError, ValueError, KeyError):  # not written yet, or replaced while we read
             return
         self._seen = key
         self.albums = len(index["albums"])
-        self.paths = {r["path"] for r in index["images"]} | {r["path"] for r in index["failures"]}
+        self.paths = photos | {r["path"] for r in index["failures"]}
         self.changed_at = time.monotonic()
+
+    def _photos(self, index: dict[str, Any]) -> set[str]:
+        """Every photo path the index lists: schema 1 in index.json itself, schema 2 in the
+        members file of each album (a baseline commit may write either)."""
+        if index["schema_version"] == 1:
+            return {r["path"] for r in index["images"]}
+        photos: set[str] = set()
+        for album in index["albums"]:
+            members = json.loads((self.path.parent / album["members"]).read_bytes())
+            if members["generation"] != album["generation"]:
+                raise ValueError("replaced while being read")
+            photos |= {r["path"] for r in members["photos"]}
+        return photos
 
 
 # One run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from autoalbum.albums.tree import (
     Member,
     write_albums,
 )
-from autoalbum.albums.update import update_albums
+from autoalbum.albums.update import rows, update_albums
 from autoalbum.errors import AutoalbumError
 from tree_index import images
 
@@ -307,6 +308,17 @@ def _photo(folder: Path, name: str) -> Path:
     return folder / name
 
 
+def _update(
+    out: Path,
+    albums: list[Album],
+    only: list[int] | None = None,
+    failures: Sequence[tuple[Path, str]] = (),
+) -> tuple[int, int] | None:
+    """update_albums comparing the albums numbered in `only` (None: all)."""
+    photos = {a.number: rows(a) for a in albums if only is None or a.number in only}
+    return update_albums(out, albums, photos, failures=failures)
+
+
 def _album(number: int, *paths: Path) -> Album:
     return Album(number, f"album {number}", tuple(Member(p, 0.25) for p in paths))
 
@@ -325,7 +337,7 @@ def test_update_links_arrivals_and_unlinks_leavers_in_place(tmp_path: Path) -> N
     user_file.write_text("mine")
     d = _photo(tmp_path / "photos", "d.jpg")
 
-    assert update_albums(out, [_album(1, a, d), _album(2, c, b)]) == (2, 1)
+    assert _update(out, [_album(1, a, d), _album(2, c, b)]) == (2, 1)
 
     assert os.lstat(kept_link).st_ino == kept_inode, "untouched links are left alone"
     assert not os.path.lexists(out / "01-album_1" / "b.jpg")
@@ -346,7 +358,7 @@ def test_update_gives_a_clashing_arrival_the_next_free_name(tmp_path: Path) -> N
     (out / "01-album_1" / "IMG_0001 (2).JPG").write_text("a file the user left here")
     second = _photo(tmp_path / "camera", "img_0001.jpg")
 
-    assert update_albums(out, [_album(1, first, second)]) == (1, 0)
+    assert _update(out, [_album(1, first, second)]) == (1, 0)
 
     assert (out / "01-album_1" / "IMG_0001.JPG").resolve() == first.resolve()
     assert (out / "01-album_1" / "img_0001 (3).jpg").resolve() == second.resolve()
@@ -366,7 +378,7 @@ def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
     ]
     out = tmp_path / "albums"
     write_albums(out, [_album(1, *photos[:3])])
-    assert update_albums(out, [_album(1, *photos)]) == (3, 0)
+    assert _update(out, [_album(1, *photos)]) == (3, 0)
 
     assert {os.fsencode(i["path"]) for i in images(out)} == {os.fsencode(p) for p in photos}
     links = {os.fsencode(p.resolve()) for p in (out / "01-album_1").iterdir()}
@@ -378,10 +390,10 @@ def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
 def test_update_refuses_when_the_albums_differ(tmp_path: Path) -> None:
     a, b = _photo(tmp_path, "a.jpg"), _photo(tmp_path, "b.jpg")
     out = tmp_path / "albums"
-    assert update_albums(out, [_album(1, a)]) is None, "no tree yet"
+    assert _update(out, [_album(1, a)]) is None, "no tree yet"
     write_albums(out, [_album(1, a)])
-    assert update_albums(out, [_album(1, a), _album(2, b)], only=[1]) is None, "2 is new"
-    assert update_albums(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
+    assert _update(out, [_album(1, a), _album(2, b)], only=[1]) is None, "2 is new"
+    assert _update(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
     assert _listed(out) == {(str(a), "01-album_1")}
 
 
@@ -390,7 +402,7 @@ def test_update_matches_a_rebuild(tmp_path: Path) -> None:
     before = [_album(1, *photos[:6]), _album(2, *photos[6:10])]
     after = [_album(1, *photos[2:7], photos[11]), _album(2, photos[0], *photos[7:11])]
     write_albums(tmp_path / "updated", before)
-    assert update_albums(tmp_path / "updated", after) is not None
+    assert _update(tmp_path / "updated", after) is not None
     write_albums(tmp_path / "rebuilt", after)
 
     def links(out: Path) -> set[tuple[str, str]]:

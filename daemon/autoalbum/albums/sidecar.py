@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoalbum import __version__
 from autoalbum.durable import write_json_atomically
@@ -45,11 +45,11 @@ class IndexChanged(Exception):
     """A members file is not the one index.json names: the tree changed while being read."""
 
 
-@dataclass(frozen=True)
-class Linked:
-    """A photo as its album's members file lists it."""
+class Linked(NamedTuple):
+    """A photo as its album's members file lists it. A tuple of strings: a members file of
+    thousands of photos is read and written without making a Path of each."""
 
-    path: Path  # the original, absolute
+    path: str  # the original, absolute; os.fsencode gives back its bytes
     link: str  # the entry's name in the album's folder
     distance: float
 
@@ -103,8 +103,8 @@ def write_members(
         "folder": folder,
         "generation": generation,
         "photos": [
-            {"path": str(p.path), "link": p.link, "distance": round(float(p.distance), 6)}
-            for p in photos
+            {"path": path, "link": link, "distance": round(distance, 6)}
+            for path, link, distance in photos
         ],
     }
     write_json_atomically(out / members_file(number), record)
@@ -187,9 +187,7 @@ def read_members(out: Path, album: Shelf) -> list[Linked]:
     if raw.get("generation") != album.generation or raw.get("number") != album.number:
         raise IndexChanged(f"{album.members} is of another generation")
     try:
-        return [
-            Linked(Path(p["path"]), str(p["link"]), float(p["distance"])) for p in raw["photos"]
-        ]
+        return [Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in raw["photos"]]
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{out / album.members} is damaged: {error!r}") from None
 
@@ -218,7 +216,7 @@ def written_links(out: Path) -> dict[Path, WrittenLink]:
         return {}
     folders = {a.number: a.folder for a in tree[0].albums}
     return {
-        photo.path: WrittenLink(folders[number], photo.link, number)
+        Path(photo.path): WrittenLink(folders[number], photo.link, number)
         for number, photos in tree[1].items()
         for photo in photos
     }
@@ -235,7 +233,7 @@ def upgrade(out: Path) -> bool:
         for image in raw["images"]:
             link = str(image["link"]).split("/", 1)[1]
             by_folder[str(image["album"])].append(
-                Linked(Path(image["path"]), link, float(image["distance"]))
+                Linked(str(image["path"]), link, float(image["distance"]))
             )
         shelves = tuple(
             Shelf(int(a["number"]), str(a["name"]), str(a["label"]),

@@ -103,7 +103,7 @@ def _write_album(tree: Path, final: Path, folder: str, album: Album) -> list[Lin
     ):
         original = Path(os.path.abspath(member.path))
         os.symlink(link_target(original, final / folder), tree / folder / entry)
-        photos.append(Linked(original, entry, round(float(member.distance), 6)))
+        photos.append(Linked(str(original), entry, round(float(member.distance), 6)))
     return photos
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,10 +27,12 @@ from autoalbum.albums.sidecar import (
     write_index,
     write_members,
 )
-from autoalbum.albums.tree import Album, AlbumsError, Member, folder_names, link_target
+from autoalbum.albums.tree import Album, AlbumsError, folder_names, link_target
 from autoalbum.durable import fsync_folder
 
 log = logging.getLogger(__name__)
+
+Row = tuple[str, float]  # a photo an album should hold: its absolute path, its distance
 
 
 def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> str:
@@ -45,16 +47,16 @@ def _link(original: Path, folder: Path, real_folder: Path, taken: set[str]) -> s
 
 
 def _sync_album(
-    out: Path, real_out: Path, folder: str, current: Sequence[Linked], wanted: Sequence[Member]
+    out: Path, real_out: Path, folder: str, current: Sequence[Linked], wanted: Sequence[Row]
 ) -> tuple[list[Linked], int, int]:
     """Bring one album folder from `current` to `wanted`: unlink leavers, link arrivals under
     a free name, keep the rest. Returns its photos, links added and links removed."""
-    distance = {os.path.abspath(m.path): round(float(m.distance), 6) for m in wanted}
+    distance = {path: round(float(far), 6) for path, far in wanted}
     kept: dict[str, str] = {}
     removed = 0
     for photo in current:
-        if str(photo.path) in distance:
-            kept[str(photo.path)] = photo.link
+        if photo.path in distance:
+            kept[photo.path] = photo.link
         elif (out / folder / photo.link).is_symlink():
             (out / folder / photo.link).unlink()
             removed += 1
@@ -68,7 +70,7 @@ def _sync_album(
                 taken = {name_key(name) for name in os.listdir(out / folder)}
             link = _link(Path(path), out / folder, real_out / folder, taken)
             added += 1
-        photos.append(Linked(Path(path), link, far))
+        photos.append(Linked(path, link, far))
     return photos, added, removed
 
 
@@ -90,21 +92,27 @@ def _remove_album(out: Path, shelf: Shelf, photos: Sequence[Linked]) -> int:
     return removed
 
 
+def rows(album: Album) -> list[Row]:
+    """An album's members as `update_albums` takes them: (absolute path, distance)."""
+    return [(os.path.abspath(m.path), m.distance) for m in album.members]
+
+
 def update_albums(
     out: Path,
     albums: Sequence[Album],
+    photos: Mapping[int, Sequence[Row]],
     *,
     failures: Sequence[tuple[Path, str]] = (),
-    only: Collection[int] | None = None,
 ) -> tuple[int, int] | None:
     """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite the
-    members files that change and index.json. `albums` lists every album the tree shows; the
-    members of those whose number is in `only` (None: all) are the ones compared, the others'
-    are left as they are. An album missing from `albums` goes.
+    members files that change and index.json. `albums` lists every album the tree shows (their
+    members are not looked at); `photos` gives, by album number, the photos of the albums to
+    compare: (absolute path, distance), nearest first. Albums not in `photos` are left as they
+    are. An album missing from `albums` goes.
 
     Returns (links added, links removed), or None when `write_albums` must rebuild the tree
     instead: no readable tree, an album's folder would change (a new label or number width),
-    or a new album is not in `only`. A schema-1 tree is converted first, link names kept.
+    or a new album is not in `photos`. A schema-1 tree is converted first, link names kept.
     """
     out = Path(os.path.abspath(out))
     upgrade(out)
@@ -113,22 +121,21 @@ def update_albums(
         return None
     folders = folder_names(albums)
     shelves = {shelf.number: shelf for shelf in index.albums}
-    touched = {a.number for a in albums if only is None or a.number in only}
     for album, folder in zip(albums, folders, strict=True):
         shelf = shelves.get(album.number)
-        if (shelf is None and album.number not in touched) or (shelf and shelf.folder != folder):
+        if (shelf is None and album.number not in photos) or (shelf and shelf.folder != folder):
             return None
     wanted = {a.number for a in albums}
     gone = [shelf for shelf in index.albums if shelf.number not in wanted]
     try:
         current = {
             shelf.number: read_members(out, shelf)
-            for shelf in (*gone, *(shelves[n] for n in touched if n in shelves))
+            for shelf in (*gone, *(shelves[n] for n in photos if n in shelves and n in wanted))
         }
     except (IndexChanged, ValueError) as error:
         log.warning("rebuilding the album tree %s: %s", out, error)
         return None
-    return _apply(out, index, albums, folders, current, gone, touched, failures)
+    return _apply(out, index, albums, folders, photos, current, gone, failures)
 
 
 def _apply(
@@ -136,12 +143,12 @@ def _apply(
     index: TreeIndex,
     albums: Sequence[Album],
     folders: Sequence[str],
+    photos: Mapping[int, Sequence[Row]],
     current: dict[int, list[Linked]],
     gone: Sequence[Shelf],
-    touched: Collection[int],
     failures: Sequence[tuple[Path, str]],
 ) -> tuple[int, int]:
-    """Members files of the touched albums that changed, then index.json, then the albums
+    """Members files of the albums compared that changed, then index.json, then the albums
     that went: the order the readers of sidecar.py rely on."""
     generation = index.generation + 1
     real_out = Path(os.path.realpath(out))
@@ -150,14 +157,14 @@ def _apply(
     new: list[Shelf] = []
     for album, folder in zip(albums, folders, strict=True):
         shelf = shelves.get(album.number)
-        if album.number in touched:
+        if album.number in photos:
             before = current.get(album.number, [])
-            photos, more, fewer = _sync_album(out, real_out, folder, before, album.members)
+            linked, more, fewer = _sync_album(out, real_out, folder, before, photos[album.number])
             added, removed = added + more, removed + fewer
-            if shelf is None or photos != before:
-                write_members(out, album.number, folder, generation, photos)
-                shelf = Shelf(album.number, folder, album.label, len(photos), generation)
-        assert shelf is not None  # update_albums checked that untouched albums exist
+            if shelf is None or linked != before:
+                write_members(out, album.number, folder, generation, linked)
+                shelf = Shelf(album.number, folder, album.label, len(linked), generation)
+        assert shelf is not None  # update_albums checked that the others exist
         new.append(replace(shelf, label=album.label))
     if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
         write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))

@@ -8,6 +8,7 @@ arrivals only the albums they touched (`Keeper.stale`), after a recluster whole.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -280,14 +281,16 @@ class Keeper:
     ) -> bool:
         """Update the tree in place, reading only the `stale` albums' photos (None: all);
         False if it must be rebuilt instead."""
-        if stale is None:
-            members, only = self.catalog.members(), None
-        else:
-            touched = [a for a in shown if a.id in stale]
-            members = self.catalog.album_members([a.id for a in touched])
-            only = {a.number for a in touched}
-        tree = self._headers(shown, members)
-        return update_albums(self.albums, tree, failures=failures, only=only) is not None
+        ids = None if stale is None else [a.id for a in shown if a.id in stale]
+        rows = self.catalog.member_rows(ids)
+        number = {a.id: a.number for a in shown}
+        photos = {
+            number[album]: [(os.path.abspath(path), far) for path, far in members]
+            for album, members in rows.items()
+            if album in number
+        }
+        tree = self._headers(shown)
+        return update_albums(self.albums, tree, photos, failures=failures) is not None
 
     def record(self, kind: str, started: float, images: int, k: int | None = None,
                 choice: KChoice | None = None) -> None:  # fmt: skip

@@ -109,7 +109,7 @@ def _albums_v2(folder: Path) -> list[tuple[str, str, list[Member]]]:
         raise ValueError(f"{folder / INDEX_NAME} can't be read")
     index, photos = tree
     return [
-        (a.folder, a.label, [Member(p.path, p.distance) for p in photos[a.number]])
+        (a.folder, a.label, [Member(Path(p.path), p.distance) for p in photos[a.number]])
         for a in index.albums
     ]
 

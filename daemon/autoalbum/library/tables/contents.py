@@ -3,6 +3,8 @@ the album it is in; identical files share one."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -13,6 +15,8 @@ from numpy.typing import NDArray
 from autoalbum.albums.tree import Member
 from autoalbum.library.records import Status
 from autoalbum.library.tables import Table, from_blob, path_of, stored, to_blob
+
+_Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
 
 class Contents(Table):
@@ -187,17 +191,27 @@ class Contents(Table):
 
     # the album tree (albums/update.py): only the albums an arrival touched are read
 
-    def album_members(self, album_ids: Collection[int]) -> dict[int, list[Member]]:
-        """The live photos of each of `album_ids`, nearest to its centre first. (`+f.status`
-        keeps SQLite from scanning every live file by status instead of the album's rows.)"""
-        members: dict[int, list[Member]] = {}
-        for album in album_ids:
+    def member_rows(self, album_ids: Collection[int] | None = None) -> dict[int, list[_Row]]:
+        """The live photos of each of `album_ids` (None: of every album) as (path, distance),
+        nearest to its centre first: strings, not Paths, for the thousands of an album.
+        (`+f.status` keeps SQLite from reading every live file by status instead of the
+        album's own rows.)"""
+        query = """SELECT f.path, c.album_id, c.distance FROM contents c
+                   JOIN files f ON f.content_id = c.id WHERE +f.status = ? AND """
+        if album_ids is None:
             rows = self.db.execute(
-                """SELECT f.path, c.distance FROM contents c JOIN files f ON f.content_id = c.id
-                   WHERE c.album_id = ? AND +f.status = ? ORDER BY c.distance, f.path""",
-                (album, Status.OK.value),
+                query + "c.album_id IS NOT NULL ORDER BY c.distance, f.path", (Status.OK.value,)
             )
-            members[album] = [Member(path_of(path), float(far or 0.0)) for path, far in rows]
+        else:
+            rows = itertools.chain.from_iterable(
+                self.db.execute(
+                    query + "c.album_id = ? ORDER BY c.distance, f.path", (Status.OK.value, album)
+                )
+                for album in album_ids
+            )
+        members: dict[int, list[_Row]] = {album: [] for album in album_ids or ()}
+        for path, album, distance in rows:
+            members.setdefault(album, []).append((os.fsdecode(path), float(distance or 0.0)))
         return members
 
     def albums_with_members(self) -> set[int]:
