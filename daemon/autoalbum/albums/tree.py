@@ -47,7 +47,7 @@ from autoalbum.albums.sidecar import (
 from autoalbum.durable import NAME_MAX, fsync_folder, replacing
 from autoalbum.errors import AutoalbumError
 
-__all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "MARKER_NAME"]
+__all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "MARKER_NAME"]  # sidecar.py's, re-exported
 
 log = logging.getLogger(__name__)
 

@@ -266,7 +266,7 @@ class Keeper:
         stale, self.stale = self.stale, None  # should this fail, the next one compares all
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
         shown = self._shown()
-        if rebuild or not self._update(shown, stale, failures):
+        if rebuild or not self.tree_exists() or not self._update(shown, stale, failures):
             members = self.catalog.members()
             write_albums(self.albums, self._headers(shown, members), failures=failures)
         self.stale = set()

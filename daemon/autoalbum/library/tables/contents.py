@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +198,7 @@ class Contents(Table):
         album's own rows.)"""
         query = """SELECT f.path, c.album_id, c.distance FROM contents c
                    JOIN files f ON f.content_id = c.id WHERE +f.status = ? AND """
+        rows: Iterable[tuple[bytes, int, float | None]]
         if album_ids is None:
             rows = self.db.execute(
                 query + "c.album_id IS NOT NULL ORDER BY c.distance, f.path", (Status.OK.value,)
