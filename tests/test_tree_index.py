@@ -14,6 +14,7 @@ import pytest
 from autoalbum.albums.sidecar import (
     MEMBERS_FOLDER,
     WrittenLink,
+    read_album,
     read_tree,
     written_links,
 )
@@ -77,6 +78,9 @@ def test_round_trip_and_written_links(tmp_path: Path) -> None:
     shelves = [(s.number, s.folder, s.size) for s in tree[0].albums]
     assert shelves == [(1, "01-album_1", 2), (0, "_unsorted", 1)]
     assert [p.path for p in tree[1][1]] == [str(a), str(b)]
+    album = read_album(out, 0)
+    assert album is not None and album[1] == [(str(c), "c.jpg", 0.25)]
+    assert read_album(out, 5) is None
     assert written_links(out) == {
         a: WrittenLink("01-album_1", "a.jpg", 1),
         b: WrittenLink("01-album_1", "b.jpg", 1),

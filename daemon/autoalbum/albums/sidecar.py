@@ -209,6 +209,21 @@ def read_tree(
     raise ValueError(f"{out} kept changing while it was read; try again")
 
 
+def read_album(out: Path, number: int) -> tuple[Shelf, list[Linked]] | None:
+    """One album as index.json lists it and its photos: two small files, whatever the size of
+    the library. None if the tree has no such album."""
+    for _ in range(_READ_ATTEMPTS):
+        index = read_index(out)
+        shelf = next((a for a in index.albums if a.number == number), None) if index else None
+        if shelf is None:
+            return None
+        try:
+            return shelf, read_members(out, shelf)
+        except IndexChanged:
+            continue
+    raise ValueError(f"{out} kept changing while it was read; try again")
+
+
 def written_links(out: Path) -> dict[Path, WrittenLink]:
     """Every photo's link as autoalbum last wrote it: photo -> (folder, link, album)."""
     tree = read_tree(out)
