@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,9 +32,13 @@ from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
+from autoalbum.library.corrections import Corrector, honour, load_rules, place_arrivals
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
+
+
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -71,22 +76,19 @@ class Keeper:
                 return album.id
         return self.catalog.add_album(UNSORTED_NUMBER, UNSORTED_FOLDER, None, False)
 
-    def _nearest_albums(
-        self, vectors: NDArray[np.float32]
-    ) -> tuple[list[int], NDArray[np.float32]]:
-        albums = [a for a in self.catalog.albums() if a.centroid is not None]
-        centroids = np.stack([a.centroid for a in albums if a.centroid is not None])
-        similarity = vectors @ centroids.T
-        nearest = similarity.argmax(axis=1)
-        distances = (1.0 - similarity[np.arange(len(vectors)), nearest]).astype(np.float32)
-        return [albums[i].id for i in nearest], distances
-
     def _place(
-        self, ids: NDArray[np.int64], album_ids: list[int], distances: NDArray[np.float32]
+        self,
+        ids: NDArray[np.int64],
+        album_ids: list[int],
+        distances: NDArray[np.float32],
+        fixed: NDArray[np.bool_] | None = None,
     ) -> int:
-        """Store assignments; photos too far from their album go to _unsorted."""
+        """Store assignments; photos too far from their album go to _unsorted, unless `fixed`
+        (pinned there by the user)."""
         limit = self.settings.unsorted_distance
         far = distances > limit
+        if fixed is not None:
+            far &= ~fixed
         if far.any():
             unsorted = self._unsorted_album()
             album_ids = [unsorted if f else a for a, f in zip(album_ids, far, strict=True)]
@@ -101,9 +103,10 @@ class Keeper:
             return 0
         if not self.catalog.has_centres():
             return self.recluster(write=False).images if cluster_first else 0
-        album_ids, distances = self._nearest_albums(self.stores.index.vectors(ids))
+        vectors = self.stores.index.vectors(ids)
         with self.catalog.transaction():
-            self._place(ids, album_ids, distances)
+            placed = place_arrivals(self.catalog, ids, vectors)
+            self._place(ids, placed.album_ids, placed.distances, placed.fixed)
         return len(ids)
 
     def recluster(
@@ -133,14 +136,17 @@ class Keeper:
         if cancelled():
             raise Cancelled("recluster cancelled before it changed anything")
         with self.catalog.transaction():
+            rules = load_rules(self.catalog)  # read here: none can come in before the commit
             plans = plan_albums(
-                previous, clustering.centroids, votes, sizes=sizes,
-                next_number=self.catalog.next_album_number(),
+                [p for p in previous if p.id not in rules.user_albums], clustering.centroids,
+                votes, sizes=sizes, next_number=self.catalog.next_album_number(),
             )  # fmt: skip
-            album_of_cluster = self._apply_plans(plans, clustering.centroids, previous)
-            unsorted = self._place(
-                ids, [album_of_cluster[c] for c in clustering.labels], clustering.distances
+            album_of_cluster = self._apply_plans(
+                plans, clustering.centroids, previous, rules.protected
             )
+            initial = [album_of_cluster[c] for c in clustering.labels]
+            placed = honour(self.catalog, ids, vectors, initial, clustering.distances)
+            unsorted = self._place(ids, placed.album_ids, placed.distances, placed.fixed)
         if write:
             self.write_tree(rebuild=True)
         report = ReclusterReport(
@@ -177,8 +183,10 @@ class Keeper:
         plans: Sequence[AlbumPlan],
         centroids: NDArray[np.float32],
         previous: Sequence[PreviousAlbum],
+        protected: Collection[int] = (),
     ) -> dict[int, int]:
-        """Create, update and retire albums per the plan; returns album id by cluster."""
+        """Create, update and retire albums per the plan, keeping the `protected` ones (that
+        corrections name); returns album id by cluster."""
         album_of_cluster: dict[int, int] = {}
         for plan in plans:
             centroid = centroids[plan.cluster]
@@ -189,7 +197,9 @@ class Keeper:
                 self.catalog.update_album(album_id, plan.name, centroid, plan.user_named)
             album_of_cluster[plan.cluster] = album_id
         kept = set(album_of_cluster.values())
-        self.catalog.delete_albums(p.id for p in previous if p.id not in kept)
+        self.catalog.delete_albums(
+            p.id for p in previous if p.id not in kept and p.id not in protected
+        )
         return album_of_cluster
 
     def rename(self, album: str, name: str) -> str:
@@ -203,6 +213,23 @@ class Keeper:
             self.catalog.update_album(record.id, name, record.centroid, True)
         self.write_tree()
         return record.name
+
+    def correct(self, action: Callable[[Corrector], T], origin: str = "cli") -> T:
+        """Record and apply corrections (library/corrections.py) in one transaction, then
+        bring the album tree up to date."""
+        with self.catalog.transaction():
+            result = action(Corrector(self.catalog, self._place, origin))
+        self.write_tree()
+        return result
+
+    def album(self, album: str) -> AlbumRecord:
+        """The album with this name, number or folder name, or an error that lists them."""
+        folders = self._folders()
+        record = self._album_called(album, folders)
+        if record is None:
+            known = ", ".join(folders.values())
+            raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
+        return record
 
     def _album_called(self, album: str, folders: dict[int, str]) -> AlbumRecord | None:
         """The album with this name, number or folder name (by its number part)."""
