@@ -26,6 +26,7 @@ from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.records import AlbumRecord, CorrectionKind, CorrectionRecord
+from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def learned_centres(
     centres: Mapping[int, Vectors],
 ) -> dict[int, Vectors]:
     """New centres for the albums photos were pinned to: the mean of their members, pinned ones
-    included; an album made by the user, the mean of its pinned examples."""
+    included; an album made by the user, the mean of its pinned examples. (An album merged into
+    another keeps its own centre, which stands for that album: clusters like it join it.)"""
     learned: dict[int, Vectors] = {}
     pinned_to = {rules.resolve(a) for a in rules.pins.values()}
     for album in pinned_to | rules.user_albums:
@@ -128,55 +130,60 @@ def constrained(
     rules: Rules,
 ) -> Placement:
     """Each photo's album: `initial` (a recluster's cluster album; None: the nearest) as the
-    corrections allow. `centres`: every album's centre (of live albums only are candidates)."""
-    album_ids = [rules.resolve(a) for a in initial]
+    corrections allow. `centres`: the albums' centres; a merged album's stands for the album
+    it went into, a retired one's for none. Pinned photos, and those a merge sent to an
+    album, are `fixed`: the user put them there, however far from its centre."""
+    targets = {a: rules.resolve(a) for a in centres}
+    columns = [a for a, target in targets.items() if target is not None]
+    if not columns:
+        raise AutoalbumError("no album is left to file photos into; undo a retire or a merge")
+    matrix = np.stack([centres[a] for a in columns]).astype(np.float32)
+    similarity = vectors @ matrix.T if len(ids) else np.zeros((0, len(columns)), np.float32)
+    album_of = np.array([targets[a] for a in columns])
+    users = np.isin(album_of, list(rules.user_albums))
+    chosen: list[int] = []
     fixed = np.zeros(len(ids), dtype=bool)
     for i, content in enumerate(ids):
         pinned = rules.resolve(rules.pins.get(int(content)))
+        album = rules.resolve(initial[i])
+        fixed[i] = pinned is not None or (album is not None and album != initial[i])
         if pinned is not None:
-            album_ids[i], fixed[i] = pinned, True
-    candidates = [a for a in centres if rules.live(a)]
-    if not candidates:
-        raise AutoalbumError("no album is left to file photos into; undo a retire or a merge")
-    matrix = np.stack([centres[a] for a in candidates]).astype(np.float32)
-    similarity = vectors @ matrix.T if len(ids) else np.zeros((0, len(candidates)), np.float32)
-    column = {a: j for j, a in enumerate(candidates)}
-    users = [column[a] for a in rules.user_albums if a in column]
-    chosen: list[int] = []
-    for i, content in enumerate(ids):
-        album = album_ids[i]
-        if not fixed[i]:
-            album = _allowed_choice(similarity[i], candidates, column, album, users,
-                                    rules.excluded.get(int(content), set()))  # fmt: skip
-        chosen.append(album if album is not None else candidates[0])
+            album = pinned
+        else:
+            excluded = rules.excluded.get(int(content), set())
+            album = _allowed_choice(similarity[i], album_of, users, album, excluded)
+        chosen.append(album)
     distances = np.array(
-        [1.0 - similarity[i, column[a]] if a in column else 1.0 for i, a in enumerate(chosen)],
+        [1.0 - _similarity(similarity[i], album_of, a) for i, a in enumerate(chosen)],
         dtype=np.float32,
     )
     return Placement(chosen, distances, fixed)
 
 
+def _similarity(similarity: Vectors, album_of: NDArray[np.int64], album: int) -> float:
+    """A photo's similarity to an album: to the nearest centre that stands for it."""
+    mine = similarity[album_of == album]
+    return float(mine.max()) if len(mine) else 0.0
+
+
 def _allowed_choice(
     similarity: Vectors,
-    candidates: Sequence[int],
-    column: Mapping[int, int],
+    album_of: NDArray[np.int64],
+    users: NDArray[np.bool_],
     album: int | None,
-    users: Sequence[int],
     excluded: set[int],
 ) -> int:
     """The photo's album when not pinned: its own if allowed, else the nearest allowed; a
     user's album nearer than its own takes it."""
-    allowed = np.array([a not in excluded for a in candidates])
-    if album is None or album not in column or not allowed[column[album]]:
+    allowed = ~np.isin(album_of, list(excluded))
+    if album is None or album in excluded or album not in album_of:
         scores = np.where(allowed, similarity, -np.inf)
-        if not np.isfinite(scores).any():
-            return candidates[int(similarity.argmax())]
-        return candidates[int(scores.argmax())]
-    best = column[album]
-    for j in users:
-        if allowed[j] and similarity[j] > similarity[best]:
-            best = j
-    return candidates[best]
+        best = int(scores.argmax()) if np.isfinite(scores).any() else int(similarity.argmax())
+        return int(album_of[best])
+    scores = np.where(allowed & users, similarity, -np.inf)
+    if users.any() and scores.max() > _similarity(similarity, album_of, album):
+        return int(album_of[int(scores.argmax())])
+    return album
 
 
 def honour(
@@ -328,3 +335,21 @@ class Corrector:
 
     def _centres(self) -> dict[int, Vectors]:
         return {a.id: a.centroid for a in self.catalog.albums() if a.centroid is not None}
+
+
+def describe(catalog: Catalog, record: CorrectionRecord) -> str:
+    """One line for a correction: its id, what it says, and where it was made."""
+    names = {a.id: a.name for a in catalog.albums()}
+    album = repr(names.get(record.album_id, f"album #{record.album_id}"))
+    photo = ""
+    if record.content_id is not None:
+        paths = catalog.paths_of(record.content_id)
+        photo = str(paths[0]) if paths else f"photo #{record.content_id} (gone)"
+    what = {
+        CorrectionKind.PIN: f"{photo} belongs to {album}",
+        CorrectionKind.EXCLUDE: f"{photo} is never in {album}",
+        CorrectionKind.MERGE: f"{album} merged into {names.get(record.target_id or -1, '?')!r}",
+        CorrectionKind.RETIRE: f"{album} retired",
+        CorrectionKind.ALBUM: f"{album} made from examples",
+    }[record.kind]
+    return f"{record.id:>5}  {record.kind.value:<7}  {printable(what)}  ({record.origin})"

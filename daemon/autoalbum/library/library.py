@@ -173,6 +173,7 @@ class Library:
     def index_files(self, progress: Progress | None = None) -> IndexReport:
         """Bring the catalog up to date with the folders; embed only new content."""
         started = time.monotonic()
+        self._keeper.take_gestures()  # what the user did while nothing was running
         paths = self._indexer.scan()
         return self.ingest(paths, self._indexer.vanished(paths), progress, started=started)
 
@@ -215,7 +216,10 @@ class Library:
         self, write: bool = True, cancelled: Callable[[], bool] = lambda: False
     ) -> ReclusterReport:
         """Cluster all photos afresh; old albums keep their number and name where matched.
-        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits."""
+        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits. With
+        `write`, what the user did in the album folder is taken first."""
+        if write:
+            self._keeper.take_gestures()
         return self._keeper.recluster(write, cancelled)
 
     def rename(self, album: str, name: str) -> str:
@@ -252,6 +256,19 @@ class Library:
     def undo(self, correction_id: int) -> CorrectionRecord:
         """Take a correction back."""
         return self._keeper.correct(lambda c: c.undo(correction_id))
+
+    def corrections(self) -> list[CorrectionRecord]:
+        """The corrections in force, oldest first."""
+        return self.catalog.corrections()
+
+    def take_gestures(self) -> int:
+        """What the user did in the album folder, as corrections; returns how many."""
+        return self._keeper.take_gestures()
+
+    @property
+    def album_folder_changed(self) -> bool:
+        """Whether the album folder changed since autoalbum last wrote or read it."""
+        return self._keeper.folder_changed()
 
     def _content_ids(self, photos: Sequence[Path]) -> list[int]:
         """The catalogued content of each photo: its path, or a link to it (in the albums)."""
