@@ -7,14 +7,15 @@ features of ~/.cache/autoalbum/bench/<set>.raw-flip.npz, made by bench/cluster_m
 L2-normalised). Then, as the issue asks:
 
 1. the default albums (the first index clusters them): NMI and one-to-one accuracy "before";
-2. per class, `--moves` photos outside the album holding most of the class are moved there
-   (`autoalbum move`, i.e. pinned), and the library reclusters: "corrected";
+2. per class, `--moves` photos outside the album holding most of the class are moved there,
+   by moving their links in the album folder as a user would in a file browser (or with
+   `--by command`, by `autoalbum move`), and the library reclusters: "corrected";
 3. the remaining sixth (20% more photos) arrives and is filed by `index` (assign_new): "grown";
 4. another recluster: "reclustered".
 
 A control run does the same with no corrections. _unsorted counts as one more album.
 
-    PYTHONPATH=daemon python bench/corrections.py [--sets flowers17,catsdogs,...] [--moves 5]
+    PYTHONPATH=daemon python bench/corrections.py [--sets flowers17,mnist] [--moves 5] [--by X]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from autoalbum.evaluation.evaluate import hungarian_accuracy
 from autoalbum.library.library import Library
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_methods import LabelledSet, mixture  # noqa: E402
+from cluster_methods import LabelledSet, mixture
 
 Matrix = NDArray[np.float32]
 SIZE = 8  # the stand-in photos' side in pixels
@@ -117,7 +118,20 @@ def corrections(
     return wanted
 
 
-def run(data: LabelledSet, moves: int, correct: bool, seed: int) -> list[tuple[str, ...]]:
+def drag_links(out: Path, wanted: dict[int, list[int]]) -> None:
+    """What a user does in a file browser: each photo's link moved into its album's folder."""
+    links = {link.resolve().name: link for link in out.glob("*/*") if link.is_symlink()}
+    folders = {int(f.name.split("-")[0]): f for f in out.iterdir() if f.name[0].isdigit()}
+    for album, rows in wanted.items():
+        for row in rows:
+            link = links[f"p{row:05d}.png"]
+            if link.parent != folders[album]:
+                link.rename(folders[album] / link.name)
+
+
+def run(
+    data: LabelledSet, moves: int, correct: bool, seed: int, by_browser: bool
+) -> list[tuple[str, ...]]:
     vectors = normalise(data.raw)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(vectors))
@@ -145,7 +159,11 @@ def run(data: LabelledSet, moves: int, correct: bool, seed: int) -> list[tuple[s
             started = time.monotonic()
             if correct:
                 found = albums_of(library, names)
-                for album, rows in corrections(found, data.labels, moves, rng).items():
+                wanted = corrections(found, data.labels, moves, rng)
+                if by_browser:
+                    drag_links(root / "albums", wanted)
+                    library.take_gestures()
+                for album, rows in wanted.items() if not by_browser else ():
                     paths = [root / "photos" / f"p{r:05d}.png" for r in rows]
                     library.move(paths, str(album))
             library.recluster()
@@ -165,13 +183,15 @@ def main() -> None:
     parser.add_argument("--sets", default="flowers17,catsdogs,hymenoptera,mnist,cifar10,mixture")
     parser.add_argument("--moves", type=int, default=5, help="photos moved per class")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by", choices=["browser", "command"], default="browser",
+                        help="move links in the album folder, or run autoalbum move")  # fmt: skip
     args = parser.parse_args()
     for name in args.sets.split(","):
         data = labelled(name)
         print(f"\n{name}: {len(data.labels)} photos, {data.k} classes, {args.moves} moves/class")
         print(f"  {'step':<24} {'NMI':>6} {'acc':>6} {'albums':>6} {'s':>6}   (control)")
-        control = run(data, args.moves, False, args.seed)
-        fixed = run(data, args.moves, True, args.seed)
+        control = run(data, args.moves, False, args.seed, False)
+        fixed = run(data, args.moves, True, args.seed, args.by == "browser")
         for row, other in zip(fixed, control, strict=True):
             step, nmi, accuracy, k, seconds = row
             print(f"  {step:<24} {nmi:>6} {accuracy:>6} {k:>6} {seconds:>6}"

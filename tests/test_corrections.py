@@ -34,7 +34,9 @@ def albums(root: Path) -> dict[str, list[str]]:
     for folder in sorted((root / "albums").iterdir()):
         if folder.is_dir():
             tree[folder.name] = sorted(
-                os.path.basename(os.readlink(link)) for link in folder.iterdir() if link.is_symlink()
+                os.path.basename(os.readlink(link))
+                for link in folder.iterdir()
+                if link.is_symlink()
             )
     return tree
 
@@ -205,6 +207,14 @@ def test_own_writes_and_swaps_are_no_gestures(tmp_path: Path) -> None:
         assert library.corrections() == []
 
 
+def test_a_deleted_original_is_no_gesture(tmp_path: Path) -> None:
+    with _library(tmp_path) as library:
+        (tmp_path / "photos" / "red4.png").unlink()  # its link dangles until the next index
+        assert library.take_gestures() == 0
+        library.index_files()
+        assert library.corrections() == []
+
+
 def test_gestures_read_from_written_and_found_links() -> None:
     a, b, c = Path("/p/a.png"), Path("/p/b.png"), Path("/p/c.png")
     written = {a: WrittenLink("01-x", "a.png", 1), b: WrittenLink("01-x", "b.png", 1),
@@ -240,7 +250,9 @@ def _cli(root: Path, *args: str) -> None:
     assert main([args[0], "--config", str(root / "autoalbum.yaml"), *args[1:]]) == 0
 
 
-def test_cli_move_exclude_undo_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_move_exclude_undo_and_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with _library(tmp_path):
         red, blue = red_and_blue(albums(tmp_path))
     _config_file(tmp_path)

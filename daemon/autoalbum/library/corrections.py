@@ -292,9 +292,7 @@ class Corrector:
         if record is None or record.undone_at is not None:
             known = "; see autoalbum corrections for the ids"
             raise AutoalbumError(f"no correction {correction_id} in force{known}")
-        undone = [record.id] + [
-            c.id for c in self.catalog.corrections() if c.parent == record.id
-        ]
+        undone = [record.id] + [c.id for c in self.catalog.corrections() if c.parent == record.id]
         self.catalog.undo_corrections(undone)
         if record.kind is CorrectionKind.ALBUM:
             self.catalog.set_user_made(record.album_id, False, None)
@@ -306,7 +304,9 @@ class Corrector:
 
     def _members(self, album_id: int) -> list[int]:
         ids = self.catalog.content_ids(live_only=True)
-        return [int(c) for c, a in zip(ids, self.catalog.album_ids(ids), strict=True) if a == album_id]
+        return [
+            int(c) for c, a in zip(ids, self.catalog.album_ids(ids), strict=True) if a == album_id
+        ]
 
     def apply(self, content_ids: Sequence[int], *, replace: bool = False) -> None:
         """Place these photos again as the corrections in force say, keeping each where it is

@@ -69,7 +69,7 @@ def written_links(out: Path) -> dict[Path, WrittenLink] | None:
 
 def found_links(out: Path) -> dict[str, dict[Path, str]]:
     """Album folder -> original (resolved) -> link name, for the links in the album folder now.
-    Hidden entries and symlinked folders are skipped; dangling links too."""
+    Hidden entries and symlinked folders are skipped."""
     found: dict[str, dict[Path, str]] = {}
     with os.scandir(out) as folders:
         for folder in folders:
@@ -78,7 +78,7 @@ def found_links(out: Path) -> dict[str, dict[Path, str]]:
             links: dict[Path, str] = {}
             with os.scandir(folder.path) as entries:
                 for entry in entries:
-                    if entry.is_symlink() and os.path.exists(entry.path):
+                    if entry.is_symlink():  # dangling too: the original went, not the link
                         links[Path(os.path.realpath(entry.path))] = entry.name
             found[folder.name] = links
     return found
@@ -100,7 +100,9 @@ class Gestures:
                 + len(self.retired) + len(self.new_albums))  # fmt: skip
 
 
-def gestures(written: Mapping[Path, WrittenLink], found: Mapping[str, Mapping[Path, str]]) -> Gestures:
+def gestures(
+    written: Mapping[Path, WrittenLink], found: Mapping[str, Mapping[Path, str]]
+) -> Gestures:
     """The difference between what autoalbum wrote and what the album folder holds."""
     listed: dict[str, set[Path]] = {}
     for original, link in written.items():
@@ -114,7 +116,9 @@ def gestures(written: Mapping[Path, WrittenLink], found: Mapping[str, Mapping[Pa
     alias = {renamed: folder for folder, renamed in result.renames.items()}
     home = {o: [alias.get(f, f) for f in fs] for o, fs in where.items()}
     for folder, members in listed.items():
-        _folder_gestures(result, folder, members, home, present=folder in found or folder in result.renames)
+        _folder_gestures(
+            result, folder, members, home, present=folder in found or folder in result.renames
+        )
     for folder in new:
         if folder not in alias and found[folder]:
             result.new_albums[folder] = sorted(found[folder])

@@ -39,7 +39,6 @@ from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
 
-
 T = TypeVar("T")
 
 
@@ -291,7 +290,9 @@ class Keeper:
                                Corrector(self.catalog, self._place, "browser"))  # fmt: skip
         return len(found)
 
-    def _write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
+    def _write_tree(
+        self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+    ) -> None:
         """Bring the album folder up to date with the catalog: in place, link by link, when
         the albums are the same ones, else (or with `rebuild`) rebuilt and swapped in whole,
         so that a file browser never sees a half-reclustered tree. Then the tags of photos

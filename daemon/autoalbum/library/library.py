@@ -29,9 +29,9 @@ from autoalbum.embedding.embedder import (
 )
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
+from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger

@@ -39,10 +39,16 @@ class Corrections(Table):
         rows = self.db.execute(f"SELECT * FROM corrections {where} ORDER BY id")
         return [
             CorrectionRecord(
-                row["id"], CorrectionKind(row["kind"]), row["content_id"], row["album_id"],
-                row["target_id"], row["parent"], row["origin"], row["created_at"],
+                row["id"],
+                CorrectionKind(row["kind"]),
+                row["content_id"],
+                row["album_id"],
+                row["target_id"],
+                row["parent"],
+                row["origin"],
+                row["created_at"],
                 row["undone_at"],
-            )  # fmt: skip
+            )
             for row in rows
         ]
 
