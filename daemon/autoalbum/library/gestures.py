@@ -25,7 +25,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,20 +67,36 @@ def written_links(out: Path) -> dict[Path, WrittenLink] | None:
         return None
 
 
-def found_links(out: Path) -> dict[str, dict[Path, str]]:
-    """Album folder -> original (resolved) -> link name, for the links in the album folder now.
-    Hidden entries and symlinked folders are skipped."""
+def real_paths(paths: Iterable[Path]) -> dict[Path, Path]:
+    """Each path with its folders' symlinks resolved (as a link autoalbum wrote leads to it),
+    resolving each folder once: a library's photos share few folders."""
+    folders: dict[Path, Path] = {}
+    real = {}
+    for path in paths:
+        if path.parent not in folders:
+            folders[path.parent] = Path(os.path.realpath(path.parent))
+        real[path] = folders[path.parent] / path.name
+    return real
+
+
+def found_links(out: Path, known: Collection[Path] = ()) -> dict[str, dict[Path, str]]:
+    """Album folder -> original -> link name, for the links in the album folder now (dangling
+    ones too: the original went, not the link). A link's target is read, not followed, when
+    it names one of the `known` (real) originals; others are resolved. Hidden entries and
+    symlinked folders are skipped."""
     found: dict[str, dict[Path, str]] = {}
-    with os.scandir(out) as folders:
-        for folder in folders:
-            if folder.name.startswith(".") or not folder.is_dir(follow_symlinks=False):
-                continue
-            links: dict[Path, str] = {}
-            with os.scandir(folder.path) as entries:
-                for entry in entries:
-                    if entry.is_symlink():  # dangling too: the original went, not the link
-                        links[Path(os.path.realpath(entry.path))] = entry.name
-            found[folder.name] = links
+    for folder in _folders(out):
+        real_folder = os.path.realpath(folder.path)
+        links: dict[Path, str] = {}
+        with os.scandir(folder.path) as entries:
+            for entry in entries:
+                if not entry.is_symlink():
+                    continue
+                target = Path(os.path.normpath(os.path.join(real_folder, os.readlink(entry.path))))
+                if target not in known:
+                    target = Path(os.path.realpath(entry.path))
+                links[target] = entry.name
+        found[folder.name] = links
     return found
 
 
@@ -105,8 +121,8 @@ def gestures(
 ) -> Gestures:
     """The difference between what autoalbum wrote and what the album folder holds."""
     listed: dict[str, set[Path]] = {}
-    for original, link in written.items():
-        listed.setdefault(link.folder, set()).add(Path(os.path.realpath(original)))
+    for original, real in real_paths(written).items():
+        listed.setdefault(written[original].folder, set()).add(real)
     where: dict[Path, list[str]] = {}
     for folder, links in found.items():
         for original in links:
@@ -195,7 +211,7 @@ def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog
     """Record the gestures as corrections (inside a catalog transaction)."""
     by_number = {a.number: a for a in catalog.albums()}
     numbers = {w.folder: w.number for w in written.values()}
-    paths = {Path(os.path.realpath(p)): p for p in written}
+    paths = {real: p for p, real in real_paths(written).items()}
 
     def album(folder: str) -> AlbumRecord | None:
         record = by_number.get(numbers.get(folder, -1))
@@ -260,16 +276,30 @@ def tree_lock(state: Path) -> Iterator[None]:
 def keeping_new_folders(out: Path) -> Iterator[None]:
     """Empty folders the user made in the album folder (an album to be, before its first link)
     are made again after a tree swap, which would lose them."""
-    written = written_links(out)
-    empty: list[str] = []
-    if written is not None:
-        folders = {w.folder for w in written.values()}
-        empty = [f for f, links in found_links(out).items() if not links and f not in folders
-                 and not any((out / f).iterdir())]  # fmt: skip
+    empty = [f.name for f in _folders(out) if _empty(f.path)]
+    if empty:  # rare: only then is the index read
+        written = written_links(out) or {}
+        empty = [f for f in empty if f not in {w.folder for w in written.values()}]
     yield
     for folder in empty:
         with contextlib.suppress(OSError):
             (out / folder).mkdir(exist_ok=True)
+
+
+def _empty(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
+
+
+def _folders(out: Path) -> list[os.DirEntry[str]]:
+    """The album folders: not hidden, not symlinks."""
+    try:
+        with os.scandir(out) as entries:
+            return [
+                e for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return []
 
 
 def folder_signature(out: Path) -> tuple[tuple[str, int, int], ...]:

@@ -283,7 +283,8 @@ class Keeper:
         written = gestures.written_links(self.albums)
         if written is None:
             return 0
-        found = gestures.gestures(written, gestures.found_links(self.albums))
+        known = set(gestures.real_paths(written).values())
+        found = gestures.gestures(written, gestures.found_links(self.albums, known))
         if len(found):
             with self.catalog.transaction():
                 gestures.apply(found, written, self.catalog,

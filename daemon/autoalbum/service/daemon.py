@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
 ALBUMS_SETTLE_SECONDS = 1.0  # the album folder is read for the user's gestures once this still
+ALBUMS_RECHECK_SECONDS = 30.0  # and this often anyway (a change right after a write of ours)
 
 
 class Watcher(Protocol):
@@ -105,6 +106,7 @@ class Service:
         self._switch: ModelSwitch | None = None
         self._last_reconcile = 0.0
         self._albums_changed_at: float | None = None
+        self._albums_checked = 0.0
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
     @property
@@ -252,14 +254,20 @@ class Service:
         """What the user did in the album folder becomes corrections, once the folder has been
         still for a moment. Compared with what autoalbum wrote (library/gestures.py), so its own
         writes and swaps, which happen on this thread, are never taken for the user's."""
+        now = self._clock()
         if not self.library.album_folder_changed:
             self._albums_changed_at = None
-            return
-        now = self._clock()
-        if self._albums_changed_at is None:
+            if now - self._albums_checked < ALBUMS_RECHECK_SECONDS:
+                return
+        elif self._albums_changed_at is None:
             self._albums_changed_at = now
-        elif now - self._albums_changed_at >= ALBUMS_SETTLE_SECONDS:
+            return
+        if (
+            self._albums_changed_at is None
+            or now - self._albums_changed_at >= ALBUMS_SETTLE_SECONDS
+        ):
             self._albums_changed_at = None
+            self._albums_checked = now
             taken = self.library.take_gestures()
             if taken:
                 log.info("took %d changes made in the album folder as corrections", taken)
