@@ -17,11 +17,14 @@ from autoalbum.embedding.bundled import DEFAULT_MODEL
 from autoalbum.errors import AutoalbumError
 
 NAMES = [
-    "sort", "inspect", "index", "recluster", "rename", "tags", "similar", "duplicates", "run",
-    "status", "evaluate", "report", "sample-photos",
+    "sort", "inspect", "index", "recluster", "rename", "move", "exclude", "merge", "retire",
+    "album", "corrections", "undo", "tags", "similar", "duplicates", "run", "status", "evaluate",
+    "report", "sample-photos",
 ]  # fmt: skip
 REQUIRED = {
     "sort": ["s", "--out", "o"], "inspect": ["i"], "rename": ["a", "b"], "similar": ["i"],
+    "move": ["p", "--to", "a"], "exclude": ["p", "--from", "a"], "merge": ["a", "--into", "b"],
+    "retire": ["a"], "album": ["n", "p"], "undo": ["1"],
     "evaluate": ["d"], "report": ["--out", "r"], "sample-photos": ["f"],
 }  # fmt: skip
 

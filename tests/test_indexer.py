@@ -212,7 +212,9 @@ def test_catalog_from_before_quick_keys_still_relinks_moves(root: Path) -> None:
     db = sqlite3.connect(root / "state" / "catalog.sqlite")
     db.executescript(
         "DROP INDEX contents_quick; ALTER TABLE contents DROP COLUMN quick; DROP TABLE tagged; "
-        "ALTER TABLE contents DROP COLUMN next_vector; PRAGMA user_version=2;"
+        "ALTER TABLE contents DROP COLUMN next_vector; DROP TABLE corrections; "
+        "ALTER TABLE albums DROP COLUMN user_made; ALTER TABLE albums DROP COLUMN folder; "
+        "PRAGMA user_version=2;"
     )
     db.close()
     moved = root / "photos" / "renamed.png"

@@ -13,19 +13,26 @@ from pathlib import PurePath
 
 from autoalbum import __version__
 from autoalbum.cli import (
+    album,
+    corrections,
     duplicates,
     evaluate,
+    exclude,
     index,
     inspect,
+    merge,
+    move,
     recluster,
     rename,
     report,
+    retire,
     run,
     sample_photos,
     similar,
     sort,
     status,
     tags,
+    undo,
 )
 from autoalbum.cli.options import Command
 from autoalbum.errors import AutoalbumError
@@ -34,8 +41,8 @@ from autoalbum.printable import printable
 COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
     for module in (
-        sort, inspect, index, recluster, rename, tags, similar, duplicates, run, status, evaluate,
-        report, sample_photos,
+        sort, inspect, index, recluster, rename, move, exclude, merge, retire, album, corrections,
+        undo, tags, similar, duplicates, run, status, evaluate, report, sample_photos,
     )
 )  # fmt: skip
 

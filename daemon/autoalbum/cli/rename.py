@@ -11,10 +11,10 @@ from autoalbum.printable import printable
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
     parser.add_argument("album", help="album name, folder name (07-espresso) or number")
-    parser.add_argument("name", type=_text, help="the new name")
+    parser.add_argument("name", type=text, help="the new name")
 
 
-def _text(name: str) -> str:
+def text(name: str) -> str:
     """A name as typed, refused when the terminal sent bytes that are not UTF-8."""
     try:
         name.encode("utf-8")

@@ -1,5 +1,5 @@
-"""The library's catalog in SQLite: files, their contents (one vector each), albums and runs;
-the queries of each table are in library/tables/.
+"""The library's catalog in SQLite: files, their contents (one vector each), albums, runs and
+the user's corrections; the queries of each table are in library/tables/.
 
 The catalog is the source of truth. Identical files share one `contents` row, so a duplicate is
 embedded once; a file's album is its content's album. Vectors are stored as float16 blobs, which
@@ -20,6 +20,7 @@ from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
 from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
 from autoalbum.library.tables.albums import Albums
 from autoalbum.library.tables.contents import Contents
+from autoalbum.library.tables.corrections import Corrections
 from autoalbum.library.tables.files import Files
 
 # The records are the catalog's vocabulary: callers may take them from here or from records.
@@ -42,7 +43,7 @@ class CatalogError(AutoalbumError):
     """The catalog file can't be opened or is from a newer autoalbum."""
 
 
-class Catalog(Files, Contents, Albums):
+class Catalog(Files, Contents, Albums, Corrections):
     """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
 
     def __init__(self, path: Path) -> None:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,9 +35,14 @@ from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
+from autoalbum.library import gestures
+from autoalbum.library.corrections import Corrector, honour, load_rules, place_arrivals
+from autoalbum.library.gestures import folder_signature, tree_lock
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
+
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -64,6 +70,7 @@ class Keeper:
         self.stores = stores
         self.catalog = stores.catalog
         self.tagger = tagger
+        self.seen: tuple[object, ...] = ()  # the album folder's signature, as last written
         # Albums whose folders may differ from the catalog; None: any (compare them all).
         self.stale: set[int] | None = None
 
@@ -86,25 +93,24 @@ class Keeper:
                 return album.id
         return self.catalog.add_album(UNSORTED_NUMBER, UNSORTED_FOLDER, None, False)
 
-    def _nearest_albums(
-        self, vectors: NDArray[np.float32]
-    ) -> tuple[list[int], NDArray[np.float32]]:
-        albums = [a for a in self.catalog.albums() if a.centroid is not None]
-        centroids = np.stack([a.centroid for a in albums if a.centroid is not None])
-        similarity = vectors @ centroids.T
-        nearest = similarity.argmax(axis=1)
-        distances = (1.0 - similarity[np.arange(len(vectors)), nearest]).astype(np.float32)
-        return [albums[i].id for i in nearest], distances
-
     def _place(
-        self, ids: NDArray[np.int64], album_ids: list[int], distances: NDArray[np.float32]
+        self,
+        ids: NDArray[np.int64],
+        album_ids: list[int],
+        distances: NDArray[np.float32],
+        fixed: NDArray[np.bool_] | None = None,
     ) -> int:
-        """Store assignments; photos too far from their album go to _unsorted."""
+        """Store assignments; photos too far from their album go to _unsorted, unless `fixed`
+        (pinned there by the user)."""
         limit = self.settings.unsorted_distance
         far = distances > limit
+        if fixed is not None:
+            far &= ~fixed
         if far.any():
             unsorted = self._unsorted_album()
             album_ids = [unsorted if f else a for a, f in zip(album_ids, far, strict=True)]
+        if self.stale is not None:  # the albums they leave change too
+            self.note_changes([a for a in self.catalog.album_ids(ids) if a is not None])
         self.note_changes(album_ids)
         self.catalog.assign([int(i) for i in ids], album_ids, [float(d) for d in distances])
         return int(far.sum())
@@ -117,9 +123,10 @@ class Keeper:
             return 0
         if not self.catalog.has_centres():
             return self.recluster(write=False).images if cluster_first else 0
-        album_ids, distances = self._nearest_albums(self.stores.index.vectors(ids))
+        vectors = self.stores.index.vectors(ids)
         with self.catalog.transaction():
-            self._place(ids, album_ids, distances)
+            placed = place_arrivals(self.catalog, ids, vectors)
+            self._place(ids, placed.album_ids, placed.distances, placed.fixed)
         return len(ids)
 
     def recluster(
@@ -149,14 +156,17 @@ class Keeper:
         if cancelled():
             raise Cancelled("recluster cancelled before it changed anything")
         with self.catalog.transaction():
+            rules = load_rules(self.catalog)  # read here: none can come in before the commit
             plans = plan_albums(
-                previous, clustering.centroids, votes, sizes=sizes,
-                next_number=self.catalog.next_album_number(),
+                [p for p in previous if p.id not in rules.user_albums], clustering.centroids,
+                votes, sizes=sizes, next_number=self.catalog.next_album_number(),
             )  # fmt: skip
-            album_of_cluster = self._apply_plans(plans, clustering.centroids, previous)
-            unsorted = self._place(
-                ids, [album_of_cluster[c] for c in clustering.labels], clustering.distances
+            album_of_cluster = self._apply_plans(
+                plans, clustering.centroids, previous, rules.protected
             )
+            initial = [album_of_cluster[c] for c in clustering.labels]
+            placed = honour(self.catalog, ids, vectors, initial, clustering.distances)
+            unsorted = self._place(ids, placed.album_ids, placed.distances, placed.fixed)
         self.stale = None
         if write:
             self.write_tree(rebuild=True)
@@ -195,8 +205,10 @@ class Keeper:
         plans: Sequence[AlbumPlan],
         centroids: NDArray[np.float32],
         previous: Sequence[PreviousAlbum],
+        protected: Collection[int] = (),
     ) -> dict[int, int]:
-        """Create, update and retire albums per the plan; returns album id by cluster."""
+        """Create, update and retire albums per the plan, keeping the `protected` ones (that
+        corrections name); returns album id by cluster."""
         album_of_cluster: dict[int, int] = {}
         for plan in plans:
             centroid = centroids[plan.cluster]
@@ -207,18 +219,16 @@ class Keeper:
                 self.catalog.update_album(album_id, plan.name, centroid, plan.user_named)
             album_of_cluster[plan.cluster] = album_id
         kept = set(album_of_cluster.values())
-        self.catalog.delete_albums(p.id for p in previous if p.id not in kept)
+        self.catalog.delete_albums(
+            p.id for p in previous if p.id not in kept and p.id not in protected
+        )
         return album_of_cluster
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name. Its
         folder is renamed in place: the links in it stay valid."""
         shown = self._shown()
-        folders = self._folders(shown)
-        record = self._album_called(album, folders)
-        if record is None:
-            known = ", ".join(folders.values())
-            raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
+        record = self.album(album)
         folder = self._folders([replace(a, name=name) if a.id == record.id else a for a in shown])
         with self.catalog.transaction():
             self.catalog.update_album(record.id, name, record.centroid, True)
@@ -229,6 +239,23 @@ class Keeper:
         elif self.tagger is not None:
             self.tagger.follow(lambda: None)
         return record.name
+
+    def correct(self, action: Callable[[Corrector], T], origin: str = "cli") -> T:
+        """Record and apply corrections (library/corrections.py) in one transaction, then
+        bring the album tree up to date."""
+        with self.catalog.transaction():
+            result = action(Corrector(self.catalog, self._place, origin))
+        self.write_tree()
+        return result
+
+    def album(self, album: str) -> AlbumRecord:
+        """The album with this name, number or folder name, or an error that lists them."""
+        folders = self._folders(self._shown())
+        record = self._album_called(album, folders)
+        if record is None:
+            known = ", ".join(folders.values())
+            raise AutoalbumError(f"no album called {album!r}; albums: {known or 'none yet'}")
+        return record
 
     def _album_called(self, album: str, folders: dict[int, str]) -> AlbumRecord | None:
         """The album with this name, number or folder name (by its number part)."""
@@ -255,9 +282,47 @@ class Keeper:
     ) -> list[Album]:
         """The albums as the tree shows them, with `members` where given."""
         members = members or {}
-        return [Album(a.number, a.name, tuple(members.get(a.id, ()))) for a in records]
+        return [Album(a.number, a.name, tuple(members.get(a.id, ())), a.folder) for a in records]
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
+        """What the user did in the album folder becomes corrections first (gestures.py); then
+        the tree is written (rebuilt after gestures), all under the tree lock."""
+        with tree_lock(self.stores.state):
+            rebuild = self._absorb_gestures() > 0 or rebuild
+            with gestures.keeping_new_folders(self.albums):
+                self._write_tree(rebuild=rebuild, tick=tick)
+            self.seen = folder_signature(self.albums)
+
+    def take_gestures(self) -> int:
+        """Turn what the user did in the album folder into corrections, and write the tree if
+        they did anything; returns how many gestures."""
+        with tree_lock(self.stores.state):
+            taken = self._absorb_gestures()
+            if taken:
+                with gestures.keeping_new_folders(self.albums):
+                    self._write_tree(rebuild=True)
+            self.seen = folder_signature(self.albums)
+        return taken
+
+    def folder_changed(self) -> bool:
+        """Whether the album folder changed since autoalbum last wrote or read it."""
+        return folder_signature(self.albums) != self.seen
+
+    def _absorb_gestures(self) -> int:
+        written = gestures.written_links(self.albums)
+        if written is None:
+            return 0
+        known = set(gestures.real_paths(written).values())
+        found = gestures.gestures(written, gestures.found_links(self.albums, known))
+        if len(found):
+            with self.catalog.transaction():
+                gestures.apply(found, written, self.catalog,
+                               Corrector(self.catalog, self._place, "browser"))  # fmt: skip
+        return len(found)
+
+    def _write_tree(
+        self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+    ) -> None:
         """Bring the album folder up to date with the catalog: in place when the albums are
         the same ones, reading and writing only the albums in `stale` (all of them when it
         is None, as after opening the library), else (or with `rebuild`) rebuilt and swapped

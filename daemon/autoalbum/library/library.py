@@ -10,6 +10,7 @@ duplicates (search.py). Library composes them for the CLI and the daemon.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -30,10 +31,12 @@ from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
+from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
 from autoalbum.library.vectors import VectorIndex
+from autoalbum.printable import printable
 from autoalbum.tags.sidecars import TagsReport
 
 __all__ = ["Cancelled", "EarlierModel", "Library"]
@@ -173,6 +176,7 @@ class Library:
     def index_files(self, progress: Progress | None = None) -> IndexReport:
         """Bring the catalog up to date with the folders; embed only new content."""
         started = time.monotonic()
+        self._keeper.take_gestures()  # what the user did while nothing was running
         paths = self._indexer.scan()
         return self.ingest(paths, self._indexer.vanished(paths), progress, started=started)
 
@@ -218,12 +222,74 @@ class Library:
         self, write: bool = True, cancelled: Callable[[], bool] = lambda: False
     ) -> ReclusterReport:
         """Cluster all photos afresh; old albums keep their number and name where matched.
-        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits."""
+        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits. With
+        `write`, what the user did in the album folder is taken first."""
+        if write:
+            self._keeper.take_gestures()
         return self._keeper.recluster(write, cancelled)
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name."""
         return self._keeper.rename(album, name)
+
+    # corrections (library/corrections.py): each one outlasts every recluster and restart
+
+    def move(self, photos: Sequence[Path], album: str) -> AlbumRecord:
+        """These photos belong to `album` (name, number or folder) through every recluster."""
+        target, ids = self._keeper.album(album), self._content_ids(photos)
+        return self._keeper.correct(lambda c: c.pin(ids, target))
+
+    def exclude(self, photos: Sequence[Path], album: str) -> AlbumRecord:
+        """These photos are never filed into `album` again."""
+        source, ids = self._keeper.album(album), self._content_ids(photos)
+        return self._keeper.correct(lambda c: c.exclude(ids, source))
+
+    def merge(self, album: str, into: str) -> tuple[AlbumRecord, AlbumRecord]:
+        """`album`'s photos join `into`, and so do later clusters like `album`."""
+        source, target = self._keeper.album(album), self._keeper.album(into)
+        return self._keeper.correct(lambda c: c.merge(source, target))
+
+    def retire(self, album: str) -> AlbumRecord:
+        """`album` is never made again; its photos go to their next-nearest albums."""
+        source = self._keeper.album(album)
+        return self._keeper.correct(lambda c: c.retire(source))
+
+    def make_album(self, name: str, photos: Sequence[Path]) -> AlbumRecord:
+        """A new album from example photos; new photos like them are filed there."""
+        ids = self._content_ids(photos)
+        return self._keeper.correct(lambda c: c.make_album(name, ids))
+
+    def undo(self, correction_id: int) -> CorrectionRecord:
+        """Take a correction back."""
+        return self._keeper.correct(lambda c: c.undo(correction_id))
+
+    def corrections(self) -> list[CorrectionRecord]:
+        """The corrections in force, oldest first."""
+        return self.catalog.corrections()
+
+    def take_gestures(self) -> int:
+        """What the user did in the album folder, as corrections; returns how many."""
+        return self._keeper.take_gestures()
+
+    @property
+    def album_folder_changed(self) -> bool:
+        """Whether the album folder changed since autoalbum last wrote or read it."""
+        return self._keeper.folder_changed()
+
+    def _content_ids(self, photos: Sequence[Path]) -> list[int]:
+        """The catalogued content of each photo: its path, or a link to it (in the albums)."""
+        ids = []
+        for photo in photos:
+            candidates = (Path(os.path.abspath(photo)), Path(os.path.realpath(photo)))
+            records = [self.catalog.file(p) for p in candidates]
+            found = [r for r in records if r is not None and r.content_id is not None]
+            if not found or found[0].status is not Status.OK:
+                raise AutoalbumError(
+                    f"{printable(photo)} is not an indexed photo of this library; "
+                    "give a photo's path (or its link in the album folder), or run autoalbum index"
+                )
+            ids.append(int(found[0].content_id))  # type: ignore[arg-type]
+        return ids
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """Bring the album folder, and the tags if enabled, up to date with the catalog; `tick`

@@ -1,4 +1,5 @@
-"""The records the catalog stores and hands out: files and their status, albums, runs."""
+"""The records the catalog stores and hands out: files and their status, albums, runs and the
+user's corrections."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class AlbumRecord:
     name: str
     user_named: bool
     centroid: NDArray[np.float32] | None
+    user_made: bool = False  # made by the user from examples: kept whatever the clustering says
+    folder: str | None = None  # a folder name the user chose, kept as typed
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,24 @@ class RunRecord:
     k: int | None
     score: float | None
     method: str | None
+
+
+class CorrectionKind(str, enum.Enum):
+    PIN = "pin"  # the photo belongs to album_id
+    EXCLUDE = "exclude"  # the photo is never in album_id
+    MERGE = "merge"  # album_id's photos belong to target_id; album_id is never recreated
+    RETIRE = "retire"  # album_id is gone: its photos go to their next-nearest albums
+    ALBUM = "album"  # album_id was made by the user from examples (its pins name it parent)
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    id: int
+    kind: CorrectionKind
+    content_id: int | None
+    album_id: int
+    target_id: int | None
+    parent: int | None
+    origin: str  # "cli" or "browser"
+    created_at: float
+    undone_at: float | None

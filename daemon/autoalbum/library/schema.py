@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -89,5 +89,27 @@ MIGRATIONS: dict[int, str] = {
     # next_dim name that model while the switch runs.
     5: """
     ALTER TABLE contents ADD COLUMN next_vector BLOB;
+    """,
+    # Schema 6 belongs to another branch (vector storage); this placeholder keeps the numbering
+    # until the lead renumbers at merge.
+    6: "",
+    # The user's corrections (library/corrections.py): photos pinned to an album or excluded from
+    # one, albums merged, retired or made from examples; each can be undone. Albums made by the
+    # user are kept whatever the clustering says; `folder` is a folder name the user chose.
+    7: """
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('pin', 'exclude', 'merge', 'retire', 'album')),
+        content_id INTEGER REFERENCES contents(id) ON DELETE CASCADE,
+        album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+        target_id INTEGER REFERENCES albums(id) ON DELETE CASCADE,
+        parent INTEGER REFERENCES corrections(id) ON DELETE CASCADE,
+        origin TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        undone_at REAL
+    );
+    CREATE INDEX corrections_content ON corrections(content_id);
+    ALTER TABLE albums ADD COLUMN user_made INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE albums ADD COLUMN folder TEXT;
     """,
 }

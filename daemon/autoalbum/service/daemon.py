@@ -1,4 +1,5 @@
-"""The daemon: watch the folders, catch up, file arrivals into albums, recluster now and then.
+"""The daemon: watch the folders, catch up, file arrivals into albums, recluster now and then,
+and take what the user does in the album folder as corrections.
 
 One thread owns the library and takes photos in a chunk at a time, arrivals before the
 catch-up (backlog.py); reclustering runs beside it (reclusters.py). Signals only set flags:
@@ -31,6 +32,8 @@ from autoalbum.service.switch import ModelSwitch
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
+ALBUMS_SETTLE_SECONDS = 1.0  # the album folder is read for the user's gestures once this still
+ALBUMS_RECHECK_SECONDS = 30.0  # and this often anyway (a change right after a write of ours)
 
 
 class Watcher(Protocol):
@@ -102,6 +105,8 @@ class Service:
         self._intake: Intake | None = None
         self._switch: ModelSwitch | None = None
         self._last_reconcile = 0.0
+        self._albums_changed_at: float | None = None
+        self._albums_checked = 0.0
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
     @property
@@ -196,6 +201,7 @@ class Service:
             self._take_in_recluster()
             self.notifier.watchdog()
         self._maybe_reconcile()
+        self._take_gestures()
         if self._backlog and not (self._switch and self.library.arrivals_wait):
             self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
         elif self._switch is not None:
@@ -243,6 +249,28 @@ class Service:
             if found or vanished:
                 log.info("reconciliation scan caught %d changes missed by events",
                          len(found) + len(vanished))  # fmt: skip
+
+    def _take_gestures(self) -> None:
+        """What the user did in the album folder becomes corrections, once the folder has been
+        still for a moment. Compared with what autoalbum wrote (library/gestures.py), so its own
+        writes and swaps, which happen on this thread, are never taken for the user's."""
+        now = self._clock()
+        if not self.library.album_folder_changed:
+            self._albums_changed_at = None
+            if now - self._albums_checked < ALBUMS_RECHECK_SECONDS:
+                return
+        elif self._albums_changed_at is None:
+            self._albums_changed_at = now
+            return
+        if (
+            self._albums_changed_at is None
+            or now - self._albums_changed_at >= ALBUMS_SETTLE_SECONDS
+        ):
+            self._albums_changed_at = None
+            self._albums_checked = now
+            taken = self.library.take_gestures()
+            if taken:
+                log.info("took %d changes made in the album folder as corrections", taken)
 
     def _take_in_recluster(self) -> None:
         """Place what arrived while reclustering, then swap the new albums in whole."""

@@ -91,6 +91,17 @@ def _ago(moment: float) -> str:
     return f"{minutes:.0f} min ago" if minutes < 120 else f"{minutes / 60:.1f} h ago"
 
 
+def _corrections_lines(catalog: Catalog, latest: int = 5) -> list[str]:
+    """How many corrections are in force, and the latest few (autoalbum corrections: all)."""
+    from autoalbum.library.corrections import describe
+
+    records = catalog.corrections()
+    if not records:
+        return ["corrections: none"]
+    lines = [f"corrections: {len(records)} (autoalbum corrections lists them, undo ID undoes)"]
+    return lines + [f"  {describe(catalog, r)}" for r in records[-latest:]]
+
+
 def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
@@ -118,6 +129,7 @@ def library_status(config_path: Path, failures: int = 20) -> str:
                 f"last recluster: {_ago(run.started_at)}, {run.images} images, k={run.k}{score}, "
                 f"{run.seconds:.1f} s"
             )
+        lines += _corrections_lines(catalog)
         failed = catalog.files(Status.FAILED)
         lines += [
             f"  failed: {printable(f.path)}: {printable(f.reason)}" for f in failed[:failures]

@@ -29,6 +29,8 @@ class Albums(Table):
                 row["name"],
                 bool(row["user_named"]),
                 from_blob(row["centroid"]) if row["centroid"] is not None else None,
+                bool(row["user_made"]),
+                row["folder"],
             )
             for row in rows
         ]

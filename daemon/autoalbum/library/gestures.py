@@ -1,0 +1,305 @@
+"""What the user did in the album folder with a file browser, turned into corrections.
+
+autoalbum knows what it last wrote (index.json); the folder shows what is there now. The
+difference is the user's, whatever events came or did not come, so autoalbum's own writes and
+swaps are never taken for gestures. `gestures` reads the difference:
+
+| in the album folder                              | means                                    |
+|--------------------------------------------------|------------------------------------------|
+| a photo's link moved from album A to album B     | pin: the photo belongs to B              |
+| a photo's link deleted from A                    | exclude: never in A again                |
+| A's folder renamed (`07-espresso` -> `Coffee`)   | rename A                                 |
+| a new folder with links (moved, or made to originals) | a user album from those examples    |
+| every link of A moved into B                     | merge A into B                           |
+| A's folder deleted, or emptied of its links      | retire A                                 |
+
+Symlinks are only read (their target resolved to an original), never walked into; a tree that
+is not autoalbum's (no marker) or mid-swap (no folder, no index) shows no gestures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autoalbum.albums import sidecar
+from autoalbum.albums.sidecar import WrittenLink
+from autoalbum.albums.tree import MARKER_NAME, UNSORTED_FOLDER
+from autoalbum.library.catalog import Catalog
+from autoalbum.library.corrections import Corrector
+from autoalbum.library.records import AlbumRecord, Status
+
+log = logging.getLogger(__name__)
+
+TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
+
+
+def written_links(out: Path) -> dict[Path, WrittenLink] | None:
+    """Original -> the link autoalbum last wrote for it (albums/sidecar.py); None when the tree
+    is not autoalbum's, is mid-swap, or can't be read."""
+    if not (out / MARKER_NAME).is_file():
+        return None
+    try:
+        return sidecar.written_links(out) if sidecar.read_index(out) is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def real_paths(paths: Iterable[Path]) -> dict[Path, Path]:
+    """Each path with its folders' symlinks resolved (as a link autoalbum wrote leads to it),
+    resolving each folder once: a library's photos share few folders."""
+    folders: dict[Path, Path] = {}
+    real = {}
+    for path in paths:
+        if path.parent not in folders:
+            folders[path.parent] = Path(os.path.realpath(path.parent))
+        real[path] = folders[path.parent] / path.name
+    return real
+
+
+def found_links(out: Path, known: Collection[Path] = ()) -> dict[str, dict[Path, str]]:
+    """Album folder -> original -> link name, for the links in the album folder now (dangling
+    ones too: the original went, not the link). A link's target is read, not followed, when
+    it names one of the `known` (real) originals; others are resolved. Hidden entries and
+    symlinked folders are skipped."""
+    found: dict[str, dict[Path, str]] = {}
+    for folder in _folders(out):
+        real_folder = os.path.realpath(folder.path)
+        links: dict[Path, str] = {}
+        with os.scandir(folder.path) as entries:
+            for entry in entries:
+                if not entry.is_symlink():
+                    continue
+                target = Path(os.path.normpath(os.path.join(real_folder, os.readlink(entry.path))))
+                if target not in known:
+                    target = Path(os.path.realpath(entry.path))
+                links[target] = entry.name
+        found[folder.name] = links
+    return found
+
+
+@dataclass
+class Gestures:
+    """What the user did, by album folder (as autoalbum wrote it) and original (resolved)."""
+
+    pins: dict[Path, str] = field(default_factory=dict)  # original -> folder it belongs to
+    excludes: dict[Path, str] = field(default_factory=dict)  # original -> folder it is not in
+    renames: dict[str, str] = field(default_factory=dict)  # folder -> its new name
+    merges: dict[str, str] = field(default_factory=dict)  # folder -> folder it went into
+    retired: set[str] = field(default_factory=set)
+    new_albums: dict[str, list[Path]] = field(default_factory=dict)  # new folder -> examples
+
+    def __len__(self) -> int:
+        return (len(self.pins) + len(self.excludes) + len(self.renames) + len(self.merges)
+                + len(self.retired) + len(self.new_albums))  # fmt: skip
+
+
+def gestures(
+    written: Mapping[Path, WrittenLink], found: Mapping[str, Mapping[Path, str]]
+) -> Gestures:
+    """The difference between what autoalbum wrote and what the album folder holds."""
+    listed: dict[str, set[Path]] = {}
+    for original, real in real_paths(written).items():
+        listed.setdefault(written[original].folder, set()).add(real)
+    where: dict[Path, list[str]] = {}
+    for folder, links in found.items():
+        for original in links:
+            where.setdefault(original, []).append(folder)
+    new = [f for f in found if f not in listed]
+    result = Gestures(renames=_renames(listed, found, where, new))
+    alias = {renamed: folder for folder, renamed in result.renames.items()}
+    home = {o: [alias.get(f, f) for f in fs] for o, fs in where.items()}
+    for folder, members in listed.items():
+        _folder_gestures(
+            result, folder, members, home, present=folder in found or folder in result.renames
+        )
+    for folder in new:
+        if folder not in alias and found[folder]:
+            result.new_albums[folder] = sorted(found[folder])
+    listed_in = {o: f for f, members in listed.items() for o in members}
+    for folder, links in found.items():  # links the user made, or copied beside autoalbum's
+        owner = alias.get(folder, folder)
+        for original in links:
+            was = listed_in.get(original)
+            copied = was is not None and was != owner and was in home.get(original, [])
+            if owner in listed and (was is None or copied) and original not in result.pins:
+                result.pins[original] = owner
+    for original in [o for o, f in result.pins.items() if f in new and f not in alias]:
+        del result.pins[original]  # a new album's examples
+    return result
+
+
+def _renames(
+    listed: Mapping[str, set[Path]],
+    found: Mapping[str, Mapping[Path, str]],
+    where: Mapping[Path, list[str]],
+    new: list[str],
+) -> dict[str, str]:
+    """Folder -> new folder holding most of its links, for folders gone or left without them."""
+    renames: dict[str, str] = {}
+    for folder, members in listed.items():
+        if folder == UNSORTED_FOLDER or (folder in found and set(found[folder]) & members):
+            continue
+        homes = Counter(f for o in members for f in where.get(o, []) if f in new)
+        for candidate, count in homes.most_common(1):
+            seen = sum(1 for o in members if o in where)
+            if candidate not in renames.values() and 2 * count >= seen:
+                renames[folder] = candidate
+    return renames
+
+
+def _folder_gestures(
+    result: Gestures, folder: str, members: set[Path], home: Mapping[Path, list[str]], *,
+    present: bool,
+) -> None:  # fmt: skip
+    """What happened to one album folder's links."""
+    still = {o for o in members if folder in home.get(o, [])}
+    moved = {o: [f for f in home.get(o, []) if f != folder] for o in members - still}
+    moved_to = {o: f[0] for o, f in moved.items() if len(f) == 1}
+    deleted = [o for o, f in moved.items() if not f]
+    if folder == UNSORTED_FOLDER:  # out of _unsorted: into the album it was moved to
+        result.pins.update(moved_to)
+        return
+    targets = set(moved_to.values())
+    if not still and len(targets) == 1 and not deleted and folder not in result.renames:
+        result.merges[folder] = targets.pop()
+        return
+    if not present or (not still and not moved_to and folder not in result.renames):
+        result.retired.add(folder)
+        result.pins.update(moved_to)
+        return
+    result.pins.update(moved_to)
+    result.excludes.update((o, folder) for o in deleted)
+
+
+# applying them
+
+
+def album_name(folder: str, number: int) -> tuple[str, str | None]:
+    """The name a folder the user typed gives its album, and the folder to keep verbatim
+    (None when it is autoalbum's own spelling, `07-coffee`)."""
+    match = re.fullmatch(r"0*(\d+)-(.+)", folder)
+    if match and int(match.group(1)) == number:
+        return match.group(2), None
+    return folder, folder
+
+
+def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog,
+          corrector: Corrector) -> None:  # fmt: skip
+    """Record the gestures as corrections (inside a catalog transaction)."""
+    by_number = {a.number: a for a in catalog.albums()}
+    numbers = {w.folder: w.album for w in written.values()}
+    paths = {real: p for p, real in real_paths(written).items()}
+
+    def album(folder: str) -> AlbumRecord | None:
+        record = by_number.get(numbers.get(folder, -1))
+        if record is None:
+            log.warning("album folder %s: its album is gone since; ignoring what was done", folder)
+        return record
+
+    def content(original: Path) -> int | None:
+        record = catalog.file(paths.get(original, original))
+        if record is None or record.status is not Status.OK or record.content_id is None:
+            log.warning("ignoring a link to %s: not an indexed photo of this library", original)
+            return None
+        return record.content_id
+
+    for folder, renamed in found.renames.items():
+        if (record := album(folder)) is not None:
+            name, verbatim = album_name(renamed, record.number)
+            catalog.update_album(record.id, name, record.centroid, True)
+            catalog.set_user_made(record.id, record.user_made, verbatim)
+            log.info("album folder %s renamed to %s: album %d is %r", folder, renamed,
+                     record.number, name)  # fmt: skip
+    for folder, examples in found.new_albums.items():
+        ids = [c for c in map(content, examples) if c is not None]
+        if ids:
+            made = corrector.make_album(folder, ids, folder)
+            log.info("new folder %s: album %d made from %d examples", folder, made.number, len(ids))
+    for folder, into in found.merges.items():
+        source, target = album(folder), album(into)
+        if source is not None and target is not None:
+            corrector.merge(source, target)
+            log.info("all of %s moved into %s: merged", folder, into)
+    for folder in found.retired:
+        if (record := album(folder)) is not None:
+            corrector.retire(record)
+            log.info("album folder %s deleted: album %d retired", folder, record.number)
+    for kind, table in (("pin", found.pins), ("exclude", found.excludes)):
+        by_folder: dict[str, list[int]] = {}
+        for original, folder in table.items():
+            if (c := content(original)) is not None:
+                by_folder.setdefault(folder, []).append(c)
+        for folder, ids in by_folder.items():
+            if (record := album(folder)) is not None:
+                (corrector.pin if kind == "pin" else corrector.exclude)(ids, record)
+                log.info("%d photos %s album folder %s", len(ids),
+                         "moved into" if kind == "pin" else "deleted from", folder)  # fmt: skip
+
+
+@contextlib.contextmanager
+def tree_lock(state: Path) -> Iterator[None]:
+    """Held while the album tree is read for gestures or written: by one process at a time
+    (the daemon, a command), so that nobody's half-written tree is read as the user's work."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / TREE_LOCK_NAME).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def keeping_new_folders(out: Path) -> Iterator[None]:
+    """Empty folders the user made in the album folder (an album to be, before its first link)
+    are made again after a tree swap, which would lose them."""
+    empty = [f.name for f in _folders(out) if _empty(f.path)]
+    if empty:  # rare: only then is the index read
+        written = written_links(out) or {}
+        empty = [f for f in empty if f not in {w.folder for w in written.values()}]
+    yield
+    for folder in empty:
+        with contextlib.suppress(OSError):
+            (out / folder).mkdir(exist_ok=True)
+
+
+def _empty(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
+
+
+def _folders(out: Path) -> list[os.DirEntry[str]]:
+    """The album folders: not hidden, not symlinks."""
+    try:
+        with os.scandir(out) as entries:
+            return [
+                e for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return []
+
+
+def folder_signature(out: Path) -> tuple[tuple[str, int, int], ...]:
+    """Cheap to take: the album folder's and each album folder's identity and mtime, which
+    change whenever a link or folder comes, goes or is renamed."""
+    try:
+        entries = [("", *_stamp(out))]
+        with os.scandir(out) as folders:
+            entries += [(f.name, *_stamp(Path(f.path))) for f in folders
+                        if f.is_dir(follow_symlinks=False)]  # fmt: skip
+    except OSError:
+        return ()
+    return tuple(sorted(entries))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.lstat()
+    return info.st_ino, info.st_mtime_ns
