@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import yaml
 
 HERE_CODE = Path(__file__).resolve().parents[1] / "daemon"
+REPO = HERE_CODE.parent
 CLI = (sys.executable, "-m", "autoalbum.cli")
 
 
@@ -97,3 +102,97 @@ def add_photo_options(parser: argparse.ArgumentParser, generate: int) -> None:
     photos.add_argument(
         "--generate", type=int, default=generate, metavar="N", help="N generated 12 MP JPEGs"
     )
+
+
+# The code
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True)
+    return done.stdout.decode().strip()
+
+
+@contextmanager
+def checkout(ref: str, folder: Path) -> Iterator[Path]:
+    """A detached worktree of `ref` at `folder` for the run; yields its daemon/ folder."""
+    git("worktree", "add", "--detach", "--quiet", str(folder), ref)
+    try:
+        yield folder / "daemon"
+    finally:
+        git("worktree", "remove", "--force", str(folder))
+
+
+def describe_checkout() -> str:
+    changed = git("status", "--porcelain", "--", "daemon")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if changed else "")
+
+
+# What the daemon says
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's: every message with its arrival time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.messages: list[tuple[float, str]] = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(path))
+        self._socket.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="notify", daemon=True)
+
+    def __enter__(self) -> NotifySocket:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._socket.close()
+        self.path.unlink()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._socket.recv(65536)
+            except TimeoutError:
+                continue
+            self.messages.append((time.monotonic(), data.decode(errors="replace")))
+
+    def times(self, assignment: str) -> list[float]:
+        """Arrival times of the messages holding the line `assignment` (READY=1, WATCHDOG=1)."""
+        return [t for t, text in self.messages if assignment in text.splitlines()]
+
+    def values(self, key: str) -> list[str]:
+        """Every value sent for `key` (STATUS), in order."""
+        prefix = f"{key}="
+        lines = (line for _, text in self.messages for line in text.splitlines())
+        return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+
+    def keys(self) -> Counter[str]:
+        return Counter(
+            line.partition("=")[0] for _, text in self.messages for line in text.splitlines()
+        )
+
+
+class LogLines:
+    """The daemon's log, read from its pipe as it comes, each line with its arrival time."""
+
+    def __init__(self, stream: Iterator[bytes], copy: Path) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self._copy = copy
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Iterator[bytes]) -> None:
+        with self._copy.open("wb") as copy:
+            for line in stream:
+                copy.write(line)
+                self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip()))
+
+    def first(self, words: str) -> float | None:
+        return next((t for t, line in self.lines if words in line), None)
+
+    def tail(self, n: int = 15) -> str:
+        return "\n".join(line for _, line in self.lines[-n:])
