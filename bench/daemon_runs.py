@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -28,10 +29,12 @@ REPO = HERE_CODE.parent
 CLI = (sys.executable, "-m", "autoalbum.cli")
 
 
-def write_config(root: Path, photos: Path, **sections: dict[str, object]) -> Path:
-    """`root/autoalbum.yaml` for `photos`, albums in `root/albums`, state in `root/state`."""
+def write_config(root: Path, photos: Path | Sequence[Path], **sections: dict[str, object]) -> Path:
+    """`root/autoalbum.yaml` for `photos` (one folder or several), albums in `root/albums`,
+    state in `root/state`."""
+    folders = [photos] if isinstance(photos, Path) else list(photos)
     library = {
-        "folders": [str(photos)],
+        "folders": [str(folder) for folder in folders],
         "albums": str(root / "albums"),
         "state": str(root / "state"),
     }
@@ -93,6 +96,50 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.005)
     return time.perf_counter()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished subprocess: its wall time and its own peak resident memory."""
+
+    seconds: float
+    peak_rss: int  # bytes (the child's ru_maxrss)
+
+
+def run_measured(
+    command: Sequence[str],
+    env: dict[str, str] | None = None,
+    output: IO[bytes] | int | None = None,
+    timeout: float | None = None,
+) -> Measured:
+    """Run `command` to the end (killed after `timeout`: TimeoutExpired), its output to
+    `output`; a non-zero exit raises CalledProcessError."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if timeout is not None and time.perf_counter() - started > timeout:
+            child.kill()
+            child.wait()
+            raise subprocess.TimeoutExpired(list(command), timeout)
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, list(command))
+    return Measured(seconds, usage.ru_maxrss * 1024)
+
+
+def memory(pid: int, key: str = "VmRSS") -> int:
+    """A live process's memory figure from /proc/PID/status, in bytes: VmRSS (resident now)
+    or VmHWM (its peak so far)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == key:
+            return int(value.split()[0]) * 1024
+    raise KeyError(f"/proc/{pid}/status has no {key}")
 
 
 def add_photo_options(parser: argparse.ArgumentParser, generate: int) -> None:
