@@ -144,7 +144,7 @@ def photo_set(work: Path, size: int) -> PhotoSet:
     jobs = [(partial, n, min(PER_FOLDER, size - n * PER_FOLDER)) for n in folders]
     started = time.perf_counter()
     with ProcessPoolExecutor(os.cpu_count()) as pool:
-        list(pool.map(_write_folder, jobs, chunksize=8))
+        list(pool.map(_write_folder, jobs))
     seconds = time.perf_counter() - started
     partial.rename(folder)
     record.write_text(json.dumps({"seconds": seconds}))
@@ -330,8 +330,8 @@ def _format(value: float | None, unit: str) -> str:
         return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
     if value >= GB:
         return f"{value / GB:.2f} GB"
-    if value >= 10 * MB:
-        return f"{value / MB:.0f} MB"
+    if value >= MB:
+        return f"{value / MB:.0f} MB" if value >= 10 * MB else f"{value / MB:.1f} MB"
     return f"{value:,.0f} B"
 
 
