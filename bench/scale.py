@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -409,26 +410,23 @@ class Bench:
         burst = self.arrivals(library, self.burst, 2)
         photos = library.photos(self.size)  # as the daemon restarts
         tree = AlbumTree(library.albums)
-        with NotifySocket(library.root / "notify") as notify:
+        with (
+            tempfile.TemporaryDirectory(prefix="autoalbum-scale-") as short,  # AF_UNIX: 107 bytes
+            NotifySocket(Path(short) / "notify") as notify,
+        ):
             usec = str(WATCHDOG_SEC * 1_000_000)
             env = code.env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC=usec)
             launched = time.monotonic()
-            daemon = subprocess.Popen(
-                code.command("run", "--config", str(library.config)),
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            daemon = start_daemon(code, library, env, subprocess.PIPE)
             assert daemon.stdout is not None
             log = LogLines(daemon.stdout, library.log("daemon"))
             try:
-                self._caught_up(daemon, log, launched, figures)
-                ready = min(notify.times("READY=1"), default=None)
-                if ready is not None:
-                    figures.values["ready_s"] = ready - launched
+                self._started(daemon, notify, log, launched, figures)
                 figures.values["idle_rss"] = settled_rss(daemon.pid)
                 self._singles(library, tree, singles, figures)
                 self._burst(library, tree, burst, figures)
                 figures.values["daemon_peak_rss"] = memory(daemon.pid, "VmHWM")
-            except (TimeoutError, RuntimeError) as error:
+            except (TimeoutError, RuntimeError, OSError) as error:
                 figures.notes.append(f"daemon: {error}; its last lines:\n{log.tail()}")
             finally:
                 if daemon.poll() is None:
@@ -437,15 +435,23 @@ class Bench:
             grown = figures.values["idle_rss"] - figures.values["empty_rss"]
             figures.values["ram_per_photo"] = grown / photos
 
-    def _caught_up(
-        self, daemon: subprocess.Popen[bytes], log: LogLines, launched: float, figures: Figures
+    def _started(
+        self,
+        daemon: subprocess.Popen[bytes],
+        notify: NotifySocket,
+        log: LogLines,
+        launched: float,
+        figures: Figures,
     ) -> None:
+        """Wait for READY=1 and the end of the catch-up scan; record when each came."""
+
         def started() -> bool:
             if daemon.poll() is not None:
                 raise RuntimeError(f"the daemon exited with status {daemon.returncode}")
-            return log.first("watching") is not None
+            return bool(notify.times("READY=1")) and log.first("watching") is not None
 
-        wait_for(started, "the daemon's catch-up scan", self.timeout or 10**6)
+        wait_for(started, "READY=1 and the daemon's catch-up scan", self.timeout or 3600)
+        figures.values["ready_s"] = min(notify.times("READY=1")) - launched
         figures.values["watching_s"] = (log.first("watching") or 0) - launched
 
     def _singles(
@@ -495,6 +501,14 @@ class Bench:
         figures.values["disk_per_photo"] = (sum(state.values()) + sum(tree.values())) / photos
 
 
+def start_daemon(
+    code: Code, library: Library, env: dict[str, str], output: IO[bytes] | int
+) -> subprocess.Popen[bytes]:
+    """`autoalbum run` of `code` on `library`, its log to `output`."""
+    command = code.command("run", "--config", str(library.config))
+    return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
 def copy_in(photo: Path, folder: Path) -> float:
     """Copy a staged photo into a watched folder; the moment the copy finished."""
     shutil.copy(photo, folder / photo.name)
@@ -519,10 +533,7 @@ def empty_rss(code: Code, work: Path) -> float | None:
     library = new_library(root, root / "photos")
     (root / "photos").mkdir()
     with library.log("daemon").open("wb") as output:
-        daemon = subprocess.Popen(
-            code.command("run", "--config", str(library.config)),
-            env=code.env(), stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        daemon = start_daemon(code, library, code.env(), output)
         try:
             wait_for(lambda: "watching" in library.log("daemon").read_text(), "the daemon", 120)
             return settled_rss(daemon.pid)
