@@ -7,8 +7,9 @@ to READY=1 and to its "watching" line, when the catch-up scan is done; idle RSS 
 and that of a daemon on an empty library, the fixed cost); single photos copied into a watched
 folder, then a burst of 200, are timed from the copy finishing to their symlinks in the album
 tree; `autoalbum recluster` runs with the daemon stopped (wall time, peak RSS); the state
-folder and the album tree's index files are weighed per photo. One table per size: baseline,
-this checkout, their ratio and the issue's targets.
+folder and the album tree's index files are weighed per photo. The versions take turns at each
+step, so that a change in the machine's load falls on both. One table per size: baseline, this
+checkout, their ratio and the issue's targets.
 
 The photos are 16x16 JPEGs drawn from 30 colour patterns plus 5% noise, every file unique,
 1,000 to a folder; the model is a stand-in (bench/scale_entry.py: a grid of mean colours
@@ -565,34 +566,47 @@ def estimate(step: str, current: Figures, earlier: tuple[Figures, Figures] | Non
     return now * (old / new if new > 0 and old > 0 else 1.0)
 
 
-Skip = Callable[[str], "str | None"]  # why to skip a step ("index", "daemon", "recluster")
+Skip = Callable[[str], "str | None"]  # why to skip a step, or None to run it
+STEPS = ("index", "daemon", "recluster")
 
 
-def measure(bench: Bench, code: Code, empty: float | None, within: Skip | None = None) -> Figures:
-    """Every figure of one version at one size; `within(step)` says why to skip a step."""
-    figures = Figures()
-    if empty is not None:
-        figures.values["empty_rss"] = empty
-    steps: list[tuple[str, Callable[[Library], None]]] = [
-        ("daemon", lambda library: bench.daemon(code, library, figures)),
-        ("recluster", lambda library: bench.recluster(code, library, figures)),
-    ]
-    within = within or (lambda step: None)
-    if why := within("index"):
-        figures.notes.append(f"skipped everything: {why}")
-        return figures
-    print(f"{code.name}: {bench.size:,} photos: index", flush=True)
-    library = bench.library(code, figures)
-    if library is None:
-        return figures
-    for step, run in steps:
-        if why := within(step):
-            figures.notes.append(f"skipped {step}: {why}")
-            continue
-        print(f"{code.name}: {bench.size:,} photos: {step}", flush=True)
-        run(library)
-    bench.weigh(library, figures)
-    return figures
+@dataclass
+class Version:
+    """One version's run at one size: its bench (with its time limit), what it skips, what it
+    measured and the library it built."""
+
+    code: Code
+    bench: Bench
+    skip: Skip
+    figures: Figures
+    library: Library | None = None
+
+    def step(self, step: str) -> None:
+        """Run `step` unless it is skipped or has no library to run on."""
+        library = self.library
+        if step != "index" and library is None:
+            return
+        if why := self.skip(step):
+            self.figures.notes.append(f"skipped {step}: {why}")
+            return
+        print(f"{self.code.name}: {self.bench.size:,} photos: {step}", flush=True)
+        if library is None:
+            self.library = self.bench.library(self.code, self.figures)
+        elif step == "daemon":
+            self.bench.daemon(self.code, library, self.figures)
+        else:
+            self.bench.recluster(self.code, library, self.figures)
+
+
+def measure(versions: Sequence[Version]) -> None:
+    """Every figure of every version, step by step, the versions taking turns at each step
+    (so that a change in the machine's load falls on both), then their libraries weighed."""
+    for step in STEPS:
+        for version in versions:
+            version.step(step)
+    for version in versions:
+        if version.library is not None:
+            version.bench.weigh(version.library, version.figures)
 
 
 def print_estimates(size: int, photos: PhotoSet, current: Figures) -> None:
@@ -672,21 +686,30 @@ def capped(cap: float, now: Figures, earlier: tuple[Figures, Figures] | None) ->
     return why
 
 
+def _no_skip(step: str) -> str | None:
+    return None
+
+
 def main() -> None:
     args = _arguments()
     args.work.mkdir(parents=True, exist_ok=True)
     earlier: tuple[Figures, Figures] | None = None
     with versions(args) as codes:
-        empty = {code.name: empty_rss(code, args.work) for code in codes}
+        empty: dict[str, dict[str, float]] = {code.name: {} for code in codes}
+        for code in codes:
+            if (rss := empty_rss(code, args.work)) is not None:
+                empty[code.name]["empty_rss"] = rss
         for size in args.sizes:
             photos = photo_set(args.work, size)
             bench = Bench(size, photos, args.work, args.reuse, args.singles, args.burst, None)
-            figures = {"current": measure(bench, codes[0], empty["current"])}
-            print_estimates(size, photos, figures["current"])
+            runs = [Version(codes[0], bench, _no_skip, Figures(dict(empty[codes[0].name])))]
             for code in codes[1:]:
                 limited = dataclasses.replace(bench, timeout=args.cap_s)
-                skip = capped(args.cap_s, figures["current"], earlier)
-                figures[code.name] = measure(limited, code, empty[code.name], skip)
+                skip = capped(args.cap_s, runs[0].figures, earlier)
+                runs.append(Version(code, limited, skip, Figures(dict(empty[code.name]))))
+            measure(runs)
+            figures = {run.code.name: run.figures for run in runs}
+            print_estimates(size, photos, figures["current"])
             print_table(size, figures)
             if "baseline" in figures:
                 earlier = (figures["baseline"], figures["current"])
