@@ -17,15 +17,12 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,15 +34,20 @@ from autoalbum.embedding.scan import find_images
 from daemon_runs import (
     CLI,
     HERE_CODE,
+    REPO,
+    LogLines,
+    NotifySocket,
     add_photo_options,
+    checkout,
     code_env,
+    describe_checkout,
+    git,
     start_daemon,
     stop_daemon,
     time_index,
     write_config,
 )
 
-REPO = HERE_CODE.parent
 BIG_IMAGES = REPO.parent / "shared" / "datasets" / "bigimages"
 SIZE = (4000, 3000)  # 12 MP
 WATCHDOG_SEC = 60  # systemd/autoalbum.service
@@ -111,26 +113,6 @@ def warm_page_cache(paths: Sequence[Path]) -> None:
 # The code
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True)
-    return done.stdout.decode().strip()
-
-
-@contextmanager
-def checkout(ref: str, folder: Path) -> Iterator[Path]:
-    """A detached worktree of `ref` at `folder` for the run; yields its daemon/ folder."""
-    _git("worktree", "add", "--detach", "--quiet", str(folder), ref)
-    try:
-        yield folder / "daemon"
-    finally:
-        _git("worktree", "remove", "--force", str(folder))
-
-
-def describe_checkout() -> str:
-    changed = _git("status", "--porcelain", "--", "daemon")
-    return _git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if changed else "")
-
-
 def build_model_cache(codes: Sequence[Path], cache: Path, photo: Path) -> None:
     """Build each version's model into `cache` now (and compile its modules), so that no run
     times the build."""
@@ -143,74 +125,6 @@ def build_model_cache(codes: Sequence[Path], cache: Path, photo: Path) -> None:
 
 
 # What the daemon says
-
-
-class NotifySocket:
-    """A datagram socket standing in for systemd's: every message with its arrival time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.messages: list[tuple[float, str]] = []
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(str(path))
-        self._socket.settimeout(0.1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name="notify", daemon=True)
-
-    def __enter__(self) -> NotifySocket:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._socket.close()
-        self.path.unlink()
-
-    def _receive(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._socket.recv(65536)
-            except TimeoutError:
-                continue
-            self.messages.append((time.monotonic(), data.decode(errors="replace")))
-
-    def times(self, assignment: str) -> list[float]:
-        """Arrival times of the messages holding the line `assignment` (READY=1, WATCHDOG=1)."""
-        return [t for t, text in self.messages if assignment in text.splitlines()]
-
-    def values(self, key: str) -> list[str]:
-        """Every value sent for `key` (STATUS), in order."""
-        prefix = f"{key}="
-        lines = (line for _, text in self.messages for line in text.splitlines())
-        return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
-
-    def keys(self) -> Counter[str]:
-        return Counter(
-            line.partition("=")[0] for _, text in self.messages for line in text.splitlines()
-        )
-
-
-class LogLines:
-    """The daemon's log, read from its pipe as it comes, each line with its arrival time."""
-
-    def __init__(self, stream: Iterator[bytes], copy: Path) -> None:
-        self.lines: list[tuple[float, str]] = []
-        self._copy = copy
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: Iterator[bytes]) -> None:
-        with self._copy.open("wb") as copy:
-            for line in stream:
-                copy.write(line)
-                self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip()))
-
-    def first(self, words: str) -> float | None:
-        return next((t for t, line in self.lines if words in line), None)
-
-    def tail(self, n: int = 15) -> str:
-        return "\n".join(line for _, line in self.lines[-n:])
 
 
 class AlbumIndex:
@@ -437,7 +351,7 @@ def main() -> None:
     paths = find_images([photos])
     warm_page_cache(paths)
     print(f"photos: {len(paths)} in {photos}")
-    print(f"baseline: {args.baseline} ({_git('rev-parse', '--short', args.baseline)})")
+    print(f"baseline: {args.baseline} ({git('rev-parse', '--short', args.baseline)})")
     print(f"new: this checkout ({describe_checkout()})")
     if args.baseline == "HEAD":
         print("note: --baseline HEAD compares the code with itself, save this checkout's changes")

@@ -26,15 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autoalbum.embedding.scan import find_images
-from daemon_runs import CLI, HERE_CODE, add_photo_options, cli, code_env, write_config
-from first_start import (
+from daemon_runs import (
+    CLI,
+    HERE_CODE,
     REPO,
-    build_model_cache,
+    add_photo_options,
     checkout,
+    cli,
+    code_env,
     describe_checkout,
-    generated_photos,
-    warm_page_cache,
+    write_config,
 )
+from first_start import build_model_cache, generated_photos, warm_page_cache
 
 # Runs the CLI as `python -m autoalbum.cli` would, then writes this process's I/O counters.
 _REPORTING_IO = """\
