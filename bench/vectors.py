@@ -1,0 +1,293 @@
+"""Vectors stored as int8 codes (library/codes.py): what they cost and what they change.
+
+    .venv/bin/python bench/vectors.py quality [--sample 5000] [--queries 1000]
+    .venv/bin/python bench/vectors.py storage [--sizes 20000,100000]
+    .venv/bin/python bench/vectors.py recluster [--sizes 100000,1000000] [--compare-up-to 100000]
+
+quality: on the Lite0 embeddings of every labelled set cached by bench/cluster_methods.py
+(~/.cache/autoalbum/bench/<set>.raw-flip.npz; a set it has not cached is skipped), and on a
+mixture of them all: the NMI between the default clustering (k auto, spectral) of the float32
+vectors and of their codes, each one's NMI against the labels, and on the mixture the recall@10
+of `similar`'s search over codes against exact float32 search (the query photo in the library).
+
+storage: a real catalog of n synthetic photos (bench/recluster.py's CNN-like vectors, d=1280,
+a file row each with a 40-byte path), written as the indexer writes it, without VACUUM; bytes
+per photo of the whole file and of the vectors table (SQLite's dbstat), against the same rows
+in the schema-5 layout (float16 vectors in the contents rows; the FAISS file came on top).
+
+recluster: such a catalog, then `autoalbum recluster`'s work (Library.recluster, k auto) in a
+fresh process: seconds and peak RSS (ru_maxrss), and the RSS of the open library after filing
+128 more photos as the daemon does. Up to --compare-up-to photos, the albums are compared (NMI)
+with the clustering of the float32 vectors as it ran before codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from autoalbum.clustering.cluster import cluster
+from autoalbum.config import ClusterConfig, Config, LibraryConfig
+from autoalbum.embedding.embedder import normalise
+from autoalbum.embedding.model import cache_dir
+from autoalbum.library.catalog import CATALOG_NAME, Catalog
+from autoalbum.library.codes import Codes
+from autoalbum.library.records import FileRecord, Status
+from autoalbum.library.schema import MIGRATIONS
+from autoalbum.library.search import most_similar
+
+sys.path.insert(0, str(Path(__file__).parent))
+from recluster import synthetic
+
+SETS = ("catsdogs", "flowers17", "hymenoptera", "mnist", "cifar10")
+DIM = 1280
+CLUSTERS = 50
+WRITE_CHUNK = 10_000
+
+
+def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    return normalise(np.asarray(vectors, dtype=np.float32))
+
+
+def quality(args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(0)
+    parts: list[tuple[str, NDArray[np.float32], NDArray[np.int64]]] = []
+    for name in SETS:
+        cache = cache_dir() / "bench" / f"{name}.raw-flip.npz"
+        if not cache.is_file():
+            print(f"{name}: not cached, skipped (run bench/cluster_methods.py first)")
+            continue
+        stored = np.load(cache)
+        raw = np.split(stored["features"].astype(np.float32), 2, axis=1)[0]
+        labels = stored["labels"].astype(np.int64)
+        if len(raw) > args.sample:
+            rows = np.sort(rng.choice(len(raw), args.sample, replace=False))
+            raw, labels = raw[rows], labels[rows]
+        parts.append((name, _unit(raw), labels))
+    offsets = np.cumsum([0] + [int(p[2].max()) + 1 for p in parts])
+    mixture = (
+        "mixture",
+        np.vstack([p[1] for p in parts]),
+        np.concatenate([p[2] + o for p, o in zip(parts, offsets, strict=False)]),
+    )
+    print(f"{'set':<12} {'n':>6} {'k f32':>6} {'k codes':>8} {'NMI f32-codes':>14} "
+          f"{'NMI truth f32':>14} {'NMI truth codes':>16} {'s f32':>6} {'s codes':>8}")  # fmt: skip
+    for name, x, truth in [*parts, mixture]:
+        started = time.perf_counter()
+        dense, _ = cluster(x, None)
+        middle = time.perf_counter()
+        coded, _ = cluster(Codes.of(np.arange(len(x)), x), None)
+        ended = time.perf_counter()
+        print(
+            f"{name:<12} {len(x):>6} {dense.k:>6} {coded.k:>8} "
+            f"{nmi(dense.labels, coded.labels):>14.4f} {nmi(truth, dense.labels):>14.4f} "
+            f"{nmi(truth, coded.labels):>16.4f} {middle - started:>6.1f} {ended - middle:>8.1f}",
+            flush=True,
+        )
+    recall(mixture[1], args.queries, rng)
+
+
+def recall(x: NDArray[np.float32], queries: int, rng: np.random.Generator) -> None:
+    """Recall@10 of the search over codes against exact float32 search, the query a photo of
+    the library (so its own vector is a code too, and it is left out of both lists)."""
+    codes = Codes.of(np.arange(len(x), dtype=np.int64), x)
+    picked = rng.choice(len(x), queries, replace=False)
+    hits = []
+    for row in picked:
+        exact = x @ x[row]
+        exact[row] = -np.inf
+        truth = set(np.argpartition(-exact, 10)[:10].tolist())
+        query = _unit(codes.take(np.array([row])))[0]
+        found, _ = most_similar([codes], query, 10, skip=int(row))
+        hits.append(len(truth & set(found.tolist())) / 10)
+    print(f"recall@10 over {len(x):,} real embeddings, {queries} queries: {np.mean(hits):.4f} "
+          f"(worst query {np.min(hits):.1f})")  # fmt: skip
+
+
+def write_catalog(state: Path, n: int, *, schema5: bool = False) -> float:
+    """A catalog of n synthetic photos, as the indexer writes it (or as schema 5 did)."""
+    started = time.perf_counter()
+    if schema5:
+        db = sqlite3.connect(state / CATALOG_NAME, isolation_level=None)
+        db.executescript("".join(MIGRATIONS[v] for v in range(1, 6)) + "PRAGMA user_version=5;")
+        db.execute("PRAGMA journal_mode=WAL")
+    for start in range(0, n, WRITE_CHUNK):
+        count = min(WRITE_CHUNK, n - start)
+        vectors, _ = synthetic(count, DIM, CLUSTERS, seed=start)
+        if schema5:
+            db.execute("BEGIN")
+            for i, vector in enumerate(vectors, start=start + 1):
+                db.execute(
+                    "INSERT INTO contents (hash, vector, top_class, quick) VALUES (?, ?, ?, ?)",
+                    (f"{i:032x}", vector.astype("<f2").tobytes(), i % 1000, f"{i:031x}q"),
+                )
+                db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, hash, status, content_id, "
+                    "updated_at) VALUES (?, 3000000, 1, ?, 'ok', ?, 0)",
+                    (_path(i), f"{i:032x}", i),
+                )
+            db.execute("COMMIT")
+            continue
+        with Catalog(state / CATALOG_NAME) as catalog, catalog.transaction():
+            catalog.set_meta("dim", str(DIM))
+            for i, vector in enumerate(vectors, start=start + 1):
+                content = catalog.add_content(f"{i:032x}", vector, i % 1000, f"{i:031x}q")
+                record = FileRecord(
+                    Path(_path(i).decode()), 3_000_000, 1, f"{i:032x}", Status.OK, None, content
+                )
+                catalog.put_file(record)
+    if schema5:
+        db.close()
+    return time.perf_counter() - started
+
+
+def _path(i: int) -> bytes:
+    return f"/home/user/Pictures/{2000 + i % 25}/{i % 12:02d}/IMG_{i:08d}.JPG".encode()
+
+
+def table_bytes(path: Path, *names: str) -> int:
+    db = sqlite3.connect(path)
+    marks = ",".join("?" * len(names))
+    found = db.execute(f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", names)
+    total = int(found.fetchone()[0] or 0)
+    db.close()
+    return total
+
+
+def storage(args: argparse.Namespace) -> None:
+    for n in args.sizes:
+        for schema5 in (False, True):
+            with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
+                seconds = write_catalog(Path(folder), n, schema5=schema5)
+                path = Path(folder) / CATALOG_NAME
+                size = path.stat().st_size
+                vectors = table_bytes(path, "contents") if schema5 else table_bytes(path, "vectors")
+                layout = "schema 5 (float16 in contents)" if schema5 else "codes (vectors table)"
+                what = "contents table incl. vectors" if schema5 else "vectors table"
+                print(
+                    f"n={n:,} {layout}: catalog {size / n:,.0f} B/photo, {what} "
+                    f"{vectors / n:,.0f} B/photo (written in {seconds:.0f} s)",
+                    flush=True,
+                )
+
+
+def _config(state: Path) -> Config:
+    return Config(
+        library=LibraryConfig(folders=(state / "photos",), albums=state / "albums", state=state),
+        cluster=ClusterConfig(k="auto"),
+    )
+
+
+def recluster_child(state: Path) -> None:
+    """In a fresh process: the recluster, its peak RSS, then the daemon's filing of 128 new
+    photos in the open library, and the RSS after."""
+    from autoalbum.library.library import Library
+
+    def model() -> None:
+        raise AssertionError("a recluster needs no model")
+
+    with Library(_config(state), model) as library:  # type: ignore[arg-type, return-value]
+        opened = _rss()
+        started = time.perf_counter()
+        report = library.recluster(write=False)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        vectors, _ = synthetic(128, DIM, CLUSTERS, seed=10**9)
+        with library.catalog.transaction():
+            for i, vector in enumerate(vectors):
+                library.catalog.add_content(f"new{i}", vector, 1, None)
+                content = library.catalog.content_by_hash(f"new{i}")
+                path = Path(f"/new/{i}.jpg")
+                library.catalog.put_file(
+                    FileRecord(path, 1, 1, f"new{i}", Status.OK, None, content)
+                )
+        before = time.perf_counter()
+        library.assign_new()
+        filed = time.perf_counter() - before
+        ids = library.catalog.content_ids(live_only=True)
+        albums = library.catalog.album_ids(ids)
+    print(json.dumps({
+        "seconds": seconds, "peak_rss": peak, "opened_rss": opened, "k": report.albums,
+        "after_filing_rss": _rss(), "filing_seconds": filed,
+        "albums": [a or 0 for a in albums[: len(ids) - 128]],
+    }))  # fmt: skip
+
+
+def _rss() -> int:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096
+
+
+def recluster(args: argparse.Namespace) -> None:
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
+            state = Path(folder)
+            seconds = write_catalog(state, n)
+            size = (state / CATALOG_NAME).stat().st_size
+            print(f"n={n:,}: catalog written in {seconds:.0f} s ({size / n:,.0f} B/photo)")
+            child = subprocess.run(
+                [sys.executable, __file__, "_recluster", str(state)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            found = json.loads(child.stdout.strip().splitlines()[-1])
+            print(
+                f"  recluster: {found['seconds']:.1f} s, k={found['k']}, peak RSS "
+                f"{found['peak_rss'] / 1e9:.2f} GB (library open: {found['opened_rss'] / 1e6:.0f}"
+                f" MB); 128 photos filed in {found['filing_seconds']:.2f} s, RSS after "
+                f"{found['after_filing_rss'] / 1e6:.0f} MB",
+                flush=True,
+            )
+            if n <= args.compare_up_to:
+                compare(n, np.asarray(found["albums"]))
+
+
+def compare(n: int, albums: NDArray[np.int64]) -> None:
+    """NMI of the library's albums against the clustering of the float32 vectors, as a
+    recluster ran before codes (one float32 matrix), and against the synthetic truth."""
+    parts = [
+        synthetic(min(WRITE_CHUNK, n - s), DIM, CLUSTERS, seed=s) for s in range(0, n, WRITE_CHUNK)
+    ]
+    x = np.vstack([p[0] for p in parts])
+    started = time.perf_counter()
+    dense, _ = cluster(x, None)
+    print(f"  float32 clustering as before: {time.perf_counter() - started:.1f} s, k={dense.k}; "
+          f"NMI albums vs float32 labels {nmi(dense.labels, albums):.4f}")  # fmt: skip
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["_recluster"]:
+        recluster_child(Path(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=["quality", "storage", "recluster"])
+    parser.add_argument("--sample", type=int, default=5000, help="most photos per set")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument(
+        "--sizes", type=lambda text: [int(s) for s in text.split(",")], default=None
+    )
+    parser.add_argument("--compare-up-to", type=int, default=100_000)
+    parser.add_argument("--tmp", default=None, help="folder for the catalogs (default: /tmp)")
+    args = parser.parse_args()
+    if args.part == "quality":
+        quality(args)
+    elif args.part == "storage":
+        args.sizes = args.sizes or [20_000, 100_000]
+        storage(args)
+    else:
+        args.sizes = args.sizes or [100_000, 1_000_000]
+        recluster(args)
+
+
+if __name__ == "__main__":
+    main()
