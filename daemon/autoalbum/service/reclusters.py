@@ -2,8 +2,9 @@
 
 A recluster reads every vector (as codes, decoded a chunk at a time), so it runs beside the
 main loop on its own library (its own catalog connection) while arrivals keep flowing; the main
-loop takes its albums in when it is done. Stopping never waits for one: it is called off, and since it commits only at its very
-end, a called-off or killed recluster leaves the catalog as it was.
+loop takes its albums in when it is done. Stopping never waits for one: it is called off, and
+since it commits only at its very end, a called-off or killed recluster leaves the catalog as
+it was.
 """
 
 from __future__ import annotations
