@@ -39,7 +39,7 @@ import argparse
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,18 @@ def synthetic(
     n: int, dim: int, clusters: int, seed: int = 0
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Unit vectors shaped like pooled CNN features, and their true cluster; built in chunks."""
+    out = np.empty((n, dim), dtype=np.float32)
+    truth = np.empty(n, dtype=np.int64)
+    for start, (rows, labels) in synthetic_chunks(n, dim, clusters, seed):
+        out[start : start + len(rows)], truth[start : start + len(rows)] = rows, labels
+    return out, truth
+
+
+def synthetic_chunks(
+    n: int, dim: int, clusters: int, seed: int = 0
+) -> Iterator[tuple[int, tuple[NDArray[np.float32], NDArray[np.int64]]]]:
+    """`synthetic`'s rows CHUNK at a time (first row, (vectors, true clusters)), so that a
+    million need not be in memory at once."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, clusters + 1) ** 0.7
     shared = 1.0 * rng.standard_normal(LATENT)
@@ -76,14 +88,12 @@ def synthetic(
     spread = 1.0 / np.sqrt(np.arange(1, LATENT + 1)) + 0.25
     project = rng.standard_normal((LATENT, dim)).astype(np.float32) / np.float32(math.sqrt(LATENT))
     truth = rng.choice(clusters, size=n, p=weights / weights.sum()).astype(np.int64)
-    out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, CHUNK):
         labels = truth[start : start + CHUNK]
         latent = means[labels] + spread * rng.standard_normal((len(labels), LATENT))
         rows = latent.astype(np.float32) @ project
         rows += 1.5 * rng.standard_normal(rows.shape, dtype=np.float32)
-        out[start : start + len(labels)] = normalise(np.maximum(rows, 0.0))
-    return out, truth
+        yield start, (normalise(np.maximum(rows, 0.0)), labels)
 
 
 def objective(x: NDArray[np.float32], labels: NDArray[np.int64]) -> float:

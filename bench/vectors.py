@@ -6,9 +6,11 @@
 
 quality: on the Lite0 embeddings of every labelled set cached by bench/cluster_methods.py
 (~/.cache/autoalbum/bench/<set>.raw-flip.npz; a set it has not cached is skipped), and on a
-mixture of them all: the NMI between the default clustering (k auto, spectral) of the float32
-vectors and of their codes, each one's NMI against the labels, and on the mixture the recall@10
-of `similar`'s search over codes against exact float32 search (the query photo in the library).
+mixture of them all: the default clustering (k auto, spectral; seeds 0 to --seeds - 1) of the
+float32 vectors, of their codes and of the float32 vectors moved by random noise of norm NOISE
+(the clustering's own sensitivity): the k each found, the NMI of each with the float32
+clustering and against the labels (means over seeds); then on the mixture the recall@10 of
+`similar`'s search over codes against exact float32 search (the query photo in the library).
 
 storage: a real catalog of n synthetic photos (bench/recluster.py's CNN-like vectors, d=1280,
 a file row each with a 40-byte path), written as the indexer writes it, without VACUUM; bytes
@@ -48,12 +50,12 @@ from autoalbum.library.schema import MIGRATIONS
 from autoalbum.library.search import most_similar
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recluster import synthetic
+from recluster import synthetic, synthetic_chunks
 
 SETS = ("catsdogs", "flowers17", "hymenoptera", "mnist", "cifar10")
 DIM = 1280
 CLUSTERS = 50
-WRITE_CHUNK = 10_000
+NOISE = 1e-3  # L2 norm of the random perturbation the clustering is also compared under
 
 
 def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -81,18 +83,26 @@ def quality(args: argparse.Namespace) -> None:
         np.vstack([p[1] for p in parts]),
         np.concatenate([p[2] + o for p, o in zip(parts, offsets, strict=False)]),
     )
-    print(f"{'set':<12} {'n':>6} {'k f32':>6} {'k codes':>8} {'NMI f32-codes':>14} "
-          f"{'NMI truth f32':>14} {'NMI truth codes':>16} {'s f32':>6} {'s codes':>8}")  # fmt: skip
+    print(f"{'set':<12} {'n':>6} {'k f32':>9} {'k codes':>9} {'NMI f32-codes':>14} "
+          f"{'f32-noisy':>10} {'NMI truth f32':>14} {'codes':>6} {'noisy':>6}")  # fmt: skip
     for name, x, truth in [*parts, mixture]:
-        started = time.perf_counter()
-        dense, _ = cluster(x, None)
-        middle = time.perf_counter()
-        coded, _ = cluster(Codes.of(np.arange(len(x)), x), None)
-        ended = time.perf_counter()
+        noise = np.random.default_rng(5).standard_normal(x.shape).astype(np.float32)
+        noisy = _unit(x + NOISE / np.sqrt(x.shape[1]) * noise)
+        found = {"f32": [], "codes": [], "noisy": []}
+        for seed in range(args.seeds):
+            for variant, data in (("f32", x), ("codes", Codes.of(np.arange(len(x)), x)),
+                                  ("noisy", noisy)):  # fmt: skip
+                found[variant].append(cluster(data, None, seed=seed)[0])
+        ks = {v: "/".join(str(c.k) for c in fits) for v, fits in found.items()}
+        agree = {
+            v: np.mean([nmi(a.labels, b.labels) for a, b in zip(found["f32"], fits, strict=True)])
+            for v, fits in found.items()
+        }
+        scores = {v: np.mean([nmi(truth, c.labels) for c in fits]) for v, fits in found.items()}
         print(
-            f"{name:<12} {len(x):>6} {dense.k:>6} {coded.k:>8} "
-            f"{nmi(dense.labels, coded.labels):>14.4f} {nmi(truth, dense.labels):>14.4f} "
-            f"{nmi(truth, coded.labels):>16.4f} {middle - started:>6.1f} {ended - middle:>8.1f}",
+            f"{name:<12} {len(x):>6} {ks['f32']:>9} {ks['codes']:>9} {agree['codes']:>14.4f} "
+            f"{agree['noisy']:>10.4f} {scores['f32']:>14.4f} {scores['codes']:>6.4f} "
+            f"{scores['noisy']:>6.4f}",
             flush=True,
         )
     recall(mixture[1], args.queries, rng)
@@ -122,9 +132,7 @@ def write_catalog(state: Path, n: int, *, schema5: bool = False) -> float:
         db = sqlite3.connect(state / CATALOG_NAME, isolation_level=None)
         db.executescript("".join(MIGRATIONS[v] for v in range(1, 6)) + "PRAGMA user_version=5;")
         db.execute("PRAGMA journal_mode=WAL")
-    for start in range(0, n, WRITE_CHUNK):
-        count = min(WRITE_CHUNK, n - start)
-        vectors, _ = synthetic(count, DIM, CLUSTERS, seed=start)
+    for start, (vectors, _) in synthetic_chunks(n, DIM, CLUSTERS):
         if schema5:
             db.execute("BEGIN")
             for i, vector in enumerate(vectors, start=start + 1):
@@ -203,7 +211,7 @@ def recluster_child(state: Path) -> None:
         report = library.recluster(write=False)
         seconds = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        vectors, _ = synthetic(128, DIM, CLUSTERS, seed=10**9)
+        vectors, _ = synthetic(128, DIM, CLUSTERS)  # like photos it holds
         with library.catalog.transaction():
             for i, vector in enumerate(vectors):
                 library.catalog.add_content(f"new{i}", vector, 1, None)
@@ -255,14 +263,12 @@ def recluster(args: argparse.Namespace) -> None:
 def compare(n: int, albums: NDArray[np.int64]) -> None:
     """NMI of the library's albums against the clustering of the float32 vectors, as a
     recluster ran before codes (one float32 matrix), and against the synthetic truth."""
-    parts = [
-        synthetic(min(WRITE_CHUNK, n - s), DIM, CLUSTERS, seed=s) for s in range(0, n, WRITE_CHUNK)
-    ]
-    x = np.vstack([p[0] for p in parts])
+    x, truth = synthetic(n, DIM, CLUSTERS)
     started = time.perf_counter()
     dense, _ = cluster(x, None)
     print(f"  float32 clustering as before: {time.perf_counter() - started:.1f} s, k={dense.k}; "
-          f"NMI albums vs float32 labels {nmi(dense.labels, albums):.4f}")  # fmt: skip
+          f"NMI albums vs float32 labels {nmi(dense.labels, albums):.4f}; against the truth: "
+          f"albums {nmi(truth, albums):.4f}, float32 {nmi(truth, dense.labels):.4f}")  # fmt: skip
 
 
 def main() -> None:
@@ -273,6 +279,7 @@ def main() -> None:
     parser.add_argument("part", choices=["quality", "storage", "recluster"])
     parser.add_argument("--sample", type=int, default=5000, help="most photos per set")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=3, help="clustering seeds, averaged")
     parser.add_argument(
         "--sizes", type=lambda text: [int(s) for s in text.split(",")], default=None
     )

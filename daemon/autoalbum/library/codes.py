@@ -62,12 +62,13 @@ def decode(codes: NDArray[np.uint8]) -> NDArray[np.float32]:
 
 def to_code(vector: NDArray[np.float32]) -> bytes:
     """One vector's code, as the catalog stores it."""
-    return encode(np.asarray(vector)[None, :])[0].tobytes()
+    return bytes(encode(np.asarray(vector)[None, :])[0].tobytes())
 
 
 def from_code(blob: bytes) -> NDArray[np.float32]:
     """The vector of one stored code."""
-    return decode(np.frombuffer(blob, dtype=np.uint8)[None, :])[0]
+    vector: NDArray[np.float32] = decode(np.frombuffer(blob, dtype=np.uint8)[None, :])[0]
+    return vector
 
 
 class Codes:
