@@ -15,7 +15,8 @@ clustering and against the labels (means over seeds); then on the mixture the re
 storage: a real catalog of n synthetic photos (bench/recluster.py's CNN-like vectors, d=1280,
 a file row each with a 40-byte path), written as the indexer writes it, without VACUUM; bytes
 per photo of the whole file and of the vectors table (SQLite's dbstat), against the same rows
-in the schema-5 layout (float16 vectors in the contents rows; the FAISS file came on top).
+in the schema-5 layout (float16 vectors in the contents rows; the FAISS file came on top), and
+how long that catalog takes to migrate when it is opened.
 
 recluster: such a catalog, then `autoalbum recluster`'s work (Library.recluster, k auto) in a
 fresh process: seconds and peak RSS (ru_maxrss), and the RSS of the open library after filing
@@ -188,6 +189,14 @@ def storage(args: argparse.Namespace) -> None:
                     f"{vectors / n:,.0f} B/photo (written in {seconds:.0f} s)",
                     flush=True,
                 )
+                if schema5:
+                    started = time.perf_counter()
+                    Catalog(path).close()
+                    seconds = time.perf_counter() - started
+                    size = path.stat().st_size
+                    print(
+                        f"  migrated to codes on open in {seconds:.1f} s: {size / n:,.0f} B/photo"
+                    )
 
 
 def _config(state: Path) -> Config:

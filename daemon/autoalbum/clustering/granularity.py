@@ -49,7 +49,14 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped, unused-ignore]
 
 from autoalbum.clustering.choose_k import KChoice
-from autoalbum.clustering.kmeans import Clustering, Vectors, as_rows, dense, from_labels
+from autoalbum.clustering.kmeans import (
+    Clustering,
+    Vectors,
+    as_rows,
+    dense,
+    from_labels,
+    unit_centres,
+)
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.clustering.spectral import (
     NEIGHBOURS,
@@ -163,10 +170,9 @@ def _refine(features: Matrix, centres: Matrix) -> NDArray[np.int64]:
         _, nearest = index.search(features, 1)
         labels = nearest.ravel().astype(np.int64)
         if iteration < REFINE_ITERATIONS:
-            sums = np.zeros_like(centres)
-            np.add.at(sums, labels, features)
+            sums = unit_centres(features, labels, len(centres))  # np.add.at: 1 s per pass at 1M
             kept = np.linalg.norm(sums, axis=1) > 0
-            centres = np.where(kept[:, None], normalise(sums), centres)
+            centres = np.where(kept[:, None], sums, centres)
     return labels
 
 

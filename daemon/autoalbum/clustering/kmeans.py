@@ -163,11 +163,17 @@ def own_similarity(
     return similarity
 
 
-def _squared_norms(x: Rows) -> NDArray[np.float64]:
+def _similarity_and_norms(
+    x: Rows, centroids: NDArray[np.float32], labels: NDArray[np.int64]
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """`own_similarity` and each vector's squared norm, in one pass over the chunks."""
+    similarity = np.empty(len(x), dtype=np.float32)
     norms = np.empty(len(x), dtype=np.float64)
     for start, chunk in x.chunks():
-        norms[start : start + len(chunk)] = np.einsum("ij,ij->i", chunk, chunk)
-    return norms
+        block = slice(start, start + len(chunk))
+        similarity[block] = np.einsum("ij,ij->i", chunk, centroids[labels[block]])
+        norms[block] = np.einsum("ij,ij->i", chunk, chunk)
+    return similarity, norms
 
 
 def numbered(x: Vectors, centroids: NDArray[np.float32], raw: NDArray[np.int64]) -> Clustering:
@@ -179,10 +185,9 @@ def numbered(x: Vectors, centroids: NDArray[np.float32], raw: NDArray[np.int64])
     renumber[order] = np.arange(len(order), dtype=np.int64)
     labels = renumber[raw]
     kept = centroids[order]
-    rows = _rows(x)
-    similarity = own_similarity(rows, kept, labels)
+    similarity, norms = _similarity_and_norms(_rows(x), kept, labels)
     # Centroids are unit length, so |x - c|^2 = |x|^2 + 1 - 2 x.c, with no (n, d) temporaries.
-    squared = _squared_norms(rows) + 1.0 - 2.0 * similarity
+    squared = norms + 1.0 - 2.0 * similarity
     return Clustering(
         labels=labels,
         centroids=kept,

@@ -25,9 +25,16 @@ class Rows(Protocol):
         """The float32 vectors at these positions."""
         ...
 
-    def chunks(self) -> Iterator[tuple[int, NDArray[np.float32]]]:
-        """(first row, float32 rows) a chunk at a time, in order."""
+    def chunks(self, roots: bool = False) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        """(first row, float32 rows) a chunk at a time, in order; with `roots`, each value's
+        signed square root instead (the clustering features' power normalisation)."""
         ...
+
+
+def signed_roots(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each value's signed square root."""
+    roots: NDArray[np.float32] = np.sign(rows) * np.sqrt(np.abs(rows))
+    return roots
 
 
 class Dense:
@@ -46,6 +53,7 @@ class Dense:
     def take(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         return self.matrix[rows]
 
-    def chunks(self) -> Iterator[tuple[int, NDArray[np.float32]]]:
+    def chunks(self, roots: bool = False) -> Iterator[tuple[int, NDArray[np.float32]]]:
         for start in range(0, len(self.matrix), CHUNK):
-            yield start, self.matrix[start : start + CHUNK]
+            chunk = self.matrix[start : start + CHUNK]
+            yield start, signed_roots(chunk) if roots else chunk

@@ -40,7 +40,7 @@ from autoalbum.clustering.kmeans import (
     own_similarity,
     unit_centres,
 )
-from autoalbum.clustering.rows import Dense, Rows
+from autoalbum.clustering.rows import Dense, Rows, signed_roots
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.embedding.embedder import normalise
 
@@ -65,7 +65,7 @@ Matrix = NDArray[np.float32]
 
 def rooted(rows: Matrix) -> Matrix:
     """Power normalisation: signed square root of each value, then L2."""
-    return normalise(np.sign(rows) * np.sqrt(np.abs(rows)))
+    return normalise(signed_roots(rows))
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ class Whitening:
         out = np.empty((len(rows), len(self.components)), dtype=np.float32)
         projection = (self.components / self.scale[:, None]).T.astype(np.float32)
         offset = (self.mean @ projection).astype(np.float32)
-        prepare = rooted if self.root else normalise
-        for start, chunk in rows.chunks():
-            block = prepare(chunk)
+        # rooted(x) is normalise(signed_roots(x)), and stored codes hold the roots already.
+        for start, chunk in rows.chunks(roots=self.root):
+            block = normalise(chunk)
             out[start : start + len(chunk)] = normalise(block @ projection - offset)
         return out
 

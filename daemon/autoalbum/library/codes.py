@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 SCALE_BYTES = 4  # the little-endian float32 scale that opens each code
 CODE_LEVELS = 127.0  # the largest |coordinate| becomes this
-DECODE_CHUNK = 16_384  # rows decoded at a time: 84 MB of float32 at d=1280
+DECODE_CHUNK = 8_192  # rows decoded at a time: 42 MB of float32 at d=1280
 
 
 def code_size(dim: int) -> int:
@@ -49,14 +49,16 @@ def encode(vectors: NDArray[np.float32]) -> NDArray[np.uint8]:
     return codes
 
 
-def decode(codes: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """The float32 vectors of (n, 4 + d) codes."""
+def decode(codes: NDArray[np.uint8], roots: bool = False) -> NDArray[np.float32]:
+    """The float32 vectors of (n, 4 + d) codes; with `roots`, their values' signed square
+    roots, which is what codes hold (and all the clustering features need)."""
     block = np.atleast_2d(np.asarray(codes, dtype=np.uint8))
     scale = np.ascontiguousarray(block[:, :SCALE_BYTES]).view("<f4").astype(np.float32)
     levels = block[:, SCALE_BYTES:].view(np.int8)
-    roots = levels.astype(np.float32)
-    roots *= scale
-    out: NDArray[np.float32] = roots * np.abs(roots)
+    out: NDArray[np.float32] = levels.astype(np.float32)
+    out *= scale
+    if not roots:
+        out *= np.abs(out)
     return out
 
 
@@ -100,7 +102,10 @@ class Codes:
         """The float32 vectors of these rows (positions, not content ids)."""
         return decode(self.codes[rows])
 
-    def chunks(self, size: int = DECODE_CHUNK) -> Iterator[tuple[int, NDArray[np.float32]]]:
-        """(first row, float32 rows) a chunk at a time, in order."""
+    def chunks(
+        self, roots: bool = False, size: int = DECODE_CHUNK
+    ) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        """(first row, float32 rows) a chunk at a time, in order; with `roots`, the values'
+        signed square roots."""
         for start in range(0, len(self.codes), size):
-            yield start, decode(self.codes[start : start + size])
+            yield start, decode(self.codes[start : start + size], roots)
