@@ -4,7 +4,7 @@ Both read the catalog's codes when they run (nothing is kept in memory between s
 `similar` scores every live photo exactly, a chunk of codes decoded at a time, so its memory is
 one chunk's (84 MB) at any size; `duplicates` compares every pair, a block against a block.
 Decoded codes are within about 1e-3 of the float32 similarities (library/codes.py): recall@10
-0.99 against exact float32 search on real embeddings (bench/recall.py).
+0.99 against exact float32 search on real embeddings (bench/vectors.py quality).
 """
 
 from __future__ import annotations
