@@ -1,4 +1,4 @@
-"""Vectors stored as int8 codes (library/codes.py): what they cost and what they change.
+"""Vectors stored as 8-bit codes (library/codes.py): what they cost and what they change.
 
     .venv/bin/python bench/vectors.py quality [--sample 5000] [--queries 1000]
     .venv/bin/python bench/vectors.py storage [--sizes 20000,100000]
@@ -19,9 +19,11 @@ in the schema-5 layout (float16 vectors in the contents rows; the FAISS file cam
 how long that catalog takes to migrate when it is opened.
 
 recluster: such a catalog, then `autoalbum recluster`'s work (Library.recluster, k auto) in a
-fresh process: seconds and peak RSS (ru_maxrss), and the RSS of the open library after filing
-128 more photos as the daemon does. Up to --compare-up-to photos, the albums are compared (NMI)
-with the clustering of the float32 vectors as it ran before codes.
+fresh process: seconds and peak RSS (ru_maxrss); then in another fresh process that imports
+only the library (as the daemon, less its model): seconds to open the library, and its RSS
+after filing 128 new photos into their albums as the daemon does (peak and current). Up to
+--compare-up-to photos, the albums are compared (NMI) with the clustering of the float32
+vectors as it ran before codes.
 """
 
 from __future__ import annotations
@@ -38,9 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import normalized_mutual_info_score as nmi
 
-from autoalbum.clustering.cluster import cluster
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
 from autoalbum.embedding.embedder import normalise
 from autoalbum.embedding.model import cache_dir
@@ -48,10 +48,8 @@ from autoalbum.library.catalog import CATALOG_NAME, Catalog
 from autoalbum.library.codes import Codes
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.schema import MIGRATIONS
-from autoalbum.library.search import most_similar
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recluster import synthetic, synthetic_chunks
 
 SETS = ("catsdogs", "flowers17", "hymenoptera", "mnist", "cifar10")
 DIM = 1280
@@ -64,6 +62,10 @@ def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def quality(args: argparse.Namespace) -> None:
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from autoalbum.clustering.cluster import cluster
+
     rng = np.random.default_rng(0)
     parts: list[tuple[str, NDArray[np.float32], NDArray[np.int64]]] = []
     for name in SETS:
@@ -112,6 +114,8 @@ def quality(args: argparse.Namespace) -> None:
 def recall(x: NDArray[np.float32], queries: int, rng: np.random.Generator) -> None:
     """Recall@10 of the search over codes against exact float32 search, the query a photo of
     the library (so its own vector is a code too, and it is left out of both lists)."""
+    from autoalbum.library.search import most_similar
+
     codes = Codes.of(np.arange(len(x), dtype=np.int64), x)
     picked = rng.choice(len(x), queries, replace=False)
     hits = []
@@ -128,6 +132,8 @@ def recall(x: NDArray[np.float32], queries: int, rng: np.random.Generator) -> No
 
 def write_catalog(state: Path, n: int, *, schema5: bool = False) -> float:
     """A catalog of n synthetic photos, as the indexer writes it (or as schema 5 did)."""
+    from recluster import synthetic_chunks
+
     started = time.perf_counter()
     if schema5:
         db = sqlite3.connect(state / CATALOG_NAME, isolation_level=None)
@@ -207,38 +213,55 @@ def _config(state: Path) -> Config:
 
 
 def recluster_child(state: Path) -> None:
-    """In a fresh process: the recluster, its peak RSS, then the daemon's filing of 128 new
-    photos in the open library, and the RSS after."""
+    """In a fresh process: the recluster and its peak RSS."""
     from autoalbum.library.library import Library
 
     def model() -> None:
         raise AssertionError("a recluster needs no model")
 
     with Library(_config(state), model) as library:  # type: ignore[arg-type, return-value]
-        opened = _rss()
         started = time.perf_counter()
         report = library.recluster(write=False)
         seconds = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        vectors, _ = synthetic(128, DIM, CLUSTERS)  # like photos it holds
+        ids = library.catalog.content_ids(live_only=True)
+        albums = library.catalog.album_ids(ids)
+    print(json.dumps({"seconds": seconds, "peak_rss": peak, "k": report.albums,
+                      "albums": [a or 0 for a in albums]}))  # fmt: skip
+
+
+def arrive_child(state: Path) -> None:
+    """In a fresh process with only the library imported: open it, file 128 new photos."""
+    from autoalbum.library.library import Library
+
+    def model() -> None:
+        raise AssertionError("filing stored vectors needs no model")
+
+    started = time.perf_counter()
+    with Library(_config(state), model) as library:  # type: ignore[arg-type, return-value]
+        opened = time.perf_counter() - started
+        first = library.catalog.vectors(library.catalog.content_ids()[:128])  # like its photos
         with library.catalog.transaction():
-            for i, vector in enumerate(vectors):
-                library.catalog.add_content(f"new{i}", vector, 1, None)
-                content = library.catalog.content_by_hash(f"new{i}")
+            for i, vector in enumerate(first):
+                content = library.catalog.add_content(f"new{i}", vector, 1, None)
                 path = Path(f"/new/{i}.jpg")
                 library.catalog.put_file(
                     FileRecord(path, 1, 1, f"new{i}", Status.OK, None, content)
                 )
-        before = time.perf_counter()
-        library.assign_new()
-        filed = time.perf_counter() - before
-        ids = library.catalog.content_ids(live_only=True)
-        albums = library.catalog.album_ids(ids)
-    print(json.dumps({
-        "seconds": seconds, "peak_rss": peak, "opened_rss": opened, "k": report.albums,
-        "after_filing_rss": _rss(), "filing_seconds": filed,
-        "albums": [a or 0 for a in albums[: len(ids) - 128]],
-    }))  # fmt: skip
+        started = time.perf_counter()
+        filed = library.assign_new()
+        seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"open": opened, "filed": filed, "seconds": seconds, "peak_rss": peak,
+                      "rss": _rss()}))  # fmt: skip
+
+
+def _child(mode: str, state: Path) -> dict[str, float]:
+    child = subprocess.run(
+        [sys.executable, __file__, mode, str(state)], capture_output=True, text=True, check=True
+    )
+    found: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
+    return found
 
 
 def _rss() -> int:
@@ -253,18 +276,14 @@ def recluster(args: argparse.Namespace) -> None:
             seconds = write_catalog(state, n)
             size = (state / CATALOG_NAME).stat().st_size
             print(f"n={n:,}: catalog written in {seconds:.0f} s ({size / n:,.0f} B/photo)")
-            child = subprocess.run(
-                [sys.executable, __file__, "_recluster", str(state)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            found = json.loads(child.stdout.strip().splitlines()[-1])
-            print(
-                f"  recluster: {found['seconds']:.1f} s, k={found['k']}, peak RSS "
-                f"{found['peak_rss'] / 1e9:.2f} GB (library open: {found['opened_rss'] / 1e6:.0f}"
-                f" MB); 128 photos filed in {found['filing_seconds']:.2f} s, RSS after "
-                f"{found['after_filing_rss'] / 1e6:.0f} MB",
-                flush=True,
-            )
+            found = _child("_recluster", state)
+            print(f"  recluster: {found['seconds']:.1f} s, k={found['k']}, peak RSS "
+                  f"{found['peak_rss'] / 1e9:.2f} GB", flush=True)  # fmt: skip
+            daemon = _child("_arrive", state)
+            print(f"  a fresh process: library open in {daemon['open']:.2f} s, "
+                  f"{daemon['filed']} photos filed in {daemon['seconds']:.2f} s; RSS "
+                  f"{daemon['rss'] / 1e6:.0f} MB, peak {daemon['peak_rss'] / 1e6:.0f} MB",
+                  flush=True)  # fmt: skip
             if n <= args.compare_up_to:
                 compare(n, np.asarray(found["albums"]))
 
@@ -272,6 +291,11 @@ def recluster(args: argparse.Namespace) -> None:
 def compare(n: int, albums: NDArray[np.int64]) -> None:
     """NMI of the library's albums against the clustering of the float32 vectors, as a
     recluster ran before codes (one float32 matrix), and against the synthetic truth."""
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from autoalbum.clustering.cluster import cluster
+    from recluster import synthetic
+
     x, truth = synthetic(n, DIM, CLUSTERS)
     started = time.perf_counter()
     dense, _ = cluster(x, None)
@@ -281,8 +305,8 @@ def compare(n: int, albums: NDArray[np.int64]) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["_recluster"]:
-        recluster_child(Path(sys.argv[2]))
+    if sys.argv[1:2] in (["_recluster"], ["_arrive"]):
+        (recluster_child if sys.argv[1] == "_recluster" else arrive_child)(Path(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", choices=["quality", "storage", "recluster"])

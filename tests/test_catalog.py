@@ -47,13 +47,14 @@ def test_vectors_round_trip_as_codes(tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
         content = catalog.add_content("abc", vector, 285)
         stored = catalog.vectors([content])[0]
-        step = np.sqrt(np.abs(vector).max()) / 127  # codes round square roots
-        roots = np.sqrt(np.abs(stored)) - np.sqrt(np.abs(vector))
-        assert np.abs(roots).max() <= step / 2 + 1e-6
+        roots = np.sign(vector) * np.sqrt(np.abs(vector))  # codes round square roots
+        step = (roots.max() - roots.min()) / 255
+        back = np.sign(stored) * np.sqrt(np.abs(stored))
+        assert np.abs(back - roots).max() <= step / 2 + 1e-6
         assert catalog.content_by_hash("abc") == content
         assert catalog.top_classes([content]) == [285]
         blob = catalog.db.execute("SELECT code FROM vectors").fetchone()[0]
-        assert len(blob) == 4 + 1280
+        assert len(blob) == 8 + 1280
 
 
 def test_files_upsert_and_missing(tmp_path: Path) -> None:

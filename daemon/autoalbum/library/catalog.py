@@ -2,9 +2,9 @@
 the queries of each table are in library/tables/.
 
 The catalog is the library's one store, vectors included. Identical files share one `contents`
-row, so a duplicate is embedded once; a file's album is its content's album. Each vector is an
-int8 code with a scale (library/codes.py) in the narrow `vectors` table: 1,284 bytes at d=1280,
-about 1.4 KB on disk with the page overhead. Nothing reads all of them but a recluster, a search
+row, so a duplicate is embedded once; a file's album is its content's album. Each vector is a
+byte per dimension (library/codes.py) in the narrow `vectors` table: 1,288 bytes at d=1280,
+about 1.37 KB on disk with the page overhead. Nothing reads all of them but a recluster, a search
 and `duplicates`, each when it runs. Paths are stored as the bytes the kernel gave (BLOBs), so
 any file name fits, compares and sorts byte by byte.
 """

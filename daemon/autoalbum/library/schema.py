@@ -102,7 +102,7 @@ MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE contents ADD COLUMN next_vector BLOB;
     """,
-    # Vectors stored once, as int8 codes (library/codes.py) in a narrow table of their own: three
+    # Vectors stored once, as 8-bit codes (library/codes.py) in a narrow table of their own: three
     # to a 4 KB page, where the wide contents rows fitted two. A switch's next vectors likewise,
     # appended in id order. The float16 columns are converted (recode_vectors) and dropped.
     6: """
