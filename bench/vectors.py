@@ -19,7 +19,7 @@ in the schema-5 layout (float16 vectors in the contents rows; the FAISS file cam
 how long that catalog takes to migrate when it is opened.
 
 recluster: such a catalog, then `autoalbum recluster`'s work (Library.recluster, k auto) in a
-fresh process: seconds and peak RSS (ru_maxrss); then in another fresh process that imports
+fresh process: seconds and peak RSS (VmHWM); then in another fresh process that imports
 only the library (as the daemon, less its model): seconds to open the library, and its RSS
 after filing 128 new photos into their albums as the daemon does (peak and current). Up to
 --compare-up-to photos, the albums are compared (NMI) with the clustering of the float32
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -223,7 +222,7 @@ def recluster_child(state: Path) -> None:
         started = time.perf_counter()
         report = library.recluster(write=False)
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = _peak()
         ids = library.catalog.content_ids(live_only=True)
         albums = library.catalog.album_ids(ids)
     print(json.dumps({"seconds": seconds, "peak_rss": peak, "k": report.albums,
@@ -251,7 +250,7 @@ def arrive_child(state: Path) -> None:
         started = time.perf_counter()
         filed = library.assign_new()
         seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak()
     print(json.dumps({"open": opened, "filed": filed, "seconds": seconds, "peak_rss": peak,
                       "rss": _rss()}))  # fmt: skip
 
@@ -262,6 +261,15 @@ def _child(mode: str, state: Path) -> dict[str, float]:
     )
     found: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
     return found
+
+
+def _peak() -> int:
+    """This process's peak RSS (VmHWM; ru_maxrss would count the parent's, as Linux carries it
+    across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _rss() -> int:
