@@ -26,9 +26,8 @@ projected to d, plus isotropic noise, ReLU'd and L2-normalised (mean cosine betw
 vectors ~0.45; k-means recovers the truth with NMI ~0.86). A method whose estimated time (from
 the previous size, scaled by n x d) exceeds --cap-s is skipped with the reason printed.
 
-Memory per image: a VectorIndex of --index-n vectors at --dim is built, saved, reloaded and
-searched; bytes per vector is the saved file's size / n, next to the catalog's float16 blob
-(2 x d bytes).
+Memory per image, and a library's recluster from its catalog (codes) at 100,000 and 1,000,000
+photos with its peak RSS: bench/vectors.py.
 
     .venv/bin/python bench/recluster.py [--sizes 100000,1000000] [--dim 1280] [--k 50] [--quick]
         [--auto [--k-range 2:60]] [--methods "autoalbum default,sklearn KMeans"]
@@ -39,12 +38,9 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import os
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +52,6 @@ from sklearn.metrics import normalized_mutual_info_score
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.clustering.kmeans import kmeans
 from autoalbum.embedding.embedder import normalise
-from autoalbum.library.vectors import VectorIndex
 
 LATENT = 64
 CHUNK = 20_000
@@ -74,6 +69,18 @@ def synthetic(
     n: int, dim: int, clusters: int, seed: int = 0
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Unit vectors shaped like pooled CNN features, and their true cluster; built in chunks."""
+    out = np.empty((n, dim), dtype=np.float32)
+    truth = np.empty(n, dtype=np.int64)
+    for start, (rows, labels) in synthetic_chunks(n, dim, clusters, seed):
+        out[start : start + len(rows)], truth[start : start + len(rows)] = rows, labels
+    return out, truth
+
+
+def synthetic_chunks(
+    n: int, dim: int, clusters: int, seed: int = 0
+) -> Iterator[tuple[int, tuple[NDArray[np.float32], NDArray[np.int64]]]]:
+    """`synthetic`'s rows CHUNK at a time (first row, (vectors, true clusters)), so that a
+    million need not be in memory at once."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, clusters + 1) ** 0.7
     shared = 1.0 * rng.standard_normal(LATENT)
@@ -81,14 +88,12 @@ def synthetic(
     spread = 1.0 / np.sqrt(np.arange(1, LATENT + 1)) + 0.25
     project = rng.standard_normal((LATENT, dim)).astype(np.float32) / np.float32(math.sqrt(LATENT))
     truth = rng.choice(clusters, size=n, p=weights / weights.sum()).astype(np.int64)
-    out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, CHUNK):
         labels = truth[start : start + CHUNK]
         latent = means[labels] + spread * rng.standard_normal((len(labels), LATENT))
         rows = latent.astype(np.float32) @ project
         rows += 1.5 * rng.standard_normal(rows.shape, dtype=np.float32)
-        out[start : start + len(labels)] = normalise(np.maximum(rows, 0.0))
-    return out, truth
+        yield start, (normalise(np.maximum(rows, 0.0)), labels)
 
 
 def objective(x: NDArray[np.float32], labels: NDArray[np.int64]) -> float:
@@ -202,53 +207,6 @@ def bench_size(n: int, dim: int, args: argparse.Namespace, rates: dict[str, floa
     print_table(x, truth, fits, skipped)
 
 
-def _rss() -> int:
-    """Resident bytes of this process (Linux)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def bench_index(n: int, dim: int) -> None:
-    """Bytes per image of a saved VectorIndex, and how long it takes to build, reload, search."""
-    print(f"\nVectorIndex, n={n:,} d={dim}", flush=True)
-    index = VectorIndex(dim)
-    started = time.perf_counter()
-    for start in range(0, n, 100_000):
-        count = min(100_000, n - start)
-        rows, _ = synthetic(count, dim, 50, seed=start + 1)
-        index.add(np.arange(start, start + count, dtype=np.int64), rows)
-    print(f"  generate + add: {time.perf_counter() - started:.1f} s")
-    queries = rows[:16].copy()
-    del rows
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:
-        path = Path(folder) / "vectors.faiss"
-        started = time.perf_counter()
-        index.save(path)
-        print(f"  save: {time.perf_counter() - started:.1f} s")
-        size = path.stat().st_size
-        del index
-        before, started = _rss(), time.perf_counter()
-        index = VectorIndex.load(path, dim)
-        print(f"  load: {time.perf_counter() - started:.1f} s")
-        resident = _rss() - before
-    started = time.perf_counter()
-    index.search(queries, 10)
-    print(
-        f"  search 16 queries, top 10: {(time.perf_counter() - started) / 16 * 1000:.1f} ms/query"
-    )
-    decoded = n * dim * 4
-    if decoded <= 3e9:
-        started = time.perf_counter()
-        index.all_vectors()
-        print(f"  all_vectors(): {time.perf_counter() - started:.1f} s")
-    else:
-        print(f"  all_vectors(): skipped, would decode {decoded / 1e9:.1f} GB of float32")
-    print(
-        f"  memory per image: index file {size / n:,.0f} B, loaded index {resident / n:,.0f} B RSS"
-    )
-    print(f"  (catalog float16 blob {2 * dim:,} B, float32 {4 * dim:,} B)", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated counts")
@@ -259,7 +217,6 @@ def main() -> None:
     parser.add_argument("--n-init", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=25)
     parser.add_argument("--cap-s", type=float, default=600.0)
-    parser.add_argument("--index-n", type=int, default=None, help="default: the largest size")
     parser.add_argument("--quick", action="store_true", help="20,000 vectors only: a smoke test")
     parser.add_argument(
         "--auto", action="store_true", help="autoalbum default chooses k, as with k: auto"
@@ -272,14 +229,11 @@ def main() -> None:
         "--methods", type=lambda text: text.split(","), default=None, metavar="A,B",
         help=f"only these methods, the first the reference (default: {', '.join(RUNNERS)})",
     )  # fmt: skip
-    parser.add_argument("--no-index", action="store_true", help="skip the VectorIndex memory test")
     args = parser.parse_args()
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     rates: dict[str, float] = {}
     for n in sizes:
         bench_size(n, args.large_dim if n >= args.large_from else args.dim, args, rates)
-    if not args.no_index:
-        bench_index(args.index_n or max(sizes), args.dim)
 
 
 if __name__ == "__main__":

@@ -41,16 +41,20 @@ def test_not_a_database(tmp_path: Path) -> None:
         Catalog(path)
 
 
-def test_vectors_round_trip_as_float16(tmp_path: Path) -> None:
+def test_vectors_round_trip_as_codes(tmp_path: Path) -> None:
     vector = np.random.default_rng(0).normal(size=1280).astype(np.float32)
     vector /= np.linalg.norm(vector)
     with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
         content = catalog.add_content("abc", vector, 285)
-        np.testing.assert_allclose(catalog.vectors([content])[0], vector, atol=1e-3)
+        stored = catalog.vectors([content])[0]
+        roots = np.sign(vector) * np.sqrt(np.abs(vector))  # codes round square roots
+        step = (roots.max() - roots.min()) / 255
+        back = np.sign(stored) * np.sqrt(np.abs(stored))
+        assert np.abs(back - roots).max() <= step / 2 + 1e-6
         assert catalog.content_by_hash("abc") == content
         assert catalog.top_classes([content]) == [285]
-        blob = catalog.db.execute("SELECT vector FROM contents").fetchone()[0]
-        assert len(blob) == 2 * 1280
+        blob = catalog.db.execute("SELECT code FROM vectors").fetchone()[0]
+        assert len(blob) == 8 + 1280
 
 
 def test_files_upsert_and_missing(tmp_path: Path) -> None:
@@ -181,7 +185,7 @@ def test_schema_1_catalog_gains_empty_quick_keys(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     db = sqlite3.connect(path)
     db.executescript(MIGRATIONS[1] + "PRAGMA user_version=1;")
-    db.execute("INSERT INTO contents (hash, vector) VALUES ('h', x'00')")
+    db.execute("INSERT INTO contents (hash, vector) VALUES ('h', x'003c')")
     db.commit()
     db.close()
     with Catalog(path) as catalog:

@@ -109,9 +109,9 @@ class Rig:
         )
 
     @staticmethod
-    def open_library(config: Config, *, load_index: bool = True) -> Library:
+    def open_library(config: Config) -> Library:
         model = ColourEmbedder()
-        return Library(config, lambda: model, load_index=load_index)
+        return Library(config, lambda: model)
 
     def watch(self, config: Config) -> ScriptedWatcher:
         self.watchers.append(ScriptedWatcher(config))
@@ -269,9 +269,9 @@ def test_stopping_calls_off_a_running_recluster(tmp_path: Path) -> None:
     gate = threading.Event()
     plain = rig.service._reclusterer._open_library
 
-    def slow_to_open(config: Config, *, load_index: bool = True) -> Library:
+    def slow_to_open(config: Config) -> Library:
         gate.wait(30)  # a recluster that is still clustering when the stop comes
-        return plain(config, load_index=load_index)
+        return plain(config)
 
     rig.service._reclusterer._open_library = slow_to_open
     with rig.service.running():

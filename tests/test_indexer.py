@@ -22,6 +22,7 @@ from autoalbum.embedding.fingerprint import QUICK_SPAN, fingerprint_file
 from autoalbum.library.library import Library
 from autoalbum.library.records import Status
 from colour_library import ColourEmbedder, colour_photos, config, links, open_library, photo
+from old_catalog import as_schema_5
 
 _WATCHED: list[Path] = []  # folders whose files' opens are noted in _OPENED
 _OPENED: list[Path] = []
@@ -209,12 +210,11 @@ def test_same_ends_different_middle_is_no_duplicate(tmp_path: Path, together: bo
 def test_catalog_from_before_quick_keys_still_relinks_moves(root: Path) -> None:
     with open_library(root) as library:
         library.index_files()
+    as_schema_5(root / "state" / "catalog.sqlite")
     db = sqlite3.connect(root / "state" / "catalog.sqlite")
     db.executescript(
         "DROP INDEX contents_quick; ALTER TABLE contents DROP COLUMN quick; DROP TABLE tagged; "
-        "ALTER TABLE contents DROP COLUMN next_vector; DROP TABLE corrections; "
-        "ALTER TABLE albums DROP COLUMN user_made; ALTER TABLE albums DROP COLUMN folder; "
-        "PRAGMA user_version=2;"
+        "ALTER TABLE contents DROP COLUMN next_vector; PRAGMA user_version=2;"
     )
     db.close()
     moved = root / "photos" / "renamed.png"

@@ -1,5 +1,5 @@
-"""The stores: the vector index is repaired from the catalog after a crash or a loss, and a
-library keeps to the one model that made its vectors."""
+"""The stores: a library from before codes migrates on open and sorts and searches as before,
+and a library keeps to the one model that made its vectors."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+from autoalbum.library.codes import code_size
 from autoalbum.library.library import Library
-from autoalbum.library.stores import ModelMismatchError, Stores
-from autoalbum.library.vectors import VECTOR_INDEX_NAME
+from autoalbum.library.schema import SCHEMA_VERSION
+from autoalbum.library.stores import OLD_INDEX_NAME, ModelMismatchError, Stores
 from colour_library import colour_photos, config, open_library, photo
+from old_catalog import as_schema_5
 
 
 @pytest.fixture
@@ -20,32 +22,55 @@ def root(tmp_path: Path) -> Path:
     return colour_photos(tmp_path)
 
 
-def test_catalog_and_index_agree_after_a_crash(root: Path) -> None:
-    with open_library(root) as library:
-        library.index_files()
-    saved = (root / "state" / VECTOR_INDEX_NAME).read_bytes()
-    for i in range(3):
-        photo(root / "photos" / f"new{i}.png", "red", 50 + i)
-    with open_library(root) as library:
-        library.index_files()
-    # The crash: the catalog committed the new photos, the index file never got them.
-    (root / "state" / VECTOR_INDEX_NAME).write_bytes(saved)
-    with open_library(root) as library:
-        assert list(library.index.ids()) == list(library.catalog.content_ids())
-        assert len(library.index) == 15
+def _albums(library: Library) -> dict[str, list[str]]:
+    """Album name -> its photos' names, nearest first, from the catalog."""
+    names = {a.id: a.name for a in library.catalog.albums()}
+    members = library.catalog.members()
+    return {names[a]: [m.path.name for m in found] for a, found in members.items()}
 
 
-def test_lost_index_file_is_rebuilt(root: Path) -> None:
+def test_a_schema_5_library_migrates_on_open_and_sorts_and_searches_as_before(
+    root: Path,
+) -> None:
     with open_library(root) as library:
         library.index_files()
-    (root / "state" / VECTOR_INDEX_NAME).write_bytes(b"garbage")
+        albums = _albums(library)
+        near = [(n.path.name, n.similarity) for n in library.similar(root / "photos" / "red1.png")]
+        vectors = library.catalog.vectors(library.catalog.content_ids())
+    state = root / "state"
+    as_schema_5(state / "catalog.sqlite")
+    (state / OLD_INDEX_NAME).write_bytes(b"the FAISS copy of every vector")
     with open_library(root) as library:
-        assert len(library.index) == 12
-        np.testing.assert_allclose(
-            library.index.vectors(library.catalog.content_ids()),
-            library.catalog.vectors(library.catalog.content_ids()),
-            atol=1e-3,
+        catalog = library.catalog
+        assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = {row[1] for row in catalog.db.execute("PRAGMA table_info(contents)")}
+        assert not columns & {"vector", "next_vector"}, "vectors are stored once"
+        assert not (state / OLD_INDEX_NAME).exists()
+        assert _albums(library) == albums
+        again = [(n.path.name, n.similarity) for n in library.similar(root / "photos" / "red1.png")]
+        assert [name for name, _ in again] == [name for name, _ in near]
+        np.testing.assert_allclose([s for _, s in again], [s for _, s in near], atol=2e-3)
+        np.testing.assert_allclose(catalog.vectors(catalog.content_ids()), vectors, atol=2e-3)
+        library.recluster()
+        assert sorted(map(sorted, _albums(library).values())) == sorted(
+            map(sorted, albums.values())
         )
+        photo(root / "photos" / "red9.png", "red", 9)
+        assert library.index_files().embedded == 1
+
+
+def test_a_switch_under_way_in_a_schema_5_library_keeps_its_next_vectors(root: Path) -> None:
+    with open_library(root) as library:
+        library.index_files()
+        ids = library.catalog.content_ids()
+        later = np.eye(48, dtype=np.float32)[: len(ids) // 2]
+        with library.catalog.transaction():
+            library.catalog.set_next_vectors(ids[: len(later)].tolist(), later)
+    as_schema_5(root / "state" / "catalog.sqlite")
+    with open_library(root) as library:
+        assert library.catalog.count_next_vectors() == (len(later), len(ids))
+        rows = library.catalog.db.execute("SELECT code FROM next_vectors ORDER BY content_id")
+        assert [len(row[0]) for row in rows] == [code_size(48)] * len(later)
 
 
 def _library(root: Path, model: OnnxEmbedder) -> Library:
@@ -71,7 +96,7 @@ def test_the_library_refuses_another_models_vectors(
     assert f"configured model is {lite2.identity}" in message
     assert "point library.state at a new folder" in message
     with _library(root, embedder) as library:
-        assert len(library.index) == 12, "nothing of the other model got in"
+        assert len(library.catalog.content_ids()) == 12, "nothing of the other model got in"
         assert library.index_files().embedded == 1
 
 

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from autoalbum.albums.tree import INDEX_NAME
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import Embedder, Embeddings, ModelIdentity, normalise
+from autoalbum.library.codes import code_size
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.stores import ModelMismatchError
@@ -56,13 +57,13 @@ class SwitchRig(Rig):
         self.earlier: Embedder | None = OldModel()
         super().__init__(root, initial, **settings)
 
-    def open_library(self, config: Config, *, load_index: bool = True) -> Library:  # type: ignore[override]
+    def open_library(self, config: Config) -> Library:  # type: ignore[override]
         configured = self.configured
 
         def earlier(identity: ModelIdentity) -> Embedder | None:
             return self.earlier if identity == OLD else None
 
-        return Library(config, lambda: configured, load_index=load_index, earlier_model=earlier)
+        return Library(config, lambda: configured, earlier_model=earlier)
 
     def restart(self) -> None:
         config = self.service.config
@@ -101,19 +102,19 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def assert_all_new(library: Library) -> None:
-    """Every vector, centre and index entry is the new model's; nothing of the old is left."""
+    """Every vector and centre is the new model's; nothing of the old is left."""
     catalog = library.catalog
     assert library.catalog.meta("model") == NEW.digest
     assert catalog.meta("model_title") == NEW.title
     assert catalog.meta("dim") == str(NEW.dim)
     assert catalog.meta("next_model") is None
-    sizes = {row[0] for row in catalog.db.execute("SELECT length(vector) FROM contents")}
-    assert sizes == {NEW.dim * 2}, "float16 vectors of the new model's dimension only"
-    assert catalog.db.execute("SELECT COUNT(next_vector) FROM contents").fetchone()[0] == 0
+    sizes = {row[0] for row in catalog.db.execute("SELECT length(code) FROM vectors")}
+    assert sizes == {code_size(NEW.dim)}, "codes of the new model's dimension only"
+    assert catalog.db.execute("SELECT COUNT(*) FROM next_vectors").fetchone()[0] == 0
+    ids = catalog.db.execute("SELECT content_id FROM vectors ORDER BY content_id").fetchall()
+    assert [row[0] for row in ids] == list(catalog.content_ids()), "one vector per content"
     centres = [a.centroid for a in catalog.albums() if a.centroid is not None]
     assert centres and {len(c) for c in centres} == {NEW.dim}
-    assert library.index.dim == NEW.dim
-    assert len(library.index) == len(catalog.content_ids())
 
 
 def test_switches_models_while_the_old_albums_stay_and_arrivals_land(tmp_path: Path) -> None:
@@ -179,7 +180,7 @@ def test_switching_back_drops_the_switch(tmp_path: Path) -> None:
         assert rig.service.switching is None
         catalog = rig.service.library.catalog
         assert catalog.meta("next_model") is None
-        assert catalog.db.execute("SELECT COUNT(next_vector) FROM contents").fetchone()[0] == 0
+        assert catalog.db.execute("SELECT COUNT(*) FROM next_vectors").fetchone()[0] == 0
 
 
 def test_commands_other_than_the_daemon_refuse_another_model(tmp_path: Path) -> None:

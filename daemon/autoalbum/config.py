@@ -59,7 +59,7 @@ class Observer(str, enum.Enum):
 class LibraryConfig:
     folders: tuple[Path, ...] = _doc("photo folders to index and watch (recursively)")
     albums: Path = _doc("folder autoalbum owns and fills with album folders of symlinks")
-    state: Path = _doc("folder for the catalog (SQLite) and the vector index")
+    state: Path = _doc("folder for the catalog (SQLite: files, albums and every photo's vector)")
     ignore: tuple[str, ...] = _doc(
         "file-name patterns (fnmatch) never indexed, besides dot-files and temporary downloads",
         default=(),

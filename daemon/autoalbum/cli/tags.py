@@ -40,7 +40,7 @@ def _open(args: argparse.Namespace) -> Library:
             f"tags are disabled in {args.config}: set tags.enabled: true to write albums into "
             "sidecars (autoalbum tags --remove works either way)"
         )
-    return Library(config, _no_model, load_index=False)
+    return Library(config, _no_model)
 
 
 def run(args: argparse.Namespace) -> int:

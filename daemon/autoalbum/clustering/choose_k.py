@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.clustering.kmeans import ClusterError, Clustering, as_matrix, fit, numbered
+from autoalbum.clustering.kmeans import ClusterError, Clustering, as_rows, fit, numbered
+from autoalbum.clustering.rows import Rows
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.embedding.embedder import normalise
 
@@ -117,7 +118,7 @@ def _pick(scores: dict[int, float]) -> int:
 
 
 def scan(
-    x: NDArray[np.float32], k_min: int, k_max: int, seed: int, sample: int = SCAN_SAMPLE
+    x: Rows, k_min: int, k_max: int, seed: int, sample: int = SCAN_SAMPLE
 ) -> tuple[KChoice, Clustering | None]:
     """Score every k in range on a sample; return the choice and its fit if the sample is all."""
     check_k_range(k_min, k_max)
@@ -126,7 +127,7 @@ def scan(
     if len(x) < 3:
         return KChoice(1, 0.0, {}, "too few images"), None
     rng = np.random.default_rng(seed)
-    picked = x[sample_rows(len(x), sample, rng)]
+    picked = x.take(sample_rows(len(x), sample, rng))
     reference = _reference(picked, rng) if len(picked) >= REFERENCE_MIN_IMAGES else None
     high = min(k_max, len(picked) - 1)
     ks = range(min(k_min, high), high + 1)
@@ -173,4 +174,4 @@ def choose_k(
 ) -> KChoice:
     """Pick k in [k_min, min(k_max, n - 1)] by cosine silhouette over a structureless
     reference, on a sample of at most `sample` vectors; n < 3 gives k = 1."""
-    return scan(as_matrix(vectors), k_min, k_max, seed, sample)[0]
+    return scan(as_rows(vectors), k_min, k_max, seed, sample)[0]

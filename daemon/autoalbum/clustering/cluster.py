@@ -5,12 +5,9 @@ from __future__ import annotations
 import enum
 import logging
 
-import numpy as np
-from numpy.typing import NDArray
-
 from autoalbum.clustering.choose_k import KChoice, check_k_range, scan
 from autoalbum.clustering.granularity import choose_albums
-from autoalbum.clustering.kmeans import Clustering, as_matrix, kmeans
+from autoalbum.clustering.kmeans import Clustering, Vectors, as_rows, kmeans
 from autoalbum.clustering.spectral import spectral, spectral_ok
 
 log = logging.getLogger(__name__)
@@ -24,7 +21,7 @@ class Method(str, enum.Enum):
 
 
 def cluster(
-    vectors: NDArray[np.float32],
+    vectors: Vectors,
     k: int | None,
     *,
     k_range: tuple[int, int] = K_RANGE,
@@ -37,9 +34,10 @@ def cluster(
 
     Spectral clustering chooses by splitting albums while they divide clearly (`granularity`
     steps finer or, negative, coarser: see `granularity`); k-means, and spectral under
-    SPECTRAL_MIN_IMAGES photos, by the silhouette gap.
+    SPECTRAL_MIN_IMAGES photos, by the silhouette gap. `vectors` may be Rows (such as the
+    library's stored codes), read a sample or a chunk at a time.
     """
-    x = as_matrix(vectors)
+    x = as_rows(vectors)
     if k is not None:
         if method is Method.SPECTRAL:
             return spectral(x, k, seed=seed, use_gpu=use_gpu), None

@@ -4,6 +4,11 @@ Albums are numbered by size, so `Clustering.labels` is renumbered after fitting:
 biggest cluster, ties go to the cluster holding the earliest vector. Clusters left empty by the
 final assignment (duplicate photos, fewer distinct vectors than k) are dropped, so `k` can come
 out smaller than asked for.
+
+Every function here also takes `Rows` (clustering/rows.py): vectors read a sample or a chunk at
+a time, such as the library's stored codes, so that memory stays bounded at a million photos.
+k-means itself needs one float32 matrix: for more than KMEANS_SAMPLE rows it trains on a sample
+of that many and then assigns every row, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.clustering.rows import Dense, Rows
+from autoalbum.clustering.sampling import sample_rows
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 
 log = logging.getLogger(__name__)
+
+KMEANS_SAMPLE = 100_000  # most rows k-means trains on (512 MB of float32 at d=1280)
+Vectors = NDArray[np.float32] | Rows
 
 
 class ClusterError(AutoalbumError, ValueError):
@@ -42,6 +52,27 @@ def as_matrix(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     if not np.isfinite(matrix).all():
         raise ValueError("vectors contain NaN or infinite values; re-embed the affected photos")
     return matrix
+
+
+def as_rows(vectors: Vectors) -> Rows:
+    """Vectors as Rows: a float32 array checked by `as_matrix` and wrapped, Rows as they are."""
+    if isinstance(vectors, np.ndarray):
+        return Dense(as_matrix(vectors))
+    if len(vectors) == 0 or vectors.dim == 0:
+        raise ValueError("expected a non-empty set of vectors")
+    return vectors
+
+
+def _rows(x: Vectors) -> Rows:
+    """Vectors as Rows, unchecked."""
+    return Dense(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x
+
+
+def dense(x: Rows) -> NDArray[np.float32]:
+    """Every row as one float32 matrix (only for rows known to be few, or already dense)."""
+    if isinstance(x, Dense):
+        return x.matrix
+    return x.take(np.arange(len(x), dtype=np.int64))
 
 
 def check_k(k: int, n: int) -> None:
@@ -98,6 +129,19 @@ def fit(
     return centroids, nearest.ravel().astype(np.int64)
 
 
+def nearest_centres(x: Rows, centroids: NDArray[np.float32]) -> NDArray[np.int64]:
+    """Each row's nearest unit centroid by inner product, a chunk of rows at a time."""
+    import faiss
+
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    nearest = np.empty(len(x), dtype=np.int64)
+    for start, chunk in x.chunks():
+        _, found = index.search(np.ascontiguousarray(chunk), 1)
+        nearest[start : start + len(chunk)] = found.ravel()
+    return nearest
+
+
 def _by_size(raw: NDArray[np.int64], k: int) -> NDArray[np.int64]:
     """Non-empty cluster ids, biggest first; ties go to the cluster with the earliest member."""
     sizes = np.bincount(raw, minlength=k)
@@ -108,19 +152,31 @@ def _by_size(raw: NDArray[np.int64], k: int) -> NDArray[np.int64]:
 
 
 def own_similarity(
-    x: NDArray[np.float32], centroids: NDArray[np.float32], labels: NDArray[np.int64]
+    x: Vectors, centroids: NDArray[np.float32], labels: NDArray[np.int64]
 ) -> NDArray[np.float32]:
-    """Each vector's cosine similarity to its own centroid, a block at a time to bound memory."""
-    similarity = np.empty(len(x), dtype=np.float32)
-    for start in range(0, len(x), 65_536):
-        block = slice(start, start + 65_536)
-        similarity[block] = np.einsum("ij,ij->i", x[block], centroids[labels[block]])
+    """Each vector's cosine similarity to its own centroid, a chunk at a time to bound memory."""
+    rows = _rows(x)
+    similarity = np.empty(len(rows), dtype=np.float32)
+    for start, chunk in rows.chunks():
+        block = slice(start, start + len(chunk))
+        similarity[block] = np.einsum("ij,ij->i", chunk, centroids[labels[block]])
     return similarity
 
 
-def numbered(
-    x: NDArray[np.float32], centroids: NDArray[np.float32], raw: NDArray[np.int64]
-) -> Clustering:
+def _similarity_and_norms(
+    x: Rows, centroids: NDArray[np.float32], labels: NDArray[np.int64]
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """`own_similarity` and each vector's squared norm, in one pass over the chunks."""
+    similarity = np.empty(len(x), dtype=np.float32)
+    norms = np.empty(len(x), dtype=np.float64)
+    for start, chunk in x.chunks():
+        block = slice(start, start + len(chunk))
+        similarity[block] = np.einsum("ij,ij->i", chunk, centroids[labels[block]])
+        norms[block] = np.einsum("ij,ij->i", chunk, chunk)
+    return similarity, norms
+
+
+def numbered(x: Vectors, centroids: NDArray[np.float32], raw: NDArray[np.int64]) -> Clustering:
     """Renumber clusters by size, dropping empty ones, and measure each vector's distance."""
     order = _by_size(raw, len(centroids))
     if len(order) < len(centroids):
@@ -129,9 +185,9 @@ def numbered(
     renumber[order] = np.arange(len(order), dtype=np.int64)
     labels = renumber[raw]
     kept = centroids[order]
-    similarity = own_similarity(x, kept, labels)
+    similarity, norms = _similarity_and_norms(_rows(x), kept, labels)
     # Centroids are unit length, so |x - c|^2 = |x|^2 + 1 - 2 x.c, with no (n, d) temporaries.
-    squared = np.einsum("ij,ij->i", x, x).astype(np.float64) + 1.0 - 2.0 * similarity
+    squared = norms + 1.0 - 2.0 * similarity
     return Clustering(
         labels=labels,
         centroids=kept,
@@ -142,7 +198,7 @@ def numbered(
 
 
 def kmeans(
-    vectors: NDArray[np.float32],
+    vectors: Vectors,
     k: int,
     *,
     seed: int = 0,
@@ -150,26 +206,39 @@ def kmeans(
     iterations: int = 25,
     use_gpu: bool = False,
 ) -> Clustering:
-    """Spherical k-means with FAISS; deterministic for a given seed."""
-    x = as_matrix(vectors)
+    """Spherical k-means with FAISS; deterministic for a given seed. Over KMEANS_SAMPLE rows
+    it trains on a sample of that many, then assigns every row."""
+    x = as_rows(vectors)
     check_k(k, len(x))
     if n_init < 1 or iterations < 1:
         raise ValueError(f"n_init and iterations must be >= 1, got {n_init} and {iterations}")
-    return numbered(x, *fit(x, k, seed, n_init, iterations, use_gpu))
+    if len(x) <= KMEANS_SAMPLE:
+        return numbered(x, *fit(dense(x), k, seed, n_init, iterations, use_gpu))
+    sample = x.take(sample_rows(len(x), KMEANS_SAMPLE, np.random.default_rng(seed)))
+    centroids, _ = fit(sample, k, seed, n_init, iterations, use_gpu)
+    return numbered(x, centroids, nearest_centres(x, centroids))
 
 
-def unit_centres(x: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> NDArray[np.float32]:
-    """Each cluster's mean direction; a sparse one-hot product (np.add.at took 15 s at 1M)."""
+def unit_centres(x: Vectors, labels: NDArray[np.int64], k: int) -> NDArray[np.float32]:
+    """Each cluster's mean direction; a sparse one-hot product per chunk (np.add.at took 15 s
+    at 1M)."""
     import scipy.sparse as sparse
 
-    members = sparse.csr_matrix(
-        (np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
-        shape=(k, len(labels)),
-    )
-    return normalise(np.asarray(members @ x, dtype=np.float32))
+    rows = _rows(x)
+    sums = np.zeros((k, rows.dim), dtype=np.float32)
+    for start, chunk in rows.chunks():
+        members = sparse.csr_matrix(
+            (
+                np.ones(len(chunk), dtype=np.float32),
+                (labels[start : start + len(chunk)], np.arange(len(chunk))),
+            ),
+            shape=(k, len(chunk)),
+        )
+        sums += np.asarray(members @ chunk, dtype=np.float32)
+    return normalise(sums)
 
 
-def from_labels(vectors: NDArray[np.float32], labels: NDArray[np.int64], k: int) -> Clustering:
+def from_labels(vectors: Vectors, labels: NDArray[np.int64], k: int) -> Clustering:
     """The Clustering of labels found by any method: unit mean centres, numbered by size."""
-    x = as_matrix(vectors)
+    x = as_rows(vectors)
     return numbered(x, unit_centres(x, labels, k), labels.astype(np.int64))

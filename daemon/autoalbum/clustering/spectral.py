@@ -31,7 +31,8 @@ from numpy.typing import NDArray
 from autoalbum.clustering.choose_k import KChoice, check_k_range
 from autoalbum.clustering.kmeans import (
     Clustering,
-    as_matrix,
+    Vectors,
+    as_rows,
     check_k,
     fit,
     from_labels,
@@ -39,6 +40,7 @@ from autoalbum.clustering.kmeans import (
     own_similarity,
     unit_centres,
 )
+from autoalbum.clustering.rows import Dense, Rows, signed_roots
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.embedding.embedder import normalise
 
@@ -58,14 +60,12 @@ SPECTRAL_MIN_IMAGES = 200
 # the most cohesive (mean cosine to its centre in the embedding space) is kept. On flowers17
 # that criterion ranked the restarts as NMI did (0.83 and 0.82 most cohesive, 0.79 least).
 SPECTRAL_RESTARTS = 5
-_BLOCK = 65_536
-
 Matrix = NDArray[np.float32]
 
 
 def rooted(rows: Matrix) -> Matrix:
     """Power normalisation: signed square root of each value, then L2."""
-    return normalise(np.sign(rows) * np.sqrt(np.abs(rows)))
+    return normalise(signed_roots(rows))
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,16 @@ class Whitening:
     scale: NDArray[np.float64]  # each component's variance^(power/2)
     root: bool = True  # power normalisation before the PCA (bench/ compares without)
 
-    def __call__(self, vectors: Matrix) -> Matrix:
-        """Clustering features of `vectors`, a block of rows at a time to bound memory."""
-        out = np.empty((len(vectors), len(self.components)), dtype=np.float32)
+    def __call__(self, vectors: Matrix | Rows) -> Matrix:
+        """Clustering features of `vectors`, a chunk of rows at a time to bound memory."""
+        rows = Dense(vectors) if isinstance(vectors, np.ndarray) else vectors
+        out = np.empty((len(rows), len(self.components)), dtype=np.float32)
         projection = (self.components / self.scale[:, None]).T.astype(np.float32)
         offset = (self.mean @ projection).astype(np.float32)
-        prepare = rooted if self.root else normalise
-        for start in range(0, len(vectors), _BLOCK):
-            block = prepare(vectors[start : start + _BLOCK])
-            out[start : start + _BLOCK] = normalise(block @ projection - offset)
+        # rooted(x) is normalise(signed_roots(x)), and stored codes hold the roots already.
+        for start, chunk in rows.chunks(roots=self.root):
+            block = normalise(chunk)
+            out[start : start + len(chunk)] = normalise(block @ projection - offset)
         return out
 
 
@@ -235,16 +236,16 @@ def _on_sample(sample: Matrix, k: int, seed: int, use_gpu: bool) -> tuple[Whiten
     return best
 
 
-def refined_spectral(x: Matrix, k: int, seed: int, use_gpu: bool) -> Clustering:
+def refined_spectral(x: Rows, k: int, seed: int, use_gpu: bool) -> Clustering:
     """Spectral clusters of a sample, the most cohesive of a few restarts, then spherical
     k-means over every vector from their centres; album centres in the embedding space."""
     rows = sample_rows(len(x), SPECTRAL_SAMPLE, np.random.default_rng(seed))
-    whitening, centres, _ = _on_sample(x[rows], k, seed, use_gpu)
+    whitening, centres, _ = _on_sample(x.take(rows), k, seed, use_gpu)
     _, raw = fit(whitening(x), k, seed, 1, 25, use_gpu, init=centres)
     return from_labels(x, raw, k)
 
 
-def spectral(vectors: Matrix, k: int, *, seed: int = 0, use_gpu: bool = False) -> Clustering:
+def spectral(vectors: Vectors, k: int, *, seed: int = 0, use_gpu: bool = False) -> Clustering:
     """Spectral clustering on a k-NN graph of half-whitened PCA features, refined by k-means.
 
     Measured by bench/cluster_methods.py against plain spherical k-means on Lite0 features
@@ -253,7 +254,7 @@ def spectral(vectors: Matrix, k: int, *, seed: int = 0, use_gpu: bool = False) -
     (0.606/0.922), mnist 0.700/0.717 (0.463/0.490). Sets under SPECTRAL_MIN_IMAGES (or with
     few images per album) get plain k-means.
     """
-    x = as_matrix(vectors)
+    x = as_rows(vectors)
     check_k(k, len(x))
     if not spectral_ok(len(x), k):
         return kmeans(x, k, seed=seed, use_gpu=use_gpu)

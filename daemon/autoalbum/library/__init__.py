@@ -1,1 +1,1 @@
-"""The persistent library: catalog, vector index, indexing, albums, search."""
+"""The persistent library: the catalog (vectors included), indexing, albums, search."""

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
+from autoalbum.library.codes import Codes
 from autoalbum.library.records import AlbumRecord, CorrectionKind, CorrectionRecord
 from autoalbum.printable import printable
 
@@ -98,14 +99,15 @@ class Placement:
 
 def learned_centres(
     ids: NDArray[np.int64],
-    vectors: Vectors,
+    take: Callable[[NDArray[np.int64]], Vectors],
     album_ids: Sequence[int | None],
     rules: Rules,
     centres: Mapping[int, Vectors],
 ) -> dict[int, Vectors]:
     """New centres for the albums photos were pinned to: the mean of their members, pinned ones
     included; an album made by the user, the mean of its pinned examples. (An album merged into
-    another keeps its own centre, which stands for that album: clusters like it join it.)"""
+    another keeps its own centre, which stands for that album: clusters like it join it.)
+    `take` gives the unit vectors of rows of `ids`: only the members of those albums are read."""
     learned: dict[int, Vectors] = {}
     pinned_to = {rules.resolve(a) for a in rules.pins.values()}
     for album in pinned_to | rules.user_albums:
@@ -116,7 +118,8 @@ def learned_centres(
         else:
             rows = [i for i, a in enumerate(album_ids) if a == album]
         if rows:
-            learned[album] = normalise(vectors[rows].mean(axis=0, keepdims=True))[0]
+            members = take(np.asarray(rows, dtype=np.int64))
+            learned[album] = normalise(members.mean(axis=0, keepdims=True))[0]
         elif album in centres:
             learned[album] = centres[album]
     return learned
@@ -189,7 +192,7 @@ def _allowed_choice(
 def honour(
     catalog: Catalog,
     ids: NDArray[np.int64],
-    vectors: Vectors,
+    vectors: Codes,
     initial: Sequence[int],
     distances: NDArray[np.float32],
 ) -> Placement:
@@ -202,13 +205,39 @@ def honour(
     rules = load_rules(catalog)
     if rules.empty:
         return Placement(list(initial), distances, np.zeros(len(ids), dtype=bool))
-    vectors = normalise(vectors)
     centres = {a.id: a.centroid for a in catalog.albums() if a.centroid is not None}
-    placed = constrained(ids, vectors, initial, centres, rules)
-    centres.update(learned_centres(ids, vectors, placed.album_ids, rules, centres))
-    placed = constrained(ids, vectors, initial, centres, rules)
+    placed = _constrained_chunks(ids, vectors, initial, centres, rules)
+
+    def take(rows: NDArray[np.int64]) -> Vectors:
+        return normalise(vectors.take(rows))
+
+    centres.update(learned_centres(ids, take, placed.album_ids, rules, centres))
+    placed = _constrained_chunks(ids, vectors, initial, centres, rules)
     catalog.set_centroids({a: c for a, c in centres.items() if rules.live(a)})
     return placed
+
+
+def _constrained_chunks(
+    ids: NDArray[np.int64],
+    vectors: Codes,
+    initial: Sequence[int | None],
+    centres: Mapping[int, Vectors],
+    rules: Rules,
+) -> Placement:
+    """`constrained` a chunk of decoded vectors at a time: memory stays bounded at any size."""
+    parts = [
+        constrained(
+            ids[at : at + len(rows)], normalise(rows), initial[at : at + len(rows)], centres, rules
+        )
+        for at, rows in vectors.chunks()
+    ]
+    if not parts:
+        return Placement([], np.zeros(0, np.float32), np.zeros(0, dtype=bool))
+    return Placement(
+        [album for part in parts for album in part.album_ids],
+        np.concatenate([part.distances for part in parts]),
+        np.concatenate([part.fixed for part in parts]),
+    )
 
 
 def place_arrivals(catalog: Catalog, ids: NDArray[np.int64], vectors: Vectors) -> Placement:
@@ -329,8 +358,11 @@ class Corrector:
         ids = self.catalog.content_ids(live_only=True)
         if not len(ids) or rules.empty:
             return
-        vectors = normalise(self.catalog.vectors(ids))
-        learned = learned_centres(ids, vectors, self.catalog.album_ids(ids), rules, self._centres())
+
+        def take(rows: NDArray[np.int64]) -> Vectors:
+            return normalise(self.catalog.vectors(ids[rows]))
+
+        learned = learned_centres(ids, take, self.catalog.album_ids(ids), rules, self._centres())
         self.catalog.set_centroids(learned)
 
     def _centres(self) -> dict[int, Vectors]:

@@ -7,9 +7,8 @@ new, so it goes straight to the decoder, which hashes the bytes it decodes; only
 hashed whole first. Contents from before quick keys have none: a file of the size of one of
 their files is hashed first too, and such a content gets its key when a file of it is.
 
-Work is committed in chunks of CHUNK files, so a crash loses at most one chunk; the vector
-index is saved by the caller (`Stores.save_index`) and repaired from the catalog at the next
-start if a crash came first.
+Work is committed in chunks of CHUNK files, vectors included, so a crash loses at most one
+chunk.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from autoalbum.config import LibraryConfig, ModelConfig
 from autoalbum.embedding.embedder import Embedder
@@ -72,7 +69,7 @@ def _unreadable(error: OSError) -> str:
 
 
 class Indexer:
-    """Records files, contents and vectors in the stores; embeds only what is new."""
+    """Records files, contents and vectors in the catalog; embeds only what is new."""
 
     def __init__(
         self,
@@ -236,15 +233,14 @@ class Indexer:
             return 0, 0
         result = self._embed(list(sharing), advance)
         catalog = self.stores.catalog
-        new_rows, new_ids, linked = [], [], 0
+        new, linked = 0, 0
         with catalog.transaction():
             for row, path in enumerate(result.paths):
                 fingerprint = result.fingerprints[row]
                 content = catalog.content_by_hash(fingerprint.full)
                 if content is None:
                     content = self._add_content(result, row)
-                    new_rows.append(row)
-                    new_ids.append(content)
+                    new += 1
                 else:  # it changed after its quick key was read, or was hashed in a race
                     catalog.set_quick_key(content, fingerprint.quick)
                     linked += 1
@@ -260,10 +256,8 @@ class Indexer:
                 digest = expected.get(failure.path, read)
                 for stat in sharing[failure.path]:
                     self._fail(chunk, stat, failure.reason, digest)
-        if new_ids:
-            self.stores.index.add(np.asarray(new_ids, dtype=np.int64), result.vectors[new_rows])
         advance(sum(len(entries) - 1 for entries in chunk.hashed.values()))
-        return len(new_ids), linked
+        return new, linked
 
     def _embed(self, paths: list[Path], advance: Callable[[int], None]) -> EmbeddedPhotos:
         model = self.model

@@ -123,7 +123,7 @@ class Keeper:
             return 0
         if not self.catalog.has_centres():
             return self.recluster(write=False).images if cluster_first else 0
-        vectors = self.stores.index.vectors(ids)
+        vectors = self.catalog.vectors(ids)
         with self.catalog.transaction():
             placed = place_arrivals(self.catalog, ids, vectors)
             self._place(ids, placed.album_ids, placed.distances, placed.fixed)
@@ -138,7 +138,7 @@ class Keeper:
         ids = self.catalog.content_ids(live_only=True)
         if len(ids) == 0:
             raise AutoalbumError("the library has no indexed photos yet; run autoalbum index")
-        vectors = self.catalog.vectors(ids)
+        vectors = self.catalog.codes(ids)  # decoded a chunk at a time: memory stays bounded
         settings = self.settings
         k = None if settings.k == "auto" else min(int(settings.k), len(ids))
         low, high = settings.k_range

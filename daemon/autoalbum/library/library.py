@@ -1,10 +1,9 @@
-"""The persistent library: one config's catalog, vector index and album tree, and the parts
-that work on them.
+"""The persistent library: one config's catalog and album tree, and the parts that work on them.
 
-The catalog (SQLite) is the truth; the FAISS index is repaired from it at start (stores.py).
-The indexer brings the catalog up to date with the folders (indexer.py), the keeper files
-photos into albums and writes the album tree (keeper.py), search finds similar photos and
-duplicates (search.py). Library composes them for the CLI and the daemon.
+The catalog (SQLite, stores.py) holds everything, vectors included; opening a library reads
+none of them. The indexer brings the catalog up to date with the folders (indexer.py), the
+keeper files photos into albums and writes the album tree (keeper.py), search finds similar
+photos and duplicates (search.py). Library composes them for the CLI and the daemon.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
-from autoalbum.library.vectors import VectorIndex
 from autoalbum.printable import printable
 from autoalbum.tags.sidecars import TagsReport
 
@@ -62,18 +60,17 @@ def _closed() -> Embedder:
 
 
 class Library:
-    """A photo library: its catalog, vector index and album tree, per one config."""
+    """A photo library: its catalog and album tree, per one config."""
 
     def __init__(
         self,
         config: Config,
         embedder_factory: Callable[[], Embedder],
         *,
-        load_index: bool = True,
         earlier_model: EarlierModel | None = None,
     ) -> None:
         self.state = config.library.state
-        self._stores = Stores(self.state, load_index=load_index)
+        self._stores = Stores(self.state)
         self._embedder = LazyEmbedder(lambda: self._checked(embedder_factory()))
         self._earlier_model = earlier_model
         self.next_model: Embedder | None = None  # the model a switch re-embeds with
@@ -113,12 +110,11 @@ class Library:
 
     def complete_switch(self) -> None:
         """Every live photo has a vector from the next model: in one transaction they become
-        the vectors and each album's centre moves into the new space, then the vector index
-        is made anew. Open the library again to embed with the new model."""
+        the vectors and each album's centre moves into the new space. Open the library again
+        to embed with the new model."""
         with self.catalog.transaction():
             self._stores.take_next_model()
             self._keeper.recentre()
-        self._stores.rebuild_index()
         self._embedder = LazyEmbedder(_closed)
         self.config = self._config  # its parts embed with nothing now
 
@@ -145,25 +141,12 @@ class Library:
         return self._stores.catalog
 
     @property
-    def index(self) -> VectorIndex:
-        return self._stores.index
-
-    @property
     def embedder(self) -> Embedder:
         """The model, loaded on first use so that a no-change run does no model work."""
         return self._embedder.model
 
     def close(self) -> None:
-        """Save the vector index if it changed, and close the catalog."""
-        try:
-            self.save_index()
-        finally:
-            self._stores.close()
-
-    def save_index(self) -> None:
-        """Write the vector index if it changed since the last save. Losing it to a crash
-        costs only time: the next start repairs it from the catalog."""
-        self._stores.save_index()
+        self._stores.close()
 
     def __enter__(self) -> Library:
         return self

@@ -1,6 +1,18 @@
-"""The catalog's tables, as one migration per schema version: SCHEMA_VERSION is the newest."""
+"""The catalog's tables, as one migration per schema version: SCHEMA_VERSION is the newest.
+
+A migration is SQL, and where the data must change shape, a conversion in Python that runs
+after it in the same transaction (CONVERSIONS). Those in COMPACT_AFTER free much of the file:
+the catalog is vacuumed once they committed.
+"""
 
 from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import numpy as np
+
+from autoalbum.library.codes import encode, to_code
 
 SCHEMA_VERSION = 7
 
@@ -90,9 +102,19 @@ MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE contents ADD COLUMN next_vector BLOB;
     """,
-    # Schema 6 belongs to another branch (vector storage); this placeholder keeps the numbering
-    # until the lead renumbers at merge.
-    6: "",
+    # Vectors stored once, as 8-bit codes (library/codes.py) in a narrow table of their own: three
+    # to a 4 KB page, where the wide contents rows fitted two. A switch's next vectors likewise,
+    # appended in id order. The float16 columns are converted (recode_vectors) and dropped.
+    6: """
+    CREATE TABLE vectors (
+        content_id INTEGER PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE,
+        code BLOB NOT NULL
+    );
+    CREATE TABLE next_vectors (
+        content_id INTEGER PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE,
+        code BLOB NOT NULL
+    );
+    """,
     # The user's corrections (library/corrections.py): photos pinned to an album or excluded from
     # one, albums merged, retired or made from examples; each can be undone. Albums made by the
     # user are kept whatever the clustering says; `folder` is a folder name the user chose.
@@ -113,3 +135,34 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE albums ADD COLUMN folder TEXT;
     """,
 }
+
+RECODE_CHUNK = 4_096  # contents converted at a time
+
+
+def _codes(blobs: list[bytes]) -> list[bytes]:
+    """Codes of float16 blobs: in one go when they have one length, as they always do."""
+    if len({len(blob) for blob in blobs}) == 1:
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1)
+        return [code.tobytes() for code in encode(matrix.astype(np.float32))]
+    return [to_code(np.frombuffer(blob, dtype="<f2").astype(np.float32)) for blob in blobs]
+
+
+def recode_vectors(db: sqlite3.Connection) -> None:
+    """Schema 6: each float16 vector and next vector of `contents` becomes a code in `vectors`
+    and `next_vectors`; the old columns go."""
+    for column, table in (("vector", "vectors"), ("next_vector", "next_vectors")):
+        cursor = db.execute(
+            f"SELECT id, {column} FROM contents WHERE {column} IS NOT NULL ORDER BY id"
+        )
+        while rows := cursor.fetchmany(RECODE_CHUNK):
+            codes = _codes([blob for _, blob in rows])
+            db.executemany(
+                f"INSERT INTO {table} (content_id, code) VALUES (?, ?)",
+                ((row[0], code) for row, code in zip(rows, codes, strict=True)),
+            )
+    db.execute("ALTER TABLE contents DROP COLUMN vector")
+    db.execute("ALTER TABLE contents DROP COLUMN next_vector")
+
+
+CONVERSIONS: dict[int, Callable[[sqlite3.Connection], None]] = {6: recode_vectors}
+COMPACT_AFTER = {6}  # the float16 vectors took most of the file

@@ -1,5 +1,7 @@
-"""A library's two stores, opened together: the catalog (SQLite), which is the truth, and the
-vector index (FAISS), which is repaired from the catalog when a crash left it behind."""
+"""A library's store: the catalog (SQLite), vectors included, and the model that made them.
+
+Libraries before schema 6 kept a second copy of every vector in a FAISS file; the catalog's
+migration takes them over, and opening it deletes that file."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from pathlib import Path
 from autoalbum.embedding.embedder import ModelIdentity
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import CATALOG_NAME, Catalog
-from autoalbum.library.vectors import VECTOR_INDEX_NAME, VectorIndex
 
 log = logging.getLogger(__name__)
+
+OLD_INDEX_NAME = "vectors.faiss"  # the vector index of schema 5 and before, in the state folder
 
 
 class ModelMismatchError(AutoalbumError):
@@ -31,35 +34,18 @@ class ModelMismatchError(AutoalbumError):
 
 
 class Stores:
-    """The catalog and vector index in one state folder; the parts of a library share one."""
+    """The catalog in one state folder; the parts of a library share one."""
 
-    def __init__(self, state: Path, *, load_index: bool = True) -> None:
+    def __init__(self, state: Path) -> None:
         self.state = state
-        self.catalog = Catalog(state / CATALOG_NAME)
-        # A background recluster reads vectors from the catalog and needs no index.
-        self.index = self._load_index() if load_index else VectorIndex(1)
+        self.catalog = Catalog(state / CATALOG_NAME)  # migrated, and committed, as it opens
+        old_index = state / OLD_INDEX_NAME
+        if old_index.exists():
+            old_index.unlink()
+            log.info("deleted %s: the catalog holds the vectors now", old_index)
 
     def close(self) -> None:
         self.catalog.close()
-
-    def save_index(self) -> None:
-        """Write the vector index if vectors came since the last save: a whole-file rewrite,
-        so callers do it at the end of a run or every so often, not per chunk."""
-        if self.index.changed:
-            self.index.save(self.state / VECTOR_INDEX_NAME)
-
-    def _load_index(self) -> VectorIndex:
-        dim = int(self.catalog.meta("dim") or 0)
-        index = VectorIndex.load(self.state / VECTOR_INDEX_NAME, dim) if dim else VectorIndex(1)
-        if dim:
-            repair = index.repair(self.catalog.content_ids(), self.catalog.vectors)
-            if repair.added or repair.removed:
-                log.warning(
-                    "repaired the vector index from the catalog: %d added, %d removed",
-                    repair.added, repair.removed,
-                )  # fmt: skip
-                index.save(self.state / VECTOR_INDEX_NAME)
-        return index
 
     def check_model_identity(self, model: ModelIdentity) -> None:
         """Vectors of one library come from one model: the first model it meets becomes its
@@ -121,14 +107,8 @@ class Stores:
         self.catalog.set_meta("dim", str(model.dim))
         self.catalog.delete_meta("next_model", "next_model_title", "next_dim")
 
-    def rebuild_index(self) -> None:
-        """A vector index of the catalog's dimension, filled from the catalog, and saved."""
-        self.index = VectorIndex(int(self.catalog.meta("dim") or 1))
-        self.index.repair(self.catalog.content_ids(), self.catalog.vectors)
-        self.index.save(self.state / VECTOR_INDEX_NAME)
-
     def check_model(self, dim: int) -> None:
-        """Vectors about to be stored fit the index; the first ones set its dimension. The
+        """Vectors about to be stored fit the library's; the first ones set its dimension. The
         model itself was checked when it opened (check_model_identity)."""
         if not dim:
             return
@@ -141,4 +121,3 @@ class Stores:
         if not stored:
             with self.catalog.transaction():
                 self.catalog.set_meta("dim", str(dim))
-            self.index = VectorIndex(dim)

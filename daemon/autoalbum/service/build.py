@@ -45,11 +45,9 @@ def build_service(
     model = functools.cache(open_model)
     earlier = functools.cache(earlier_model)
 
-    def open_library(config: Config, *, load_index: bool = True) -> Library:
+    def open_library(config: Config) -> Library:
         settings = config.model
-        return Library(
-            config, lambda: model(settings), load_index=load_index, earlier_model=earlier
-        )
+        return Library(config, lambda: model(settings), earlier_model=earlier)
 
     return Service(
         config,

@@ -1,5 +1,5 @@
 """The daemon's intake: photos from the backlog into the library, a chunk at a time, and the
-album tree and vector index kept current at a pace that suits arrivals and catch-ups alike."""
+album tree kept current at a pace that suits arrivals and catch-ups alike."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from autoalbum.service.reclusters import Growth
 log = logging.getLogger(__name__)
 
 TREE_SECONDS = 10.0  # during a catch-up, the album tree is brought up to date this often
-INDEX_SAVE_SECONDS = 120.0  # and the vector index saved this often (the catalog has it all)
 
 
 class Intake:
@@ -38,7 +37,6 @@ class Intake:
         self._heartbeat = heartbeat
         self._tree_written = 0.0
         self._tree_stale = False
-        self._index_saved = clock()
 
     def start(self) -> None:
         """Queue what changed while the daemon was stopped (everything, on a first start) and
@@ -94,14 +92,7 @@ class Intake:
         self._tree_stale = False
 
     def settle(self) -> None:
-        """With nothing left to take in: the album tree and the vector index brought up to
-        date if a catch-up left them behind, else the index saved now and then."""
+        """With nothing left to take in: the album tree brought up to date if a catch-up left
+        it behind."""
         if self._tree_stale:
             self.write_tree()
-            self._save_index()
-        elif self._clock() - self._index_saved >= INDEX_SAVE_SECONDS:
-            self._save_index()
-
-    def _save_index(self) -> None:
-        self.library.save_index()
-        self._index_saved = self._clock()

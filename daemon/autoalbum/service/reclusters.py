@@ -1,9 +1,10 @@
 """When the daemon reclusters, and the recluster itself, on a thread of its own.
 
-A recluster reads every vector, so it runs beside the main loop on its own library (its own
-catalog connection) while arrivals keep flowing; the main loop takes its albums in when it is
-done. Stopping never waits for one: it is called off, and since it commits only at its very
-end, a called-off or killed recluster leaves the catalog as it was.
+A recluster reads every vector (as codes, decoded a chunk at a time), so it runs beside the
+main loop on its own library (its own catalog connection) while arrivals keep flowing; the main
+loop takes its albums in when it is done. Stopping never waits for one: it is called off, and
+since it commits only at its very end, a called-off or killed recluster leaves the catalog as
+it was.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STOP_WAIT_SECONDS = 1.0  # how long stopping lets a called-off recluster wind do
 class OpenLibrary(Protocol):
     """Opens the library a config describes; the caller closes it."""
 
-    def __call__(self, config: Config, *, load_index: bool = True) -> Library: ...
+    def __call__(self, config: Config) -> Library: ...
 
 
 @dataclass
@@ -128,7 +129,7 @@ class Reclusterer:
             # 6-14 s with two of them and 0.25 s with one.
             with (
                 threadpool_limits(limits=1, user_api="blas"),
-                self._open_library(config, load_index=False) as library,
+                self._open_library(config) as library,
             ):
                 report = library.recluster(write=False, cancelled=self._cancel.is_set)
             self._growth.images_at_recluster = report.images

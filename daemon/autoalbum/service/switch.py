@@ -1,10 +1,10 @@
 """A model switch under the running daemon: the library re-embedded with the configured model,
 a chunk per step, while its albums stay as they are and arrivals are filed with its own model.
 
-Each chunk's vectors are committed beside the old ones (contents.next_vector), so a stop or a
+Each chunk's vectors are committed beside the old ones (the next_vectors table), so a stop or a
 crash loses at most one chunk and the next start carries on. When every live photo has one,
 the library takes them in one transaction (Library.complete_switch): vectors of the two models
-never meet in an album, a search or the vector index.
+never meet in an album or a search.
 """
 
 from __future__ import annotations

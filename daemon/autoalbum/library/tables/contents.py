@@ -1,20 +1,29 @@
-"""The `contents` table: one row per distinct file content, with its vector, its quick key and
-the album it is in; identical files share one."""
+"""The `contents` table: one row per distinct file content, with its quick key and the album it
+is in; identical files share one. Its vector is a code in the `vectors` table (library/codes.py)
+and, during a model switch, its next model's in `next_vectors`.
+
+Queries by id go a chunk of ids at a time, so that filing a few photos into a library of a
+million reads only their rows."""
 
 from __future__ import annotations
 
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Member
+from autoalbum.library.codes import Codes, code_size, from_code, to_code
 from autoalbum.library.records import Status
-from autoalbum.library.tables import Table, from_blob, path_of, stored, to_blob
+from autoalbum.library.tables import Table, path_of, stored
+
+ID_CHUNK = 500  # ids per IN (...) query
+SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB at d=1280)
 
 _Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
@@ -32,10 +41,14 @@ class Contents(Table):
         quick: str | None = None,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO contents (hash, vector, top_class, quick) VALUES (?, ?, ?, ?)",
-            (digest, to_blob(vector), top_class, quick),
+            "INSERT INTO contents (hash, top_class, quick) VALUES (?, ?, ?)",
+            (digest, top_class, quick),
         )
         assert cursor.lastrowid is not None
+        self.db.execute(
+            "INSERT INTO vectors (content_id, code) VALUES (?, ?)",
+            (cursor.lastrowid, to_code(vector)),
+        )
         return cursor.lastrowid
 
     def known_quick_keys(self, keys: Collection[str]) -> set[str]:
@@ -75,29 +88,71 @@ class Contents(Table):
             rows = self.db.execute("SELECT id FROM contents ORDER BY id")
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
-    def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
-        """Stored vectors for `ids`, in that order."""
-        found: dict[int, NDArray[np.float32]] = {}
+    def _by_id(self, query: str, ids: Sequence[int] | NDArray[np.int64]) -> dict[int, Any]:
+        """Column 2 of `query` (which selects id, value WHERE id IN ({marks})) by id, for these
+        ids only, a chunk of ids at a time."""
+        found: dict[int, Any] = {}
         id_list = [int(i) for i in ids]
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
+        for start in range(0, len(id_list), ID_CHUNK):
+            chunk = id_list[start : start + ID_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT id, vector FROM contents WHERE id IN ({marks})", chunk
-            ):
-                found[row[0]] = from_blob(row[1])
-        missing = [i for i in id_list if i not in found]
+            found.update(self.db.execute(query.format(marks=marks), chunk).fetchall())
+        return found
+
+    def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
+        """Stored vectors for `ids`, in that order, decoded to float32: for a few ids (a chunk
+        of arrivals, a search's query); many are read as `codes`."""
+        found = self._by_id(
+            "SELECT content_id, code FROM vectors WHERE content_id IN ({marks})", ids
+        )
+        missing = [int(i) for i in ids if int(i) not in found]
         if missing:
             raise KeyError(f"no content with id {missing[0]} in the catalog")
-        return np.stack([found[i] for i in id_list]) if id_list else np.zeros((0, 0), np.float32)
+        if not len(ids):
+            return np.zeros((0, 0), np.float32)
+        return np.stack([from_code(found[int(i)]) for i in ids])
+
+    def code_chunks(self, ids: NDArray[np.int64], size: int = SCAN_CHUNK) -> Iterator[Codes]:
+        """The codes of `ids` (sorted, unique) in id order, `size` at a time: one pass over the
+        vectors table that skips the others. Raises KeyError for an id without a vector."""
+        cursor = self.db.execute("SELECT content_id, code FROM vectors ORDER BY content_id")
+        taken = 0
+        while taken < len(ids) and (rows := cursor.fetchmany(size)):
+            found = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            wanted = ids[taken : taken + np.searchsorted(ids[taken:], found[-1], side="right")]
+            keep = np.flatnonzero(np.isin(found, wanted, assume_unique=True))
+            if len(keep) != len(wanted):
+                missing = np.setdiff1d(wanted, found)
+                raise KeyError(f"no vector for content {missing[0]} in the catalog")
+            taken += len(wanted)
+            if len(keep):
+                codes = np.frombuffer(b"".join(rows[i][1] for i in keep), dtype=np.uint8)
+                yield Codes(found[keep], codes.reshape(len(keep), -1))
+        cursor.close()
+        if taken < len(ids):
+            raise KeyError(f"no vector for content {ids[taken]} in the catalog")
+
+    def codes(self, ids: NDArray[np.int64]) -> Codes:
+        """The codes of `ids` (sorted, unique) in one array: 1.29 GB for a million at d=1280,
+        where float32 vectors would take 5.1 GB."""
+        matrix: NDArray[np.uint8] | None = None
+        at = 0
+        for chunk in self.code_chunks(ids):
+            if matrix is None:
+                matrix = np.empty((len(ids), chunk.codes.shape[1]), dtype=np.uint8)
+            matrix[at : at + len(chunk)] = chunk.codes
+            at += len(chunk)
+        if matrix is None:
+            matrix = np.empty((0, code_size(int(self.meta("dim") or 0))), dtype=np.uint8)
+        return Codes(np.asarray(ids, dtype=np.int64), matrix)
 
     def top_classes(self, ids: Sequence[int] | NDArray[np.int64]) -> list[int | None]:
-        rows = dict(self.db.execute("SELECT id, top_class FROM contents"))
-        return [rows.get(int(i)) for i in ids]
+        found = self._by_id("SELECT id, top_class FROM contents WHERE id IN ({marks})", ids)
+        return [found.get(int(i)) for i in ids]
 
     def album_ids(self, ids: Sequence[int] | NDArray[np.int64]) -> list[int | None]:
-        rows = dict(self.db.execute("SELECT id, album_id FROM contents"))
-        return [rows.get(int(i)) for i in ids]
+        found = self._by_id("SELECT id, album_id FROM contents WHERE id IN ({marks})", ids)
+        return [found.get(int(i)) for i in ids]
 
     def duplicate_groups(self) -> list[list[Path]]:
         """Present files that share identical content, two or more per group."""
@@ -154,7 +209,8 @@ class Contents(Table):
         """Up to `limit` live contents with no vector from the next model yet."""
         rows = self.db.execute(
             """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
-               WHERE f.status = ? AND c.next_vector IS NULL ORDER BY c.id LIMIT ?""",
+               WHERE f.status = ? AND NOT EXISTS
+               (SELECT 1 FROM next_vectors n WHERE n.content_id = c.id) ORDER BY c.id LIMIT ?""",
             (Status.OK.value, limit),
         )
         return [row[0] for row in rows]
@@ -162,31 +218,32 @@ class Contents(Table):
     def count_next_vectors(self) -> tuple[int, int]:
         """Live contents with a vector from the next model, and live contents in all."""
         row = self.db.execute(
-            """SELECT COUNT(next_vector), COUNT(*) FROM contents WHERE id IN
-               (SELECT content_id FROM files WHERE status = ?)""",
+            """SELECT COUNT(n.content_id), COUNT(*) FROM contents c
+               LEFT JOIN next_vectors n ON n.content_id = c.id
+               WHERE c.id IN (SELECT content_id FROM files WHERE status = ?)""",
             (Status.OK.value,),
         ).fetchone()
         return int(row[0]), int(row[1])
 
     def set_next_vectors(self, ids: Sequence[int], vectors: NDArray[np.float32]) -> None:
         self.db.executemany(
-            "UPDATE contents SET next_vector = ? WHERE id = ?",
-            ((to_blob(v), int(i)) for i, v in zip(ids, vectors, strict=True)),
+            "INSERT OR REPLACE INTO next_vectors (content_id, code) VALUES (?, ?)",
+            ((int(i), to_code(v)) for i, v in zip(ids, vectors, strict=True)),
         )
 
     def clear_next_vectors(self) -> None:
-        self.db.execute("UPDATE contents SET next_vector = NULL WHERE next_vector IS NOT NULL")
+        self.db.execute("DELETE FROM next_vectors")
 
     def take_next_vectors(self) -> int:
         """Make the next model's vectors the vectors. Contents without one have no file left
         (a switch completes only then): their files forget them and they go, so that no
         vector of the old model stays behind. Returns how many went."""
-        self.db.execute(
-            """UPDATE files SET content_id = NULL WHERE content_id IN
-               (SELECT id FROM contents WHERE next_vector IS NULL)"""
-        )
-        gone = self.db.execute("DELETE FROM contents WHERE next_vector IS NULL").rowcount
-        self.db.execute("UPDATE contents SET vector = next_vector, next_vector = NULL")
+        lacking = "SELECT id FROM contents WHERE id NOT IN (SELECT content_id FROM next_vectors)"
+        self.db.execute(f"UPDATE files SET content_id = NULL WHERE content_id IN ({lacking})")
+        gone = self.db.execute(f"DELETE FROM contents WHERE id IN ({lacking})").rowcount
+        self.db.execute("DELETE FROM vectors")
+        self.db.execute("INSERT INTO vectors SELECT content_id, code FROM next_vectors")
+        self.db.execute("DELETE FROM next_vectors")
         return gone
 
     # the album tree (albums/update.py): only the albums an arrival touched are read

@@ -1,0 +1,139 @@
+"""Vectors as int8 codes: the codec's error bound, search over codes against exact float32
+search, clustering from codes against clustering the float32 vectors, and the catalog's reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from sklearn.metrics import normalized_mutual_info_score
+
+from autoalbum.clustering import kmeans as kmeans_module
+from autoalbum.clustering.cluster import cluster
+from autoalbum.clustering.kmeans import kmeans
+from autoalbum.embedding.embedder import normalise
+from autoalbum.library.catalog import Catalog
+from autoalbum.library.codes import Codes, code_size, decode, encode, from_code, to_code
+from autoalbum.library.search import most_similar, similar_pairs
+
+
+def _clustered(n: int, dim: int, k: int, seed: int = 0) -> NDArray[np.float32]:
+    """Non-negative unit vectors around k centres, like pooled CNN features."""
+    rng = np.random.default_rng(seed)
+    centres = np.maximum(rng.standard_normal((k, dim)), 0)
+    rows = centres[rng.integers(0, k, n)] + 0.8 * np.abs(rng.standard_normal((n, dim)))
+    return normalise(rows.astype(np.float32))
+
+
+def _recall(x: NDArray[np.float32], queries: int, chunk: int) -> float:
+    """Mean recall@10 of most_similar over codes (read in chunks) against exact search."""
+    codes = Codes.of(np.arange(len(x), dtype=np.int64), x)
+    hits = []
+    for row in np.random.default_rng(1).choice(len(x), queries, replace=False):
+        exact = x @ x[row]
+        exact[row] = -np.inf
+        truth = set(np.argsort(-exact)[:10].tolist())
+        chunks = (Codes(codes.ids[s : s + chunk], codes.codes[s : s + chunk]) for s in
+                  range(0, len(x), chunk))  # fmt: skip
+        query = normalise(codes.take(np.array([row])))[0]
+        found, scores = most_similar(chunks, query, 10, skip=int(row))
+        assert len(found) == 10 and int(row) not in found
+        assert np.all(np.diff(scores) <= 0), "most similar first"
+        hits.append(len(truth & set(found.tolist())) / 10)
+    return float(np.mean(hits))
+
+
+def test_codes_are_one_byte_a_dimension_and_off_by_half_a_step() -> None:
+    x = _clustered(200, 1280, 5)
+    codes = encode(x)
+    assert codes.shape == (200, code_size(1280)) == (200, 1288)
+    # Square roots are what is rounded: each is off by at most half a step.
+    error = np.abs(np.sqrt(decode(codes)) - np.sqrt(x))
+    steps = np.sqrt(x.max(axis=1, keepdims=True)) / 255  # from 0 (ReLU-like) to the root of the max
+    assert np.all(error <= steps / 2 + 1e-6)
+    cosine = np.einsum("ij,ij->i", normalise(decode(codes)), x)
+    assert cosine.min() > 0.999
+    np.testing.assert_array_equal(from_code(to_code(x[3])), decode(codes[3:4])[0])
+
+
+def test_a_zero_vector_and_odd_values_round_trip() -> None:
+    rows = np.array([[0.0, 0.0, 0.0], [-4.0, 1.0, 0.0], [1e-30, 0, 0]], dtype=np.float32)
+    back = decode(encode(rows))
+    np.testing.assert_array_equal(back[0], 0.0)
+    np.testing.assert_allclose(back[1], [-4.0, 1.0, 0.0], atol=0.03)  # roots -2..1 in 255 steps
+    np.testing.assert_allclose(back[2], rows[2], rtol=1e-5)
+    with pytest.raises(ValueError, match="NaN"):
+        encode(np.array([[np.nan, 1.0]], dtype=np.float32))
+
+
+def test_rows_come_out_by_position_and_in_chunks() -> None:
+    x = _clustered(50, 16, 3)
+    codes = Codes.of(np.arange(100, 150), x)
+    assert (len(codes), codes.dim) == (50, 16)
+    np.testing.assert_array_equal(codes.take(np.array([7, 2])), decode(encode(x[[7, 2]])))
+    chunks = list(codes.chunks(size=20))
+    assert [start for start, _ in chunks] == [0, 20, 40]
+    np.testing.assert_array_equal(np.vstack([rows for _, rows in chunks]), decode(encode(x)))
+
+
+def test_search_over_codes_finds_what_exact_float32_search_finds() -> None:
+    assert _recall(_clustered(3000, 256, 30), queries=100, chunk=700) >= 0.95
+
+
+def test_search_on_real_embeddings_keeps_recall_at_10() -> None:
+    # bench/cluster_methods.py caches them in the user's cache (tests get a cache of their own)
+    cache = Path.home() / ".cache" / "autoalbum" / "bench" / "flowers17.raw-flip.npz"
+    if not cache.is_file():
+        pytest.skip("no cached flowers17 embeddings (bench/cluster_methods.py makes them)")
+    raw = np.split(np.load(cache)["features"].astype(np.float32), 2, axis=1)[0]
+    assert _recall(normalise(raw), queries=200, chunk=512) >= 0.95
+
+
+def test_clustering_codes_gives_the_albums_of_the_float32_vectors() -> None:
+    x = _clustered(1500, 128, 8, seed=2)
+    dense, _ = cluster(x, None)
+    coded, _ = cluster(Codes.of(np.arange(len(x)), x), None)
+    assert coded.k == dense.k
+    assert normalized_mutual_info_score(dense.labels, coded.labels) > 0.99
+    np.testing.assert_allclose(coded.distances, dense.distances, atol=5e-3)
+
+
+def test_kmeans_over_many_rows_trains_on_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _clustered(3000, 64, 6, seed=3)
+    whole = kmeans(x, 6)
+    monkeypatch.setattr(kmeans_module, "KMEANS_SAMPLE", 1000)
+    sampled = kmeans(Codes.of(np.arange(len(x)), x), 6)
+    assert len(sampled.labels) == 3000
+    assert normalized_mutual_info_score(whole.labels, sampled.labels) > 0.95
+
+
+def test_similar_pairs_compare_every_pair_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autoalbum.library import search
+
+    x = _clustered(300, 32, 4, seed=4)
+    x[250] = x[10]  # a duplicate in another block
+    monkeypatch.setattr(search, "PAIR_BLOCK", 64)
+    first, second = similar_pairs(Codes.of(np.arange(300), x), 0.97)
+    unit = normalise(decode(encode(x)))
+    expected = {(i, j) for i, j in zip(*np.nonzero(unit @ unit.T >= 0.97), strict=True) if i < j}
+    assert set(zip(first.tolist(), second.tolist(), strict=True)) == expected
+    assert (10, 250) in expected
+
+
+def test_the_catalog_reads_codes_of_the_ids_asked_for(tmp_path: Path) -> None:
+    x = _clustered(40, 24, 2)
+    with Catalog(tmp_path / "c.sqlite") as catalog, catalog.transaction():
+        ids = [catalog.add_content(f"h{i}", v, i, None) for i, v in enumerate(x)]
+        wanted = np.asarray(ids[3:30:4], dtype=np.int64)
+        codes = catalog.codes(wanted)
+        np.testing.assert_array_equal(codes.ids, wanted)
+        np.testing.assert_array_equal(codes.take(np.arange(len(wanted))), catalog.vectors(wanted))
+        chunks = list(catalog.code_chunks(wanted, size=5))
+        assert np.concatenate([c.ids for c in chunks]).tolist() == wanted.tolist()
+        assert catalog.top_classes(wanted[::-1]) == [ids.index(i) for i in wanted[::-1]]
+        with pytest.raises(KeyError, match="no vector for content 999"):
+            catalog.codes(np.array([ids[0], 999], dtype=np.int64))
+        with pytest.raises(KeyError, match="no vector for content 0"):
+            catalog.codes(np.array([0, ids[0]], dtype=np.int64))
