@@ -1,0 +1,238 @@
+"""Watching the album folder for the user's gestures (gestures.py) at a cost proportional to
+what changed, not to the library.
+
+An album folder's stamp (inode, mtime) changes whenever a link in it comes, goes or is renamed,
+and the album folder's listing whenever a folder does. autoalbum records the stamps each time
+it has written or read the tree, and the next look compares:
+
+- nothing changed (one stat per album folder): no gestures, nothing read;
+- only some album folders' stamps changed: only those albums' members files are read and only
+  those folders listed. A link moved from A to B changes both A and B, a deleted link its
+  folder, so the difference in them is the whole difference;
+- the top level changed (an album folder added, removed, renamed or replaced, the tree swapped
+  by another process), or there is no record yet: every album is read.
+
+Hidden entries (the `.index` folder of members files, rewritten on every write) and
+symlinked folders are no album folders: they never count. The top folder's own mtime is part
+of the idle check only; a file dropped beside the albums changes nothing else.
+
+A stamp taken after autoalbum's own write would hide a user's change made during that write
+in the same folder, and a change made in the same clock tick as the stamp leaves the mtime as
+it was. Such folders are *unsure* (`_record`): every folder that changed while autoalbum
+wrote, and every folder whose mtime is within the timestamp granularity of when its stamp was
+taken (`_racy`). Each look reads the unsure folders again, and the idle check (`changed`)
+reports them once their mtime is old enough to be trusted. So no user change is lost without a
+periodic full re-read, and each folder autoalbum writes is read once more, soon after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoalbum.albums import sidecar
+from autoalbum.library import gestures
+from autoalbum.library.catalog import Catalog
+from autoalbum.library.corrections import Corrector
+
+TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
+# How long after a change its folder's mtime may still be the same, by timestamp granularity:
+# a kernel clock tick (up to 10 ms; exFAT's 10 ms) where mtimes have a fraction of a second,
+# else whole or two seconds (FAT, HFS+, ext3).
+FINE_NS = 20_000_000
+COARSE_NS = 2_000_000_000
+
+Stamp = tuple[int, int]  # inode, mtime in ns
+
+
+@dataclass(frozen=True)
+class Stamps:
+    """The album folder's stamp and each album folder's, and when they were taken."""
+
+    top: Stamp
+    folders: Mapping[str, Stamp]
+    taken_ns: int
+
+    def same_folders(self, other: Stamps) -> bool:
+        """The same top level: the same tree, holding the same album folders (name, inode)."""
+        return (
+            self.top[0] == other.top[0]
+            and self.folders.keys() == other.folders.keys()
+            and all(stamp[0] == other.folders[name][0] for name, stamp in self.folders.items())
+        )
+
+
+def take_stamps(out: Path) -> Stamps | None:
+    """Cheap to take: one stat per album folder (not hidden, not a symlink); None if `out`
+    can't be read."""
+    taken_ns = time.time_ns()  # before the stats: a stamp is no older than this
+    try:
+        top = os.lstat(out)
+        with os.scandir(out) as entries:
+            folders = {
+                e.name: _stamp(e.stat(follow_symlinks=False))
+                for e in entries
+                if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            }
+    except OSError:
+        return None
+    return Stamps(_stamp(top), folders, taken_ns)
+
+
+def _stamp(info: os.stat_result) -> Stamp:
+    return info.st_ino, info.st_mtime_ns
+
+
+def _racy(stamp: Stamp, taken_ns: int) -> bool:
+    """Whether a change just after `taken_ns` could leave this mtime as it is."""
+    mtime = stamp[1]
+    window = COARSE_NS if mtime % 1_000_000_000 == 0 else FINE_NS
+    return mtime >= taken_ns - window
+
+
+class GestureWatch:
+    """Takes what the user did in the album folder `out` as corrections, before each tree
+    write and when asked, reading only what changed since autoalbum last wrote or read it."""
+
+    def __init__(
+        self, out: Path, state: Path, catalog: Catalog, corrector: Callable[[], Corrector]
+    ) -> None:
+        self.out = out
+        self.state = state
+        self.catalog = catalog
+        self.corrector = corrector  # makes the Corrector that records them
+        self.seen: Stamps | None = None  # as last written or read; None: read it all next
+        self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
+
+    def write(self, write: Callable[[bool], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, then `write(taken)`
+        writes the tree (`taken`: there were gestures, rebuild it). Returns how many."""
+        with tree_lock(self.state):
+            before = take_stamps(self.out)
+            taken = self._look(before)
+            with keeping_new_folders(self.out, before):
+                write(taken > 0)
+            self._record(before, take_stamps(self.out))
+        return taken
+
+    def take(self, write: Callable[[], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, and `write()` writes
+        the tree if there were any. Returns how many."""
+        with tree_lock(self.state):
+            before = take_stamps(self.out)
+            taken = self._look(before)
+            if taken:
+                with keeping_new_folders(self.out, before):
+                    write()
+            self._record(before, take_stamps(self.out) if taken else before)
+        return taken
+
+    def changed(self) -> bool:
+        """Cheap (one stat per album folder): whether the album folder changed since autoalbum
+        last wrote or read it, or holds an unsure folder that can be read for sure now."""
+        now, seen = take_stamps(self.out), self.seen
+        if now is None or seen is None:
+            return (now is None) != (seen is None)
+        if (now.top, now.folders) != (seen.top, seen.folders):
+            return True
+        return any(not _racy(seen.folders[f], now.taken_ns) for f in self.unsure)
+
+    def _to_read(self, now: Stamps) -> set[str] | None:
+        """The album folders to look into: those changed since `seen`, and the unsure ones;
+        None for all of them (the top level changed, or nothing was seen yet)."""
+        seen = self.seen
+        if seen is None or not now.same_folders(seen):
+            return None
+        changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
+        return changed | (self.unsure & now.folders.keys())
+
+    def _look(self, now: Stamps | None) -> int:
+        """Record the gestures made in the folders to read as corrections; returns how many."""
+        folders = None if now is None else self._to_read(now)
+        if now is None or folders == set():
+            return 0
+        written = gestures.written_links(self.out, folders)
+        if written is None:
+            return 0
+        known = set(gestures.real_paths(written).values())
+        found = gestures.gestures(written, gestures.found_links(self.out, known, folders))
+        if len(found):
+            with self.catalog.transaction():
+                gestures.apply(found, written, self.catalog, self.corrector())
+        return len(found)
+
+    def _record(self, before: Stamps | None, after: Stamps | None) -> None:
+        """The stamps after a look (and write): what the next look compares with. Unsure: the
+        folders that changed between `before` and `after` (autoalbum wrote them; the user may
+        have too) and those stamped too soon after a change. A tree new or swapped in whole was
+        built out of the user's sight: only the latter."""
+        if after is None:
+            self.seen, self.unsure = None, set()
+            return
+        if before is None or after.top[0] != before.top[0]:
+            changed: set[str] = set()
+        elif after.same_folders(before) or self._ours(before, after):
+            changed = {f for f, s in after.folders.items() if before.folders.get(f) != s}
+        else:  # a folder came or went that autoalbum did not write: read it all next time
+            self.seen, self.unsure = None, set()
+            return
+        self.seen = after
+        self.unsure = changed | {f for f, s in after.folders.items() if _racy(s, after.taken_ns)}
+
+    def _ours(self, before: Stamps, after: Stamps) -> bool:
+        """Whether every album folder that came or went during a write in place was
+        autoalbum's: those that came are listed in index.json, those that went are not."""
+        index = sidecar.read_index(self.out)
+        if index is None:
+            return False
+        listed = {shelf.folder for shelf in index.albums}
+        came = after.folders.keys() - before.folders.keys()
+        went = before.folders.keys() - after.folders.keys()
+        kept = after.folders.keys() & before.folders.keys()
+        return (
+            came <= listed
+            and not went & listed
+            and all(after.folders[f][0] == before.folders[f][0] for f in kept)
+        )
+
+
+@contextlib.contextmanager
+def tree_lock(state: Path) -> Iterator[None]:
+    """Held while the album tree is read for gestures or written: by one process at a time
+    (the daemon, a command), so that nobody's half-written tree is read as the user's work."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / TREE_LOCK_NAME).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def keeping_new_folders(out: Path, stamps: Stamps | None) -> Iterator[None]:
+    """Empty folders the user made in the album folder (an album to be, before its first link)
+    are made again after a tree swap, which would lose them. Only the folders index.json does
+    not list (usually none) are looked into."""
+    empty: list[str] = []
+    if stamps is not None and stamps.folders:
+        index = sidecar.read_index(out)
+        listed = {shelf.folder for shelf in index.albums} if index is not None else set()
+        empty = [f for f in stamps.folders if f not in listed and _empty(out / f)]
+    yield
+    for folder in empty:
+        with contextlib.suppress(OSError):
+            (out / folder).mkdir(exist_ok=True)
+
+
+def _empty(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
