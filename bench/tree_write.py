@@ -6,8 +6,10 @@ real arrivals (small PNGs, embedded by a stand-in model of 48 mean colours) and 
 arrival batch, `Library.ingest` without the tree and `Library.write_tree` after it (which
 first looks for the user's gestures in the album folder, library/gestures.py). Also the first
 `write_tree` after opening (the daemon's start-up "bring the tree in line"), and the gesture
-checks: the daemon's idle "did the album folder change?" (`album_folder_changed`, per call),
-`take_gestures` with nothing changed, and `take_gestures` after the user moved one link.
+checks: after each write, the next look (`take_gestures`, as the daemon's idle loop makes it
+soon after a write: it reads the folders written once more, library/gesture_watch.py), the
+idle "did the album folder change?" (`album_folder_changed`, per call), `take_gestures` with
+nothing changed, and `take_gestures` after the user moved one link.
 
 Runs against whatever `autoalbum` is on PYTHONPATH, so the same script measures two checkouts:
 
@@ -122,8 +124,12 @@ def measure(photos: int, albums: int, batches: list[int], where: Path | None) ->
                     ingested = time.perf_counter()
                     library.write_tree()
                     done = time.perf_counter()
+                    time.sleep(0.1)  # the daemon's idle check reports the folders written
+                    looked = time.perf_counter()
+                    library.take_gestures()  # ... and reads them once more
                     result[f"{count} arrival(s): ingest"] = ingested - started
                     result[f"{count} arrival(s): write_tree"] = done - ingested
+                    result[f"{count} arrival(s): next look"] = time.perf_counter() - looked
             result.update(_gesture_checks(library, root / "albums"))
             gone = paths[:1]
             gone[0].unlink()

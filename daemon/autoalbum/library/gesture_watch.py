@@ -22,7 +22,9 @@ it was. Such folders are *unsure* (`_record`): every folder that changed while a
 wrote, and every folder whose mtime is within the timestamp granularity of when its stamp was
 taken (`_racy`). Each look reads the unsure folders again, and the idle check (`changed`)
 reports them once their mtime is old enough to be trusted. So no user change is lost without a
-periodic full re-read, and each folder autoalbum writes is read once more, soon after.
+periodic full re-read, and each folder autoalbum writes is read once more, soon after: by the
+names of its links only (no link resolved) while its stamp is as recorded, in full if they
+differ from its members file's.
 """
 
 from __future__ import annotations
@@ -143,13 +145,33 @@ class GestureWatch:
         return any(not _racy(seen.folders[f], now.taken_ns) for f in self.unsure)
 
     def _to_read(self, now: Stamps) -> set[str] | None:
-        """The album folders to look into: those changed since `seen`, and the unsure ones;
-        None for all of them (the top level changed, or nothing was seen yet)."""
+        """The album folders to look into: those changed since `seen`, and the unsure ones
+        that don't hold the links their members file lists; None for all of them (the top
+        level changed, or nothing was seen yet)."""
         seen = self.seen
         if seen is None or not now.same_folders(seen):
             return None
         changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
-        return changed | (self.unsure & now.folders.keys())
+        unsure = (self.unsure & now.folders.keys()) - changed
+        return changed | (unsure - self._as_listed(unsure))
+
+    def _as_listed(self, folders: set[str]) -> set[str]:
+        """Of these album folders, those whose links are by name the ones their members file
+        lists: unsure folders mostly are, and this is read without resolving a link. (A link
+        the user replaced by one of the same name, in the moment autoalbum wrote beside it,
+        would pass.)"""
+        try:
+            tree = sidecar.read_tree(self.out, folders=folders) if folders else None
+        except ValueError:
+            return set()
+        if tree is None:
+            return set()
+        number = {shelf.folder: shelf.number for shelf in tree[0].albums}
+        return {
+            f
+            for f in folders
+            if f in number and _link_names(self.out / f) == {p.link for p in tree[1][number[f]]}
+        }
 
     def _look(self, now: Stamps | None) -> int:
         """Record the gestures made in the folders to read as corrections; returns how many."""
@@ -228,6 +250,14 @@ def keeping_new_folders(out: Path, stamps: Stamps | None) -> Iterator[None]:
     for folder in empty:
         with contextlib.suppress(OSError):
             (out / folder).mkdir(exist_ok=True)
+
+
+def _link_names(folder: Path) -> set[str] | None:
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if e.is_symlink()}
+    except OSError:
+        return None
 
 
 def _empty(folder: Path) -> bool:
