@@ -16,15 +16,16 @@ Hidden entries (the `.index` folder of members files, rewritten on every write) 
 symlinked folders are no album folders: they never count. The top folder's own mtime is part
 of the idle check only; a file dropped beside the albums changes nothing else.
 
-A stamp taken after autoalbum's own write would hide a user's change made during that write
-in the same folder, and a change made in the same clock tick as the stamp leaves the mtime as
-it was. Such folders are *unsure* (`_record`): every folder that changed while autoalbum
-wrote, and every folder whose mtime is within the timestamp granularity of when its stamp was
-taken (`_racy`). Each look reads the unsure folders again, and the idle check (`changed`)
-reports them once their mtime is old enough to be trusted. So no user change is lost without a
-periodic full re-read, and each folder autoalbum writes is read once more, soon after: by the
-names of its links only (no link resolved) while its stamp is as recorded, in full if they
-differ from its members file's.
+Stamps are taken before autoalbum's own write, and after it only the folders it wrote (their
+members files newer, in index.json) take their new stamp: a user's change in any other folder
+meanwhile shows next time. A folder autoalbum wrote would hide a user's change made in it
+during the write, and a change made in the same clock tick as a stamp leaves the mtime as it
+was; such folders are *unsure* (`_record`): a written folder that changed, and any folder whose
+mtime is within the timestamp granularity of when its stamp was taken (`_racy`). Each look
+reads the unsure folders again: by the names of their links only (none resolved) while the
+stamp is as recorded, in full if the names differ from the members file's. The idle check
+(`changed`) reports them once their mtime can be trusted. So no user change is lost without a
+periodic full re-read, and each folder autoalbum writes is listed once more, soon after.
 """
 
 from __future__ import annotations
@@ -117,9 +118,7 @@ class GestureWatch:
         with tree_lock(self.state):
             before = take_stamps(self.out)
             taken = self._look(before)
-            with keeping_new_folders(self.out, before):
-                write(taken > 0)
-            self._record(before, take_stamps(self.out))
+            self._write(before, lambda: write(taken > 0))
         return taken
 
     def take(self, write: Callable[[], None]) -> int:
@@ -129,10 +128,17 @@ class GestureWatch:
             before = take_stamps(self.out)
             taken = self._look(before)
             if taken:
-                with keeping_new_folders(self.out, before):
-                    write()
-            self._record(before, take_stamps(self.out) if taken else before)
+                self._write(before, write)
+            else:
+                self._record(before, before)
         return taken
+
+    def _write(self, before: Stamps | None, write: Callable[[], None]) -> None:
+        """Write the tree, keeping the user's empty folders, and record the stamps after."""
+        index = sidecar.read_index(self.out)
+        with keeping_new_folders(self.out, before, index):
+            write()
+        self._record(before, take_stamps(self.out), None if index is None else index.generation)
 
     def changed(self) -> bool:
         """Cheap (one stat per album folder): whether the album folder changed since autoalbum
@@ -188,39 +194,56 @@ class GestureWatch:
                 gestures.apply(found, written, self.catalog, self.corrector())
         return len(found)
 
-    def _record(self, before: Stamps | None, after: Stamps | None) -> None:
-        """The stamps after a look (and write): what the next look compares with. Unsure: the
-        folders that changed between `before` and `after` (autoalbum wrote them; the user may
-        have too) and those stamped too soon after a change. A tree new or swapped in whole was
-        built out of the user's sight: only the latter."""
+    def _record(
+        self, before: Stamps | None, after: Stamps | None, since: int | None = None
+    ) -> None:
+        """The stamps after a look, and a write that followed it: what the next look compares
+        with. The stamps after the write for the folders it wrote (whose members files are
+        newer than generation `since`), unsure when they changed: the user may have changed
+        them too meanwhile. The stamps before it for every other folder, so that a user's
+        change in them meanwhile is read next time. A tree new or swapped in whole was built
+        out of the user's sight. And unsure, any folder stamped too soon after a change."""
         if after is None:
             self.seen, self.unsure = None, set()
             return
         if before is None or after.top[0] != before.top[0]:
-            changed: set[str] = set()
-        elif after.same_folders(before) or self._ours(before, after):
-            changed = {f for f, s in after.folders.items() if before.folders.get(f) != s}
-        else:  # a folder came or went that autoalbum did not write: read it all next time
-            self.seen, self.unsure = None, set()
+            self.seen, self.unsure = after, _racy_ones(after)
             return
-        self.seen = after
-        self.unsure = changed | {f for f, s in after.folders.items() if _racy(s, after.taken_ns)}
-
-    def _ours(self, before: Stamps, after: Stamps) -> bool:
-        """Whether every album folder that came or went during a write in place was
-        autoalbum's: those that came are listed in index.json, those that went are not."""
+        if after.folders == before.folders:
+            self.seen, self.unsure = after, _racy_ones(after)
+            return
         index = sidecar.read_index(self.out)
-        if index is None:
-            return False
-        listed = {shelf.folder for shelf in index.albums}
-        came = after.folders.keys() - before.folders.keys()
-        went = before.folders.keys() - after.folders.keys()
-        kept = after.folders.keys() & before.folders.keys()
-        return (
-            came <= listed
-            and not went & listed
-            and all(after.folders[f][0] == before.folders[f][0] for f in kept)
-        )
+        if not after.same_folders(before) and not _ours(before, after, index):
+            self.seen, self.unsure = None, set()  # a folder came or went: read it all next
+            return
+        wrote = set() if index is None else {
+            shelf.folder for shelf in index.albums if since is None or shelf.generation > since
+        }  # fmt: skip
+        kept = {f: before.folders.get(f, s) if f not in wrote else s
+                for f, s in after.folders.items()}  # fmt: skip
+        self.seen = Stamps(after.top, kept, after.taken_ns)
+        changed = {f for f in wrote & kept.keys() if kept[f] != before.folders.get(f)}
+        self.unsure = changed | _racy_ones(self.seen)
+
+
+def _racy_ones(stamps: Stamps) -> set[str]:
+    return {f for f, s in stamps.folders.items() if _racy(s, stamps.taken_ns)}
+
+
+def _ours(before: Stamps, after: Stamps, index: sidecar.TreeIndex | None) -> bool:
+    """Whether every album folder that came or went during a write in place was autoalbum's:
+    those that came are listed in its `index` after the write, those that went are not."""
+    if index is None:
+        return False
+    listed = {shelf.folder for shelf in index.albums}
+    came = after.folders.keys() - before.folders.keys()
+    went = before.folders.keys() - after.folders.keys()
+    kept = after.folders.keys() & before.folders.keys()
+    return (
+        came <= listed
+        and not went & listed
+        and all(after.folders[f][0] == before.folders[f][0] for f in kept)
+    )
 
 
 @contextlib.contextmanager
@@ -237,13 +260,14 @@ def tree_lock(state: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def keeping_new_folders(out: Path, stamps: Stamps | None) -> Iterator[None]:
+def keeping_new_folders(
+    out: Path, stamps: Stamps | None, index: sidecar.TreeIndex | None
+) -> Iterator[None]:
     """Empty folders the user made in the album folder (an album to be, before its first link)
-    are made again after a tree swap, which would lose them. Only the folders index.json does
-    not list (usually none) are looked into."""
+    are made again after a tree swap, which would lose them. Only the folders `index` (the
+    tree's index.json) does not list, usually none, are looked into."""
     empty: list[str] = []
     if stamps is not None and stamps.folders:
-        index = sidecar.read_index(out)
         listed = {shelf.folder for shelf in index.albums} if index is not None else set()
         empty = [f for f in stamps.folders if f not in listed and _empty(out / f)]
     yield
