@@ -3,8 +3,13 @@
 Builds a synthetic library of N photos in K albums straight into a catalog (tiny real photo
 files are not needed for the tree: links may dangle), writes its first tree, then takes in
 real arrivals (small PNGs, embedded by a stand-in model of 48 mean colours) and times, per
-arrival batch, `Library.ingest` without the tree and `Library.write_tree` after it. Also the
-first `write_tree` after opening (the daemon's start-up "bring the tree in line").
+arrival batch, `Library.ingest` without the tree and `Library.write_tree` after it (which
+first looks for the user's gestures in the album folder, library/gestures.py). Also the first
+`write_tree` after opening (the daemon's start-up "bring the tree in line"), and the gesture
+checks: after each write, the next look (`take_gestures`, as the daemon's idle loop makes it
+soon after a write: it reads the folders written once more, library/gesture_watch.py), the
+idle "did the album folder change?" (`album_folder_changed`, per call), `take_gestures` with
+nothing changed, and `take_gestures` after the user moved one link.
 
 Runs against whatever `autoalbum` is on PYTHONPATH, so the same script measures two checkouts:
 
@@ -119,8 +124,13 @@ def measure(photos: int, albums: int, batches: list[int], where: Path | None) ->
                     ingested = time.perf_counter()
                     library.write_tree()
                     done = time.perf_counter()
+                    time.sleep(0.1)  # the daemon's idle check reports the folders written
+                    looked = time.perf_counter()
+                    library.take_gestures()  # ... and reads them once more
                     result[f"{count} arrival(s): ingest"] = ingested - started
                     result[f"{count} arrival(s): write_tree"] = done - ingested
+                    result[f"{count} arrival(s): next look"] = time.perf_counter() - looked
+            result.update(_gesture_checks(library, root / "albums"))
             gone = paths[:1]
             gone[0].unlink()
             started = time.perf_counter()
@@ -130,6 +140,26 @@ def measure(photos: int, albums: int, batches: list[int], where: Path | None) ->
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _gesture_checks(library: Library, out: Path) -> dict[str, float]:
+    """The daemon's idle check, and taking gestures with nothing changed and after one move."""
+    result: dict[str, float] = {}
+    calls = 20
+    started = time.perf_counter()
+    for _ in range(calls):
+        assert not library.album_folder_changed
+    result["idle: folder changed? (ms per call)"] = 1000 * (time.perf_counter() - started) / calls
+    started = time.perf_counter()
+    assert library.take_gestures() == 0
+    result["take_gestures, nothing changed"] = time.perf_counter() - started
+    source, target = sorted(f for f in out.iterdir() if f.is_dir() and f.name[0] != ".")[1:3]
+    link = next(e for e in source.iterdir() if e.is_symlink())
+    link.rename(target / f"moved-{link.name}")
+    started = time.perf_counter()
+    assert library.take_gestures() == 1
+    result["user moved 1 link: take_gestures + write"] = time.perf_counter() - started
+    return result
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -193,17 +193,21 @@ def read_members(out: Path, album: Shelf) -> list[Linked]:
 
 
 def read_tree(
-    out: Path, *, marker: bool = True
+    out: Path, *, marker: bool = True, folders: Collection[str] | None = None
 ) -> tuple[TreeIndex, dict[int, list[Linked]]] | None:
-    """A consistent view of the tree: index.json and every album's photos (by number), read as
-    the module docstring says; None if there is no schema-2 tree. ValueError if it is damaged
-    or keeps changing."""
+    """A consistent view of the tree: index.json and every album's photos (by number), or only
+    those of the albums whose folder is one of `folders`, read as the module docstring says;
+    None if there is no schema-2 tree. ValueError if it is damaged or keeps changing."""
     for _ in range(_READ_ATTEMPTS):
         index = read_index(out, marker=marker)
         if index is None:
             return None
         try:
-            return index, {a.number: read_members(out, a) for a in index.albums}
+            return index, {
+                a.number: read_members(out, a)
+                for a in index.albums
+                if folders is None or a.folder in folders
+            }
         except IndexChanged:
             continue
     raise ValueError(f"{out} kept changing while it was read; try again")
@@ -224,14 +228,15 @@ def read_album(out: Path, number: int) -> tuple[Shelf, list[Linked]] | None:
     raise ValueError(f"{out} kept changing while it was read; try again")
 
 
-def written_links(out: Path) -> dict[Path, WrittenLink]:
-    """Every photo's link as autoalbum last wrote it: photo -> (folder, link, album)."""
-    tree = read_tree(out)
+def written_links(out: Path, folders: Collection[str] | None = None) -> dict[Path, WrittenLink]:
+    """Every photo's link as autoalbum last wrote it, or only those in `folders`: photo ->
+    (folder, link, album). Reads only those albums' members files."""
+    tree = read_tree(out, folders=folders)
     if tree is None:
         return {}
-    folders = {a.number: a.folder for a in tree[0].albums}
+    folder = {a.number: a.folder for a in tree[0].albums}
     return {
-        Path(photo.path): WrittenLink(folders[number], photo.link, number)
+        Path(photo.path): WrittenLink(folder[number], photo.link, number)
         for number, photos in tree[1].items()
         for photo in photos
     }

@@ -19,13 +19,11 @@ is not autoalbum's (no marker) or mid-swap (no folder, no index) shows no gestur
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,16 +36,17 @@ from autoalbum.library.records import AlbumRecord, Status
 
 log = logging.getLogger(__name__)
 
-TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
 
-
-def written_links(out: Path) -> dict[Path, WrittenLink] | None:
-    """Original -> the link autoalbum last wrote for it (albums/sidecar.py); None when the tree
-    is not autoalbum's, is mid-swap, or can't be read."""
+def written_links(
+    out: Path, folders: Collection[str] | None = None
+) -> dict[Path, WrittenLink] | None:
+    """Original -> the link autoalbum last wrote for it (albums/sidecar.py), in every album
+    folder or only in `folders`; None when the tree is not autoalbum's, is mid-swap, or can't
+    be read."""
     if not (out / MARKER_NAME).is_file():
         return None
     try:
-        return sidecar.written_links(out) if sidecar.read_index(out) is not None else None
+        return sidecar.written_links(out, folders) if sidecar.read_index(out) is not None else None
     except (OSError, ValueError):
         return None
 
@@ -64,16 +63,22 @@ def real_paths(paths: Iterable[Path]) -> dict[Path, Path]:
     return real
 
 
-def found_links(out: Path, known: Collection[Path] = ()) -> dict[str, dict[Path, str]]:
+def found_links(
+    out: Path, known: Collection[Path] = (), folders: Collection[str] | None = None
+) -> dict[str, dict[Path, str]]:
     """Album folder -> original -> link name, for the links in the album folder now (dangling
-    ones too: the original went, not the link). A link's target is read, not followed, when
-    it names one of the `known` (real) originals; others are resolved. Hidden entries and
-    symlinked folders are skipped."""
+    ones too: the original went, not the link), in every album folder or only in `folders`.
+    A link's target is read, not followed, when it names one of the `known` (real) originals;
+    others are resolved. Hidden entries and symlinked folders are skipped."""
     found: dict[str, dict[Path, str]] = {}
-    for folder in _folders(out):
-        real_folder = os.path.realpath(folder.path)
+    names = [f.name for f in _folders(out)] if folders is None else sorted(folders)
+    for name in names:
+        path = os.path.join(out, name)
+        if name.startswith(".") or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        real_folder = os.path.realpath(path)
         links: dict[Path, str] = {}
-        with os.scandir(folder.path) as entries:
+        with os.scandir(path) as entries:
             for entry in entries:
                 if not entry.is_symlink():
                     continue
@@ -81,7 +86,7 @@ def found_links(out: Path, known: Collection[Path] = ()) -> dict[str, dict[Path,
                 if target not in known:
                     target = Path(os.path.realpath(entry.path))
                 links[target] = entry.name
-        found[folder.name] = links
+        found[name] = links
     return found
 
 
@@ -244,38 +249,6 @@ def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog
                          "moved into" if kind == "pin" else "deleted from", folder)  # fmt: skip
 
 
-@contextlib.contextmanager
-def tree_lock(state: Path) -> Iterator[None]:
-    """Held while the album tree is read for gestures or written: by one process at a time
-    (the daemon, a command), so that nobody's half-written tree is read as the user's work."""
-    state.mkdir(parents=True, exist_ok=True)
-    with (state / TREE_LOCK_NAME).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def keeping_new_folders(out: Path) -> Iterator[None]:
-    """Empty folders the user made in the album folder (an album to be, before its first link)
-    are made again after a tree swap, which would lose them."""
-    empty = [f.name for f in _folders(out) if _empty(f.path)]
-    if empty:  # rare: only then is the index read
-        written = written_links(out) or {}
-        empty = [f for f in empty if f not in {w.folder for w in written.values()}]
-    yield
-    for folder in empty:
-        with contextlib.suppress(OSError):
-            (out / folder).mkdir(exist_ok=True)
-
-
-def _empty(folder: str) -> bool:
-    with os.scandir(folder) as entries:
-        return next(entries, None) is None
-
-
 def _folders(out: Path) -> list[os.DirEntry[str]]:
     """The album folders: not hidden, not symlinks."""
     try:
@@ -285,21 +258,3 @@ def _folders(out: Path) -> list[os.DirEntry[str]]:
             ]
     except OSError:
         return []
-
-
-def folder_signature(out: Path) -> tuple[tuple[str, int, int], ...]:
-    """Cheap to take: the album folder's and each album folder's identity and mtime, which
-    change whenever a link or folder comes, goes or is renamed."""
-    try:
-        entries = [("", *_stamp(out))]
-        with os.scandir(out) as folders:
-            entries += [(f.name, *_stamp(Path(f.path))) for f in folders
-                        if f.is_dir(follow_symlinks=False)]  # fmt: skip
-    except OSError:
-        return ()
-    return tuple(sorted(entries))
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    info = path.lstat()
-    return info.st_ino, info.st_mtime_ns

@@ -35,9 +35,8 @@ from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
-from autoalbum.library import gestures
 from autoalbum.library.corrections import Corrector, honour, load_rules, place_arrivals
-from autoalbum.library.gestures import folder_signature, tree_lock
+from autoalbum.library.gesture_watch import GestureWatch
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
@@ -70,7 +69,11 @@ class Keeper:
         self.stores = stores
         self.catalog = stores.catalog
         self.tagger = tagger
-        self.seen: tuple[object, ...] = ()  # the album folder's signature, as last written
+        # What the user does in the album folder, taken as corrections before each tree write.
+        self.gestures = GestureWatch(
+            albums, stores.state, self.catalog,
+            lambda: Corrector(self.catalog, self._place, "browser"),
+        )  # fmt: skip
         # Albums whose folders may differ from the catalog; None: any (compare them all).
         self.stale: set[int] | None = None
 
@@ -285,40 +288,14 @@ class Keeper:
         return [Album(a.number, a.name, tuple(members.get(a.id, ())), a.folder) for a in records]
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
-        """What the user did in the album folder becomes corrections first (gestures.py); then
-        the tree is written (rebuilt after gestures), all under the tree lock."""
-        with tree_lock(self.stores.state):
-            rebuild = self._absorb_gestures() > 0 or rebuild
-            with gestures.keeping_new_folders(self.albums):
-                self._write_tree(rebuild=rebuild, tick=tick)
-            self.seen = folder_signature(self.albums)
+        """What the user did in the album folder becomes corrections first (gesture_watch.py);
+        then the tree is written (rebuilt after gestures), all under the tree lock."""
+        self.gestures.write(lambda taken: self._write_tree(rebuild=rebuild or taken, tick=tick))
 
     def take_gestures(self) -> int:
         """Turn what the user did in the album folder into corrections, and write the tree if
         they did anything; returns how many gestures."""
-        with tree_lock(self.stores.state):
-            taken = self._absorb_gestures()
-            if taken:
-                with gestures.keeping_new_folders(self.albums):
-                    self._write_tree(rebuild=True)
-            self.seen = folder_signature(self.albums)
-        return taken
-
-    def folder_changed(self) -> bool:
-        """Whether the album folder changed since autoalbum last wrote or read it."""
-        return folder_signature(self.albums) != self.seen
-
-    def _absorb_gestures(self) -> int:
-        written = gestures.written_links(self.albums)
-        if written is None:
-            return 0
-        known = set(gestures.real_paths(written).values())
-        found = gestures.gestures(written, gestures.found_links(self.albums, known))
-        if len(found):
-            with self.catalog.transaction():
-                gestures.apply(found, written, self.catalog,
-                               Corrector(self.catalog, self._place, "browser"))  # fmt: skip
-        return len(found)
+        return self.gestures.take(lambda: self._write_tree(rebuild=True))
 
     def _write_tree(
         self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None

@@ -257,7 +257,7 @@ class Library:
     @property
     def album_folder_changed(self) -> bool:
         """Whether the album folder changed since autoalbum last wrote or read it."""
-        return self._keeper.folder_changed()
+        return self._keeper.gestures.changed()
 
     def _content_ids(self, photos: Sequence[Path]) -> list[int]:
         """The catalogued content of each photo: its path, or a link to it (in the albums)."""

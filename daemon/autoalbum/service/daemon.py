@@ -32,8 +32,11 @@ from autoalbum.service.switch import ModelSwitch
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-ALBUMS_SETTLE_SECONDS = 1.0  # the album folder is read for the user's gestures once this still
-ALBUMS_RECHECK_SECONDS = 30.0  # and this often anyway (a change right after a write of ours)
+# The album folder is read for the user's gestures once it has been changed this long. No
+# periodic re-read besides: a change made during a write of ours, or too soon after it for the
+# folder's mtime to show, leaves its folder unsure (library/gesture_watch.py), which the cheap
+# `album_folder_changed` check reports until a look has read it again.
+ALBUMS_SETTLE_SECONDS = 1.0
 
 
 class Watcher(Protocol):
@@ -106,7 +109,6 @@ class Service:
         self._switch: ModelSwitch | None = None
         self._last_reconcile = 0.0
         self._albums_changed_at: float | None = None
-        self._albums_checked = 0.0
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
 
     @property
@@ -257,17 +259,10 @@ class Service:
         now = self._clock()
         if not self.library.album_folder_changed:
             self._albums_changed_at = None
-            if now - self._albums_checked < ALBUMS_RECHECK_SECONDS:
-                return
         elif self._albums_changed_at is None:
             self._albums_changed_at = now
-            return
-        if (
-            self._albums_changed_at is None
-            or now - self._albums_changed_at >= ALBUMS_SETTLE_SECONDS
-        ):
+        elif now - self._albums_changed_at >= ALBUMS_SETTLE_SECONDS:
             self._albums_changed_at = None
-            self._albums_checked = now
             taken = self.library.take_gestures()
             if taken:
                 log.info("took %d changes made in the album folder as corrections", taken)

@@ -1,0 +1,292 @@
+"""Watching the album folder for the user's gestures (gestures.py) at a cost proportional to
+what changed, not to the library.
+
+An album folder's stamp (inode, mtime) changes whenever a link in it comes, goes or is renamed,
+and the album folder's listing whenever a folder does. autoalbum records the stamps each time
+it has written or read the tree, and the next look compares:
+
+- nothing changed (one stat per album folder): no gestures, nothing read;
+- only some album folders' stamps changed: only those albums' members files are read and only
+  those folders listed. A link moved from A to B changes both A and B, a deleted link its
+  folder, so the difference in them is the whole difference;
+- the top level changed (an album folder added, removed, renamed or replaced, the tree swapped
+  by another process), or there is no record yet: every album is read.
+
+Hidden entries (the `.index` folder of members files, rewritten on every write) and
+symlinked folders are no album folders: they never count. The top folder's own mtime is part
+of the idle check only; a file dropped beside the albums changes nothing else.
+
+Stamps are taken before autoalbum's own write, and after it only the folders it wrote (their
+members files newer, in index.json) take their new stamp: a user's change in any other folder
+meanwhile shows next time. A folder autoalbum wrote would hide a user's change made in it
+during the write, and a change made in the same clock tick as a stamp leaves the mtime as it
+was; such folders are *unsure* (`_record`): a written folder that changed, and any folder whose
+mtime is within the timestamp granularity of when its stamp was taken (`_racy`). Each look
+reads the unsure folders again: by the names of their links only (none resolved) while the
+stamp is as recorded, in full if the names differ from the members file's. The idle check
+(`changed`) reports them once their mtime can be trusted. So no user change is lost without a
+periodic full re-read, and each folder autoalbum writes is listed once more, soon after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoalbum.albums import sidecar
+from autoalbum.library import gestures
+from autoalbum.library.catalog import Catalog
+from autoalbum.library.corrections import Corrector
+
+TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
+# How long after a change its folder's mtime may still be the same, by timestamp granularity:
+# a kernel clock tick (up to 10 ms; exFAT's 10 ms) where mtimes have a fraction of a second,
+# else whole or two seconds (FAT, HFS+, ext3).
+FINE_NS = 20_000_000
+COARSE_NS = 2_000_000_000
+
+Stamp = tuple[int, int]  # inode, mtime in ns
+
+
+@dataclass(frozen=True)
+class Stamps:
+    """The album folder's stamp and each album folder's, and when they were taken."""
+
+    top: Stamp
+    folders: Mapping[str, Stamp]
+    taken_ns: int
+
+    def same_folders(self, other: Stamps) -> bool:
+        """The same top level: the same tree, holding the same album folders (name, inode)."""
+        return (
+            self.top[0] == other.top[0]
+            and self.folders.keys() == other.folders.keys()
+            and all(stamp[0] == other.folders[name][0] for name, stamp in self.folders.items())
+        )
+
+
+def take_stamps(out: Path) -> Stamps | None:
+    """Cheap to take: one stat per album folder (not hidden, not a symlink); None if `out`
+    can't be read."""
+    taken_ns = time.time_ns()  # before the stats: a stamp is no older than this
+    try:
+        top = os.lstat(out)
+        with os.scandir(out) as entries:
+            folders = {
+                e.name: _stamp(e.stat(follow_symlinks=False))
+                for e in entries
+                if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            }
+    except OSError:
+        return None
+    return Stamps(_stamp(top), folders, taken_ns)
+
+
+def _stamp(info: os.stat_result) -> Stamp:
+    return info.st_ino, info.st_mtime_ns
+
+
+def _racy(stamp: Stamp, taken_ns: int) -> bool:
+    """Whether a change just after `taken_ns` could leave this mtime as it is."""
+    mtime = stamp[1]
+    window = COARSE_NS if mtime % 1_000_000_000 == 0 else FINE_NS
+    return mtime >= taken_ns - window
+
+
+class GestureWatch:
+    """Takes what the user did in the album folder `out` as corrections, before each tree
+    write and when asked, reading only what changed since autoalbum last wrote or read it."""
+
+    def __init__(
+        self, out: Path, state: Path, catalog: Catalog, corrector: Callable[[], Corrector]
+    ) -> None:
+        self.out = out
+        self.state = state
+        self.catalog = catalog
+        self.corrector = corrector  # makes the Corrector that records them
+        self.seen: Stamps | None = None  # as last written or read; None: read it all next
+        self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
+
+    def write(self, write: Callable[[bool], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, then `write(taken)`
+        writes the tree (`taken`: there were gestures, rebuild it). Returns how many."""
+        with tree_lock(self.state):
+            before = take_stamps(self.out)
+            taken = self._look(before)
+            self._write(before, lambda: write(taken > 0))
+        return taken
+
+    def take(self, write: Callable[[], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, and `write()` writes
+        the tree if there were any. Returns how many."""
+        with tree_lock(self.state):
+            before = take_stamps(self.out)
+            taken = self._look(before)
+            if taken:
+                self._write(before, write)
+            else:
+                self._record(before, before)
+        return taken
+
+    def _write(self, before: Stamps | None, write: Callable[[], None]) -> None:
+        """Write the tree, keeping the user's empty folders, and record the stamps after."""
+        index = sidecar.read_index(self.out)
+        with keeping_new_folders(self.out, before, index):
+            write()
+        self._record(before, take_stamps(self.out), None if index is None else index.generation)
+
+    def changed(self) -> bool:
+        """Cheap (one stat per album folder): whether the album folder changed since autoalbum
+        last wrote or read it, or holds an unsure folder that can be read for sure now."""
+        now, seen = take_stamps(self.out), self.seen
+        if now is None or seen is None:
+            return (now is None) != (seen is None)
+        if (now.top, now.folders) != (seen.top, seen.folders):
+            return True
+        return any(not _racy(seen.folders[f], now.taken_ns) for f in self.unsure)
+
+    def _to_read(self, now: Stamps) -> set[str] | None:
+        """The album folders to look into: those changed since `seen`, and the unsure ones
+        that don't hold the links their members file lists; None for all of them (the top
+        level changed, or nothing was seen yet)."""
+        seen = self.seen
+        if seen is None or not now.same_folders(seen):
+            return None
+        changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
+        unsure = (self.unsure & now.folders.keys()) - changed
+        return changed | (unsure - self._as_listed(unsure))
+
+    def _as_listed(self, folders: set[str]) -> set[str]:
+        """Of these album folders, those whose links are by name the ones their members file
+        lists: unsure folders mostly are, and this is read without resolving a link. (A link
+        the user replaced by one of the same name, in the moment autoalbum wrote beside it,
+        would pass.)"""
+        try:
+            tree = sidecar.read_tree(self.out, folders=folders) if folders else None
+        except ValueError:
+            return set()
+        if tree is None:
+            return set()
+        number = {shelf.folder: shelf.number for shelf in tree[0].albums}
+        return {
+            f
+            for f in folders
+            if f in number and _link_names(self.out / f) == {p.link for p in tree[1][number[f]]}
+        }
+
+    def _look(self, now: Stamps | None) -> int:
+        """Record the gestures made in the folders to read as corrections; returns how many."""
+        folders = None if now is None else self._to_read(now)
+        if now is None or folders == set():
+            return 0
+        written = gestures.written_links(self.out, folders)
+        if written is None:
+            return 0
+        known = set(gestures.real_paths(written).values())
+        found = gestures.gestures(written, gestures.found_links(self.out, known, folders))
+        if len(found):
+            with self.catalog.transaction():
+                gestures.apply(found, written, self.catalog, self.corrector())
+        return len(found)
+
+    def _record(
+        self, before: Stamps | None, after: Stamps | None, since: int | None = None
+    ) -> None:
+        """The stamps after a look, and a write that followed it: what the next look compares
+        with. The stamps after the write for the folders it wrote (whose members files are
+        newer than generation `since`), unsure when they changed: the user may have changed
+        them too meanwhile. The stamps before it for every other folder, so that a user's
+        change in them meanwhile is read next time. A tree new or swapped in whole was built
+        out of the user's sight. And unsure, any folder stamped too soon after a change."""
+        if after is None:
+            self.seen, self.unsure = None, set()
+            return
+        if before is None or after.top[0] != before.top[0]:
+            self.seen, self.unsure = after, _racy_ones(after)
+            return
+        if after.folders == before.folders:
+            self.seen, self.unsure = after, _racy_ones(after)
+            return
+        index = sidecar.read_index(self.out)
+        if not after.same_folders(before) and not _ours(before, after, index):
+            self.seen, self.unsure = None, set()  # a folder came or went: read it all next
+            return
+        wrote = set() if index is None else {
+            shelf.folder for shelf in index.albums if since is None or shelf.generation > since
+        }  # fmt: skip
+        kept = {f: before.folders.get(f, s) if f not in wrote else s
+                for f, s in after.folders.items()}  # fmt: skip
+        self.seen = Stamps(after.top, kept, after.taken_ns)
+        changed = {f for f in wrote & kept.keys() if kept[f] != before.folders.get(f)}
+        self.unsure = changed | _racy_ones(self.seen)
+
+
+def _racy_ones(stamps: Stamps) -> set[str]:
+    return {f for f, s in stamps.folders.items() if _racy(s, stamps.taken_ns)}
+
+
+def _ours(before: Stamps, after: Stamps, index: sidecar.TreeIndex | None) -> bool:
+    """Whether every album folder that came or went during a write in place was autoalbum's:
+    those that came are listed in its `index` after the write, those that went are not."""
+    if index is None:
+        return False
+    listed = {shelf.folder for shelf in index.albums}
+    came = after.folders.keys() - before.folders.keys()
+    went = before.folders.keys() - after.folders.keys()
+    kept = after.folders.keys() & before.folders.keys()
+    return (
+        came <= listed
+        and not went & listed
+        and all(after.folders[f][0] == before.folders[f][0] for f in kept)
+    )
+
+
+@contextlib.contextmanager
+def tree_lock(state: Path) -> Iterator[None]:
+    """Held while the album tree is read for gestures or written: by one process at a time
+    (the daemon, a command), so that nobody's half-written tree is read as the user's work."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / TREE_LOCK_NAME).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def keeping_new_folders(
+    out: Path, stamps: Stamps | None, index: sidecar.TreeIndex | None
+) -> Iterator[None]:
+    """Empty folders the user made in the album folder (an album to be, before its first link)
+    are made again after a tree swap, which would lose them. Only the folders `index` (the
+    tree's index.json) does not list, usually none, are looked into."""
+    empty: list[str] = []
+    if stamps is not None and stamps.folders:
+        listed = {shelf.folder for shelf in index.albums} if index is not None else set()
+        empty = [f for f in stamps.folders if f not in listed and _empty(out / f)]
+    yield
+    for folder in empty:
+        with contextlib.suppress(OSError):
+            (out / folder).mkdir(exist_ok=True)
+
+
+def _link_names(folder: Path) -> set[str] | None:
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if e.is_symlink()}
+    except OSError:
+        return None
+
+
+def _empty(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
