@@ -121,8 +121,7 @@ def test_folder_renamed_to_a_plain_name_keeps_that_name(tmp_path: Path) -> None:
         library.take_gestures()
         (record,) = [a for a in library.catalog.albums() if a.name == "Crimson"]
         assert record.user_named and record.folder == "Crimson"
-    # TODO(merge): the tree spells it "Crimson" once albums.tree.Album has `folder`.
-    holds(tmp_path, lambda tree: folder_of(tree, "red0.png").lower().endswith("crimson"))
+    holds(tmp_path, lambda tree: folder_of(tree, "red0.png") == "Crimson")
 
 
 def test_new_folder_of_links_is_a_user_album_that_new_photos_follow(tmp_path: Path) -> None:
