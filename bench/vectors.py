@@ -1,6 +1,7 @@
 """Vectors stored as 8-bit codes (library/codes.py): what they cost and what they change.
 
     .venv/bin/python bench/vectors.py quality [--sample 5000] [--queries 1000]
+    .venv/bin/python bench/vectors.py codec
     .venv/bin/python bench/vectors.py storage [--sizes 20000,100000]
     .venv/bin/python bench/vectors.py recluster [--sizes 100000,1000000] [--compare-up-to 100000]
 
@@ -9,12 +10,21 @@ quality: on the Lite0 embeddings of every labelled set cached by bench/cluster_m
 mixture of them all: the default clustering (k auto, spectral; seeds 0 to --seeds - 1) of the
 float32 vectors, of their codes and of the float32 vectors moved by random noise of norm NOISE
 (the clustering's own sensitivity): the k each found, the NMI of each with the float32
-clustering and against the labels (means over seeds); then on the mixture the recall@10 of
-`similar`'s search over codes against exact float32 search (the query photo in the library).
+clustering and against the labels (means over seeds); then, since the choice of k is chaotic at
+the 1e-3 level, the NMI against the labels at the true k (cluster.k fixed to the number of
+classes, spectral; seeds 0 to --fixed-seeds - 1) of each, and the largest difference of a seed's
+codes from its float32; then on the mixture the recall@10 of `similar`'s search over codes
+against exact float32 search (the query photo in the library).
+
+codec: how the codes of those embeddings (every photo of every set, and all together) are
+stored: bytes per stored code, bytes per photo in a real SQLite table of them at 4 KB and 8 KB
+pages, and seconds to unpack a million, for codes as they are, zlib at levels 1, 6 and 9, zlib
+with a fixed preset dictionary (the bytes 0-255: nothing trained), and raw deflate with only
+run-length matching or only Huffman coding (codes.pack, the product's).
 
 storage: a real catalog of n synthetic photos (bench/recluster.py's CNN-like vectors, d=1280,
 a file row each with a 40-byte path), written as the indexer writes it, without VACUUM; bytes
-per photo of the whole file and of the vectors table (SQLite's dbstat), against the same rows
+per photo of the whole file and of each table and index (SQLite's dbstat), against the same rows
 in the schema-5 layout (float16 vectors in the contents rows; the FAISS file came on top), and
 how long that catalog takes to migrate when it is opened.
 
@@ -35,16 +45,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.clustering.kmeans import Clustering
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
 from autoalbum.embedding.embedder import normalise
 from autoalbum.embedding.model import cache_dir
 from autoalbum.library.catalog import CATALOG_NAME, Catalog
-from autoalbum.library.codes import Codes
+from autoalbum.library.codes import Codes, encode, pack, unpack
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.schema import MIGRATIONS
 
@@ -60,12 +73,11 @@ def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     return normalise(np.asarray(vectors, dtype=np.float32))
 
 
-def quality(args: argparse.Namespace) -> None:
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-
-    from autoalbum.clustering.cluster import cluster
-
-    rng = np.random.default_rng(0)
+def labelled_sets(
+    sample: int, rng: np.random.Generator
+) -> list[tuple[str, NDArray[np.float32], NDArray[np.int64]]]:
+    """(name, the product's vectors, labels) of each cached set: the raw half of the cached
+    features (the other half is the mirror image's), normalised as the embedder does."""
     parts: list[tuple[str, NDArray[np.float32], NDArray[np.int64]]] = []
     for name in SETS:
         cache = cache_dir() / "bench" / f"{name}.raw-flip.npz"
@@ -75,10 +87,20 @@ def quality(args: argparse.Namespace) -> None:
         stored = np.load(cache)
         raw = np.split(stored["features"].astype(np.float32), 2, axis=1)[0]
         labels = stored["labels"].astype(np.int64)
-        if len(raw) > args.sample:
-            rows = np.sort(rng.choice(len(raw), args.sample, replace=False))
+        if len(raw) > sample:
+            rows = np.sort(rng.choice(len(raw), sample, replace=False))
             raw, labels = raw[rows], labels[rows]
         parts.append((name, _unit(raw), labels))
+    return parts
+
+
+def quality(args: argparse.Namespace) -> None:
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from autoalbum.clustering.cluster import cluster
+
+    rng = np.random.default_rng(0)
+    parts = labelled_sets(args.sample, rng)
     offsets = np.cumsum([0] + [int(p[2].max()) + 1 for p in parts])
     mixture = (
         "mixture",
@@ -86,25 +108,36 @@ def quality(args: argparse.Namespace) -> None:
         np.concatenate([p[2] + o for p, o in zip(parts, offsets, strict=False)]),
     )
     print(f"{'set':<12} {'n':>6} {'k f32':>9} {'k codes':>9} {'NMI f32-codes':>14} "
-          f"{'f32-noisy':>10} {'NMI truth f32':>14} {'codes':>6} {'noisy':>6}")  # fmt: skip
+          f"{'f32-noisy':>10} {'NMI truth f32':>14} {'codes':>6} {'noisy':>6} | "
+          f"{'true k':>6} {'NMI@k f32':>9} {'codes':>6} {'noisy':>6} "
+          f"{'max|codes-f32|':>14}")  # fmt: skip
     for name, x, truth in [*parts, mixture]:
         noise = np.random.default_rng(5).standard_normal(x.shape).astype(np.float32)
         noisy = _unit(x + NOISE / np.sqrt(x.shape[1]) * noise)
-        found = {"f32": [], "codes": [], "noisy": []}
-        for seed in range(args.seeds):
-            for variant, data in (("f32", x), ("codes", Codes.of(np.arange(len(x)), x)),
-                                  ("noisy", noisy)):  # fmt: skip
-                found[variant].append(cluster(data, None, seed=seed)[0])
+        variants = {"f32": x, "codes": Codes.of(np.arange(len(x)), x), "noisy": noisy}
+        found: dict[str, list[Clustering]] = {"f32": [], "codes": [], "noisy": []}
+        at_k: dict[str, list[float]] = {"f32": [], "codes": [], "noisy": []}
+        k_true = len(np.unique(truth))
+        for seed in range(max(args.seeds, args.fixed_seeds)):
+            for variant, data in variants.items():
+                if seed < args.seeds:
+                    found[variant].append(cluster(data, None, seed=seed)[0])
+                if seed < args.fixed_seeds:
+                    fixed = cluster(data, k_true, seed=seed)[0]
+                    at_k[variant].append(nmi(truth, fixed.labels))
         ks = {v: "/".join(str(c.k) for c in fits) for v, fits in found.items()}
         agree = {
             v: np.mean([nmi(a.labels, b.labels) for a, b in zip(found["f32"], fits, strict=True)])
             for v, fits in found.items()
         }
         scores = {v: np.mean([nmi(truth, c.labels) for c in fits]) for v, fits in found.items()}
+        fixed_k = {v: float(np.mean(values)) for v, values in at_k.items()}
+        apart = np.max(np.abs(np.subtract(at_k["codes"], at_k["f32"])))
         print(
             f"{name:<12} {len(x):>6} {ks['f32']:>9} {ks['codes']:>9} {agree['codes']:>14.4f} "
             f"{agree['noisy']:>10.4f} {scores['f32']:>14.4f} {scores['codes']:>6.4f} "
-            f"{scores['noisy']:>6.4f}",
+            f"{scores['noisy']:>6.4f} | {k_true:>6} {fixed_k['f32']:>9.4f} "
+            f"{fixed_k['codes']:>6.4f} {fixed_k['noisy']:>6.4f} {apart:>14.4f}",
             flush=True,
         )
     recall(mixture[1], args.queries, rng)
@@ -127,6 +160,75 @@ def recall(x: NDArray[np.float32], queries: int, rng: np.random.Generator) -> No
         hits.append(len(truth & set(found.tolist())) / 10)
     print(f"recall@10 over {len(x):,} real embeddings, {queries} queries: {np.mean(hits):.4f} "
           f"(worst query {np.min(hits):.1f})")  # fmt: skip
+
+
+_Packer = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]
+
+
+def _deflate(level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY, zdict: bytes = b"") -> _Packer:
+    """Raw deflate (no zlib header or checksum) at this level and strategy."""
+    extra = {"zdict": zdict} if zdict else {}
+
+    def packed(code: bytes) -> bytes:
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy, **extra)
+        return packer.compress(code) + packer.flush()
+
+    def unpacked(blob: bytes) -> bytes:
+        unpacker = zlib.decompressobj(-15, **extra)
+        return unpacker.decompress(blob) + unpacker.flush()
+
+    return packed, (unpacked if zdict else lambda blob: zlib.decompress(blob, -15, 2048))
+
+
+def packers() -> dict[str, _Packer]:
+    return {
+        "as they are (before)": (bytes, bytes),
+        "zlib level 1": _deflate(1),
+        "zlib level 6": _deflate(6),
+        "zlib level 9": _deflate(9),
+        "zlib 9, zdict 0-255": _deflate(9, zdict=bytes(range(256))),
+        "deflate RLE only": _deflate(9, zlib.Z_RLE),
+        "Huffman only (pack)": (pack, unpack),
+    }
+
+
+def stored_bytes(blobs: list[bytes], page_size: int) -> float:
+    """Bytes per row of a vectors table of these blobs in a fresh SQLite file."""
+    with tempfile.TemporaryDirectory() as folder:
+        db = sqlite3.connect(Path(folder) / "v.sqlite", isolation_level=None)
+        db.execute(f"PRAGMA page_size={page_size}")
+        db.execute("CREATE TABLE vectors (content_id INTEGER PRIMARY KEY, code BLOB NOT NULL)")
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO vectors VALUES (?, ?)", enumerate(blobs, start=1))
+        db.execute("COMMIT")
+        found = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'vectors'").fetchone()
+        db.close()
+    return float(found[0]) / len(blobs)
+
+
+def codec(args: argparse.Namespace) -> None:
+    parts = labelled_sets(10**9, np.random.default_rng(0))
+    sets = [(name, encode(x)) for name, x, _ in parts]
+    sets.append(("all", np.vstack([codes for _, codes in sets])))
+    print(f"{'packing':<22} {'set':<12} {'code B':>7} {'4 KB pages':>10} {'8 KB':>6} "
+          f"{'unpack s/1M':>11} {'pack us':>7}")  # fmt: skip
+    for label, (packed, unpacked) in packers().items():
+        for name, codes in sets:
+            rows = [code.tobytes() for code in codes]
+            started = time.perf_counter()
+            blobs = [packed(row) for row in rows]
+            packing = (time.perf_counter() - started) / len(rows)
+            started = time.perf_counter()
+            for _ in range(3):
+                back = [unpacked(blob) for blob in blobs]
+            unpacking = (time.perf_counter() - started) / 3 / len(rows)
+            assert back == rows, f"{label} lost bytes"
+            print(
+                f"{label:<22} {name:<12} {np.mean([len(b) for b in blobs]):>7.0f} "
+                f"{stored_bytes(blobs, 4096):>10.0f} {stored_bytes(blobs, 8192):>6.0f} "
+                f"{unpacking * 1e6:>11.1f} {packing * 1e6:>7.1f}",
+                flush=True,
+            )
 
 
 def write_catalog(state: Path, n: int, *, schema5: bool = False) -> float:
@@ -179,6 +281,17 @@ def table_bytes(path: Path, *names: str) -> int:
     return total
 
 
+def tables(path: Path, n: int) -> None:
+    """Bytes per photo of each table and index of the catalog, largest first."""
+    db = sqlite3.connect(path)
+    rows = db.execute(
+        "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name HAVING SUM(pgsize) > ? ORDER BY 2 DESC",
+        (n,),
+    ).fetchall()
+    db.close()
+    print("  " + ", ".join(f"{name} {size / n:,.0f}" for name, size in rows))
+
+
 def storage(args: argparse.Namespace) -> None:
     for n in args.sizes:
         for schema5 in (False, True):
@@ -194,6 +307,8 @@ def storage(args: argparse.Namespace) -> None:
                     f"{vectors / n:,.0f} B/photo (written in {seconds:.0f} s)",
                     flush=True,
                 )
+                if not schema5:
+                    tables(path, n)
                 if schema5:
                     started = time.perf_counter()
                     Catalog(path).close()
@@ -317,10 +432,11 @@ def main() -> None:
         (recluster_child if sys.argv[1] == "_recluster" else arrive_child)(Path(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=["quality", "storage", "recluster"])
+    parser.add_argument("part", choices=["quality", "codec", "storage", "recluster"])
     parser.add_argument("--sample", type=int, default=5000, help="most photos per set")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=3, help="clustering seeds, averaged")
+    parser.add_argument("--fixed-seeds", type=int, default=5, help="seeds at the true k")
     parser.add_argument(
         "--sizes", type=lambda text: [int(s) for s in text.split(",")], default=None
     )
@@ -329,6 +445,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.part == "quality":
         quality(args)
+    elif args.part == "codec":
+        codec(args)
     elif args.part == "storage":
         args.sizes = args.sizes or [20_000, 100_000]
         storage(args)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from autoalbum.library.catalog import Catalog, CatalogError
+from autoalbum.library.codes import unpack
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -54,7 +55,7 @@ def test_vectors_round_trip_as_codes(tmp_path: Path) -> None:
         assert catalog.content_by_hash("abc") == content
         assert catalog.top_classes([content]) == [285]
         blob = catalog.db.execute("SELECT code FROM vectors").fetchone()[0]
-        assert len(blob) == 8 + 1280
+        assert len(unpack(blob)) == 8 + 1280
 
 
 def test_files_upsert_and_missing(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""Vectors as int8 codes: the codec's error bound, search over codes against exact float32
-search, clustering from codes against clustering the float32 vectors, and the catalog's reads."""
+"""Vectors as 8-bit codes: the codec's error bound, packing for storage, search over codes
+against exact float32 search, clustering from codes against clustering the float32 vectors, and
+the catalog's reads and bytes on disk."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,17 @@ from autoalbum.clustering.cluster import cluster
 from autoalbum.clustering.kmeans import kmeans
 from autoalbum.embedding.embedder import normalise
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.codes import Codes, code_size, decode, encode, from_code, to_code
+from autoalbum.library.codes import (
+    Codes,
+    code_size,
+    decode,
+    encode,
+    from_code,
+    pack,
+    to_code,
+    unpack,
+)
+from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.search import most_similar, similar_pairs
 
 
@@ -25,6 +37,22 @@ def _clustered(n: int, dim: int, k: int, seed: int = 0) -> NDArray[np.float32]:
     centres = np.maximum(rng.standard_normal((k, dim)), 0)
     rows = centres[rng.integers(0, k, n)] + 0.8 * np.abs(rng.standard_normal((n, dim)))
     return normalise(rows.astype(np.float32))
+
+
+def _relu_like(n: int, dim: int, seed: int = 0) -> NDArray[np.float32]:
+    """Unit vectors with about half their values exactly 0 and the rest mostly small, as pooled
+    ReLU features are (Lite0's: 40-67% zeros on the five labelled sets)."""
+    rng = np.random.default_rng(seed)
+    rows = np.maximum(rng.standard_normal((n, dim)) + 0.3 * rng.standard_normal((n, 1)), 0) ** 2
+    return normalise(rows.astype(np.float32))
+
+
+def _real_embeddings(name: str) -> NDArray[np.float32]:
+    """The product's vectors of a labelled set cached by bench/cluster_methods.py."""
+    cache = Path.home() / ".cache" / "autoalbum" / "bench" / f"{name}.raw-flip.npz"
+    if not cache.is_file():
+        pytest.skip(f"no cached {name} embeddings (bench/cluster_methods.py makes them)")
+    return normalise(np.split(np.load(cache)["features"].astype(np.float32), 2, axis=1)[0])
 
 
 def _recall(x: NDArray[np.float32], queries: int, chunk: int) -> float:
@@ -68,6 +96,27 @@ def test_a_zero_vector_and_odd_values_round_trip() -> None:
         encode(np.array([[np.nan, 1.0]], dtype=np.float32))
 
 
+def test_packing_gives_back_every_byte_and_takes_less() -> None:
+    codes = encode(_relu_like(500, 1280))
+    blobs = [pack(code.tobytes()) for code in codes]
+    assert [unpack(blob) for blob in blobs] == [code.tobytes() for code in codes]
+    assert np.mean([len(blob) for blob in blobs]) < 0.8 * code_size(1280)
+    rng = np.random.default_rng(1)
+    for odd in (b"", bytes(1288), b"\xff" * 9, rng.integers(0, 256, 3000, np.uint8).tobytes()):
+        assert unpack(pack(odd)) == odd  # noise, too, only grows by a few bytes
+    assert len(pack(rng.integers(0, 256, 1288, np.uint8).tobytes())) <= 1288 + 8
+    with pytest.raises(ValueError, match="a vector in the catalog is damaged"):
+        unpack(b"\xff" + blobs[0][1:])
+
+
+def test_packing_real_embeddings_is_lossless() -> None:
+    codes = encode(_real_embeddings("flowers17"))
+    blobs = [pack(code.tobytes()) for code in codes]
+    unpacked = np.frombuffer(b"".join(unpack(blob) for blob in blobs), np.uint8)
+    np.testing.assert_array_equal(unpacked.reshape(codes.shape), codes)
+    assert np.mean([len(blob) for blob in blobs]) < 900  # 804 when measured
+
+
 def test_rows_come_out_by_position_and_in_chunks() -> None:
     x = _clustered(50, 16, 3)
     codes = Codes.of(np.arange(100, 150), x)
@@ -83,12 +132,7 @@ def test_search_over_codes_finds_what_exact_float32_search_finds() -> None:
 
 
 def test_search_on_real_embeddings_keeps_recall_at_10() -> None:
-    # bench/cluster_methods.py caches them in the user's cache (tests get a cache of their own)
-    cache = Path.home() / ".cache" / "autoalbum" / "bench" / "flowers17.raw-flip.npz"
-    if not cache.is_file():
-        pytest.skip("no cached flowers17 embeddings (bench/cluster_methods.py makes them)")
-    raw = np.split(np.load(cache)["features"].astype(np.float32), 2, axis=1)[0]
-    assert _recall(normalise(raw), queries=200, chunk=512) >= 0.95
+    assert _recall(_real_embeddings("flowers17"), queries=200, chunk=512) >= 0.95
 
 
 def test_clustering_codes_gives_the_albums_of_the_float32_vectors() -> None:
@@ -137,3 +181,22 @@ def test_the_catalog_reads_codes_of_the_ids_asked_for(tmp_path: Path) -> None:
             catalog.codes(np.array([ids[0], 999], dtype=np.int64))
         with pytest.raises(KeyError, match="no vector for content 0"):
             catalog.codes(np.array([0, ids[0]], dtype=np.int64))
+
+
+def test_a_catalog_takes_well_under_one_and_a_half_kilobytes_a_photo(tmp_path: Path) -> None:
+    n = 2_000
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog, catalog.transaction():
+        for i, vector in enumerate(_relu_like(n, 1280, seed=5)):
+            content = catalog.add_content(f"{i:032x}", vector, i % 1000, f"{i:031x}q")
+            photo = Path(f"/home/user/Pictures/{2000 + i % 25}/IMG_{i:08d}.JPG")
+            catalog.put_file(FileRecord(photo, 3_000_000, 1, f"{i:032x}", Status.OK, None, content))
+    db = sqlite3.connect(path)
+    vectors = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'vectors'").fetchone()[0]
+    pages = (
+        db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+    )
+    db.close()
+    # measured: 899 and 1,298 B a photo (unpacked codes: 1,369 and about 1,750)
+    assert vectors / n < 1_150
+    assert pages / n < 1_500

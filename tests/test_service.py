@@ -18,7 +18,7 @@ from PIL import Image
 
 from album_tags import albums_of, tags_of
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
-from autoalbum.library.codes import code_size
+from autoalbum.library.codes import code_size, unpack
 from tree_index import images
 
 pytest.importorskip("skimage.data")
@@ -344,6 +344,6 @@ def test_switches_model_under_the_running_daemon(
         assert catalog.meta("model_title") == "efficientnet-lite1"
         assert catalog.meta("next_model") is None
         dim = int(catalog.meta("dim") or 0)
-        sizes = {row[0] for row in catalog.db.execute("SELECT length(code) FROM vectors")}
+        sizes = {len(unpack(row[0])) for row in catalog.db.execute("SELECT code FROM vectors")}
         assert sizes == {code_size(dim)}, "every vector is Lite1's"
         assert len(catalog.codes(catalog.content_ids())) == 31

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
-from autoalbum.library.codes import code_size
+from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.library import Library
 from autoalbum.library.schema import SCHEMA_VERSION
 from autoalbum.library.stores import OLD_INDEX_NAME, ModelMismatchError, Stores
@@ -70,7 +70,7 @@ def test_a_switch_under_way_in_a_schema_5_library_keeps_its_next_vectors(root: P
     with open_library(root) as library:
         assert library.catalog.count_next_vectors() == (len(later), len(ids))
         rows = library.catalog.db.execute("SELECT code FROM next_vectors ORDER BY content_id")
-        assert [len(row[0]) for row in rows] == [code_size(48)] * len(later)
+        assert [len(unpack(row[0])) for row in rows] == [code_size(48)] * len(later)
 
 
 def _library(root: Path, model: OnnxEmbedder) -> Library:

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from autoalbum.albums.tree import INDEX_NAME
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import Embedder, Embeddings, ModelIdentity, normalise
-from autoalbum.library.codes import code_size
+from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.stores import ModelMismatchError
@@ -108,7 +108,7 @@ def assert_all_new(library: Library) -> None:
     assert catalog.meta("model_title") == NEW.title
     assert catalog.meta("dim") == str(NEW.dim)
     assert catalog.meta("next_model") is None
-    sizes = {row[0] for row in catalog.db.execute("SELECT length(code) FROM vectors")}
+    sizes = {len(unpack(row[0])) for row in catalog.db.execute("SELECT code FROM vectors")}
     assert sizes == {code_size(NEW.dim)}, "codes of the new model's dimension only"
     assert catalog.db.execute("SELECT COUNT(*) FROM next_vectors").fetchone()[0] == 0
     ids = catalog.db.execute("SELECT content_id FROM vectors ORDER BY content_id").fetchall()

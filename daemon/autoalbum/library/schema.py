@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autoalbum.library.codes import encode, to_code
+from autoalbum.library.codes import encode, pack, to_code
 
 SCHEMA_VERSION = 7
 
@@ -102,9 +102,10 @@ MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE contents ADD COLUMN next_vector BLOB;
     """,
-    # Vectors stored once, as 8-bit codes (library/codes.py) in a narrow table of their own: three
-    # to a 4 KB page, where the wide contents rows fitted two. A switch's next vectors likewise,
-    # appended in id order. The float16 columns are converted (recode_vectors) and dropped.
+    # Vectors stored once, as 8-bit codes (library/codes.py), each deflated (codes.pack), in a
+    # narrow table of their own: four or five to a 4 KB page, where the wide contents rows fitted
+    # two. A switch's next vectors likewise, appended in id order. The float16 columns are
+    # converted (recode_vectors) and dropped.
     6: """
     CREATE TABLE vectors (
         content_id INTEGER PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE,
@@ -140,16 +141,16 @@ RECODE_CHUNK = 4_096  # contents converted at a time
 
 
 def _codes(blobs: list[bytes]) -> list[bytes]:
-    """Codes of float16 blobs: in one go when they have one length, as they always do."""
+    """Packed codes of float16 blobs: in one go when they have one length, as they always do."""
     if len({len(blob) for blob in blobs}) == 1:
         matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1)
-        return [code.tobytes() for code in encode(matrix.astype(np.float32))]
+        return [pack(code.tobytes()) for code in encode(matrix.astype(np.float32))]
     return [to_code(np.frombuffer(blob, dtype="<f2").astype(np.float32)) for blob in blobs]
 
 
 def recode_vectors(db: sqlite3.Connection) -> None:
-    """Schema 6: each float16 vector and next vector of `contents` becomes a code in `vectors`
-    and `next_vectors`; the old columns go."""
+    """Schema 6: each float16 vector and next vector of `contents` becomes a packed code in
+    `vectors` and `next_vectors`; the old columns go."""
     for column, table in (("vector", "vectors"), ("next_vector", "next_vectors")):
         cursor = db.execute(
             f"SELECT id, {column} FROM contents WHERE {column} IS NOT NULL ORDER BY id"

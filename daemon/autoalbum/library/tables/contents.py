@@ -1,5 +1,6 @@
 """The `contents` table: one row per distinct file content, with its quick key and the album it
-is in; identical files share one. Its vector is a code in the `vectors` table (library/codes.py)
+is in; identical files share one. Its vector is a code, packed, in the `vectors` table
+(library/codes.py)
 and, during a model switch, its next model's in `next_vectors`.
 
 Queries by id go a chunk of ids at a time, so that filing a few photos into a library of a
@@ -18,12 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Member
-from autoalbum.library.codes import Codes, code_size, from_code, to_code
+from autoalbum.library.codes import Codes, code_size, from_code, to_code, unpack
 from autoalbum.library.records import Status
 from autoalbum.library.tables import Table, path_of, stored
 
 ID_CHUNK = 500  # ids per IN (...) query
-SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB at d=1280)
+SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB unpacked at d=1280)
 
 _Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
@@ -126,7 +127,7 @@ class Contents(Table):
                 raise KeyError(f"no vector for content {missing[0]} in the catalog")
             taken += len(wanted)
             if len(keep):
-                codes = np.frombuffer(b"".join(rows[i][1] for i in keep), dtype=np.uint8)
+                codes = np.frombuffer(b"".join(unpack(rows[i][1]) for i in keep), np.uint8)
                 yield Codes(found[keep], codes.reshape(len(keep), -1))
         cursor.close()
         if taken < len(ids):
