@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from autoalbum.albums.tree import (
     Member,
     write_albums,
 )
-from autoalbum.albums.update import rows, update_albums
 from autoalbum.errors import AutoalbumError
-from tree_index import images
+from tree_index import fake_photo, images, update
 
 
 @pytest.mark.parametrize(
@@ -302,23 +300,6 @@ def test_a_failed_build_leaves_no_trace(photos: Path, tmp_path: Path) -> None:
 # --- updating a tree in place -------------------------------------------------------------------
 
 
-def _photo(folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(b"not really a photo, never read")
-    return folder / name
-
-
-def _update(
-    out: Path,
-    albums: list[Album],
-    only: list[int] | None = None,
-    failures: Sequence[tuple[Path, str]] = (),
-) -> tuple[int, int] | None:
-    """update_albums comparing the albums numbered in `only` (None: all)."""
-    photos = {a.number: rows(a) for a in albums if only is None or a.number in only}
-    return update_albums(out, albums, photos, failures=failures)
-
-
 def _album(number: int, *paths: Path) -> Album:
     return Album(number, f"album {number}", tuple(Member(p, 0.25) for p in paths))
 
@@ -328,16 +309,16 @@ def _listed(out: Path) -> set[tuple[str, str]]:
 
 
 def test_update_links_arrivals_and_unlinks_leavers_in_place(tmp_path: Path) -> None:
-    a, b, c = (_photo(tmp_path / "photos", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
+    a, b, c = (fake_photo(tmp_path / "photos", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
     out = tmp_path / "albums"
     write_albums(out, [_album(1, a, b), _album(2, c)])
     kept_link = out / "01-album_1" / "a.jpg"
     kept_inode = os.lstat(kept_link).st_ino
     user_file = out / "02-album_2" / "notes.txt"
     user_file.write_text("mine")
-    d = _photo(tmp_path / "photos", "d.jpg")
+    d = fake_photo(tmp_path / "photos", "d.jpg")
 
-    assert _update(out, [_album(1, a, d), _album(2, c, b)]) == (2, 1)
+    assert update(out, [_album(1, a, d), _album(2, c, b)]) == (2, 1)
 
     assert os.lstat(kept_link).st_ino == kept_inode, "untouched links are left alone"
     assert not os.path.lexists(out / "01-album_1" / "b.jpg")
@@ -352,13 +333,13 @@ def test_update_links_arrivals_and_unlinks_leavers_in_place(tmp_path: Path) -> N
 
 
 def test_update_gives_a_clashing_arrival_the_next_free_name(tmp_path: Path) -> None:
-    first = _photo(tmp_path / "phone", "IMG_0001.JPG")
+    first = fake_photo(tmp_path / "phone", "IMG_0001.JPG")
     out = tmp_path / "albums"
     write_albums(out, [_album(1, first)])
     (out / "01-album_1" / "IMG_0001 (2).JPG").write_text("a file the user left here")
-    second = _photo(tmp_path / "camera", "img_0001.jpg")
+    second = fake_photo(tmp_path / "camera", "img_0001.jpg")
 
-    assert _update(out, [_album(1, first, second)]) == (1, 0)
+    assert update(out, [_album(1, first, second)]) == (1, 0)
 
     assert (out / "01-album_1" / "IMG_0001.JPG").resolve() == first.resolve()
     assert (out / "01-album_1" / "img_0001 (3).jpg").resolve() == second.resolve()
@@ -372,13 +353,13 @@ def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
     original bytes through os.fsencode, and the clash of 255-byte names still links."""
     names = (b"caf\xe9.jpg", b"line\nbreak.jpg", b"a" * 251 + b".jpg")
     photos = [
-        _photo(tmp_path / os.fsdecode(folder), os.fsdecode(name))
+        fake_photo(tmp_path / os.fsdecode(folder), os.fsdecode(name))
         for folder in (b"one", b"tw\xf6")
         for name in names
     ]
     out = tmp_path / "albums"
     write_albums(out, [_album(1, *photos[:3])])
-    assert _update(out, [_album(1, *photos)]) == (3, 0)
+    assert update(out, [_album(1, *photos)]) == (3, 0)
 
     assert {os.fsencode(i["path"]) for i in images(out)} == {os.fsencode(p) for p in photos}
     links = {os.fsencode(p.resolve()) for p in (out / "01-album_1").iterdir()}
@@ -388,21 +369,21 @@ def test_any_file_name_goes_into_the_tree_and_round_trips_through_index_json(
 
 
 def test_update_refuses_when_the_albums_differ(tmp_path: Path) -> None:
-    a, b = _photo(tmp_path, "a.jpg"), _photo(tmp_path, "b.jpg")
+    a, b = fake_photo(tmp_path, "a.jpg"), fake_photo(tmp_path, "b.jpg")
     out = tmp_path / "albums"
-    assert _update(out, [_album(1, a)]) is None, "no tree yet"
+    assert update(out, [_album(1, a)]) is None, "no tree yet"
     write_albums(out, [_album(1, a)])
-    assert _update(out, [_album(1, a), _album(2, b)], only=[1]) is None, "2 is new"
-    assert _update(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
+    assert update(out, [_album(1, a), _album(2, b)], only=[1]) is None, "2 is new"
+    assert update(out, [Album(1, "renamed", (Member(a, 0.1),))]) is None
     assert _listed(out) == {(str(a), "01-album_1")}
 
 
 def test_update_matches_a_rebuild(tmp_path: Path) -> None:
-    photos = [_photo(tmp_path / "photos", f"p{i}.jpg") for i in range(12)]
+    photos = [fake_photo(tmp_path / "photos", f"p{i}.jpg") for i in range(12)]
     before = [_album(1, *photos[:6]), _album(2, *photos[6:10])]
     after = [_album(1, *photos[2:7], photos[11]), _album(2, photos[0], *photos[7:11])]
     write_albums(tmp_path / "updated", before)
-    assert _update(tmp_path / "updated", after) is not None
+    assert update(tmp_path / "updated", after) is not None
     write_albums(tmp_path / "rebuilt", after)
 
     def links(out: Path) -> set[tuple[str, str]]:

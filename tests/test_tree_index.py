@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,9 @@ from autoalbum.albums.tree import (
     folder_names,
     write_albums,
 )
-from autoalbum.albums.update import rename_album, rows, update_albums
+from autoalbum.albums.update import rename_album
 from colour_library import colour_photos, links, open_library, photo
-from tree_index import images, index_files
-
-
-def _photo(folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(b"never read")
-    return folder / name
-
-
-def _update(
-    out: Path,
-    albums: list[Album],
-    only: list[int] | None = None,
-    failures: Sequence[tuple[Path, str]] = (),
-) -> tuple[int, int] | None:
-    """update_albums comparing the albums numbered in `only` (None: all)."""
-    photos = {a.number: rows(a) for a in albums if only is None or a.number in only}
-    return update_albums(out, albums, photos, failures=failures)
+from tree_index import fake_photo, images, index_files, update
 
 
 def _album(number: int, *paths: Path, label: str = "") -> Album:
@@ -67,7 +49,7 @@ def _listed(out: Path) -> set[tuple[str, str]]:
 
 
 def test_round_trip_and_written_links(tmp_path: Path) -> None:
-    a, b, c = (_photo(tmp_path / "p", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
+    a, b, c = (fake_photo(tmp_path / "p", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
     out = write_albums(tmp_path / "albums", [_album(1, a, b), _album(0, c)])
     index, members = index_files(out)
     assert [x["members"] for x in index["albums"]] == [".index/album-0001.json",
@@ -90,7 +72,7 @@ def test_round_trip_and_written_links(tmp_path: Path) -> None:
 
 
 def test_a_reader_sees_a_replaced_members_file_as_a_change(tmp_path: Path) -> None:
-    a = _photo(tmp_path / "p", "a.jpg")
+    a = fake_photo(tmp_path / "p", "a.jpg")
     out = write_albums(tmp_path / "albums", [_album(1, a)])
     members = out / MEMBERS_FOLDER / "album-0001.json"
     record = json.loads(members.read_text())
@@ -100,11 +82,11 @@ def test_a_reader_sees_a_replaced_members_file_as_a_change(tmp_path: Path) -> No
 
 
 def test_update_touches_only_the_albums_named(tmp_path: Path) -> None:
-    a, b, c, d = (_photo(tmp_path / "p", f"{n}.jpg") for n in "abcd")
+    a, b, c, d = (fake_photo(tmp_path / "p", f"{n}.jpg") for n in "abcd")
     out = write_albums(tmp_path / "albums", [_album(1, a), _album(2, b), _album(3, c)])
     files = {p: os.stat(p) for p in (out / MEMBERS_FOLDER).iterdir()}
     # Album 2's members given as empty but not named: it must stay as it is.
-    assert _update(out, [_album(1, a, d), _album(2), _album(3, c)], only=[1]) == (1, 0)
+    assert update(out, [_album(1, a, d), _album(2), _album(3, c)], only=[1]) == (1, 0)
     for path, before in files.items():
         after = os.stat(path)
         same = (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
@@ -117,9 +99,9 @@ def test_update_touches_only_the_albums_named(tmp_path: Path) -> None:
 
 
 def test_an_album_that_empties_goes_and_a_new_one_comes(tmp_path: Path) -> None:
-    a, b = _photo(tmp_path / "p", "a.jpg"), _photo(tmp_path / "p", "b.jpg")
+    a, b = fake_photo(tmp_path / "p", "a.jpg"), fake_photo(tmp_path / "p", "b.jpg")
     out = write_albums(tmp_path / "albums", [_album(1, a), _album(2, b)])
-    assert _update(out, [_album(1, a), _album(0, b)], only=[0, 2]) == (1, 1)
+    assert update(out, [_album(1, a), _album(0, b)], only=[0, 2]) == (1, 1)
     assert not (out / "02-album_2").exists()
     assert not (out / MEMBERS_FOLDER / "album-0002.json").exists()
     assert _listed(out) == _on_disk(out) == {("01-album_1", str(a.resolve())),
@@ -127,7 +109,7 @@ def test_an_album_that_empties_goes_and_a_new_one_comes(tmp_path: Path) -> None:
 
 
 def test_rename_in_place_keeps_every_link(tmp_path: Path) -> None:
-    photos = [_photo(tmp_path / "p" / "deep" / "er", f"{i}.jpg") for i in range(4)]
+    photos = [fake_photo(tmp_path / "p" / "deep" / "er", f"{i}.jpg") for i in range(4)]
     out = write_albums(tmp_path / "albums", [_album(1, *photos[:2]), _album(2, *photos[2:])])
     inode = os.stat(out / "01-album_1").st_ino
     other = os.stat(out / MEMBERS_FOLDER / "album-0002.json")
@@ -170,13 +152,13 @@ def _schema_1_tree(out: Path, photos: list[Path]) -> None:
 
 
 def test_a_schema_1_tree_is_upgraded_keeping_its_links(tmp_path: Path) -> None:
-    photos = [_photo(tmp_path / "p1", "x.png"), _photo(tmp_path / "p2", "x.png")]
+    photos = [fake_photo(tmp_path / "p1", "x.png"), fake_photo(tmp_path / "p2", "x.png")]
     out = tmp_path / "albums"
     _schema_1_tree(out, photos)
     inode = os.lstat(out / "01-red" / "x (7).png").st_ino
-    new = _photo(tmp_path / "p3", "y.png")
+    new = fake_photo(tmp_path / "p3", "y.png")
     albums = [Album(1, "red", tuple(Member(p, 0.5) for p in [*photos, new]))]
-    assert _update(out, albums, failures=[(Path("/bad.jpg"), "broken")]) == (1, 0)
+    assert update(out, albums, failures=[(Path("/bad.jpg"), "broken")]) == (1, 0)
     assert os.lstat(out / "01-red" / "x (7).png").st_ino == inode, "converted, not rebuilt"
     index, members = index_files(out)
     assert index["failures"] == [{"path": "/bad.jpg", "reason": "broken"}]

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from autoalbum.albums.tree import Album
+from autoalbum.albums.update import rows, update_albums
 
 
 def index_files(out: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
@@ -36,3 +40,21 @@ def images(out: Path) -> list[dict[str, Any]]:
         for album in index["albums"]
         for photo in members[album["number"]]["photos"]
     ]  # fmt: skip
+
+
+def fake_photo(folder: Path, name: str) -> Path:
+    """A file that stands for a photo in tree tests: never read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"never read")
+    return folder / name
+
+
+def update(
+    out: Path,
+    albums: list[Album],
+    only: list[int] | None = None,
+    failures: Sequence[tuple[Path, str]] = (),
+) -> tuple[int, int] | None:
+    """update_albums comparing the albums numbered in `only` (None: all)."""
+    photos = {a.number: rows(a) for a in albums if only is None or a.number in only}
+    return update_albums(out, albums, photos, failures=failures)
