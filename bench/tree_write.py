@@ -9,7 +9,7 @@ first looks for the user's gestures in the album folder, library/gestures.py). A
 checks: after each write, the next look (`take_gestures`, as the daemon's idle loop makes it
 soon after a write: it reads the folders written once more, library/gesture_watch.py), the
 idle "did the album folder change?" (`album_folder_changed`, per call), `take_gestures` with
-nothing changed, and `take_gestures` after the user moved one link.
+nothing changed, and `take_gestures` after the user moved one link, and after they deleted one.
 
 Runs against whatever `autoalbum` is on PYTHONPATH, so the same script measures two checkouts:
 
@@ -159,6 +159,14 @@ def _gesture_checks(library: Library, out: Path) -> dict[str, float]:
     started = time.perf_counter()
     assert library.take_gestures() == 1
     result["user moved 1 link: take_gestures + write"] = time.perf_counter() - started
+    time.sleep(0.1)  # as the daemon's idle check waits for the folders written
+    library.take_gestures()
+    gone = next(e for e in sorted(f for f in out.iterdir() if f.is_dir())[3].iterdir()
+                if e.is_symlink())  # fmt: skip
+    gone.unlink()
+    started = time.perf_counter()
+    assert library.take_gestures() == 1
+    result["user deleted 1 link: take_gestures + write"] = time.perf_counter() - started
     return result
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from autoalbum.albums.sidecar import Linked
 from autoalbum.cli import main
-from autoalbum.library.gestures import WrittenLink, found_links, gestures
+from autoalbum.library.gestures import WrittenLink, adoption, found_links, gestures
 from autoalbum.library.library import Library
 from colour_library import colour_photos, config, open_library, photo
 
@@ -231,6 +232,30 @@ def test_gestures_read_from_written_and_found_links() -> None:
     retired = gestures(written, {"02-y": {c: "c.png"}})
     assert retired.retired == {"01-x"} and len(retired) == 1
     assert len(gestures(written, {"01-x": {a: "a", b: "b"}, "02-y": {c: "c"}})) == 0
+
+
+def test_only_moved_and_deleted_links_are_adopted() -> None:
+    a, b, c, d = (Path(f"/p/{n}.png") for n in "abcd")
+    written = {a: WrittenLink("01-x", "a.png", 1, 0.1), b: WrittenLink("01-x", "b.png", 1, 0.2),
+               c: WrittenLink("02-y", "c.png", 2, 0.3)}  # fmt: skip
+
+    def adopted(found: dict[str, dict[Path, str]]) -> dict[str, list[Linked]] | None:
+        return adoption(written, found, gestures(written, found))
+
+    moved = adopted({"01-x": {a: "a.png"}, "02-y": {c: "c.png", b: "mine.png"}})
+    assert moved == {"01-x": [Linked("/p/a.png", "a.png", 0.1)],
+                     "02-y": [Linked("/p/c.png", "c.png", 0.3),
+                              Linked("/p/b.png", "mine.png", 0.2)]}  # fmt: skip
+    assert adopted({"01-x": {a: "a.png"}, "02-y": {c: "c.png"}}) == {
+        "01-x": [Linked("/p/a.png", "a.png", 0.1)]
+    }
+    copied = {"01-x": {a: "a.png", b: "b.png"}, "02-y": {c: "c.png", b: "b.png"}}
+    assert adopted(copied) is None
+    assert adopted({"01-x": {a: "a", b: "b"}, "02-y": {c: "c", d: "d.png"}}) is None  # made
+    assert adopted({"Mine": {a: "a.png", b: "b.png"}, "02-y": {c: "c.png"}}) is None
+    assert adopted({"01-x": {a: "a.png"}, "02-y": {c: "c"}, "New": {b: "b.png"}}) is None
+    assert adopted({"02-y": {c: "c.png"}}) is None
+    assert adopted({"01-x": {a: "a.png", b: "b.png"}, "02-y": {c: "c.png"}}) == {}
 
 
 def test_found_links_never_walks_into_linked_folders(tmp_path: Path) -> None:

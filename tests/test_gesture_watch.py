@@ -176,3 +176,183 @@ def test_a_deleted_folder_and_a_moved_link_in_one_look(tmp_path: Path) -> None:
         assert library.take_gestures() == 2
         assert sorted(c.kind.value for c in library.corrections()) == ["pin", "retire"]
         assert folder_of(out, "red3.png") == blue
+
+
+# links moved or deleted are adopted: the tree is updated in place, never swapped
+
+
+def where(out: Path, original: str) -> str:
+    """The album folder holding the one link to the original named `original`."""
+    (folder,) = [
+        f.name for f in out.iterdir() if f.is_dir() and not f.name.startswith(".")
+        for link in f.iterdir() if link.is_symlink() and os.readlink(link).endswith(original)
+    ]  # fmt: skip
+    return folder
+
+
+def _members_files(out: Path) -> dict[str, tuple[int, int]]:
+    """Each members file's inode and mtime: a rewrite replaces the file."""
+    files = (out / sidecar.MEMBERS_FOLDER).iterdir()
+    return {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for f in files}
+
+
+def _holds_after_reclusters(root: Path, original: str, folder_of_photo: str) -> None:
+    """`original` stays in the album of `folder_of_photo` through two reclusters and after the
+    library is opened again."""
+    out = root / "albums"
+    with open_library(root, k=3) as library:
+        for _ in range(2):
+            library.recluster()
+            assert where(out, original) == where(out, folder_of_photo)
+    with open_library(root, k=3) as library:
+        library.index_files()
+        assert library.take_gestures() == 0
+    assert where(out, original) == where(out, folder_of_photo)
+
+
+def test_a_moved_link_stays_as_dropped_and_the_tree_is_not_swapped(tmp_path: Path) -> None:
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue, green = (folder_of(out, f"{c}0.png") for c in ("red", "blue", "green"))
+        top = out.stat().st_ino
+        files = _members_files(out)
+        dropped = out / blue / "mine red1.png"  # renamed as it was dropped
+        (out / red / "red1.png").rename(dropped)
+        inode = dropped.lstat().st_ino
+        assert library.take_gestures() == 1
+        assert [c.kind.value for c in library.corrections()] == ["pin"]
+        assert out.stat().st_ino == top, "the tree was swapped"
+        assert dropped.lstat().st_ino == inode, "the user's link was replaced"
+        assert where(out, "red1.png") == blue, "a second link to the photo"
+        assert {p.link for p in sidecar.written_links(out).values()} >= {"mine red1.png"}
+        now = _members_files(out)
+        changed = {name for name in files if now[name] != files[name]}
+        assert changed <= {members_file(out, f).rsplit("/", 1)[1] for f in (red, blue)}
+        assert not library.album_folder_changed
+        assert library.take_gestures() == 0
+        library.write_tree()
+        assert dropped.lstat().st_ino == inode and out.stat().st_ino == top
+        assert folder_of(out, "green0.png") == green
+    _holds_after_reclusters(tmp_path, "red1.png", "blue0.png")
+
+
+def test_a_deleted_link_moves_its_photo_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red = folder_of(out, "red0.png")
+        top = out.stat().st_ino
+        others = {link.name: link.lstat().st_ino for link in (out / red).iterdir()}
+        (out / red / "red3.png").unlink()
+        del others["red3.png"]
+        assert library.take_gestures() == 1
+        assert [c.kind.value for c in library.corrections()] == ["exclude"]
+        assert out.stat().st_ino == top, "the tree was swapped"
+        assert where(out, "red3.png") != red, "not placed again"
+        assert {link.name: link.lstat().st_ino for link in (out / red).iterdir()} == others
+        assert library.take_gestures() == 0
+    with open_library(tmp_path, k=3) as library:
+        for _ in range(2):
+            library.recluster()
+            assert where(out, "red3.png") != where(out, "red0.png")
+
+
+def test_a_move_with_a_renamed_folder_rebuilds(tmp_path: Path) -> None:
+    """A folder-level gesture with a move: both taken, the tree rebuilt as before."""
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
+        top = out.stat().st_ino
+        (out / red / "red1.png").rename(out / blue / "red1.png")
+        (out / blue).rename(out / "Navy")
+        assert library.take_gestures() == 2
+        assert out.stat().st_ino != top
+        assert where(out, "red1.png") == "Navy" == where(out, "blue0.png")
+
+
+def test_a_stop_between_adopting_and_updating_takes_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """autoalbum stops after it recorded the user's move as its own, before the update (or
+    after members files, before index.json): no gesture is taken again nor invented."""
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
+        (out / red / "red1.png").rename(out / blue / "red1.png")
+        (out / red / "red2.png").unlink()
+
+        def stop(*args: object, **kwargs: object) -> object:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(keeper, "update_albums", stop)
+        with pytest.raises(KeyboardInterrupt):
+            library.take_gestures()
+        monkeypatch.undo()
+    with open_library(tmp_path, k=3) as library:
+        library.index_files()
+        assert library.take_gestures() == 0
+        assert sorted(c.kind.value for c in library.corrections()) == ["exclude", "pin"]
+        library.write_tree()  # as the daemon does when it starts
+        assert library.take_gestures() == 0
+    assert where(out, "red1.png") == blue and where(out, "red2.png") != red
+
+
+def test_a_stop_inside_adopting_takes_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
+        (out / red / "red1.png").rename(out / blue / "red1.png")
+
+        def stop(*args: object, **kwargs: object) -> object:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(sidecar, "write_index", stop)  # the members files are written
+        with pytest.raises(KeyboardInterrupt):
+            library.take_gestures()
+        monkeypatch.undo()
+    with open_library(tmp_path, k=3) as library:
+        library.index_files()
+        assert library.take_gestures() == 0
+        assert [c.kind.value for c in library.corrections()] == ["pin"]
+        library.write_tree()
+        assert library.take_gestures() == 0
+    assert where(out, "red1.png") == blue
+
+
+def test_a_moved_link_with_an_undecodable_name_is_kept(tmp_path: Path) -> None:
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
+        name = os.fsdecode(b"caf\xe9 \xff.png")
+        os.rename(out / red / "red1.png", out / blue / name)
+        inode = (out / blue / name).lstat().st_ino
+        assert library.take_gestures() == 1
+        assert (out / blue / name).lstat().st_ino == inode
+    with open_library(tmp_path, k=3) as library:
+        library.index_files()
+        assert library.take_gestures() == 0, "the name did not come back from index files"
+        assert (out / blue / name).lstat().st_ino == inode
+
+
+def test_a_link_dropped_over_one_of_the_same_name(tmp_path: Path) -> None:
+    """The user's link replaces the link of another photo of the same name in the album it
+    is dropped in: that photo was deleted from there, and is placed again beside it."""
+    out = tmp_path / "albums"
+    photo(tmp_path / "photos" / "other" / "red1.png", "blue", 91)
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), where(out, "other/red1.png")
+        assert red != blue
+        (clash,) = [n for n, w in _by_name(out, blue).items() if w.endswith("other/red1.png")]
+        os.rename(out / red / "red1.png", out / blue / clash)
+        inode = (out / blue / clash).lstat().st_ino
+        assert library.take_gestures() == 2
+        assert sorted(c.kind.value for c in library.corrections()) == ["exclude", "pin"]
+        assert (out / blue / clash).lstat().st_ino == inode
+        assert os.readlink(out / blue / clash).endswith("photos/red1.png")
+        assert where(out, "other/red1.png") != blue
+        assert library.take_gestures() == 0
+
+
+def _by_name(out: Path, folder: str) -> dict[str, str]:
+    return {link.name: os.readlink(link) for link in (out / folder).iterdir()}

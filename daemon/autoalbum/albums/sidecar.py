@@ -86,6 +86,7 @@ class WrittenLink:
     folder: str
     link: str
     album: int
+    distance: float = 0.0
 
 
 def members_file(number: int) -> str:
@@ -236,10 +237,35 @@ def written_links(out: Path, folders: Collection[str] | None = None) -> dict[Pat
         return {}
     folder = {a.number: a.folder for a in tree[0].albums}
     return {
-        Path(photo.path): WrittenLink(folder[number], photo.link, number)
+        Path(photo.path): WrittenLink(folder[number], photo.link, number, photo.distance)
         for number, photos in tree[1].items()
         for photo in photos
     }
+
+
+def adopt(out: Path, photos: Mapping[str, Sequence[Linked]]) -> set[int] | None:
+    """Record these album folders' photos (by folder) as the tree's own, as if autoalbum had
+    written them: their members files at a new generation first, then index.json with their
+    sizes. Returns the numbers of the albums recorded; None if the tree has no schema-2 index
+    or no album in one of these folders (nothing is written then)."""
+    if not photos:
+        return set()
+    index = read_index(out)
+    if index is None:
+        return None
+    number = {shelf.folder: shelf.number for shelf in index.albums}
+    if not set(photos) <= set(number):
+        return None
+    generation = index.generation + 1
+    for folder, linked in photos.items():
+        write_members(out, number[folder], folder, generation, linked)
+    shelves = tuple(
+        Shelf(s.number, s.folder, s.label, len(photos[s.folder]), generation)
+        if s.folder in photos else s
+        for s in index.albums
+    )  # fmt: skip
+    write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
+    return {number[folder] for folder in photos}
 
 
 def upgrade(out: Path) -> bool:

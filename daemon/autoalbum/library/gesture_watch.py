@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +43,8 @@ from autoalbum.albums import sidecar
 from autoalbum.library import gestures
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.corrections import Corrector
+
+log = logging.getLogger(__name__)
 
 TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
 # How long after a change its folder's mtime may still be the same, by timestamp granularity:
@@ -98,6 +101,20 @@ def _racy(stamp: Stamp, taken_ns: int) -> bool:
     return mtime >= taken_ns - window
 
 
+@dataclass(frozen=True)
+class Look:
+    """What a look for the user's gestures took, and what the tree write after it must do."""
+
+    taken: int = 0  # gestures taken as corrections
+    # The albums (by number) whose index files now list the user's links where the user put
+    # them: the write updates them in place. None: the tree must be rebuilt.
+    adopted: frozenset[int] | None = frozenset()
+
+    @property
+    def rebuild(self) -> bool:
+        return self.adopted is None
+
+
 class GestureWatch:
     """Takes what the user did in the album folder `out` as corrections, before each tree
     write and when asked, reading only what changed since autoalbum last wrote or read it."""
@@ -112,26 +129,27 @@ class GestureWatch:
         self.seen: Stamps | None = None  # as last written or read; None: read it all next
         self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
 
-    def write(self, write: Callable[[bool], None]) -> int:
-        """Under the tree lock: the user's gestures become corrections, then `write(taken)`
-        writes the tree (`taken`: there were gestures, rebuild it). Returns how many."""
+    def write(self, write: Callable[[Look], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, then `write(look)`
+        writes the tree (updating the albums `look` adopted, or rebuilt when it says so).
+        Returns how many gestures."""
         with tree_lock(self.state):
             before = take_stamps(self.out)
-            taken = self._look(before)
-            self._write(before, lambda: write(taken > 0))
-        return taken
+            look = self._look(before)
+            self._write(before, lambda: write(look))
+        return look.taken
 
-    def take(self, write: Callable[[], None]) -> int:
-        """Under the tree lock: the user's gestures become corrections, and `write()` writes
-        the tree if there were any. Returns how many."""
+    def take(self, write: Callable[[Look], None]) -> int:
+        """Under the tree lock: the user's gestures become corrections, and `write(look)`
+        writes the tree if there were any. Returns how many."""
         with tree_lock(self.state):
             before = take_stamps(self.out)
-            taken = self._look(before)
-            if taken:
-                self._write(before, write)
+            look = self._look(before)
+            if look.taken:
+                self._write(before, lambda: write(look))
             else:
                 self._record(before, before)
-        return taken
+        return look.taken
 
     def _write(self, before: Stamps | None, write: Callable[[], None]) -> None:
         """Write the tree, keeping the user's empty folders, and record the stamps after."""
@@ -179,20 +197,37 @@ class GestureWatch:
             if f in number and _link_names(self.out / f) == {p.link for p in tree[1][number[f]]}
         }
 
-    def _look(self, now: Stamps | None) -> int:
-        """Record the gestures made in the folders to read as corrections; returns how many."""
+    def _look(self, now: Stamps | None) -> Look:
+        """Record the gestures made in the folders to read as corrections, then, when they are
+        links moved or deleted only, record the folders they changed as autoalbum's own."""
         folders = None if now is None else self._to_read(now)
         if now is None or folders == set():
-            return 0
+            return Look()
         written = gestures.written_links(self.out, folders)
         if written is None:
-            return 0
+            return Look()
         known = set(gestures.real_paths(written).values())
-        found = gestures.gestures(written, gestures.found_links(self.out, known, folders))
-        if len(found):
-            with self.catalog.transaction():
-                gestures.apply(found, written, self.catalog, self.corrector())
-        return len(found)
+        links = gestures.found_links(self.out, known, folders)
+        found = gestures.gestures(written, links)
+        if not len(found):
+            return Look()
+        with self.catalog.transaction():
+            gestures.apply(found, written, self.catalog, self.corrector())
+        # Only after the corrections are in: should autoalbum stop in between, the next look
+        # takes the same gestures again rather than none.
+        return Look(len(found), self._adopt(gestures.adoption(written, links, found)))
+
+    def _adopt(self, photos: Mapping[str, list[sidecar.Linked]] | None) -> frozenset[int] | None:
+        """Record these album folders' photos (sidecar.adopt); the albums recorded, or None
+        when the tree must be rebuilt instead."""
+        if photos is None:
+            return None
+        try:
+            adopted = sidecar.adopt(self.out, photos)
+        except OSError as error:
+            log.warning("rebuilding the album tree %s: %s", self.out, error)
+            return None
+        return None if adopted is None else frozenset(adopted)
 
     def _record(
         self, before: Stamps | None, after: Stamps | None, since: int | None = None

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoalbum.albums import sidecar
-from autoalbum.albums.sidecar import WrittenLink
+from autoalbum.albums.sidecar import Linked, WrittenLink
 from autoalbum.albums.tree import MARKER_NAME, UNSORTED_FOLDER
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.corrections import Corrector
@@ -182,6 +182,56 @@ def _folder_gestures(
         return
     result.pins.update(moved_to)
     result.excludes.update((o, folder) for o in deleted)
+
+
+def adoption(
+    written: Mapping[Path, WrittenLink],
+    links: Mapping[str, Mapping[Path, str]],
+    found: Gestures,
+) -> dict[str, list[Linked]] | None:
+    """The photos of each album folder the user changed, as it holds them now (the user's link
+    names), for autoalbum to record as its own (sidecar.adopt) and update in place instead of
+    rebuilding the tree. `written` and `links` are what `gestures` compared. Only when every
+    change is a link moved from one album folder to another, or deleted (pins and excludes);
+    None for anything else (a folder made, renamed or deleted, a link copied, or made to a
+    photo autoalbum did not link there): the tree is rebuilt then. Folders whose photos are as
+    written are left out."""
+    if found.renames or found.merges or found.retired or found.new_albums:
+        return None
+    real = real_paths(written)
+    path_of = {r: p for p, r in real.items()}
+    homes: dict[Path, list[str]] = {}
+    for folder, held in links.items():
+        for original in held:
+            homes.setdefault(original, []).append(folder)
+    listed: dict[str, list[Path]] = {}
+    for path, link in written.items():
+        listed.setdefault(link.folder, []).append(path)
+    adopted: dict[str, list[Linked]] = {}
+    for folder, held in links.items():
+        if folder not in listed:
+            if held:
+                return None
+            continue
+        photos, kept = [], set()
+        for path in listed[folder]:
+            original = real[path]
+            if original in held:
+                photos.append(Linked(str(path), held[original], written[path].distance))
+                kept.add(original)
+            elif original in homes and homes[original] != [found.pins.get(original)]:
+                return None  # gone from here, neither deleted nor moved to one album folder
+        for original, name in held.items():
+            source = path_of.get(original)
+            if original in kept:
+                continue
+            if source is None or found.pins.get(original) != folder or homes[original] != [folder]:
+                return None  # a link the user made or copied: not one autoalbum wrote elsewhere
+            photos.append(Linked(str(source), name, written[source].distance))
+        before = [Linked(str(p), written[p].link, written[p].distance) for p in listed[folder]]
+        if photos != before:
+            adopted[folder] = photos
+    return adopted
 
 
 # applying them

@@ -36,7 +36,7 @@ from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.corrections import Corrector, honour, load_rules, place_arrivals
-from autoalbum.library.gesture_watch import GestureWatch
+from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.records import AlbumRecord, RunRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
@@ -289,13 +289,23 @@ class Keeper:
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """What the user did in the album folder becomes corrections first (gesture_watch.py);
-        then the tree is written (rebuilt after gestures), all under the tree lock."""
-        self.gestures.write(lambda taken: self._write_tree(rebuild=rebuild or taken, tick=tick))
+        then the tree is written, all under the tree lock: in place after links moved or
+        deleted (kept where the user put them), rebuilt after any other gesture."""
+        self.gestures.write(lambda look: self._write_looked(look, rebuild=rebuild, tick=tick))
 
     def take_gestures(self) -> int:
         """Turn what the user did in the album folder into corrections, and write the tree if
         they did anything; returns how many gestures."""
-        return self.gestures.take(lambda: self._write_tree(rebuild=True))
+        return self.gestures.take(lambda look: self._write_looked(look))
+
+    def _write_looked(
+        self, look: Look, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+    ) -> None:
+        """Write the tree after a look for gestures: the albums it adopted are compared with
+        the catalog too."""
+        if look.adopted:
+            self.note_changes([a.id for a in self.catalog.albums() if a.number in look.adopted])
+        self._write_tree(rebuild=rebuild or look.rebuild, tick=tick)
 
     def _write_tree(
         self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
