@@ -206,16 +206,16 @@ class GestureWatch:
         written = gestures.written_links(self.out, folders)
         if written is None:
             return Look()
-        known = set(gestures.real_paths(written).values())
-        links = gestures.found_links(self.out, known, folders)
-        found = gestures.gestures(written, links)
+        real = gestures.real_paths(written)
+        links = gestures.found_links(self.out, set(real.values()), folders)
+        found = gestures.gestures(written, links, real)
         if not len(found):
             return Look()
         with self.catalog.transaction():
-            gestures.apply(found, written, self.catalog, self.corrector())
+            gestures.apply(found, written, self.catalog, self.corrector(), real)
         # Only after the corrections are in: should autoalbum stop in between, the next look
         # takes the same gestures again rather than none.
-        return Look(len(found), self._adopt(gestures.adoption(written, links, found)))
+        return Look(len(found), self._adopt(gestures.adoption(written, links, found, real)))
 
     def _adopt(self, photos: Mapping[str, list[sidecar.Linked]] | None) -> frozenset[int] | None:
         """Record these album folders' photos (sidecar.adopt); the albums recorded, or None

@@ -107,12 +107,15 @@ class Gestures:
 
 
 def gestures(
-    written: Mapping[Path, WrittenLink], found: Mapping[str, Mapping[Path, str]]
+    written: Mapping[Path, WrittenLink],
+    found: Mapping[str, Mapping[Path, str]],
+    real: Mapping[Path, Path] | None = None,
 ) -> Gestures:
-    """The difference between what autoalbum wrote and what the album folder holds."""
+    """The difference between what autoalbum wrote and what the album folder holds (`real`:
+    `real_paths(written)`, when the caller has it)."""
     listed: dict[str, set[Path]] = {}
-    for original, real in real_paths(written).items():
-        listed.setdefault(written[original].folder, set()).add(real)
+    for original, resolved in (real or real_paths(written)).items():
+        listed.setdefault(written[original].folder, set()).add(resolved)
     where: dict[Path, list[str]] = {}
     for folder, links in found.items():
         for original in links:
@@ -188,6 +191,7 @@ def adoption(
     written: Mapping[Path, WrittenLink],
     links: Mapping[str, Mapping[Path, str]],
     found: Gestures,
+    real: Mapping[Path, Path] | None = None,
 ) -> dict[str, list[Linked]] | None:
     """The photos of each album folder the user changed, as it holds them now (the user's link
     names), for autoalbum to record as its own (sidecar.adopt) and update in place instead of
@@ -198,7 +202,7 @@ def adoption(
     written are left out."""
     if found.renames or found.merges or found.retired or found.new_albums:
         return None
-    real = real_paths(written)
+    real = real or real_paths(written)
     path_of = {r: p for p, r in real.items()}
     homes: dict[Path, list[str]] = {}
     for folder, held in links.items():
@@ -247,11 +251,11 @@ def album_name(folder: str, number: int) -> tuple[str, str | None]:
 
 
 def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog,
-          corrector: Corrector) -> None:  # fmt: skip
+          corrector: Corrector, real: Mapping[Path, Path] | None = None) -> None:  # fmt: skip
     """Record the gestures as corrections (inside a catalog transaction)."""
     by_number = {a.number: a for a in catalog.albums()}
     numbers = {w.folder: w.album for w in written.values()}
-    paths = {real: p for p, real in real_paths(written).items()}
+    paths = {r: p for p, r in (real or real_paths(written)).items()}
 
     def album(folder: str) -> AlbumRecord | None:
         record = by_number.get(numbers.get(folder, -1))
