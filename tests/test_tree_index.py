@@ -64,9 +64,9 @@ def test_round_trip_and_written_links(tmp_path: Path) -> None:
     assert album is not None and album[1] == [(str(c), "c.jpg", 0.25)]
     assert read_album(out, 5) is None
     assert written_links(out) == {
-        a: WrittenLink("01-album_1", "a.jpg", 1),
-        b: WrittenLink("01-album_1", "b.jpg", 1),
-        c: WrittenLink("_unsorted", "c.jpg", 0),
+        a: WrittenLink("01-album_1", "a.jpg", 1, 0.25),
+        b: WrittenLink("01-album_1", "b.jpg", 1, 0.25),
+        c: WrittenLink("_unsorted", "c.jpg", 0, 0.25),
     }
     assert _listed(out) == _on_disk(out)
 
