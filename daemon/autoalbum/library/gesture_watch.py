@@ -26,6 +26,14 @@ reads the unsure folders again: by the names of their links only (none resolved)
 stamp is as recorded, in full if the names differ from the members file's. The idle check
 (`changed`) reports them once their mtime can be trusted. So no user change is lost without a
 periodic full re-read, and each folder autoalbum writes is listed once more, soon after.
+
+Links only moved or deleted are then adopted (gestures.adoption, sidecar.adopt): the index
+files of the folders they changed list the user's links where they are, under their names, so
+that the write after the look updates those albums in place and leaves the user's links be.
+The corrections are committed first, then the members files, then index.json: a stop in
+between takes the gestures again (the index files as before) or finds none (as after, or a
+members file of another generation than index.json names, which also makes the next write
+rebuild). Anything else the user did rebuilds the tree.
 """
 
 from __future__ import annotations
