@@ -332,18 +332,14 @@ class Corrector:
         return record
 
     def _members(self, album_id: int) -> list[int]:
-        ids = self.catalog.content_ids(live_only=True)
-        return [
-            int(c) for c, a in zip(ids, self.catalog.album_ids(ids), strict=True) if a == album_id
-        ]
+        return list(self.catalog.live_members([album_id]))
 
     def apply(self, content_ids: Sequence[int], *, replace: bool = False) -> None:
         """Place these photos again as the corrections in force say, keeping each where it is
         when allowed (`replace`: their nearest allowed album instead), and let the albums
         photos are pinned to learn their centres."""
         rules = load_rules(self.catalog)
-        live = set(int(c) for c in self.catalog.content_ids(live_only=True))
-        ids = np.array(sorted({int(c) for c in content_ids} & live), dtype=np.int64)
+        ids = np.array(sorted(self.catalog.live_of(sorted(set(content_ids)))), dtype=np.int64)
         centres = self._centres()
         if len(ids) and centres:
             vectors = normalise(self.catalog.vectors(ids))
@@ -355,14 +351,19 @@ class Corrector:
 
     def relearn(self, rules: Rules) -> None:
         """The albums photos are pinned to take their centres from their members."""
-        ids = self.catalog.content_ids(live_only=True)
-        if not len(ids) or rules.empty:
+        if rules.empty:
             return
+        # Only the members of the albums that learn are read: a correction costs what they hold.
+        learning = {rules.resolve(a) for a in rules.pins.values()} | rules.user_albums
+        members = self.catalog.live_members([a for a in learning if a is not None])
+        if not members:
+            return
+        ids = np.fromiter(members, dtype=np.int64, count=len(members))
 
         def take(rows: NDArray[np.int64]) -> Vectors:
             return normalise(self.catalog.vectors(ids[rows]))
 
-        learned = learned_centres(ids, take, self.catalog.album_ids(ids), rules, self._centres())
+        learned = learned_centres(ids, take, list(members.values()), rules, self._centres())
         self.catalog.set_centroids(learned)
 
     def _centres(self) -> dict[int, Vectors]:

@@ -273,6 +273,27 @@ class Contents(Table):
             members.setdefault(album, []).append((os.fsdecode(path), float(distance or 0.0)))
         return members
 
+    def live_of(self, ids: Sequence[int] | NDArray[np.int64]) -> set[int]:
+        """Those of `ids` with at least one present (ok) file."""
+        query = (
+            "SELECT content_id, 1 FROM files WHERE content_id IN ({marks}) "
+            f"AND status = '{Status.OK.value}'"
+        )
+        return set(self._by_id(query, ids))
+
+    def live_members(self, album_ids: Collection[int]) -> dict[int, int]:
+        """The live contents of these albums: content id -> album id, in id order per album;
+        only those albums' rows are read."""
+        found: dict[int, int] = {}
+        for album in album_ids:
+            rows = self.db.execute(
+                """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
+                   WHERE c.album_id = ? AND +f.status = ? ORDER BY c.id""",
+                (album, Status.OK.value),
+            )
+            found.update((row[0], album) for row in rows)
+        return found
+
     def albums_with_members(self) -> set[int]:
         """The albums with at least one live photo: those the album tree shows."""
         rows = self.db.execute(
