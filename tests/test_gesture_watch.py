@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autoalbum.albums import sidecar
-from autoalbum.library import keeper
+from autoalbum.library import tree_writer
 from autoalbum.library.library import Library
 from colour_library import colour_photos, open_library, photo
 
@@ -97,14 +97,14 @@ def _move_while_writing(monkeypatch: pytest.MonkeyPatch, move: tuple[Path, Path]
     """The user moves a link while autoalbum updates the tree in place (after it stamped the
     album folders and looked at them), a while before the write ends, as in a big library:
     long enough for the folders' mtimes to be trusted again by then."""
-    update_albums = keeper.update_albums
+    update_albums = tree_writer.update_albums
 
     def moving_first(*args: object, **kwargs: object) -> object:
         move[0].rename(move[1])
         time.sleep(0.1)
         return update_albums(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keeper, "update_albums", moving_first)
+    monkeypatch.setattr(tree_writer, "update_albums", moving_first)
 
 
 @pytest.mark.parametrize("source", ["green", "red"])
@@ -283,7 +283,7 @@ def test_a_stop_between_adopting_and_updating_takes_nothing_twice(
         def stop(*args: object, **kwargs: object) -> object:
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(keeper, "update_albums", stop)
+        monkeypatch.setattr(tree_writer, "update_albums", stop)
         with pytest.raises(KeyboardInterrupt):
             library.take_gestures()
         monkeypatch.undo()

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the corrections made by command or in the album folder, oldest first."""
-    from autoalbum.library.corrections import describe
+    from autoalbum.library.corrector import describe
 
     with open_library(args) as library:
         records = library.corrections()

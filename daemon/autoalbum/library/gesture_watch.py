@@ -50,7 +50,7 @@ from pathlib import Path
 from autoalbum.albums import sidecar
 from autoalbum.library import gestures
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.corrections import Corrector
+from autoalbum.library.corrector import Corrector
 
 log = logging.getLogger(__name__)
 

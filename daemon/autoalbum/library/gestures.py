@@ -31,7 +31,7 @@ from autoalbum.albums import sidecar
 from autoalbum.albums.sidecar import Linked, WrittenLink
 from autoalbum.albums.tree import MARKER_NAME, UNSORTED_FOLDER
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.corrections import Corrector
+from autoalbum.library.corrector import Corrector
 from autoalbum.library.records import AlbumRecord, Status
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,16 @@
-"""The album keeper: files photos into albums, reclusters, renames, writes the album tree and
-records each run.
+"""The album keeper: files photos into albums, reclusters, renames albums and records each run.
 
 A new photo joins its nearest album; a recluster starts afresh but keeps each matched album's
-number and name. The catalog holds the albums; the tree on disk is written from it: after
-arrivals only the albums they touched (`Keeper.stale`), after a recluster whole.
+number and name. The catalog holds the albums; the tree on disk is written from it by the
+keeper's TreeWriter (tree_writer.py): after arrivals only the albums they touched (its
+`stale`), after a recluster whole.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -20,26 +19,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.matching import AlbumPlan, PreviousAlbum, plan_albums
-from autoalbum.albums.tree import (
-    INDEX_NAME,
-    UNSORTED_FOLDER,
-    UNSORTED_NUMBER,
-    Album,
-    Member,
-    folder_names,
-    write_albums,
-)
-from autoalbum.albums.update import rename_album, update_albums
+from autoalbum.albums.tree import UNSORTED_FOLDER, UNSORTED_NUMBER
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.corrections import Corrector, honour, load_rules, place_arrivals
-from autoalbum.library.gesture_watch import GestureWatch, Look
-from autoalbum.library.records import AlbumRecord, RunRecord, Status
+from autoalbum.library.corrections import honour, load_rules, place_arrivals
+from autoalbum.library.corrector import Corrector
+from autoalbum.library.records import AlbumRecord, RunRecord
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
+from autoalbum.library.tree_writer import TreeWriter
 
 T = TypeVar("T")
 
@@ -58,37 +49,18 @@ class ReclusterReport:
 
 
 class Keeper:
-    """Keeps the albums in the catalog and the album tree in `albums` up to date, and with a
-    `tagger` the photos' sidecar keywords too."""
+    """Keeps the albums in the catalog, and through `tree` the album tree in `albums` (and
+    with a `tagger` the photos' sidecar keywords) up to date with them."""
 
     def __init__(
         self, settings: ClusterConfig, albums: Path, stores: Stores, tagger: Tagger | None = None
     ) -> None:
         self.settings = settings
-        self.albums = albums
         self.stores = stores
         self.catalog = stores.catalog
-        self.tagger = tagger
-        # What the user does in the album folder, taken as corrections before each tree write.
-        self.gestures = GestureWatch(
-            albums, stores.state, self.catalog,
-            lambda: Corrector(self.catalog, self._place, "browser"),
-        )  # fmt: skip
-        # Albums whose folders may differ from the catalog; None: any (compare them all).
-        self.stale: set[int] | None = None
-
-    def note_changes(self, album_ids: Collection[int]) -> None:
-        """These albums gained or lost photos: the next tree update rewrites them."""
-        if self.stale is not None:
-            self.stale.update(album_ids)
-
-    def albums_of(self, paths: Collection[Path]) -> set[int]:
-        """The albums the photos at `paths` (or below them) are in now; nothing to find when
-        the next tree update compares every album anyway."""
-        return self.catalog.albums_of(paths) if self.stale is not None and paths else set()
-
-    def tree_exists(self) -> bool:
-        return (self.albums / INDEX_NAME).is_file()
+        self.tree = TreeWriter(
+            albums, stores, lambda: Corrector(self.catalog, self._place, "browser"), tagger
+        )
 
     def _unsorted_album(self) -> int:
         for album in self.catalog.albums():
@@ -112,9 +84,9 @@ class Keeper:
         if far.any():
             unsorted = self._unsorted_album()
             album_ids = [unsorted if f else a for a, f in zip(album_ids, far, strict=True)]
-        if self.stale is not None:  # the albums they leave change too
-            self.note_changes([a for a in self.catalog.album_ids(ids) if a is not None])
-        self.note_changes(album_ids)
+        if self.tree.stale is not None:  # the albums they leave change too
+            self.tree.note_changes([a for a in self.catalog.album_ids(ids) if a is not None])
+        self.tree.note_changes(album_ids)
         self.catalog.assign([int(i) for i in ids], album_ids, [float(d) for d in distances])
         return int(far.sum())
 
@@ -170,9 +142,9 @@ class Keeper:
             initial = [album_of_cluster[c] for c in clustering.labels]
             placed = honour(self.catalog, ids, vectors, initial, clustering.distances)
             unsorted = self._place(ids, placed.album_ids, placed.distances, placed.fixed)
-        self.stale = None
+        self.tree.stale = None
         if write:
-            self.write_tree(rebuild=True)
+            self.tree.write_tree(rebuild=True)
         report = ReclusterReport(
             len(ids), clustering.k, unsorted, choice, time.monotonic() - started
         )
@@ -183,7 +155,7 @@ class Keeper:
         """Inside a transaction, after the vectors changed model: each album's centre becomes
         the normalised mean of its members' vectors, so that the next recluster matches its
         clusters to the albums in the new space; an album without members loses its centre."""
-        self.stale = None
+        self.tree.stale = None
         ids = self.catalog.content_ids(live_only=True)
         albums = self.catalog.album_ids(ids)
         vectors = self.catalog.vectors(ids) if len(ids) else np.zeros((0, 0), np.float32)
@@ -230,30 +202,26 @@ class Keeper:
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name. Its
         folder is renamed in place: the links in it stay valid."""
-        shown = self._shown()
+        shown = self.tree.shown()
         record = self.album(album)
-        folder = self._folders([replace(a, name=name) if a.id == record.id else a for a in shown])
+        renamed = [replace(a, name=name) if a.id == record.id else a for a in shown]
+        folder = self.tree.folders(renamed).get(record.id)
         with self.catalog.transaction():
             self.catalog.update_album(record.id, name, record.centroid, True)
-        if record.id not in folder or not rename_album(
-            self.albums, record.number, name, folder[record.id]
-        ):
-            self.write_tree()
-        elif self.tagger is not None:
-            self.tagger.follow(lambda: None)
+        self.tree.rename(record, name, folder)
         return record.name
 
     def correct(self, action: Callable[[Corrector], T], origin: str = "cli") -> T:
-        """Record and apply corrections (library/corrections.py) in one transaction, then
+        """Record and apply corrections (library/corrector.py) in one transaction, then
         bring the album tree up to date."""
         with self.catalog.transaction():
             result = action(Corrector(self.catalog, self._place, origin))
-        self.write_tree()
+        self.tree.write_tree()
         return result
 
     def album(self, album: str) -> AlbumRecord:
         """The album with this name, number or folder name, or an error that lists them."""
-        folders = self._folders(self._shown())
+        folders = self.tree.folders(self.tree.shown())
         record = self._album_called(album, folders)
         if record is None:
             known = ", ".join(folders.values())
@@ -269,80 +237,6 @@ class Keeper:
             ):
                 return record
         return None
-
-    def _shown(self) -> list[AlbumRecord]:
-        """The albums the tree shows: those with photos, by number."""
-        shown = self.catalog.albums_with_members()
-        return [a for a in self.catalog.albums() if a.id in shown]
-
-    def _folders(self, shown: Sequence[AlbumRecord]) -> dict[int, str]:
-        """Album id -> its folder, spelled as the album tree spells it."""
-        return dict(zip((a.id for a in shown), folder_names(self._headers(shown)), strict=True))
-
-    @staticmethod
-    def _headers(
-        records: Sequence[AlbumRecord], members: Mapping[int, Sequence[Member]] | None = None
-    ) -> list[Album]:
-        """The albums as the tree shows them, with `members` where given."""
-        members = members or {}
-        return [Album(a.number, a.name, tuple(members.get(a.id, ())), a.folder) for a in records]
-
-    def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
-        """What the user did in the album folder becomes corrections first (gesture_watch.py);
-        then the tree is written, all under the tree lock: in place after links moved or
-        deleted (kept where the user put them), rebuilt after any other gesture."""
-        self.gestures.write(lambda look: self._write_looked(look, rebuild=rebuild, tick=tick))
-
-    def take_gestures(self) -> int:
-        """Turn what the user did in the album folder into corrections, and write the tree if
-        they did anything; returns how many gestures."""
-        return self.gestures.take(lambda look: self._write_looked(look))
-
-    def _write_looked(
-        self, look: Look, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
-    ) -> None:
-        """Write the tree after a look for gestures: the albums it adopted are compared with
-        the catalog too."""
-        if look.adopted:
-            self.note_changes([a.id for a in self.catalog.albums() if a.number in look.adopted])
-        self._write_tree(rebuild=rebuild or look.rebuild, tick=tick)
-
-    def _write_tree(
-        self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
-    ) -> None:
-        """Bring the album folder up to date with the catalog: in place when the albums are
-        the same ones, reading and writing only the albums in `stale` (all of them when it
-        is None, as after opening the library), else (or with `rebuild`) rebuilt and swapped
-        in whole, so that a file browser never sees a half-reclustered tree. Then the tags of
-        photos whose album changed; `tick` now and then while they take long, for a watchdog."""
-        stale, self.stale = self.stale, None  # should this fail, the next one compares all
-        failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
-        shown = self._shown()
-        if rebuild or not self.tree_exists() or not self._update(shown, stale, failures):
-            members = self.catalog.members()
-            write_albums(self.albums, self._headers(shown, members), failures=failures)
-        self.stale = set()
-        if self.tagger is not None:
-            self.tagger.follow(tick)
-
-    def _update(
-        self,
-        shown: Sequence[AlbumRecord],
-        stale: set[int] | None,
-        failures: Sequence[tuple[Path, str]],
-    ) -> bool:
-        """Update the tree in place, reading only the `stale` albums' photos (None: all);
-        False if it must be rebuilt instead."""
-        ids = None if stale is None else [a.id for a in shown if a.id in stale]
-        rows = self.catalog.member_rows(ids)
-        number = {a.id: a.number for a in shown}
-        photos = {
-            number[album]: [(os.path.abspath(path), far) for path, far in members]
-            for album, members in rows.items()
-            if album in number
-        }
-        tree = self._headers(shown)
-        return update_albums(self.albums, tree, photos, failures=failures) is not None
 
     def record(self, kind: str, started: float, images: int, k: int | None = None,
                 choice: KChoice | None = None) -> None:  # fmt: skip

@@ -2,7 +2,8 @@
 
 The catalog (SQLite, stores.py) holds everything, vectors included; opening a library reads
 none of them. The indexer brings the catalog up to date with the folders (indexer.py), the
-keeper files photos into albums and writes the album tree (keeper.py), search finds similar
+keeper files photos into albums (keeper.py) and its tree writer writes the album tree
+(tree_writer.py), search finds similar
 photos and duplicates (search.py). Library composes them for the CLI and the daemon.
 """
 
@@ -132,8 +133,8 @@ class Library:
         tagger = self._tagger if config.tags.enabled else None  # off: sidecars left as they are
         before: Keeper | None = getattr(self, "_keeper", None)
         self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger)
-        if before is not None and before.albums == config.library.albums:
-            self._keeper.stale = before.stale  # the albums the tree is still behind on
+        if before is not None and before.tree.albums == config.library.albums:
+            self._keeper.tree.stale = before.tree.stale  # the albums the tree is still behind on
         self._search = Search(stores, model)
 
     @property
@@ -159,7 +160,7 @@ class Library:
     def index_files(self, progress: Progress | None = None) -> IndexReport:
         """Bring the catalog up to date with the folders; embed only new content."""
         started = time.monotonic()
-        self._keeper.take_gestures()  # what the user did while nothing was running
+        self._keeper.tree.take_gestures()  # what the user did while nothing was running
         paths = self._indexer.scan()
         return self.ingest(paths, self._indexer.vanished(paths), progress, started=started)
 
@@ -183,13 +184,13 @@ class Library:
         albums, and update the album tree unless the caller will (`write_tree`). With no
         albums yet, cluster them first, unless the caller will (`cluster_first`)."""
         started = time.monotonic() if started is None else started
-        keeper = self._keeper
-        touched = keeper.albums_of([*paths, *vanished])  # the albums they leave
+        keeper, tree = self._keeper, self._keeper.tree
+        touched = tree.albums_of([*paths, *vanished])  # the albums they leave
         report = self._indexer.update(paths, vanished, progress)
         keeper.assign_new(cluster_first=cluster_first)  # notes the albums it fills
-        keeper.note_changes(keeper.albums_of(paths) | touched)  # moves, duplicates, leavers
-        if write_tree and (report.changed or not self._keeper.tree_exists()):
-            self._keeper.write_tree()
+        tree.note_changes(tree.albums_of(paths) | touched)  # moves, duplicates, leavers
+        if write_tree and (report.changed or not tree.tree_exists()):
+            tree.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
         return report
@@ -208,14 +209,14 @@ class Library:
         Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits. With
         `write`, what the user did in the album folder is taken first."""
         if write:
-            self._keeper.take_gestures()
+            self._keeper.tree.take_gestures()
         return self._keeper.recluster(write, cancelled)
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name."""
         return self._keeper.rename(album, name)
 
-    # corrections (library/corrections.py): each one outlasts every recluster and restart
+    # corrections (library/corrector.py): each one outlasts every recluster and restart
 
     def move(self, photos: Sequence[Path], album: str) -> AlbumRecord:
         """These photos belong to `album` (name, number or folder) through every recluster."""
@@ -252,12 +253,12 @@ class Library:
 
     def take_gestures(self) -> int:
         """What the user did in the album folder, as corrections; returns how many."""
-        return self._keeper.take_gestures()
+        return self._keeper.tree.take_gestures()
 
     @property
     def album_folder_changed(self) -> bool:
         """Whether the album folder changed since autoalbum last wrote or read it."""
-        return self._keeper.gestures.changed()
+        return self._keeper.tree.gestures.changed()
 
     def _content_ids(self, photos: Sequence[Path]) -> list[int]:
         """The catalogued content of each photo: its path, or a link to it (in the albums)."""
@@ -277,7 +278,7 @@ class Library:
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """Bring the album folder, and the tags if enabled, up to date with the catalog; `tick`
         now and then, for a watchdog."""
-        self._keeper.write_tree(rebuild=rebuild, tick=tick)
+        self._keeper.tree.write_tree(rebuild=rebuild, tick=tick)
 
     # tags
 

@@ -93,7 +93,7 @@ def _ago(moment: float) -> str:
 
 def _corrections_lines(catalog: Catalog, latest: int = 5) -> list[str]:
     """How many corrections are in force, and the latest few (autoalbum corrections: all)."""
-    from autoalbum.library.corrections import describe
+    from autoalbum.library.corrector import describe
 
     records = catalog.corrections()
     if not records:

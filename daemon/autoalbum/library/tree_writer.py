@@ -1,0 +1,133 @@
+"""Writes the album tree from the catalog: in place, only the albums that changed (`stale`),
+or rebuilt whole; what the user did in it is taken as corrections first (gesture_watch.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
+
+from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
+from autoalbum.albums.update import rename_album, update_albums
+from autoalbum.library.corrector import Corrector
+from autoalbum.library.gesture_watch import GestureWatch, Look
+from autoalbum.library.records import AlbumRecord, Status
+from autoalbum.library.stores import Stores
+from autoalbum.library.tagging import Tagger
+
+
+class TreeWriter:
+    """Keeps the album tree in `albums` up to date with the catalog, and with a `tagger` the
+    photos' sidecar keywords too. `corrector` makes the Corrector for the user's gestures."""
+
+    def __init__(
+        self,
+        albums: Path,
+        stores: Stores,
+        corrector: Callable[[], Corrector],
+        tagger: Tagger | None = None,
+    ) -> None:
+        self.albums = albums
+        self.catalog = stores.catalog
+        self.tagger = tagger
+        # What the user does in the album folder, taken as corrections before each tree write.
+        self.gestures = GestureWatch(albums, stores.state, self.catalog, corrector)
+        # Albums whose folders may differ from the catalog; None: any (compare them all).
+        self.stale: set[int] | None = None
+
+    def note_changes(self, album_ids: Collection[int]) -> None:
+        """These albums gained or lost photos: the next tree update rewrites them."""
+        if self.stale is not None:
+            self.stale.update(album_ids)
+
+    def albums_of(self, paths: Collection[Path]) -> set[int]:
+        """The albums the photos at `paths` (or below them) are in now; nothing to find when
+        the next tree update compares every album anyway."""
+        return self.catalog.albums_of(paths) if self.stale is not None and paths else set()
+
+    def tree_exists(self) -> bool:
+        return (self.albums / INDEX_NAME).is_file()
+
+    def rename(self, record: AlbumRecord, name: str, folder: str | None) -> None:
+        """The album was renamed in the catalog: its folder (`folder` under the new name, as
+        `folders` spelled it) is renamed in place, the links in it staying valid; or, when
+        the tree has no such album, the tree is written."""
+        if folder is None or not rename_album(self.albums, record.number, name, folder):
+            self.write_tree()
+        elif self.tagger is not None:
+            self.tagger.follow(lambda: None)
+
+    def shown(self) -> list[AlbumRecord]:
+        """The albums the tree shows: those with photos, by number."""
+        shown = self.catalog.albums_with_members()
+        return [a for a in self.catalog.albums() if a.id in shown]
+
+    def folders(self, shown: Sequence[AlbumRecord]) -> dict[int, str]:
+        """Album id -> its folder, spelled as the album tree spells it."""
+        return dict(zip((a.id for a in shown), folder_names(self._headers(shown)), strict=True))
+
+    @staticmethod
+    def _headers(
+        records: Sequence[AlbumRecord], members: Mapping[int, Sequence[Member]] | None = None
+    ) -> list[Album]:
+        """The albums as the tree shows them, with `members` where given."""
+        members = members or {}
+        return [Album(a.number, a.name, tuple(members.get(a.id, ())), a.folder) for a in records]
+
+    def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
+        """What the user did in the album folder becomes corrections first (gesture_watch.py);
+        then the tree is written, all under the tree lock: in place after links moved or
+        deleted (kept where the user put them), rebuilt after any other gesture."""
+        self.gestures.write(lambda look: self._write_looked(look, rebuild=rebuild, tick=tick))
+
+    def take_gestures(self) -> int:
+        """Turn what the user did in the album folder into corrections, and write the tree if
+        they did anything; returns how many gestures."""
+        return self.gestures.take(lambda look: self._write_looked(look))
+
+    def _write_looked(
+        self, look: Look, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+    ) -> None:
+        """Write the tree after a look for gestures: the albums it adopted are compared with
+        the catalog too."""
+        if look.adopted:
+            self.note_changes([a.id for a in self.catalog.albums() if a.number in look.adopted])
+        self._write_tree(rebuild=rebuild or look.rebuild, tick=tick)
+
+    def _write_tree(
+        self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+    ) -> None:
+        """Bring the album folder up to date with the catalog: in place when the albums are
+        the same ones, reading and writing only the albums in `stale` (all of them when it
+        is None, as after opening the library), else (or with `rebuild`) rebuilt and swapped
+        in whole, so that a file browser never sees a half-reclustered tree. Then the tags of
+        photos whose album changed; `tick` now and then while they take long, for a watchdog."""
+        stale, self.stale = self.stale, None  # should this fail, the next one compares all
+        failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
+        shown = self.shown()
+        if rebuild or not self.tree_exists() or not self._update(shown, stale, failures):
+            members = self.catalog.members()
+            write_albums(self.albums, self._headers(shown, members), failures=failures)
+        self.stale = set()
+        if self.tagger is not None:
+            self.tagger.follow(tick)
+
+    def _update(
+        self,
+        shown: Sequence[AlbumRecord],
+        stale: set[int] | None,
+        failures: Sequence[tuple[Path, str]],
+    ) -> bool:
+        """Update the tree in place, reading only the `stale` albums' photos (None: all);
+        False if it must be rebuilt instead."""
+        ids = None if stale is None else [a.id for a in shown if a.id in stale]
+        rows = self.catalog.member_rows(ids)
+        number = {a.id: a.number for a in shown}
+        photos = {
+            number[album]: [(os.path.abspath(path), far) for path, far in members]
+            for album, members in rows.items()
+            if album in number
+        }
+        tree = self._headers(shown)
+        return update_albums(self.albums, tree, photos, failures=failures) is not None
