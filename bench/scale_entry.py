@@ -26,7 +26,8 @@ SEED = 1280
 
 class StandInModel:
     """A deterministic model: the photo's grid of mean colours, centred, through a fixed random
-    projection to DIM, L2-normalised."""
+    projection to DIM, ReLU'd (about half the values exactly 0, as in a CNN's pooled features,
+    which is what the catalog's compressed codes meet in a real library), L2-normalised."""
 
     input_size = INPUT_SIZE
 
@@ -36,7 +37,7 @@ class StandInModel:
         features = GRID * GRID * 3
         rng = np.random.default_rng(SEED)
         self._projection = rng.normal(0, 1, (features, DIM)).astype(np.float32)
-        self.identity = ModelIdentity("bench-stand-in", f"stand-in-{SEED}", DIM)
+        self.identity = ModelIdentity("bench-stand-in", f"stand-in-relu-{SEED}", DIM)
 
     def embed(self, images: NDArray[np.uint8]) -> Any:
         from autoalbum.embedding.embedder import Embeddings, normalise
@@ -44,7 +45,7 @@ class StandInModel:
         n, cell = len(images), INPUT_SIZE // GRID
         grid = images.reshape(n, GRID, cell, GRID, cell, 3).mean(axis=(2, 4), dtype=np.float32)
         features = grid.reshape(n, -1) - np.float32(127.5)
-        return Embeddings(normalise(features @ self._projection), None, None)
+        return Embeddings(normalise(np.maximum(features @ self._projection, 0)), None, None)
 
 
 def install_stand_in() -> None:
