@@ -28,6 +28,7 @@ from autoalbum.embedding.pipeline import EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.stores import Stores
+from autoalbum.library.tables import path_of, stored
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,8 @@ class Indexer:
 
     def vanished(self, present: Sequence[Path]) -> list[Path]:
         """Catalogued files not among `present` and not yet known to be missing."""
-        found = set(present)
-        return [
-            record.path
-            for record in self.stores.catalog.files()
-            if record.status is not Status.MISSING and record.path not in found
-        ]
+        found = {stored(path) for path in present}  # bytes: a third of a Path's memory
+        return [path_of(raw) for raw in self.stores.catalog.known_paths() if raw not in found]
 
     def update(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from autoalbum.library.records import FileRecord, Status
@@ -36,6 +36,13 @@ class Files(Table):
                 "SELECT * FROM files WHERE status = ? ORDER BY path", (status.value,)
             )
         return [_file(row) for row in rows]
+
+    def known_paths(self) -> Iterator[bytes]:
+        """The stored path of every file not known to be missing, one at a time: a library's
+        million rows are never held as records at once."""
+        rows = self.db.execute("SELECT path FROM files WHERE status != ?", (Status.MISSING.value,))
+        for (path,) in rows:
+            yield path
 
     def put_file(self, record: FileRecord) -> None:
         self.db.execute(
