@@ -244,7 +244,7 @@ class GestureWatch:
         if written is None:
             return Look()
         real = gestures.real_paths(written)
-        links = gestures.found_links(self.out, set(real.values()), folders)
+        links = gestures.found_paths(self.out, set(real.values()), folders)
         found = gestures.gestures(written, links, real)
         if not len(found):
             return Look()
@@ -293,9 +293,7 @@ class GestureWatch:
                         "reads every album once", path, error)  # fmt: skip
             self.saved = None
 
-    def _keep(
-        self, before: Stamps | None, after: Stamps | None, since: int | None = None
-    ) -> None:
+    def _keep(self, before: Stamps | None, after: Stamps | None, since: int | None = None) -> None:
         """The stamps after a look, and a write that followed it: what the next look compares
         with. The stamps after the write for the folders it wrote (whose members files are
         newer than generation `since`), unsure when they changed: the user may have changed
