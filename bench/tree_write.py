@@ -10,7 +10,8 @@ checks: after each write, the next look (`take_gestures`, as the daemon's idle l
 soon after a write: it reads the folders written once more, library/gesture_watch.py), the
 idle "did the album folder change?" (`album_folder_changed`, per call), `take_gestures` with
 nothing changed, and `take_gestures` after the user moved one link, and after they deleted one;
-last, a new process's first look (a command's, or the daemon's at start) with nothing changed.
+last, a new process's first look (a command's, or the daemon's at start) with nothing changed,
+with the stamps the last look saved and without them (a full look).
 
 Runs against whatever `autoalbum` is on PYTHONPATH, so the same script measures two checkouts:
 
@@ -144,6 +145,11 @@ def measure(photos: int, albums: int, batches: list[int], where: Path | None) ->
             started = time.perf_counter()
             assert library.take_gestures() == 0
             result["a new process's first look, nothing changed"] = time.perf_counter() - started
+        (root / "state" / "tree-stamps.json").unlink(missing_ok=True)  # as before they were saved
+        with Library(_config(root), lambda: model) as library:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            assert library.take_gestures() == 0
+            result["... with no stamps saved (a full look)"] = time.perf_counter() - started
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
