@@ -9,7 +9,9 @@ first looks for the user's gestures in the album folder, library/gestures.py). A
 checks: after each write, the next look (`take_gestures`, as the daemon's idle loop makes it
 soon after a write: it reads the folders written once more, library/gesture_watch.py), the
 idle "did the album folder change?" (`album_folder_changed`, per call), `take_gestures` with
-nothing changed, and `take_gestures` after the user moved one link, and after they deleted one.
+nothing changed, and `take_gestures` after the user moved one link, and after they deleted one;
+last, a new process's first look (a command's, or the daemon's at start) with nothing changed,
+with the stamps the last look saved and without them (a full look).
 
 Runs against whatever `autoalbum` is on PYTHONPATH, so the same script measures two checkouts:
 
@@ -137,6 +139,17 @@ def measure(photos: int, albums: int, batches: list[int], where: Path | None) ->
             library.ingest([], gone, write_tree=False)
             library.write_tree()
             result["1 photo gone: ingest + write_tree"] = time.perf_counter() - started
+            time.sleep(0.1)  # the daemon's idle check reports the folders written ...
+            library.take_gestures()  # ... and its next look reads them once more
+        with Library(_config(root), lambda: model) as library:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            assert library.take_gestures() == 0
+            result["a new process's first look, nothing changed"] = time.perf_counter() - started
+        (root / "state" / "tree-stamps.json").unlink(missing_ok=True)  # as before they were saved
+        with Library(_config(root), lambda: model) as library:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            assert library.take_gestures() == 0
+            result["... with no stamps saved (a full look)"] = time.perf_counter() - started
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -5,6 +5,7 @@ Real library, real tree; which files and folders are read is seen through audit 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autoalbum.albums import sidecar
-from autoalbum.library import tree_writer
+from autoalbum.library import gesture_watch, tree_writer
 from autoalbum.library.library import Library
 from colour_library import colour_photos, open_library, photo
 
@@ -356,3 +357,128 @@ def test_a_link_dropped_over_one_of_the_same_name(tmp_path: Path) -> None:
 
 def _by_name(out: Path, folder: str) -> dict[str, str]:
     return {link.name: os.readlink(link) for link in (out / folder).iterdir()}
+
+
+# the stamps outlast the process: a new one's first look costs what changed too
+
+
+def _album_reads(out: Path, reads: list[tuple[str, str]]) -> tuple[set[str], set[str]]:
+    """The members files opened and the album folders listed (the top folder aside)."""
+    members = {p for _, p in reads if sidecar.MEMBERS_FOLDER in p and p.endswith(".json")}
+    listed = {p for e, p in reads if e != "open" and p.startswith(str(out)) and p != str(out)}
+    return members, listed
+
+
+def _every_members_file(out: Path) -> set[str]:
+    index = sidecar.read_index(out)
+    assert index is not None
+    return {str(out / s.members) for s in index.albums}
+
+
+def test_a_new_process_with_nothing_changed_reads_no_album(tmp_path: Path) -> None:
+    out = tmp_path / "albums"
+    _library(tmp_path).close()
+    assert (tmp_path / "state" / gesture_watch.STAMPS_NAME).is_file()
+    assert not [p for p in out.rglob("*") if "stamps" in p.name], "stamps in the album folder"
+    with open_library(tmp_path, k=3) as library, reading() as reads:
+        assert not library.album_folder_changed
+        assert library.take_gestures() == 0
+    assert _album_reads(out, reads) == (set(), set())
+
+
+@pytest.mark.parametrize("gesture", ["moved", "deleted", "renamed"])
+def test_a_gesture_made_while_no_process_ran_is_taken(tmp_path: Path, gesture: str) -> None:
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
+        green = folder_of(out, "green0.png")
+    if gesture == "moved":
+        (out / red / "red1.png").rename(out / blue / "red1.png")
+    elif gesture == "deleted":
+        (out / red / "red1.png").unlink()
+    else:
+        (out / blue).rename(out / "Navy")
+    with open_library(tmp_path, k=3) as library:
+        assert library.album_folder_changed
+        assert library.take_gestures() == 1
+        kinds = [c.kind.value for c in library.corrections()]
+        assert kinds == {"moved": ["pin"], "deleted": ["exclude"], "renamed": []}[gesture]
+        if gesture == "renamed":  # a rename is the album's name, no correction
+            assert "Navy" in {a.name for a in library.catalog.albums()}
+        assert library.take_gestures() == 0
+    assert where(out, "green0.png") == green
+    assert where(out, "red1.png") == {"moved": blue, "deleted": where(out, "red1.png"),
+                                      "renamed": red}[gesture]  # fmt: skip
+    if gesture == "deleted":
+        assert where(out, "red1.png") != red
+    if gesture == "renamed":
+        assert where(out, "blue0.png") == "Navy"
+
+
+def _older_generation(path: Path) -> None:
+    raw = json.loads(path.read_text())
+    raw["generation"] -= 1
+    path.write_text(json.dumps(raw))
+
+
+def _another_file_system(out: Path) -> None:
+    """The album folder copied elsewhere and back, as a move to another disk does: mtimes
+    kept, every inode new."""
+    copy = out.with_name("albums-copy")
+    shutil.copytree(out, copy, symlinks=True)
+    for folder in [copy, *(f for f in copy.rglob("*") if f.is_dir() and not f.is_symlink())]:
+        original = out / folder.relative_to(copy)
+        times = original.stat()
+        os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
+    shutil.rmtree(out)
+    copy.rename(out)
+
+
+@pytest.mark.parametrize("spoil", ["older generation", "damaged", "not JSON", "another disk"])
+def test_stamps_that_cant_be_trusted_mean_a_full_look(tmp_path: Path, spoil: str) -> None:
+    out = tmp_path / "albums"
+    _library(tmp_path).close()
+    path = tmp_path / "state" / gesture_watch.STAMPS_NAME
+    if spoil == "older generation":
+        _older_generation(path)
+    elif spoil == "damaged":
+        path.write_text('{"version": 1, "folders": [1, 2]}')
+    elif spoil == "not JSON":
+        path.write_bytes(b"\xff{")
+    else:
+        _another_file_system(out)
+    every = _every_members_file(out)
+    with open_library(tmp_path, k=3) as library, reading() as reads:
+        assert library.take_gestures() == 0
+        assert library.corrections() == []
+        with reading() as later:
+            assert library.take_gestures() == 0  # the stamps are good again
+    assert _album_reads(out, reads)[0] == every, "not every album was read"
+    assert _album_reads(out, later) == (set(), set())
+
+
+def test_a_stop_after_a_write_before_the_stamps_are_saved_takes_no_gesture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """autoalbum writes a new photo's album, then stops before it saves the stamps: the ones
+    saved before are a generation behind, and the next process reads every album, finding
+    nothing the user did."""
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        late = photo(tmp_path / "photos" / "late-red.png", "red", 77)
+
+        def stop(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(gesture_watch, "write_json_atomically", stop)
+        with pytest.raises(KeyboardInterrupt):
+            library.ingest([late])
+        monkeypatch.undo()
+    assert folder_of(out, "late-red.png") == folder_of(out, "red0.png"), "not written"
+    every = _every_members_file(out)
+    with open_library(tmp_path, k=3) as library, reading() as reads:
+        library.index_files()
+        assert library.take_gestures() == 0
+        assert library.corrections() == []
+    assert _album_reads(out, reads)[0] == every
+    assert folder_of(out, "late-red.png") == folder_of(out, "red0.png")

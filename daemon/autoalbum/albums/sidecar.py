@@ -232,15 +232,22 @@ def read_album(out: Path, number: int) -> tuple[Shelf, list[Linked]] | None:
 def written_links(out: Path, folders: Collection[str] | None = None) -> dict[Path, WrittenLink]:
     """Every photo's link as autoalbum last wrote it, or only those in `folders`: photo ->
     (folder, link, album). Reads only those albums' members files."""
+    return {Path(path): link for path, link in written_paths(out, folders).items()}
+
+
+def written_paths(out: Path, folders: Collection[str] | None = None) -> dict[str, WrittenLink]:
+    """`written_links` by the photos' paths as the members files give them (str, as
+    `Linked.path`): no Path made per photo."""
     tree = read_tree(out, folders=folders)
     if tree is None:
         return {}
     folder = {a.number: a.folder for a in tree[0].albums}
-    return {
-        Path(photo.path): WrittenLink(folder[number], photo.link, number, photo.distance)
-        for number, photos in tree[1].items()
-        for photo in photos
-    }
+    written = {}
+    for number, photos in tree[1].items():
+        name = folder[number]
+        for path, link, distance in photos:
+            written[path] = WrittenLink(name, link, number, distance)
+    return written
 
 
 def adopt(out: Path, photos: Mapping[str, Sequence[Linked]]) -> set[int] | None:

@@ -27,6 +27,15 @@ stamp is as recorded, in full if the names differ from the members file's. The i
 (`changed`) reports them once their mtime can be trusted. So no user change is lost without a
 periodic full re-read, and each folder autoalbum writes is listed once more, soon after.
 
+The stamps a look or write ends with are saved in the state folder (`STAMPS_NAME`, never in
+the album folder) with the tree generation they belong to and the unsure folders, so that a new
+process (a command, the daemon starting) looks as cheaply as a later look in the same one. They
+are trusted only for the same album folder at the generation index.json gives now: a process
+that stopped after writing the tree, before saving them, leaves them a generation behind, and a
+stamps file damaged or of another version is none; the next look then reads every album. A
+change the user made while nothing ran shows in the stamps as any other; a tree copied or moved
+to another file system has other inodes, and is read whole.
+
 Links only moved or deleted are then adopted (gestures.adoption, sidecar.adopt): the index
 files of the folders they changed list the user's links where they are, under their names, so
 that the write after the look updates those albums in place and leaves the user's links be.
@@ -40,14 +49,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autoalbum.albums import sidecar
+from autoalbum.durable import write_json_atomically
 from autoalbum.library import gestures
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.corrector import Corrector
@@ -55,6 +67,8 @@ from autoalbum.library.corrector import Corrector
 log = logging.getLogger(__name__)
 
 TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
+STAMPS_NAME = "tree-stamps.json"  # in the state folder: the stamps the last look ended with
+STAMPS_VERSION = 1
 # How long after a change its folder's mtime may still be the same, by timestamp granularity:
 # a kernel clock tick (up to 10 ms; exFAT's 10 ms) where mtimes have a fraction of a second,
 # else whole or two seconds (FAT, HFS+, ext3).
@@ -136,12 +150,25 @@ class GestureWatch:
         self.corrector = corrector  # makes the Corrector that records them
         self.seen: Stamps | None = None  # as last written or read; None: read it all next
         self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
+        self.loaded = False  # whether the saved stamps were looked for
+        self.saved: dict[str, Any] | None = None  # as this process last saved them
+
+    def _load(self) -> None:
+        """Once per process, before its first look: the stamps the last look (of any process)
+        ended with, when they belong to this album folder at its current generation."""
+        if self.loaded:
+            return
+        self.loaded = True
+        saved = load_stamps(self.state / STAMPS_NAME, self.out)
+        if saved is not None:
+            self.seen, self.unsure = saved
 
     def write(self, write: Callable[[Look], None]) -> int:
         """Under the tree lock: the user's gestures become corrections, then `write(look)`
         writes the tree (updating the albums `look` adopted, or rebuilt when it says so).
         Returns how many gestures."""
         with tree_lock(self.state):
+            self._load()
             before = take_stamps(self.out)
             look = self._look(before)
             self._write(before, lambda: write(look))
@@ -151,6 +178,7 @@ class GestureWatch:
         """Under the tree lock: the user's gestures become corrections, and `write(look)`
         writes the tree if there were any. Returns how many."""
         with tree_lock(self.state):
+            self._load()
             before = take_stamps(self.out)
             look = self._look(before)
             if look.taken:
@@ -169,6 +197,7 @@ class GestureWatch:
     def changed(self) -> bool:
         """Cheap (one stat per album folder): whether the album folder changed since autoalbum
         last wrote or read it, or holds an unsure folder that can be read for sure now."""
+        self._load()
         now, seen = take_stamps(self.out), self.seen
         if now is None or seen is None:
             return (now is None) != (seen is None)
@@ -215,7 +244,7 @@ class GestureWatch:
         if written is None:
             return Look()
         real = gestures.real_paths(written)
-        links = gestures.found_links(self.out, set(real.values()), folders)
+        links = gestures.found_paths(self.out, set(real.values()), folders)
         found = gestures.gestures(written, links, real)
         if not len(found):
             return Look()
@@ -240,6 +269,31 @@ class GestureWatch:
     def _record(
         self, before: Stamps | None, after: Stamps | None, since: int | None = None
     ) -> None:
+        """Keep the stamps after a look, and a write that followed it (`_keep`), and save
+        them for the next process."""
+        self._keep(before, after, since)
+        self._save()
+
+    def _save(self) -> None:
+        """Save the stamps with the generation they belong to (none: remove them); a failure
+        only costs the next process a full look."""
+        path = self.state / STAMPS_NAME
+        index = sidecar.read_index(self.out)
+        try:
+            if self.seen is None or index is None:
+                self.saved = None
+                path.unlink(missing_ok=True)
+                return
+            record = stamps_record(self.out, index.generation, self.seen, self.unsure)
+            if record != self.saved:
+                write_json_atomically(path, record)
+                self.saved = record
+        except OSError as error:
+            log.warning("can't save the album folder's stamps in %s (%s): the next process "
+                        "reads every album once", path, error)  # fmt: skip
+            self.saved = None
+
+    def _keep(self, before: Stamps | None, after: Stamps | None, since: int | None = None) -> None:
         """The stamps after a look, and a write that followed it: what the next look compares
         with. The stamps after the write for the folders it wrote (whose members files are
         newer than generation `since`), unsure when they changed: the user may have changed
@@ -267,6 +321,53 @@ class GestureWatch:
         self.seen = Stamps(after.top, kept, after.taken_ns)
         changed = {f for f in wrote & kept.keys() if kept[f] != before.folders.get(f)}
         self.unsure = changed | _racy_ones(self.seen)
+
+
+def stamps_record(out: Path, generation: int, stamps: Stamps, unsure: set[str]) -> dict[str, Any]:
+    """The saved form of the stamps of album folder `out` at tree `generation` (JSON: names
+    with undecodable bytes survive as escapes, durable.json_text). `taken_ns` is left out: the
+    next look compares with the stamps, not with when they were taken."""
+    return {
+        "version": STAMPS_VERSION,
+        "out": os.path.abspath(out),
+        "generation": generation,
+        "top": list(stamps.top),
+        "folders": {name: list(stamp) for name, stamp in sorted(stamps.folders.items())},
+        "unsure": sorted(unsure),
+    }
+
+
+def load_stamps(path: Path, out: Path) -> tuple[Stamps, set[str]] | None:
+    """The stamps and unsure folders saved in `path`, if they are of album folder `out` at the
+    generation its index.json gives now; None if not, or if they are missing or damaged."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    index = sidecar.read_index(out)
+    try:
+        if (
+            index is None
+            or raw["version"] != STAMPS_VERSION
+            or raw["out"] != os.path.abspath(out)
+            or raw["generation"] != index.generation
+        ):
+            return None
+        top = _parse_stamp(raw["top"])
+        folders = {str(name): _parse_stamp(stamp) for name, stamp in raw["folders"].items()}
+        unsure = {str(name) for name in raw["unsure"]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return Stamps(top, folders, 0), unsure & folders.keys()
+
+
+def _parse_stamp(value: object) -> Stamp:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"not a stamp: {value!r}")
+    inode, mtime = value
+    if not isinstance(inode, int) or not isinstance(mtime, int):
+        raise ValueError(f"not a stamp: {value!r}")
+    return inode, mtime
 
 
 def _racy_ones(stamps: Stamps) -> set[str]:

@@ -15,6 +15,11 @@ swaps are never taken for gestures. `gestures` reads the difference:
 
 Symlinks are only read (their target resolved to an original), never walked into; a tree that
 is not autoalbum's (no marker) or mid-swap (no folder, no index) shows no gestures.
+
+Photos are by path: str in the gesture watch's reads (`written_links`, `real_paths`,
+`found_paths`: no Path made per link, which at a million photos costs seconds; undecodable
+bytes are str's surrogate escapes), or Path for callers that have them; `gestures`, `adoption`
+and `apply` take either.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from autoalbum.albums import sidecar
 from autoalbum.albums.sidecar import Linked, WrittenLink
@@ -36,70 +42,96 @@ from autoalbum.library.records import AlbumRecord, Status
 
 log = logging.getLogger(__name__)
 
+P = TypeVar("P", str, Path)  # a photo's path
+
 
 def written_links(
     out: Path, folders: Collection[str] | None = None
-) -> dict[Path, WrittenLink] | None:
+) -> dict[str, WrittenLink] | None:
     """Original -> the link autoalbum last wrote for it (albums/sidecar.py), in every album
     folder or only in `folders`; None when the tree is not autoalbum's, is mid-swap, or can't
     be read."""
     if not (out / MARKER_NAME).is_file():
         return None
     try:
-        return sidecar.written_links(out, folders) if sidecar.read_index(out) is not None else None
+        return sidecar.written_paths(out, folders) if sidecar.read_index(out) is not None else None
     except (OSError, ValueError):
         return None
 
 
-def real_paths(paths: Iterable[Path]) -> dict[Path, Path]:
+def real_paths(paths: Iterable[str]) -> dict[str, str]:
     """Each path with its folders' symlinks resolved (as a link autoalbum wrote leads to it),
     resolving each folder once: a library's photos share few folders."""
-    folders: dict[Path, Path] = {}
+    folders: dict[str, str] = {}
     real = {}
     for path in paths:
-        if path.parent not in folders:
-            folders[path.parent] = Path(os.path.realpath(path.parent))
-        real[path] = folders[path.parent] / path.name
+        parent, name = os.path.split(path)
+        resolved = folders.get(parent)
+        if resolved is None:
+            resolved = folders[parent] = os.path.realpath(parent)
+        real[path] = os.path.join(resolved, name)
     return real
+
+
+def _real_of(written: Mapping[P, WrittenLink], real: Mapping[P, P] | None) -> Mapping[P, P]:
+    """`real`, or `real_paths` of the photos in `written`, as the same kind of path."""
+    if real is not None:
+        return real
+    resolved = real_paths(os.fspath(path) for path in written)
+    result: dict[P, P] = {}
+    for path in written:
+        if isinstance(path, str):
+            result[path] = resolved[path]
+        else:
+            result[path] = Path(resolved[os.fspath(path)])
+    return result
 
 
 def found_links(
     out: Path, known: Collection[Path] = (), folders: Collection[str] | None = None
 ) -> dict[str, dict[Path, str]]:
+    """`found_paths`, by Path."""
+    found = found_paths(out, {os.fspath(k) for k in known}, folders)
+    return {folder: {Path(t): name for t, name in links.items()} for folder, links in found.items()}
+
+
+def found_paths(
+    out: Path, known: Collection[str] = (), folders: Collection[str] | None = None
+) -> dict[str, dict[str, str]]:
     """Album folder -> original -> link name, for the links in the album folder now (dangling
     ones too: the original went, not the link), in every album folder or only in `folders`.
     A link's target is read, not followed, when it names one of the `known` (real) originals;
     others are resolved. Hidden entries and symlinked folders are skipped."""
-    found: dict[str, dict[Path, str]] = {}
+    found: dict[str, dict[str, str]] = {}
     names = [f.name for f in _folders(out)] if folders is None else sorted(folders)
     for name in names:
         path = os.path.join(out, name)
         if name.startswith(".") or not os.path.isdir(path) or os.path.islink(path):
             continue
         real_folder = os.path.realpath(path)
-        links: dict[Path, str] = {}
+        links: dict[str, str] = {}
         with os.scandir(path) as entries:
             for entry in entries:
                 if not entry.is_symlink():
                     continue
-                target = Path(os.path.normpath(os.path.join(real_folder, os.readlink(entry.path))))
+                target = os.path.normpath(os.path.join(real_folder, os.readlink(entry.path)))
                 if target not in known:
-                    target = Path(os.path.realpath(entry.path))
+                    target = os.path.realpath(entry.path)
                 links[target] = entry.name
         found[name] = links
     return found
 
 
 @dataclass
-class Gestures:
+class Gestures(Generic[P]):
     """What the user did, by album folder (as autoalbum wrote it) and original (resolved)."""
 
-    pins: dict[Path, str] = field(default_factory=dict)  # original -> folder it belongs to
-    excludes: dict[Path, str] = field(default_factory=dict)  # original -> folder it is not in
+    pins: dict[P, str] = field(default_factory=dict)  # original -> folder it belongs to
+    excludes: dict[P, str] = field(default_factory=dict)  # original -> folder it is not in
     renames: dict[str, str] = field(default_factory=dict)  # folder -> its new name
     merges: dict[str, str] = field(default_factory=dict)  # folder -> folder it went into
     retired: set[str] = field(default_factory=set)
-    new_albums: dict[str, list[Path]] = field(default_factory=dict)  # new folder -> examples
+    new_albums: dict[str, list[P]] = field(default_factory=dict)  # new folder -> examples
 
     def __len__(self) -> int:
         return (len(self.pins) + len(self.excludes) + len(self.renames) + len(self.merges)
@@ -107,21 +139,21 @@ class Gestures:
 
 
 def gestures(
-    written: Mapping[Path, WrittenLink],
-    found: Mapping[str, Mapping[Path, str]],
-    real: Mapping[Path, Path] | None = None,
-) -> Gestures:
+    written: Mapping[P, WrittenLink],
+    found: Mapping[str, Mapping[P, str]],
+    real: Mapping[P, P] | None = None,
+) -> Gestures[P]:
     """The difference between what autoalbum wrote and what the album folder holds (`real`:
     `real_paths(written)`, when the caller has it)."""
-    listed: dict[str, set[Path]] = {}
-    for original, resolved in (real or real_paths(written)).items():
+    listed: dict[str, set[P]] = {}
+    for original, resolved in _real_of(written, real).items():
         listed.setdefault(written[original].folder, set()).add(resolved)
-    where: dict[Path, list[str]] = {}
+    where: dict[P, list[str]] = {}
     for folder, links in found.items():
         for original in links:
             where.setdefault(original, []).append(folder)
     new = [f for f in found if f not in listed]
-    result = Gestures(renames=_renames(listed, found, where, new))
+    result: Gestures[P] = Gestures(renames=_renames(listed, found, where, new))
     alias = {renamed: folder for folder, renamed in result.renames.items()}
     home = {o: [alias.get(f, f) for f in fs] for o, fs in where.items()}
     for folder, members in listed.items():
@@ -145,9 +177,9 @@ def gestures(
 
 
 def _renames(
-    listed: Mapping[str, set[Path]],
-    found: Mapping[str, Mapping[Path, str]],
-    where: Mapping[Path, list[str]],
+    listed: Mapping[str, set[P]],
+    found: Mapping[str, Mapping[P, str]],
+    where: Mapping[P, list[str]],
     new: list[str],
 ) -> dict[str, str]:
     """Folder -> new folder holding most of its links, for folders gone or left without them."""
@@ -164,7 +196,7 @@ def _renames(
 
 
 def _folder_gestures(
-    result: Gestures, folder: str, members: set[Path], home: Mapping[Path, list[str]], *,
+    result: Gestures[P], folder: str, members: set[P], home: Mapping[P, list[str]], *,
     present: bool,
 ) -> None:  # fmt: skip
     """What happened to one album folder's links."""
@@ -188,10 +220,10 @@ def _folder_gestures(
 
 
 def adoption(
-    written: Mapping[Path, WrittenLink],
-    links: Mapping[str, Mapping[Path, str]],
-    found: Gestures,
-    real: Mapping[Path, Path] | None = None,
+    written: Mapping[P, WrittenLink],
+    links: Mapping[str, Mapping[P, str]],
+    found: Gestures[P],
+    real: Mapping[P, P] | None = None,
 ) -> dict[str, list[Linked]] | None:
     """The photos of each album folder the user changed, as it holds them now (the user's link
     names), for autoalbum to record as its own (sidecar.adopt) and update in place instead of
@@ -202,13 +234,13 @@ def adoption(
     written are left out."""
     if found.renames or found.merges or found.retired or found.new_albums:
         return None
-    real = real or real_paths(written)
+    real = _real_of(written, real)
     path_of = {r: p for p, r in real.items()}
-    homes: dict[Path, list[str]] = {}
+    homes: dict[P, list[str]] = {}
     for folder, held in links.items():
         for original in held:
             homes.setdefault(original, []).append(folder)
-    listed: dict[str, list[Path]] = {}
+    listed: dict[str, list[P]] = {}
     for path, link in written.items():
         listed.setdefault(link.folder, []).append(path)
     adopted: dict[str, list[Linked]] = {}
@@ -250,12 +282,12 @@ def album_name(folder: str, number: int) -> tuple[str, str | None]:
     return folder, folder
 
 
-def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog,
-          corrector: Corrector, real: Mapping[Path, Path] | None = None) -> None:  # fmt: skip
+def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog,
+          corrector: Corrector, real: Mapping[P, P] | None = None) -> None:  # fmt: skip
     """Record the gestures as corrections (inside a catalog transaction)."""
     by_number = {a.number: a for a in catalog.albums()}
     numbers = {w.folder: w.album for w in written.values()}
-    paths = {r: p for p, r in (real or real_paths(written)).items()}
+    paths = {r: p for p, r in _real_of(written, real).items()}
 
     def album(folder: str) -> AlbumRecord | None:
         record = by_number.get(numbers.get(folder, -1))
@@ -263,8 +295,8 @@ def apply(found: Gestures, written: Mapping[Path, WrittenLink], catalog: Catalog
             log.warning("album folder %s: its album is gone since; ignoring what was done", folder)
         return record
 
-    def content(original: Path) -> int | None:
-        record = catalog.file(paths.get(original, original))
+    def content(original: P) -> int | None:
+        record = catalog.file(Path(paths.get(original, original)))
         if record is None or record.status is not Status.OK or record.content_id is None:
             log.warning("ignoring a link to %s: not an indexed photo of this library", original)
             return None
