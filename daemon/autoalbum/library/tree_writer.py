@@ -107,11 +107,26 @@ class TreeWriter:
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
         shown = self.shown()
         if rebuild or not self.tree_exists() or not self._update(shown, stale, failures):
-            members = self.catalog.members()
-            write_albums(self.albums, self._headers(shown, members), failures=failures)
+            tree = self._headers(shown)
+            photos = self._photos(shown, None)
+            write_albums(self.albums, tree, failures=failures, photos=photos)
         self.stale = set()
         if self.tagger is not None:
             self.tagger.follow(tick)
+
+    def _photos(
+        self, shown: Sequence[AlbumRecord], stale: set[int] | None
+    ) -> dict[int, list[tuple[str, float]]]:
+        """The photos of the shown albums in `stale` (None: of all), by album number, as the
+        tree takes them: (absolute path, distance), nearest first."""
+        ids = None if stale is None else [a.id for a in shown if a.id in stale]
+        number = {a.id: a.number for a in shown}
+        abspath = os.path.abspath
+        return {
+            number[album]: [(abspath(path), far) for path, far in members]
+            for album, members in self.catalog.member_rows(ids).items()
+            if album in number
+        }
 
     def _update(
         self,
@@ -121,13 +136,6 @@ class TreeWriter:
     ) -> bool:
         """Update the tree in place, reading only the `stale` albums' photos (None: all);
         False if it must be rebuilt instead."""
-        ids = None if stale is None else [a.id for a in shown if a.id in stale]
-        rows = self.catalog.member_rows(ids)
-        number = {a.id: a.number for a in shown}
-        photos = {
-            number[album]: [(os.path.abspath(path), far) for path, far in members]
-            for album, members in rows.items()
-            if album in number
-        }
+        photos = self._photos(shown, stale)
         tree = self._headers(shown)
         return update_albums(self.albums, tree, photos, failures=failures) is not None
