@@ -122,17 +122,22 @@ def update_albums(
     failures: Sequence[tuple[Path, str]] = (),
     max_changed: float | None = None,
 ) -> tuple[int, int] | None:
-    """Bring an existing tree to `albums` in place: rename the folders of albums whose folder
-    name changed, link arrivals, unlink leavers, rewrite the members files that change and
-    index.json. `albums` lists every album the tree shows (their members are not looked at);
+    """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite the
+    members files that change and index.json. `albums` lists every album the tree shows (their
+    members are not looked at);
     `photos` gives, by album number, the photos of the albums to compare: (absolute path,
     distance), nearest first. Albums not in `photos` are left as they are. An album missing
     from `albums` goes.
 
+    With `max_changed` (after a recluster: a share of the links the tree will hold), album
+    folders whose name changed are renamed in place, and the tree is left to a rebuild when
+    more than that share of its links would be added or removed; without it, a folder name
+    that changed means a rebuild (arrivals change no label).
+
     Returns (links added, links removed), or None when `write_albums` must rebuild the tree
-    instead: no readable tree, a folder to rename onto another entry, a new album not in
-    `photos`, or more than `max_changed` (a share of the links the tree will hold) of the links
-    to add or remove. A schema-1 tree is converted first, link names kept.
+    instead: no readable tree, a folder to rename (without `max_changed`) or to rename onto
+    another entry, a new album not in `photos`, or too many links to change. A schema-1 tree is
+    converted first, link names kept.
     """
     out = Path(os.path.abspath(out))
     upgrade(out)
@@ -148,6 +153,8 @@ def update_albums(
         if shelf is None and (album.number not in photos or name_key(folder) in listed):
             return None  # a new album without its photos, or in an old album's folder
         if shelf is not None and shelf.folder != folder:
+            if max_changed is None:
+                return None
             renames[album.number] = (shelf.folder, folder)
     if not _can_rename(out, renames.values(), listed):
         return None
