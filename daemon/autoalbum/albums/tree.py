@@ -4,8 +4,8 @@ are in sidecar.py).
 
 A whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
 never sees a half-written tree (`write_albums`: the first tree, a recluster that changes more
-than half the links; a recluster that changes fewer updates the tree in place, update.py, which
-costs a tenth as much when most photos keep their album). Replacing an
+than a quarter of the links; one that changes fewer updates the tree in place, update.py, at a
+fraction of the cost when most photos keep their album). Replacing an
 existing tree takes two renames (old tree aside, new tree in): a directory cannot be renamed
 onto a non-empty one, so for a moment `out` is missing. Making `out` a symlink to versioned
 trees would swap in one atomic step, but leaves a second folder beside `out`, and file
