@@ -66,21 +66,23 @@ def free_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def link_names(paths: Sequence[Path]) -> list[str]:
+def link_names(paths: Sequence[str | Path]) -> list[str]:
     """Entry names for `paths`, in order: the original names, clashes made unique.
 
     By full path, the first photo of each name keeps it; the rest get "IMG_0001 (2).JPG" and
     so on, skipping any name already taken, whatever the order of `paths`.
     """
-    order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
+    full = [os.fspath(path) for path in paths]
+    base = [os.path.basename(path) for path in full]
+    order = sorted(range(len(full)), key=full.__getitem__)
     names: dict[int, str] = {}
     taken: set[str] = set()
     for i in order:
-        key = name_key(paths[i].name)
+        key = name_key(base[i])
         if key not in taken:
-            names[i] = paths[i].name
+            names[i] = base[i]
             taken.add(key)
     for i in order:
         if i not in names:
-            names[i] = free_name(paths[i].name, taken)
-    return [names[i] for i in range(len(paths))]
+            names[i] = free_name(base[i], taken)
+    return [names[i] for i in range(len(full))]

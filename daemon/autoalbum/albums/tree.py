@@ -3,7 +3,9 @@
 are in sidecar.py).
 
 A whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
-never sees a half-written tree (`write_albums`: the first tree, a recluster). Replacing an
+never sees a half-written tree (`write_albums`: the first tree, a recluster that changes more
+than a quarter of the links; one that changes fewer updates the tree in place, update.py, at a
+fraction of the cost when most photos keep their album). Replacing an
 existing tree takes two renames (old tree aside, new tree in): a directory cannot be renamed
 onto a non-empty one, so for a moment `out` is missing. Making `out` a symlink to versioned
 trees would swap in one atomic step, but leaves a second folder beside `out`, and file
@@ -67,6 +69,9 @@ class AlbumsError(AutoalbumError):
     """The album folder can't be written or replaced safely."""
 
 
+Row = tuple[str, float]  # a photo as the tree takes it: its absolute path, its distance
+
+
 @dataclass(frozen=True)
 class Member:
     path: Path
@@ -91,20 +96,56 @@ def link_target(original: Path, folder: Path) -> str:
         return str(real_original)
 
 
-def _write_album(tree: Path, final: Path, folder: str, album: Album) -> list[Linked]:
-    """Create one album folder of symlinks in `tree`; returns its members file's photos.
+class LinkTargets:
+    """`link_target` for many photos linked into one real album folder: each photo folder is
+    resolved, and its path from the album folder found, once (a million photos lie in a few
+    thousand folders), and paths stay strings."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._prefix: dict[str, str | None] = {}  # photo folder -> path to it, and a "/"
+
+    def __call__(self, original: str) -> str:
+        """The link to `original`, an absolute path, from the album folder."""
+        parent, name = os.path.split(original)
+        try:
+            prefix = self._prefix[parent]
+        except KeyError:
+            prefix = self._prefix[parent] = self._prefix_of(parent)
+        if prefix is None:
+            return link_target(Path(original), Path(self.folder))
+        return prefix + name
+
+    def _prefix_of(self, parent: str) -> str | None:
+        """The relative path to `parent`, ending in a separator ("" for the album folder
+        itself); None where a photo's link must be worked out whole: the album folder lies
+        below `parent` (relpath would then share the photo's name too), or on another drive."""
+        real = os.path.realpath(parent)
+        if self.folder == real or self.folder.startswith(real.rstrip(os.sep) + os.sep):
+            return None
+        try:
+            return os.path.relpath(real, self.folder) + os.sep
+        except ValueError:
+            return None
+
+
+def _write_album(
+    tree: Path, final: Path, folder: str, photos: Sequence[Row], names: Sequence[str]
+) -> list[Linked]:
+    """Create one album folder of symlinks in `tree`: `photos` (absolute paths) under `names`;
+    returns its members file's photos.
 
     `final` is the real path `tree` will be renamed to, which the links are relative to.
     """
     (tree / folder).mkdir()
-    photos = []
-    for member, entry in zip(
-        album.members, link_names([m.path for m in album.members]), strict=True
-    ):
-        original = Path(os.path.abspath(member.path))
-        os.symlink(link_target(original, final / folder), tree / folder / entry)
-        photos.append(Linked(str(original), entry, round(float(member.distance), 6)))
-    return photos
+    target = LinkTargets(os.path.join(final, folder))
+    into = os.path.join(tree, folder, "")
+    symlink = os.symlink
+    linked = []
+    for (path, distance), entry in zip(photos, names, strict=True):
+        symlink(target(path), into + entry)
+        linked.append(Linked(path, entry, round(float(distance), 6)))
+    return linked
 
 
 def _check_folder(folder: str) -> None:
@@ -154,6 +195,7 @@ def _build(
     tree: Path,
     final: Path,
     albums: Sequence[Album],
+    photos: Mapping[int, Sequence[Row]] | None,
     index: TreeIndex,
     vectors: NDArray[np.float32] | None,
 ) -> None:
@@ -163,9 +205,15 @@ def _build(
     final = Path(os.path.realpath(final.parent)) / final.name
     shelves = []
     for album, folder in zip(albums, folder_names(albums), strict=True):
-        photos = _write_album(tree, final, folder, album)
-        write_members(tree, album.number, folder, index.generation, photos)
-        shelves.append(Shelf(album.number, folder, album.label, len(photos), index.generation))
+        if photos is None:
+            rows = [(os.path.abspath(m.path), m.distance) for m in album.members]
+            names = link_names([m.path for m in album.members])
+        else:
+            rows = list(photos.get(album.number, ()))
+            names = link_names([path for path, _ in rows])
+        linked = _write_album(tree, final, folder, rows, names)
+        write_members(tree, album.number, folder, index.generation, linked)
+        shelves.append(Shelf(album.number, folder, album.label, len(linked), index.generation))
     if vectors is not None:
         with replacing(tree / VECTORS_NAME) as stream:
             np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))
@@ -192,19 +240,21 @@ def _check_out(out: Path) -> None:
 def remove_ours(folder: Path, top: bool = True, members: bool = False) -> list[Path]:
     """Delete what autoalbum made under `folder`, never following links; return what's left."""
     kept: list[Path] = []
+    unlink = os.unlink
     with os.scandir(folder) as entries:
         for entry in entries:
-            path = Path(entry.path)
             if (
                 entry.is_symlink()
                 or (top and entry.name in _OWN_FILES)
                 or (members and is_members_file(entry.name) and entry.is_file())
             ):
-                path.unlink()
+                unlink(entry.path)
             elif entry.is_dir(follow_symlinks=False):
-                kept += remove_ours(path, top=False, members=top and entry.name == MEMBERS_FOLDER)
+                kept += remove_ours(
+                    Path(entry.path), top=False, members=top and entry.name == MEMBERS_FOLDER
+                )
             else:
-                kept.append(path)
+                kept.append(Path(entry.path))
     if not kept:
         folder.rmdir()
     return kept
@@ -264,16 +314,22 @@ def write_albums(
     failures: Sequence[tuple[Path, str]] = (),
     extra: Mapping[str, object] | None = None,
     vectors: NDArray[np.float32] | None = None,
+    photos: Mapping[int, Sequence[Row]] | None = None,
 ) -> Path:
     """(Re)create the album tree at `out` in one swap; originals are only ever linked to.
 
+    `photos`, by album number, gives each album's photos as (absolute path, distance), nearest
+    first, in place of the albums' members (a library's million photos need no Path each).
     `vectors`, one row per member of `albums` in order, are saved as vectors.npz (for reports).
     """
     out = Path(os.path.abspath(out))
     clash = OWN_KEYS.intersection(extra or {})
     if clash:
         raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
-    members = sum(len(a.members) for a in albums)
+    if photos is None:
+        members = sum(len(a.members) for a in albums)
+    else:
+        members = sum(len(photos.get(a.number, ())) for a in albums)
     if vectors is not None and len(vectors) != members:
         raise ValueError(f"got {len(vectors)} vectors for {members} album members")
     _check_out(out)
@@ -282,7 +338,7 @@ def write_albums(
     tree = _sibling(out, "new")
     tree.mkdir()  # unlike tempfile.mkdtemp, honours the umask: others may read the albums
     try:
-        _build(tree, out, albums, index, vectors)
+        _build(tree, out, albums, photos, index, vectors)
         _check_out(out)
         _swap_in(tree, out)
     except BaseException:

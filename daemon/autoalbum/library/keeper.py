@@ -3,7 +3,7 @@
 A new photo joins its nearest album; a recluster starts afresh but keeps each matched album's
 number and name. The catalog holds the albums; the tree on disk is written from it by the
 keeper's TreeWriter (tree_writer.py): after arrivals only the albums they touched (its
-`stale`), after a recluster whole.
+`stale`), after a recluster every album, in place unless most links change (then rebuilt).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
-from autoalbum.albums.update import rename_album, update_albums
+from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.records import AlbumRecord, Status
@@ -78,7 +78,9 @@ class TreeWriter:
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """What the user did in the album folder becomes corrections first (gesture_watch.py);
         then the tree is written, all under the tree lock: in place after links moved or
-        deleted (kept where the user put them), rebuilt after any other gesture."""
+        deleted (kept where the user put them), rebuilt after any other gesture. `rebuild`:
+        the albums may have changed wholesale (a recluster): every album is compared, and the
+        tree rebuilt when too many links would change in place (update.RECLUSTER_MAX_CHANGED)."""
         self.gestures.write(lambda look: self._write_looked(look, rebuild=rebuild, tick=tick))
 
     def take_gestures(self) -> int:
@@ -93,41 +95,52 @@ class TreeWriter:
         the catalog too."""
         if look.adopted:
             self.note_changes([a.id for a in self.catalog.albums() if a.number in look.adopted])
-        self._write_tree(rebuild=rebuild or look.rebuild, tick=tick)
+        self._write_tree(rebuild=rebuild, force=look.rebuild, tick=tick)
 
     def _write_tree(
-        self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None
+        self, *, rebuild: bool = False, force: bool = False, tick: Callable[[], None] = lambda: None
     ) -> None:
-        """Bring the album folder up to date with the catalog: in place when the albums are
-        the same ones, reading and writing only the albums in `stale` (all of them when it
-        is None, as after opening the library), else (or with `rebuild`) rebuilt and swapped
-        in whole, so that a file browser never sees a half-reclustered tree. Then the tags of
-        photos whose album changed; `tick` now and then while they take long, for a watchdog."""
+        """Bring the album folder up to date with the catalog: in place, reading and writing
+        only the albums in `stale` (all of them when it is None, as after opening the
+        library); after a recluster (`rebuild`) in place only while few links change, else
+        rebuilt and swapped in whole, so that a file browser never sees a half-reclustered
+        tree; with `force` rebuilt. Then the tags of photos whose album changed; `tick` now
+        and then while they take long, for a watchdog."""
         stale, self.stale = self.stale, None  # should this fail, the next one compares all
+        if rebuild:
+            stale = None
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
         shown = self.shown()
-        if rebuild or not self.tree_exists() or not self._update(shown, stale, failures):
-            members = self.catalog.members()
-            write_albums(self.albums, self._headers(shown, members), failures=failures)
+        tree = self._headers(shown)
+        photos = None
+        if not force and self.tree_exists():
+            photos = self._photos(shown, stale)
+            limit = RECLUSTER_MAX_CHANGED if rebuild else None
+            done = update_albums(self.albums, tree, photos, failures=failures, max_changed=limit)
+            if done is not None:
+                self._written(tick)
+                return
+        if photos is None or stale is not None:  # every album's photos, read once
+            photos = self._photos(shown, None)
+        write_albums(self.albums, tree, failures=failures, photos=photos)
+        self._written(tick)
+
+    def _written(self, tick: Callable[[], None]) -> None:
+        """The tree is as the catalog says: no album is stale, and the tags follow."""
         self.stale = set()
         if self.tagger is not None:
             self.tagger.follow(tick)
 
-    def _update(
-        self,
-        shown: Sequence[AlbumRecord],
-        stale: set[int] | None,
-        failures: Sequence[tuple[Path, str]],
-    ) -> bool:
-        """Update the tree in place, reading only the `stale` albums' photos (None: all);
-        False if it must be rebuilt instead."""
+    def _photos(
+        self, shown: Sequence[AlbumRecord], stale: set[int] | None
+    ) -> dict[int, list[tuple[str, float]]]:
+        """The photos of the shown albums in `stale` (None: of all), by album number, as the
+        tree takes them: (absolute path, distance), nearest first."""
         ids = None if stale is None else [a.id for a in shown if a.id in stale]
-        rows = self.catalog.member_rows(ids)
         number = {a.id: a.number for a in shown}
-        photos = {
-            number[album]: [(os.path.abspath(path), far) for path, far in members]
-            for album, members in rows.items()
+        abspath = os.path.abspath
+        return {
+            number[album]: [(abspath(path), far) for path, far in members]
+            for album, members in self.catalog.member_rows(ids).items()
             if album in number
         }
-        tree = self._headers(shown)
-        return update_albums(self.albums, tree, photos, failures=failures) is not None
