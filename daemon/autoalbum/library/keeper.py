@@ -141,8 +141,9 @@ class Keeper:
             )
             initial = [album_of_cluster[c] for c in clustering.labels]
             placed = honour(self.catalog, ids, vectors, initial, clustering.distances)
+            # Every album is compared at the next write: no need to look up where each was.
+            self.tree.stale = None
             unsorted = self._place(ids, placed.album_ids, placed.distances, placed.fixed)
-        self.tree.stale = None
         if write:
             self.tree.write_tree(rebuild=True)
         report = ReclusterReport(
