@@ -91,6 +91,11 @@ def load_rules(catalog: Catalog) -> Rules:
     return rules_of(catalog.corrections())
 
 
+def album_centres(catalog: Catalog) -> dict[int, Vectors]:
+    """Each album's centre, by album id; albums without one are left out."""
+    return {a.id: a.centroid for a in catalog.albums() if a.centroid is not None}
+
+
 @dataclass(frozen=True)
 class Placement:
     album_ids: list[int]
@@ -206,7 +211,7 @@ def honour(
     rules = load_rules(catalog)
     if rules.empty:
         return Placement(list(initial), distances, np.zeros(len(ids), dtype=bool))
-    centres = {a.id: a.centroid for a in catalog.albums() if a.centroid is not None}
+    centres = album_centres(catalog)
     placed = _constrained_chunks(ids, vectors, initial, centres, rules)
 
     def take(rows: NDArray[np.int64]) -> Vectors:
@@ -243,5 +248,5 @@ def _constrained_chunks(
 
 def place_arrivals(catalog: Catalog, ids: NDArray[np.int64], vectors: Vectors) -> Placement:
     """New photos' albums: the nearest allowed (see `constrained`)."""
-    centres = {a.id: a.centroid for a in catalog.albums() if a.centroid is not None}
+    centres = album_centres(catalog)
     return constrained(ids, normalise(vectors), [None] * len(ids), centres, load_rules(catalog))

@@ -13,7 +13,14 @@ from numpy.typing import NDArray
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.corrections import Rules, Vectors, constrained, learned_centres, load_rules
+from autoalbum.library.corrections import (
+    Rules,
+    Vectors,
+    album_centres,
+    constrained,
+    learned_centres,
+    load_rules,
+)
 from autoalbum.library.records import AlbumRecord, CorrectionKind, CorrectionRecord
 from autoalbum.printable import printable
 
@@ -108,7 +115,7 @@ class Corrector:
         photos are pinned to learn their centres."""
         rules = load_rules(self.catalog)
         ids = np.array(sorted(self.catalog.live_of(sorted(set(content_ids)))), dtype=np.int64)
-        centres = self._centres()
+        centres = album_centres(self.catalog)
         if len(ids) and centres:
             vectors = normalise(self.catalog.vectors(ids))
             current = self.catalog.album_ids(ids)
@@ -131,11 +138,10 @@ class Corrector:
         def take(rows: NDArray[np.int64]) -> Vectors:
             return normalise(self.catalog.vectors(ids[rows]))
 
-        learned = learned_centres(ids, take, list(members.values()), rules, self._centres())
+        learned = learned_centres(
+            ids, take, list(members.values()), rules, album_centres(self.catalog)
+        )
         self.catalog.set_centroids(learned)
-
-    def _centres(self) -> dict[int, Vectors]:
-        return {a.id: a.centroid for a in self.catalog.albums() if a.centroid is not None}
 
 
 def describe(catalog: Catalog, record: CorrectionRecord) -> str:
