@@ -79,6 +79,11 @@ def members_file(out: Path, folder: str) -> str:
     return str(out / sidecar.members_file(number))
 
 
+def _stop(*args: object, **kwargs: object) -> None:
+    """Stands in for a step autoalbum is killed in."""
+    raise KeyboardInterrupt
+
+
 def test_one_arrival_reads_only_its_album(tmp_path: Path) -> None:
     out = tmp_path / "albums"
     with _library(tmp_path) as library:
@@ -281,10 +286,7 @@ def test_a_stop_between_adopting_and_updating_takes_nothing_twice(
         (out / red / "red1.png").rename(out / blue / "red1.png")
         (out / red / "red2.png").unlink()
 
-        def stop(*args: object, **kwargs: object) -> object:
-            raise KeyboardInterrupt
-
-        monkeypatch.setattr(tree_writer, "update_albums", stop)
+        monkeypatch.setattr(tree_writer, "update_albums", _stop)
         with pytest.raises(KeyboardInterrupt):
             library.take_gestures()
         monkeypatch.undo()
@@ -305,10 +307,7 @@ def test_a_stop_inside_adopting_takes_nothing_twice(
         red, blue = folder_of(out, "red0.png"), folder_of(out, "blue0.png")
         (out / red / "red1.png").rename(out / blue / "red1.png")
 
-        def stop(*args: object, **kwargs: object) -> object:
-            raise KeyboardInterrupt
-
-        monkeypatch.setattr(sidecar, "write_index", stop)  # the members files are written
+        monkeypatch.setattr(sidecar, "write_index", _stop)  # the members files are written
         with pytest.raises(KeyboardInterrupt):
             library.take_gestures()
         monkeypatch.undo()
@@ -467,10 +466,7 @@ def test_a_stop_after_a_write_before_the_stamps_are_saved_takes_no_gesture(
     with _library(tmp_path) as library:
         late = photo(tmp_path / "photos" / "late-red.png", "red", 77)
 
-        def stop(*args: object, **kwargs: object) -> None:
-            raise KeyboardInterrupt
-
-        monkeypatch.setattr(gesture_watch, "write_json_atomically", stop)
+        monkeypatch.setattr(gesture_watch, "write_json_atomically", _stop)
         with pytest.raises(KeyboardInterrupt):
             library.ingest([late])
         monkeypatch.undo()
