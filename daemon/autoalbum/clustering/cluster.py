@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import replace
 
 from autoalbum.clustering.choose_k import KChoice, check_k_range, scan
 from autoalbum.clustering.granularity import choose_albums
 from autoalbum.clustering.kmeans import Clustering, Vectors, as_rows, kmeans
+from autoalbum.clustering.near_copies import fold_near_copies
 from autoalbum.clustering.spectral import spectral, spectral_ok
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,10 @@ def cluster(
     check_k_range(*k_range)
     if method is Method.SPECTRAL and spectral_ok(len(x), k_range[0]):
         clustering, choice = choose_albums(x, granularity=granularity, k_range=k_range, seed=seed)
-        log.info("chose k=%d (%s, granularity %+g)", choice.k, choice.method, granularity)
-        return clustering, choice
-    choice, fit = scan(x, k_range[0], k_range[1], seed)
+    else:
+        choice, fit = scan(x, k_range[0], k_range[1], seed)
+        clustering = fit or kmeans(x, choice.k, seed=seed, use_gpu=use_gpu)
+    clustering = fold_near_copies(x, clustering, fewest=k_range[0])
+    choice = replace(choice, k=clustering.k)
     log.info("chose k=%d (%s %.3f)", choice.k, choice.method, choice.score)
-    return (fit or kmeans(x, choice.k, seed=seed, use_gpu=use_gpu)), choice
+    return clustering, choice

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.clustering.near_copies import NEAR_DUPLICATE_SIMILARITY
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import (
     Embedder,
@@ -32,7 +33,7 @@ from autoalbum.library.catalog import Catalog
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
 from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
-from autoalbum.library.search import NEAR_DUPLICATE_SIMILARITY, DuplicateGroup, Neighbour, Search
+from autoalbum.library.search import DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
 from autoalbum.printable import printable

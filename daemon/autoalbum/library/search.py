@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from autoalbum.clustering.near_copies import NEAR_DUPLICATE_SIMILARITY
 from autoalbum.embedding.embedder import Embedder, normalise
 from autoalbum.embedding.pipeline import embed_paths
 from autoalbum.errors import AutoalbumError
@@ -27,10 +28,6 @@ from autoalbum.library.records import Status
 from autoalbum.library.stores import Stores
 
 PAIR_BLOCK = 4_096  # rows per block of the all-pairs comparison (64 MB of similarities)
-
-# Calibrated on flowers17: resized and re-encoded copies score >= 0.97, 5%-cropped copies
-# about 0.95 (5th percentile 0.88), mirrored 0.95; distinct cat/dog photos never exceed 0.81.
-NEAR_DUPLICATE_SIMILARITY = 0.90
 
 
 @dataclass(frozen=True)
