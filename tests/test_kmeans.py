@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from sklearn.metrics import normalized_mutual_info_score
 
 from autoalbum.clustering.kmeans import ClusterError, kmeans
 from blobs import SIZES, sphere_blobs, unit
@@ -20,6 +21,8 @@ def test_kmeans_recovers_blobs_numbered_by_size(
 ) -> None:
     vectors, truth = blobs
     result = kmeans(vectors, 4)
+    # scripts/clustering_spread.py kmeans-blobs: k 4 and album i exactly blob i in 60/60 draws
+    # (3 data seeds x seeds 0-4 x rows as they are, reordered, through float16, noised)
     assert result.k == 4
     # Blob sizes are distinct and in descending order, so album i must be exactly blob i.
     np.testing.assert_array_equal(result.labels, truth)
@@ -57,6 +60,7 @@ def test_use_gpu_falls_back_to_the_cpu_build(
     blobs: tuple[NDArray[np.float32], NDArray[np.int64]],
 ) -> None:
     vectors, truth = blobs
+    # scripts/clustering_spread.py kmeans-blobs: the blobs exactly in 60/60 draws, as above
     np.testing.assert_array_equal(kmeans(vectors, 4, use_gpu=True).labels, truth)
 
 
@@ -65,13 +69,19 @@ def test_equal_sizes_number_albums_by_first_member() -> None:
     result = kmeans(vectors, 3)
     first_seen = list(dict.fromkeys(truth.tolist()))
     expected = np.array([first_seen.index(t) for t in truth])
+    # scripts/clustering_spread.py kmeans-equal-sizes: exactly these labels in 60/60 draws (3
+    # data seeds x seeds 0-4 x rows as they are, reordered, through float16, noised)
     np.testing.assert_array_equal(result.labels, expected)
 
 
 def test_kmeans_on_few_points_prints_no_faiss_warning(capfd: pytest.CaptureFixture[str]) -> None:
-    vectors, _ = sphere_blobs((3, 3, 2), dim=64)
+    vectors, truth = sphere_blobs((3, 3, 2), dim=64)
     result = kmeans(vectors, 3)
-    assert sorted(np.bincount(result.labels).tolist()) == [2, 3, 3]
+    # scripts/clustering_spread.py kmeans-few-points: k 3 in 200/200 draws (5 data seeds x seeds
+    # 0-9 x rows as they are, reordered, through float16, noised); sizes 2 3 3 in 186, and NMI
+    # 0.59-1.00: 1 2 5, 1 3 4 or 2 2 4 at a few data seed and seed pairs (seed 5 on these).
+    assert result.k == 3
+    assert normalized_mutual_info_score(truth, result.labels) > 0.5
     assert capfd.readouterr().err == ""
 
 

@@ -19,6 +19,9 @@ def test_first_index_embeds_and_files_albums(root: Path) -> None:
         report = library.index_files()
     assert (report.found, report.embedded, len(report.failed)) == (12, 12, 0)
     albums = links(root)
+    # scripts/clustering_spread.py library-colours: 2 albums, one colour each, in 24/24 draws (3
+    # photo seeds, seeds 0-4, photos in their order, renamed into another, vectors through
+    # float16, noised)
     assert len(albums) == 2
     assert sorted(albums.values()) == [
         " ".join(sorted(f"blue{i}.png" for i in range(6))),

@@ -154,6 +154,9 @@ def test_sort_and_the_library_name_the_same_photos_alike(
     with Library(config, lambda: embedder) as library:
         library.index_files()
         kept = {a.name for a in library.catalog.albums() if a.centroid is not None}
+    # scripts/clustering_spread.py names-codes: k-means at k=4 on the vectors and on the 8-bit
+    # codes the library keeps made the same albums and names in 40/40 draws (seeds 0-9 x the
+    # vectors in their order, reordered, through float16, noised)
     assert kept == {a.label for a in sorted_.albums}
 
 
@@ -165,7 +168,11 @@ def test_sort_names_cats_and_dogs(tmp_path: Path, embedder: OnnxEmbedder) -> Non
         for source in sorted((CATSDOGS / kind).iterdir())[:40]:
             shutil.copy(source, photos / kind)
     summary = sort_photos([photos], tmp_path / "albums", embedder, SortOptions(k=2))
+    # scripts/clustering_spread.py names-catsdogs: "cat" and "dog" in 60/60 draws, each album's
+    # own kind 0.929-0.976 of it (0.952-0.976 on these 80 photos), over these and two random
+    # sets of 40 and 40 x seeds 0-4 x the vectors in their order, reordered, through float16,
+    # noised
     assert sorted(a.label for a in summary.albums) == ["cat", "dog"]
     for album in summary.albums:
         kinds = Counter(m.path.parent.name for m in album.members)
-        assert kinds[album.label] >= 0.9 * len(album.members), kinds
+        assert kinds[album.label] >= 0.85 * len(album.members), kinds

@@ -1,4 +1,4 @@
-"""Albums are stable on real photos: 5% more photos keep >= 95% of images in a same-named album."""
+"""Albums are stable on real photos: 5% more photos keep >= 90% of images in a same-named album."""
 
 from __future__ import annotations
 
@@ -49,4 +49,9 @@ def test_five_percent_more_photos_keep_albums(tmp_path: Path, embedder: OnnxEmbe
         after = _album_names(library)
     assert report.embedded == len(held_out)
     kept = sum(after.get(path) == name for path, name in before.items())
-    assert kept / len(before) >= 0.95, f"only {kept}/{len(before)} kept their album name"
+    # scripts/clustering_spread.py stability-flowers17: 0.919-0.998 kept in 6 draws (which 5%
+    # held out x seeds 0-4 x photos in their order, renamed into another, vectors through
+    # float16, noised); 0.991 here, 0.991-0.998 while the albums stayed 6; 0.919 once, when a 7th
+    # album came with the new photos (granularity.py's doc: splits near the threshold come and
+    # go as a library grows)
+    assert kept / len(before) >= 0.9, f"only {kept}/{len(before)} kept their album name"
