@@ -63,3 +63,28 @@ def test_a_deleted_arrival_is_forgotten() -> None:
     backlog.arrive(_paths(3, "new"))
     backlog.forget(_paths(1, "new"))
     assert backlog.take()[0] == _paths(3, "new")[1:]
+
+
+def test_a_refused_chunk_goes_back_to_the_front_of_the_queue() -> None:
+    backlog = Backlog(Clock())
+    backlog.catch_up(_paths(300), sample_first=False)
+    chunk, live = backlog.take()
+    backlog.put_back(chunk, live=live)
+    assert backlog.progress == CatchUp(0, 300, 0.0)
+    backlog.arrive(_paths(2, "new"))
+    arrivals, live = backlog.take()
+    backlog.put_back(arrivals, live=live)
+    backlog.arrive(_paths(3, "new")[2:])
+    assert backlog.take() == (_paths(3, "new"), True)
+    assert backlog.take() == (chunk, False)
+
+
+def test_departures_wait_until_they_are_recorded() -> None:
+    backlog = Backlog(Clock())
+    backlog.arrive(_paths(2, "new"))
+    backlog.depart(_paths(1, "new") + _paths(1))
+    assert backlog.departures == _paths(1, "new") + _paths(1)
+    assert backlog.take() == (_paths(2, "new")[1:], True), "a departed arrival is forgotten"
+    backlog.recorded(_paths(1))
+    assert backlog.departures == _paths(1, "new")
+    assert not len(backlog)

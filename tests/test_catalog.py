@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from autoalbum.library.catalog import Catalog, CatalogError
+from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogError
 from autoalbum.library.codes import unpack
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
@@ -221,3 +223,25 @@ def test_a_schema_3_catalog_gains_an_empty_tagged_table(tmp_path: Path) -> None:
     with Catalog(path) as catalog:
         assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert catalog.tagged() == {}
+
+
+def test_a_second_connection_leaves_the_first_ones_locks(tmp_path: Path) -> None:
+    """Opening the catalog twice in one process (the daemon and its recluster thread) must not
+    drop the first connection's locks: closing any descriptor of the file would, and another
+    process would then delete the WAL under it and miss its commits."""
+    path = tmp_path / CATALOG_NAME
+    reader = (
+        "import sys; from pathlib import Path; from autoalbum.library.catalog import Catalog\n"
+        "with Catalog(Path(sys.argv[1])) as catalog: print(catalog.meta('b'))"
+    )
+
+    def seen_elsewhere() -> str:
+        done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    with Catalog(path) as first, Catalog(path):
+        assert seen_elsewhere() == "None"
+        with first.transaction():
+            first.set_meta("b", "committed")
+        assert seen_elsewhere() == "committed"

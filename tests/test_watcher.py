@@ -287,8 +287,12 @@ def test_inotify_limit_falls_back_to_polling(
 
 
 def test_other_errors_are_not_hidden_by_polling(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        FolderWatcher([tmp_path / "missing"]).start()
+    class Broken(InotifyObserver):
+        def schedule(self, *_: object, **__: object) -> None:  # type: ignore[override]
+            raise OSError(errno.EIO, "input/output error")
+
+    with pytest.raises(OSError, match="input/output error"):
+        FolderWatcher([tmp_path], native_factory=Broken).start()
 
 
 _UNDER_LIMIT = """
@@ -340,3 +344,15 @@ def test_stop_wakes_a_waiting_consumer(photos: Path) -> None:
     timer.join()
     watcher.stop()  # again: nothing happens
     assert watcher.changes(timeout=10) == []  # stopped: returns at once
+
+
+def test_a_missing_folder_is_not_watched_and_the_others_are(tmp_path: Path) -> None:
+    """An offline folder (an unplugged drive) must not stop the watch over the others."""
+    (tmp_path / "here").mkdir()
+    with FolderWatcher([tmp_path / "gone", tmp_path / "here"], settle_seconds=0.1) as watcher:
+        (tmp_path / "here" / "new.jpg").write_bytes(b"x" * 10)
+        deadline = time.monotonic() + 10
+        changes: list[Change] = []
+        while time.monotonic() < deadline and not changes:
+            changes = watcher.changes(timeout=0.2)
+    assert [c.path.name for c in changes] == ["new.jpg"]

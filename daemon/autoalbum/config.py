@@ -67,6 +67,12 @@ class LibraryConfig:
     follow_symlinks: bool = _doc(
         "follow symlinks that lead out of the watched folders", default=False
     )
+    hold_deletions_hours: float = _doc(
+        "when more than half of a folder's photos (and over 100) vanish at once, keep them in "
+        "their albums this long before taking them out, in case a drive was unmounted "
+        "(autoalbum index --accept-deletions takes them out at once); 0: never hold back",
+        default=24.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,11 @@ class WatchConfig:
     poll_seconds: float = _doc("polling interval when polling", 5.0)
     settle_seconds: float = _doc("a file must keep its size and mtime this long to count", 0.5)
     reconcile_minutes: float = _doc("full rescan interval catching missed events; 0: never", 60.0)
+    check_folders_seconds: float = _doc(
+        "how often the photo folders are checked for being there (a drive unplugged or "
+        "mounted again); a folder that is back is watched afresh and scanned",
+        30.0,
+    )
 
 
 @dataclass(frozen=True)

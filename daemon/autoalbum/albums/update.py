@@ -21,6 +21,7 @@ with arrivals, where a swap shows the new tree at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -65,11 +66,52 @@ def _link(original: str, folder: str, target: LinkTargets, taken: set[str]) -> s
             continue
 
 
+class _Undo:
+    """What an update in place did to the album folders, taken back should it fail before
+    index.json names the new state (a full disk, a read-only remount): the folders are then as
+    they were, and the user's links are never read as moved or deleted by them."""
+
+    def __init__(self) -> None:
+        self.renamed: list[tuple[Path, Path]] = []  # album folders, (old, new)
+        self.folders: list[Path] = []  # album folders made
+        self.removed: list[tuple[str, Path]] = []  # links unlinked: (target, link)
+        self.made: list[Path] = []  # links made
+
+    def unlink(self, link: Path) -> None:
+        target = os.readlink(link)
+        link.unlink()
+        self.removed.append((target, link))
+
+    def committed(self) -> None:
+        """index.json names the new state: nothing is to be taken back."""
+        self.renamed, self.folders, self.removed, self.made = [], [], [], []
+
+    def take_back(self) -> None:
+        for link in reversed(self.made):
+            with contextlib.suppress(OSError):
+                link.unlink()
+        for target, link in self.removed:
+            with contextlib.suppress(OSError):
+                os.symlink(target, link)
+        for folder in self.folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        for old, new in reversed(self.renamed):
+            with contextlib.suppress(OSError):
+                os.rename(new, old)
+
+
 def _sync_album(
-    out: Path, real_out: Path, folder: str, current: Sequence[Linked], wanted: Sequence[Row]
+    out: Path,
+    real_out: Path,
+    folder: str,
+    current: Sequence[Linked],
+    wanted: Sequence[Row],
+    undo: _Undo,
 ) -> tuple[list[Linked], int, int]:
     """Bring one album folder from `current` to `wanted`: unlink leavers, link arrivals under
-    a free name, keep the rest. Returns its photos, links added and links removed."""
+    a free name, keep the rest, noting in `undo` what it did. Returns its photos, links added
+    and links removed."""
     distance = {path: round(float(far), 6) for path, far in wanted}
     kept: dict[str, str] = {}
     removed = 0
@@ -77,9 +119,11 @@ def _sync_album(
         if photo.path in distance:
             kept[photo.path] = photo.link
         elif (out / folder / photo.link).is_symlink():
-            (out / folder / photo.link).unlink()
+            undo.unlink(out / folder / photo.link)
             removed += 1
-    (out / folder).mkdir(exist_ok=True)
+    if not (out / folder).is_dir():
+        (out / folder).mkdir()
+        undo.folders.append(out / folder)
     taken: set[str] | None = None  # every name in the folder, once an arrival needs one
     target = LinkTargets(os.path.join(real_out, folder))
     photos, added = [], 0
@@ -89,6 +133,7 @@ def _sync_album(
             if taken is None:
                 taken = {name_key(name) for name in os.listdir(out / folder)}
             link = _link(path, os.path.join(out, folder), target, taken)
+            undo.made.append(out / folder / link)
             added += 1
         photos.append(Linked(path, link, far))
     return photos, added, removed
@@ -178,12 +223,18 @@ def update_albums(
             max_changed * links
         ):
             return None
-    for old, new in renames.values():  # before the members files name the new folders
-        os.rename(out / old, out / new)
-    if renames:
-        fsync_folder(out)
-        log.info("renamed %d album folders in %s", len(renames), out)
-    return _apply(out, index, albums, folders, photos, current, gone, failures)
+    undo = _Undo()
+    try:
+        for old, new in renames.values():  # before the members files name the new folders
+            os.rename(out / old, out / new)
+            undo.renamed.append((out / old, out / new))
+        if renames:
+            fsync_folder(out)
+            log.info("renamed %d album folders in %s", len(renames), out)
+        return _apply(out, index, albums, folders, photos, current, gone, failures, undo)
+    except BaseException:
+        undo.take_back()
+        raise
 
 
 def _can_rename(out: Path, renames: Collection[tuple[str, str]], listed: Collection[str]) -> bool:
@@ -223,9 +274,11 @@ def _apply(
     current: dict[int, list[Linked]],
     gone: Sequence[Shelf],
     failures: Sequence[tuple[Path, str]],
+    undo: _Undo,
 ) -> tuple[int, int]:
     """Members files of the albums compared that changed, then index.json, then the albums
-    that went: the order the readers of sidecar.py rely on."""
+    that went: the order the readers of sidecar.py rely on. What is done before index.json
+    is noted in `undo`."""
     generation = index.generation + 1
     real_out = Path(os.path.realpath(out))
     shelves = {shelf.number: shelf for shelf in index.albums}
@@ -235,7 +288,9 @@ def _apply(
         shelf = shelves.get(album.number)
         if album.number in photos:
             before = current.get(album.number, [])
-            linked, more, fewer = _sync_album(out, real_out, folder, before, photos[album.number])
+            linked, more, fewer = _sync_album(
+                out, real_out, folder, before, photos[album.number], undo
+            )
             added, removed = added + more, removed + fewer
             if shelf is None or linked != before or shelf.folder != folder:
                 write_members(out, album.number, folder, generation, linked)
@@ -247,6 +302,7 @@ def _apply(
         new.append(replace(shelf, label=album.label))
     if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
         write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))
+    undo.committed()
     for shelf in gone:
         removed += _remove_album(out, shelf, current[shelf.number])
     if added or removed:
@@ -269,17 +325,28 @@ def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
         photos = read_members(out, shelf)
     except (IndexChanged, ValueError):
         return False
-    if new_folder != shelf.folder:
-        if os.path.lexists(out / new_folder) and name_key(new_folder) != name_key(shelf.folder):
-            raise AlbumsError(f"can't rename {out / shelf.folder}: {out / new_folder} exists")
-        os.rename(out / shelf.folder, out / new_folder)
-        fsync_folder(out)
-    generation = index.generation + 1
-    write_members(out, number, new_folder, generation, photos)
-    shelves = tuple(
-        Shelf(number, new_folder, label, s.size, generation) if s.number == number else s
-        for s in index.albums
-    )
-    write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
+    moved = new_folder != shelf.folder
+    if (
+        moved
+        and os.path.lexists(out / new_folder)
+        and name_key(new_folder) != name_key(shelf.folder)
+    ):
+        raise AlbumsError(f"can't rename {out / shelf.folder}: {out / new_folder} exists")
+    undo = _Undo()
+    try:
+        if moved:
+            os.rename(out / shelf.folder, out / new_folder)
+            undo.renamed.append((out / shelf.folder, out / new_folder))
+            fsync_folder(out)
+        generation = index.generation + 1
+        write_members(out, number, new_folder, generation, photos)
+        shelves = tuple(
+            Shelf(number, new_folder, label, s.size, generation) if s.number == number else s
+            for s in index.albums
+        )
+        write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
+    except BaseException:
+        undo.take_back()
+        raise
     log.info("renamed %s to %s", out / shelf.folder, out / new_folder)
     return True

@@ -23,8 +23,10 @@ from autoalbum.cli import (
     merge,
     move,
     recluster,
+    refused,
     rename,
     report,
+    restore,
     retire,
     run,
     sample_photos,
@@ -42,7 +44,7 @@ COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
     for module in (
         sort, inspect, index, recluster, rename, move, exclude, merge, retire, album, corrections,
-        undo, tags, similar, duplicates, run, status, evaluate, report, sample_photos,
+        undo, tags, similar, duplicates, run, status, restore, evaluate, report, sample_photos,
     )
 )  # fmt: skip
 
@@ -107,8 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except AutoalbumError as error:
-        print(f"error: {printable(error, lines=True)}", file=sys.stderr)
+    except Exception as error:
+        # A full disk, a read-only remount or permission lost: said as one line too.
+        user_error = refused.explained(error, args) or error
+        if not isinstance(user_error, AutoalbumError):
+            raise
+        print(f"error: {printable(user_error, lines=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

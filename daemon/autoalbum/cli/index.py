@@ -11,12 +11,21 @@ from autoalbum.printable import printable
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser, model=True)
+    parser.add_argument(
+        "--accept-deletions", action="store_true",
+        help="take out of the albums the photos of a mass deletion held back, and those of a "
+        "folder that is empty, lost its .autoalbum-root marker or moved to another device "
+        "(autoalbum status shows them); a missing folder stays offline",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Index new and changed photos of the configured folders and file them into albums."""
     with open_library(args) as library, ExitStack() as stack:
-        report = library.index_files(progress_starter(stack))
+        report = library.index_files(
+            progress_starter(stack), accept_deletions=args.accept_deletions
+        )
+        offline = library.folders.offline()
     print(
         f"indexed {report.found} files in {report.seconds:.1f} s: {report.embedded} embedded, "
         f"{report.relinked} moved or duplicate, {report.unchanged} unchanged, "
@@ -24,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for failure in report.failed:
         print(f"  failed: {printable(failure.path)}: {printable(failure.reason)}")
+    for folder in offline:
+        print(f"  {folder.describe()}: its photos are kept in their albums")
     return 0
 
 

@@ -34,9 +34,17 @@ def _leads_back(folder: Path) -> bool:
 
 
 def _walk(
-    root: Path, excluded: Sequence[Path], follow_symlinks: bool, tick: Callable[[], None]
+    root: Path,
+    excluded: Sequence[Path],
+    follow_symlinks: bool,
+    tick: Callable[[], None],
+    unreadable: Callable[[Path], None],
 ) -> Iterator[Path]:
-    walk = os.walk(root, onerror=_report_walk_error, followlinks=follow_symlinks)
+    def report(error: OSError) -> None:
+        log.warning("cannot read folder %s: %s", error.filename, error.strerror)
+        unreadable(Path(error.filename))
+
+    walk = os.walk(root, onerror=report, followlinks=follow_symlinks)
     for folder, dirs, files in walk:
         tick()
         here = Path(folder)
@@ -56,20 +64,18 @@ def _walk(
                 yield path
 
 
-def _report_walk_error(error: OSError) -> None:
-    log.warning("cannot read folder %s: %s", error.filename, error.strerror)
-
-
 def find_images(
     sources: Sequence[Path],
     exclude: Sequence[Path] = (),
     *,
     follow_symlinks: bool = False,
     tick: Callable[[], None] = lambda: None,
+    unreadable: Callable[[Path], None] = lambda folder: None,
 ) -> list[Path]:
     """Absolute paths of all image files under `sources`, sorted, without duplicates; with
     `follow_symlinks`, also those reached through symlinks, named by the path through the link.
-    `tick` is called once per folder: a long scan can tell a watchdog it is alive."""
+    `tick` is called once per folder: a long scan can tell a watchdog it is alive;
+    `unreadable` with each folder that could not be read (its photos are not listed)."""
     excluded = [Path(os.path.abspath(p)) for p in exclude]
     found: dict[Path, None] = {}
     for source in sources:
@@ -79,5 +85,5 @@ def find_images(
         if _is_within(root, excluded):
             log.warning("skipping %s: it is inside the album folder", root)
             continue
-        found.update(dict.fromkeys(_walk(root, excluded, follow_symlinks, tick)))
+        found.update(dict.fromkeys(_walk(root, excluded, follow_symlinks, tick, unreadable)))
     return sorted(found)

@@ -7,18 +7,24 @@ byte per dimension (library/codes.py), deflated, in the narrow `vectors` table: 
 d=1280 stored in about 800 (four or five to a 4 KB page), the whole catalog about 1.4 KB a
 photo. Nothing reads all of them but a recluster, a search and `duplicates`, each when it runs.
 Paths are stored as the bytes the kernel gave (BLOBs), so any file name fits, compares and sorts
-byte by byte.
+byte by byte. Opening checks the file (`PRAGMA quick_check`, which reads every page but decodes
+nothing) and refuses a damaged one, saying how to restore its kept copy (backup.py) or rebuild.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from autoalbum.errors import AutoalbumError
+from autoalbum.library.backup import kept_copy
+from autoalbum.library.integrity import damage, is_damage, read_ahead
 from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
 from autoalbum.library.schema import COMPACT_AFTER, CONVERSIONS, MIGRATIONS, SCHEMA_VERSION
 from autoalbum.library.tables.albums import Albums
@@ -31,6 +37,7 @@ __all__ = [
     "CATALOG_NAME",
     "AlbumRecord",
     "Catalog",
+    "CatalogDamagedError",
     "CatalogError",
     "FileRecord",
     "RunRecord",
@@ -46,21 +53,65 @@ class CatalogError(AutoalbumError):
     """The catalog file can't be opened or is from a newer autoalbum."""
 
 
+class CatalogDamagedError(CatalogError):
+    """The catalog is not a database, is cut short, fails its check, or is gone while its copy
+    is kept: autoalbum won't work on it, and says how to restore the copy or rebuild."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"cannot open the catalog {path}: {problem}, and autoalbum won't "
+                         f"start on a damaged catalog. {way_out(path.parent)}")  # fmt: skip
+        self.path = path
+        self.problem = problem
+
+
+def way_out(state: Path) -> str:
+    """How to get a library whose catalog is damaged working again."""
+    rebuild = (
+        f"move the state folder {state} aside and run `autoalbum index` to rebuild the library "
+        "from the photos (every photo is embedded again)"
+    )
+    copy = kept_copy(state)
+    if copy is None:
+        return f"No copy of it is kept yet (one is taken after each recluster): {rebuild}"
+    return (
+        f"Put back the copy taken after the last recluster, {copy.describe()}, with `autoalbum "
+        "restore` (and the same --config): photos added since are taken in again by the next "
+        f"index or run, without embedding again those the copy has; corrections made since are "
+        f"lost. Or {rebuild}"
+    )
+
+
 class Catalog(Files, Contents, Albums, Corrections):
     """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_lost(path)
+        key = Path(os.path.abspath(path))
+        first = _held.open(key, lambda: read_ahead(path))  # for the check
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except BaseException:
+            _held.close(key)
+            raise
+        self._key: Path | None = key
+        try:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            if first and (problem := damage(self.db)):
+                raise CatalogDamagedError(path, f"it is damaged ({problem})")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            self.close()
+            if is_damage(exc):
+                raise CatalogDamagedError(path, f"it is damaged ({exc})") from exc
             raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> Catalog:
         return self
@@ -69,7 +120,10 @@ class Catalog(Files, Contents, Albums, Corrections):
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        if self._key is not None:
+            self.db.close()
+            _held.close(self._key)
+            self._key = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -77,10 +131,13 @@ class Catalog(Files, Contents, Albums, Corrections):
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) leaves the transaction open; SQLite may have rolled
+            # back already after some errors.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -121,3 +178,44 @@ class Catalog(Files, Contents, Albums, Corrections):
             row["kind"], row["started_at"], row["seconds"], row["images"], row["k"],
             row["score"], row["method"],
         )  # fmt: skip
+
+
+class _Held:
+    """The catalogs this process has open. Closing any descriptor of a file drops every POSIX
+    lock the process holds on it, SQLite's included (another process would then delete the
+    WAL under the open connection, and commits with it): so the file is read ahead, and
+    checked, only by the first connection; a later one (the daemon's recluster thread) finds it
+    checked."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[Path] = Counter()
+
+    def open(self, path: Path, first: Callable[[], None]) -> bool:
+        """Count a connection to `path`; run `first` if it is the only one. Whether it is."""
+        with self._lock:
+            self._counts[path] += 1
+            if self._counts[path] == 1:
+                first()
+                return True
+            return False
+
+    def close(self, path: Path) -> None:
+        with self._lock:
+            self._counts[path] -= 1
+            if self._counts[path] <= 0:
+                del self._counts[path]
+
+
+_held = _Held()
+
+
+def _refuse_lost(path: Path) -> None:
+    """A catalog gone or emptied while its copy is kept is damaged, not a new library: opened,
+    it would start afresh, and the next recluster would replace the copy with an empty one."""
+    if kept_copy(path.parent) is None:
+        return
+    if not path.exists():
+        raise CatalogDamagedError(path, "it is missing, though its copy is kept")
+    if path.stat().st_size == 0:  # a catalog SQLite has ever opened has at least its header
+        raise CatalogDamagedError(path, "it is empty")

@@ -54,6 +54,16 @@ class IndexReport:
 
 
 @dataclass
+class Scan:
+    """What a scan of the photo folders found: the photos, the folders holding any, and the
+    subfolders that could not be read (whose photos are not among them)."""
+
+    paths: list[Path] = field(default_factory=list)
+    holding: set[Path] = field(default_factory=set)
+    unreadable: list[Path] = field(default_factory=list)
+
+
+@dataclass
 class _Sorted:
     """A chunk's changed files, sorted by what they need."""
 
@@ -84,17 +94,25 @@ class Indexer:
         self.stores = stores
         self.embedder = embedder  # lazy: loads the model only when something needs embedding
 
-    def scan(self, tick: Callable[[], None] = lambda: None) -> list[Path]:
-        """The photos in the folders now, less the ignored ones; `tick` once per folder."""
-        library = self.library
-        paths = find_images(
-            library.folders,
-            exclude=[library.albums, library.state],
-            follow_symlinks=library.follow_symlinks,
-            tick=tick,
-        )
-        ignored = library.ignore
-        return [p for p in paths if not any(fnmatch.fnmatch(p.name, pat) for pat in ignored)]
+    def scan(self, folders: Sequence[Path], tick: Callable[[], None] = lambda: None) -> Scan:
+        """The photos in `folders` now, less the ignored ones; `tick` once per folder."""
+        library, ignored = self.library, self.library.ignore
+        scan = Scan()
+        found: dict[Path, None] = {}
+        for folder in folders:
+            paths = find_images(
+                [folder],
+                exclude=[library.albums, library.state],
+                follow_symlinks=library.follow_symlinks,
+                tick=tick,
+                unreadable=scan.unreadable.append,
+            )
+            kept = [p for p in paths if not any(fnmatch.fnmatch(p.name, pat) for pat in ignored)]
+            if kept:
+                scan.holding.add(folder)
+            found.update(dict.fromkeys(kept))
+        scan.paths = sorted(found)
+        return scan
 
     def vanished(self, present: Sequence[Path]) -> list[Path]:
         """Catalogued files not among `present` and not yet known to be missing."""

@@ -107,8 +107,9 @@ class Keeper:
     def recluster(
         self, write: bool = True, cancelled: Callable[[], bool] = lambda: False
     ) -> ReclusterReport:
-        """Cluster all photos afresh; old albums keep their number and name where matched.
-        Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits."""
+        """Cluster all photos afresh; old albums keep their number and name where matched, and
+        the catalog's copy is taken anew. Raises `Cancelled`, having changed nothing, if
+        `cancelled()` before it commits."""
         started = time.monotonic()
         ids = self.catalog.content_ids(live_only=True)
         if len(ids) == 0:
@@ -150,6 +151,7 @@ class Keeper:
             len(ids), clustering.k, unsorted, choice, time.monotonic() - started
         )
         self.record("recluster", started, len(ids), clustering.k, choice)
+        self.stores.keep_copy()  # what `autoalbum restore` puts back if the catalog is damaged
         return report
 
     def recentre(self) -> None:

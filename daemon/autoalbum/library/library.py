@@ -30,6 +30,7 @@ from autoalbum.embedding.embedder import (
 )
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import Catalog
+from autoalbum.library.folders import Folders
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
 from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
@@ -130,7 +131,12 @@ class Library:
         self._config = config
         stores, model = self._stores, self._embedder
         self._indexer = Indexer(config.library, config.model, stores, model)
-        self._tagger = Tagger(config.tags, stores.catalog)
+        self.folders = Folders(
+            config.library.folders, stores.catalog, config.library.hold_deletions_hours
+        )
+        self._unreadable: list[Path] = []  # subfolders the last scan could not read
+        offline = self.folders.offline
+        self._tagger = Tagger(config.tags, stores.catalog, lambda: [o.folder for o in offline()])
         tagger = self._tagger if config.tags.enabled else None  # off: sidecars left as they are
         before: Keeper | None = getattr(self, "_keeper", None)
         self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger)
@@ -158,18 +164,34 @@ class Library:
 
     # indexing
 
-    def index_files(self, progress: Progress | None = None) -> IndexReport:
-        """Bring the catalog up to date with the folders; embed only new content."""
+    def index_files(
+        self, progress: Progress | None = None, *, accept_deletions: bool = False
+    ) -> IndexReport:
+        """Bring the catalog up to date with the folders; embed only new content. Offline
+        folders are left as they are, and a mass deletion held back (library/folders.py)
+        unless `accept_deletions`."""
         started = time.monotonic()
         self._keeper.tree.take_gestures()  # what the user did while nothing was running
-        paths = self._indexer.scan()
-        return self.ingest(paths, self._indexer.vanished(paths), progress, started=started)
+        paths = self._scan(accept=accept_deletions)
+        vanished = self._indexer.vanished(paths)
+        return self.ingest(
+            paths, vanished, progress, started=started, accept_deletions=accept_deletions
+        )
 
     def backlog(self, tick: Callable[[], None] = lambda: None) -> tuple[list[Path], list[Path]]:
         """What the folders hold that the catalog does not know yet: new or changed files,
-        and catalogued files that are gone. `tick` now and then, for a watchdog."""
-        paths = self._indexer.scan(tick)
+        and catalogued files that are gone (screened as `ingest` takes them). `tick` now and
+        then, for a watchdog."""
+        paths = self._scan(tick)
         return self._indexer.changed(paths, tick), self._indexer.vanished(paths)
+
+    def _scan(self, tick: Callable[[], None] = lambda: None, *, accept: bool = False) -> list[Path]:
+        """The photos in the folders that are there; which are offline is recorded."""
+        self.folders.look(accept=accept)
+        scan = self._indexer.scan(self.folders.available(), tick)
+        self._unreadable = scan.unreadable
+        self.folders.look(scan.holding, accept=accept)
+        return scan.paths
 
     def ingest(
         self,
@@ -180,11 +202,15 @@ class Library:
         started: float | None = None,
         write_tree: bool = True,
         cluster_first: bool = True,
+        accept_deletions: bool = False,
     ) -> IndexReport:
         """Take in files that may be new or changed and files that are gone; file them into
         albums, and update the album tree unless the caller will (`write_tree`). With no
-        albums yet, cluster them first, unless the caller will (`cluster_first`)."""
+        albums yet, cluster them first, unless the caller will (`cluster_first`). Files gone
+        from an offline folder stay, as do those of a mass deletion held back, unless
+        `accept_deletions` (library/folders.py)."""
         started = time.monotonic() if started is None else started
+        vanished = self.folders.screen(vanished, self._unreadable, accept=accept_deletions)
         keeper, tree = self._keeper, self._keeper.tree
         touched = tree.albums_of([*paths, *vanished])  # the albums they leave
         report = self._indexer.update(paths, vanished, progress)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
 import os
 from pathlib import Path
 from typing import IO
 
 from autoalbum.errors import AutoalbumError
+from autoalbum.faults import fault_of
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "daemon.lock"
 
@@ -25,7 +30,7 @@ class LibraryLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
+        handle = _open(self.path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -36,9 +41,19 @@ class LibraryLock:
                 f"another autoalbum daemon (pid {pid}) is running on this library "
                 f"({self.path.parent}); stop it first"
             ) from None
-        handle.truncate(0)
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            # Over the pid before it, in place: a full disk has no block for a new one.
+            if not handle.writable():
+                raise OSError(errno.EROFS, "read-only file system")
+            written = str(os.getpid()).encode()
+            os.pwrite(handle.fileno(), written, 0)
+            os.ftruncate(handle.fileno(), len(written))
+        except OSError as error:
+            if fault_of(error) is None:
+                handle.close()
+                raise
+            log.warning("can't write the pid into %s (%s); the library is locked all the same",
+                        self.path, error.strerror)  # fmt: skip
         self._file = handle
 
     def release(self) -> None:
@@ -52,6 +67,17 @@ class LibraryLock:
 
     def __exit__(self, *_: object) -> None:
         self.release()
+
+
+def _open(path: Path) -> IO[str]:
+    """The lock file, made if need be; only read where the state folder is read-only (a lock
+    holds on a file opened for reading too)."""
+    try:
+        return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+")
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES) or not path.exists():
+            raise
+        return path.open("r")
 
 
 def holder(state: Path) -> int | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from autoalbum.embedding.embedder import ModelIdentity
 from autoalbum.errors import AutoalbumError
+from autoalbum.library.backup import KeptCopy, remove_stale_copies, take_copy
 from autoalbum.library.catalog import CATALOG_NAME, Catalog
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,15 @@ class Stores:
         if old_index.exists():
             old_index.unlink()
             log.info("deleted %s: the catalog holds the vectors now", old_index)
+        remove_stale_copies(state)  # a copy's temporary file left by a process that died
 
     def close(self) -> None:
         self.catalog.close()
+
+    def keep_copy(self) -> KeptCopy | None:
+        """Replace the catalog's kept copy (backup.py) with one of it as it is now; None when
+        it can't be taken (logged), the old copy kept."""
+        return take_copy(self.catalog.db, self.state)
 
     def check_model_identity(self, model: ModelIdentity) -> None:
         """Vectors of one library come from one model: the first model it meets becomes its

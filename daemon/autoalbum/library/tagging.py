@@ -14,12 +14,14 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 from autoalbum.albums.tree import UNSORTED_NUMBER
 from autoalbum.config import TagsConfig
+from autoalbum.faults import refused_write
 from autoalbum.library.catalog import Catalog
+from autoalbum.library.folders import below
 from autoalbum.tags.sidecars import Outcome, SidecarResult, TagsReport, sidecar_path, sync_tags
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,15 @@ Labels = Mapping[Path, str | None]
 class Tagger:
     """Keeps the photos' sidecars carrying their albums, per one `tags:` config section."""
 
-    def __init__(self, config: TagsConfig, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        config: TagsConfig,
+        catalog: Catalog,
+        offline: Callable[[], Collection[Path]] = frozenset,
+    ) -> None:
         self.config = config
         self.catalog = catalog
+        self._offline = offline  # the photo folders that are not there (library/folders.py)
         self._warned: set[tuple[Path, str]] = set()  # failures logged already, not repeated
 
     def labels(self) -> dict[Path, str | None]:
@@ -51,14 +59,17 @@ class Tagger:
         }
 
     def follow(self, tick: Callable[[], None] = lambda: None) -> None:
-        """Sync the sidecars of photos whose album changed since they were last tagged. Never
-        raises: what fails is logged and tried again on the next update."""
+        """Sync the sidecars of photos whose album changed since they were last tagged. Raises
+        only for a refused write (a full disk: faults.py), which pauses the daemon; what else
+        fails is logged and tried again on the next update."""
         try:
             self._check_settings()
-            changes = self._changes()
+            changes = self._reachable(self._changes())
             if changes:
                 self._log(self._sync(changes, dry_run=False, tick=tick))
-        except Exception:  # tags are a courtesy: they must never stop the albums or the daemon
+        except Exception as error:  # tags are a courtesy: they never stop the albums or the daemon
+            if refused_write(error):
+                raise
             log.exception("could not update the photos' tags; the next album update tries again")
 
     def sync_all(self, *, dry_run: bool = False) -> TagsReport:
@@ -103,6 +114,15 @@ class Tagger:
             photos = now.keys() | self.catalog.tagged().keys()
             changes = {p: now.get(p) for p in photos if sidecar_path(p, self.config) in changed}
         return changes
+
+    def _reachable(self, changes: dict[Path, str | None]) -> dict[Path, str | None]:
+        """The changes whose sidecars can be written now: beside the photos, none in an
+        offline folder (an empty mount point is no place for them); those wait, unrecorded,
+        until it is back."""
+        offline = self._offline()
+        if not offline or self.config.location != "beside":
+            return changes
+        return {p: label for p, label in changes.items() if not below(p, offline)}
 
     def _sync(
         self, wanted: Labels, dry_run: bool, tick: Callable[[], None] = lambda: None

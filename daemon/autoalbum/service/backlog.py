@@ -79,6 +79,7 @@ class Backlog:
         self._arrivals: dict[Path, None] = {}
         self._catch_up: deque[Path] = deque()
         self._queued: set[Path] = set()
+        self._departed: dict[Path, None] = {}  # gone, not yet recorded as gone
         self._done = 0
         self._total = 0
         self._started = 0.0
@@ -109,6 +110,31 @@ class Backlog:
         """Photos deleted before their turn."""
         for path in paths:
             self._arrivals.pop(path, None)
+
+    def depart(self, paths: Sequence[Path]) -> None:
+        """Photos gone (deleted, moved away): recorded before the next chunk is taken in."""
+        self.forget(paths)
+        self._departed.update(dict.fromkeys(paths))
+
+    @property
+    def departures(self) -> list[Path]:
+        """The photos gone and not yet recorded, oldest first."""
+        return list(self._departed)
+
+    def recorded(self, paths: Sequence[Path]) -> None:
+        """These departures are in the catalog now."""
+        for path in paths:
+            self._departed.pop(path, None)
+
+    def put_back(self, chunk: Sequence[Path], *, live: bool) -> None:
+        """A chunk whose taking in was refused (a full disk): first in line again."""
+        if live:
+            self._arrivals = {**dict.fromkeys(chunk), **self._arrivals}
+            return
+        fresh = [path for path in chunk if path not in self._queued]
+        self._catch_up.extendleft(reversed(fresh))
+        self._queued.update(fresh)
+        self._done -= len(fresh)
 
     def take(self, *, first: bool = False) -> tuple[list[Path], bool]:
         """The next chunk, and whether it holds arrivals (which want their albums at once);

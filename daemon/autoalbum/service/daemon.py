@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Protocol
 
 from autoalbum.config import Config, ConfigError, load_config
+from autoalbum.faults import refusal, write_folders
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.intake import Intake
 from autoalbum.service.notify import Notifier
+from autoalbum.service.pause import Pauser
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import STATUS_NAME, StatusBoard
@@ -108,8 +110,14 @@ class Service:
         self._intake: Intake | None = None
         self._switch: ModelSwitch | None = None
         self._last_reconcile = 0.0
+        self._folders_looked = 0.0
         self._albums_changed_at: float | None = None
         self._board = StatusBoard(config.library.state / STATUS_NAME, notifier)
+        # A refused write (a full disk, say: faults.py) pauses the work that writes; what it
+        # left undone is done first when it resumes.
+        self._pauser = Pauser(lambda: write_folders(self.config), clock)
+        self._started = False  # the start's catch-up scan and tree write are done
+        self._tree_owed = False  # a write was refused: the album tree may be behind
 
     @property
     def library(self) -> Library:
@@ -168,34 +176,50 @@ class Service:
         """Hold the library and watch; ready at once, the catch-up comes in the steps. On
         leaving, a running recluster is called off and the album tree brought up to date."""
         with self._lock:
-            self._library = self._open_library(self.config)
+            self._library = self._open_first()
+            if self._library is None:  # stopped while the state folder kept it shut
+                yield
+                return
             self._intake = Intake(
                 self._library, self._backlog, self._growth,
                 clock=self._clock, heartbeat=self.notifier.watchdog,
             )  # fmt: skip
+            self._report()  # daemon.json, and the room kept to say a pause in (pause.py)
             try:
                 self._watcher = self._start_watcher()
                 try:
                     self.notifier.ready(f"watching {len(self.config.library.folders)} folders")
-                    self._start_catch_up()
+                    with self._pauser.guard():
+                        self._start_catch_up()
                     log.info("watching %s", ", ".join(map(str, self.config.library.folders)))
                     yield
                 finally:
                     self.watcher.stop()
                     self.notifier.stopping()
                     self._reclusterer.call_off()
-                    self.intake.write_tree()
+                    self._write_tree_on_leaving()
                     self._report(running=False)
             finally:
                 self.library.close()
                 self._library = None
 
     def step(self) -> None:
-        """One turn: take what settled, see to a reload, reclusters and rescans, then take in
-        one chunk of photos (arrivals first)."""
-        changes = self.watcher.changes(timeout=0.0 if self._backlog else POLL_SECONDS)
+        """One turn: take what settled, then the work that writes (`_work`) unless paused."""
+        held = self._pauser.held()
+        changes = self.watcher.changes(timeout=0.0 if self._backlog and not held else POLL_SECONDS)
         if changes:
             self._queue(changes)
+        if not held:
+            with self._pauser.guard():
+                self._work()
+            self._tree_owed = self._tree_owed or self._pauser.pause is not None
+        self._report()
+        self.notifier.watchdog()
+
+    def _work(self) -> None:
+        """What a refused write left undone; a reload, reclusters and rescans; then one chunk
+        of photos taken in (arrivals first)."""
+        self._catch_up_on_refusals()
         if self._reload.is_set():
             self._reload.clear()
             self._reload_config()
@@ -203,6 +227,7 @@ class Service:
             self._take_in_recluster()
             self.notifier.watchdog()
         self._maybe_reconcile()
+        self._look_at_folders()
         self._take_gestures()
         if self._backlog and not (self._switch and self.library.arrivals_wait):
             self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
@@ -217,8 +242,41 @@ class Service:
                 catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
                 idle=not self._backlog and not self.watcher.pending,
             )  # fmt: skip
-        self._report()
-        self.notifier.watchdog()
+
+    def _catch_up_on_refusals(self) -> None:
+        """Once writes go through again: the start's catch-up, the departures still to
+        record, and the album tree, compared whole."""
+        if not self._started:
+            self._start_catch_up()
+        self.intake.take_departures()
+        if self._tree_owed:
+            self.intake.write_tree(rebuild=True)
+            self._tree_owed = False
+
+    def _open_first(self) -> Library | None:
+        """The library, once its state folder lets the catalog open: a full or read-only one
+        at start is a pause (READY at once, tries with backoff), not a crash loop under
+        systemd. None if stopped meanwhile."""
+        while not self._stop.is_set():
+            with self._pauser.guard():
+                return self._open_library(self.config)
+            self.notifier.ready(self._pauser.pause.describe() if self._pauser.pause else "")
+            self._report()
+            while self._pauser.held() and not self._stop.wait(POLL_SECONDS):
+                self.notifier.watchdog()
+        return None
+
+    def _write_tree_on_leaving(self) -> None:
+        """The album tree brought up to date on leaving; where the write is refused, the next
+        start does it."""
+        try:
+            self.intake.write_tree()
+        except Exception as error:
+            found = refusal(error, write_folders(self.config))
+            if found is None:
+                raise
+            log.warning("left the album tree as it was: %s; the next start brings it up to "
+                        "date", found.sentence())  # fmt: skip
 
     def _start_catch_up(self) -> None:
         self.notifier.status("loading the model")
@@ -229,14 +287,14 @@ class Service:
         self.notifier.status("scanning the folders")
         self.intake.start()
         self._last_reconcile = self._clock()
+        self._started = True
 
     def _queue(self, changes: Sequence[Change]) -> None:
-        """Arrivals join the front of the backlog; deletions are recorded at once."""
+        """Arrivals join the front of the backlog; deletions are recorded first thing in
+        `_work` (while paused, they wait too)."""
         present, gone = split_changes(changes)
         self._backlog.arrive(present)
-        if gone:
-            self._backlog.forget(gone)
-            self.intake.ingest([], gone, live=True)
+        self._backlog.depart(gone)
 
     def _start_watcher(self) -> Watcher:
         watcher = self._watch(self.config)
@@ -251,6 +309,21 @@ class Service:
             if found or vanished:
                 log.info("reconciliation scan caught %d changes missed by events",
                          len(found) + len(vanished))  # fmt: skip
+
+    def _look_at_folders(self) -> None:
+        """Every watch.check_folders_seconds (a few stats), which folders are offline
+        (library/folders.py); one that is back is watched afresh (a watch on an empty mount
+        point sees nothing of the drive mounted over it) and scanned."""
+        if self._clock() - self._folders_looked < self.config.watch.check_folders_seconds:
+            return
+        self._folders_looked = self._clock()
+        folders = self.library.folders
+        before = {offline.folder for offline in folders.offline()}
+        back = before - {offline.folder for offline in folders.look()}
+        if back:
+            self.watcher.stop()
+            self._watcher = self._start_watcher()
+            self.intake.scan()
 
     def _take_gestures(self) -> None:
         """What the user did in the album folder becomes corrections, once the folder has been
@@ -268,7 +341,11 @@ class Service:
                 log.info("took %d changes made in the album folder as corrections", taken)
 
     def _take_in_recluster(self) -> None:
-        """Place what arrived while reclustering, then swap the new albums in whole."""
+        """Place what arrived while reclustering, then swap the new albums in whole. A
+        recluster whose commit was refused pauses the service, and runs again after."""
+        refused = self._reclusterer.take_refusal()
+        if refused is not None:
+            raise refused
         self.library.assign_new()
         self.intake.write_tree(rebuild=True)
 
@@ -280,9 +357,14 @@ class Service:
         if config is None:
             return
         log.info("reloaded %s", config.source)
-        self.config = config
+        previous, self.config = self.config, config
+        try:
+            self._reopen_library()
+        except Exception:
+            self.config = previous
+            self._reload.set()  # again once a refused write lets it
+            raise
         self.watcher.stop()
-        self._reopen_library()
         self._watcher = self._start_watcher()
         self.intake.scan()
 
@@ -319,6 +401,8 @@ class Service:
             arrivals_since_recluster=self._growth.arrivals_since_recluster,
             polling=bool(watcher and watcher.polling),
             switch=self._switch if running else None,
+            offline=self.library.folders.offline() if self._library else (),
+            paused=self._pauser.pause,
         )
 
 

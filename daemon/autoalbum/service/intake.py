@@ -43,6 +43,7 @@ class Intake:
         bring the album tree in line with the catalog, whatever a crash left."""
         first = not self.library.catalog.has_centres()
         found, vanished = self.scan(sample_first=first)
+        self.take_departures()
         self.library.assign_new(cluster_first=False)
         self.write_tree()
         last = self.library.catalog.last_run("recluster")
@@ -52,17 +53,29 @@ class Intake:
         log.info("%d photos to take in, %d gone since the last run", len(found), len(vanished))
 
     def scan(self, *, sample_first: bool = False) -> tuple[list[Path], list[Path]]:
-        """Queue what the folders hold that the catalog does not; record what is gone."""
+        """Queue what the folders hold that the catalog does not, and what is gone."""
         found, vanished = self.library.backlog(self._heartbeat)
         self.backlog.catch_up(found, sample_first=sample_first)
-        if vanished:
-            self.ingest([], vanished, live=True)
+        self.backlog.depart(vanished)
         return found, vanished
 
+    def take_departures(self) -> None:
+        """Record the photos gone since the last look; should that fail (a full disk), they
+        stay queued."""
+        gone = self.backlog.departures
+        if gone:
+            self.ingest([], gone, live=True)
+            self.backlog.recorded(gone)
+
     def take_chunk(self, *, first: bool) -> None:
-        """The next chunk of the backlog; `first`: the opening sample of a first start."""
+        """The next chunk of the backlog; `first`: the opening sample of a first start. Should
+        taking it in fail (a full disk), it goes back to the front of the queue."""
         chunk, live = self.backlog.take(first=first)
-        self.ingest(chunk, [], live=live)
+        try:
+            self.ingest(chunk, [], live=live)
+        except Exception:
+            self.backlog.put_back(chunk, live=live)
+            raise
 
     def ingest(self, present: Sequence[Path], gone: Sequence[Path], *, live: bool) -> None:
         """Index photos that came or changed and record those that went; file them."""

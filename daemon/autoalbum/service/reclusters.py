@@ -17,6 +17,7 @@ from typing import Protocol
 from threadpoolctl import threadpool_limits
 
 from autoalbum.config import Config, ReclusterConfig
+from autoalbum.faults import refused_write
 from autoalbum.library.library import Cancelled, Library
 from autoalbum.service.backlog import SAMPLE
 
@@ -67,6 +68,8 @@ class Reclusterer:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._cancel = threading.Event()
+        self._counted = 0  # the arrivals that made the running recluster due
+        self._refusal: Exception | None = None  # why it could not commit: a full disk, say
 
     @property
     def running(self) -> bool:
@@ -95,8 +98,10 @@ class Reclusterer:
         """Start a recluster now (unless one is running)."""
         if self.running:
             return
+        self._counted = self._growth.arrivals_since_recluster
         self._growth.arrivals_since_recluster = 0
         self._growth.first_change_at = None
+        self._refusal = None
         self._done.clear()
         self._cancel.clear()
         self._thread = threading.Thread(
@@ -111,6 +116,14 @@ class Reclusterer:
         self._thread.join()
         self._thread = None
         return True
+
+    def take_refusal(self) -> Exception | None:
+        """The refused write (faults.py) that kept the last recluster from committing, once;
+        the arrivals it counted then count towards the next one again."""
+        refused, self._refusal = self._refusal, None
+        if refused is not None:
+            self._growth.arrivals_since_recluster += self._counted
+        return refused
 
     def call_off(self) -> None:
         """Stop waiting for a running recluster: it will commit nothing."""
@@ -137,7 +150,11 @@ class Reclusterer:
                      report.images, report.albums, report.seconds)  # fmt: skip
         except Cancelled:
             log.info("recluster called off")
-        except Exception:
-            log.exception("recluster failed; albums stay as they are")
+        except Exception as error:
+            if not refused_write(error):
+                log.exception("recluster failed; albums stay as they are")
+            else:
+                log.info("recluster could not commit (%s); albums stay as they are", error)
+                self._refusal = error
         finally:
             self._done.set()

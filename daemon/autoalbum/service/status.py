@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from autoalbum.config import load_config
+from autoalbum.config import Config, load_config
 from autoalbum.durable import write_json_atomically
+from autoalbum.faults import Refusal, fault_of, refusal, write_folders
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
+from autoalbum.library.folders import Folders, Offline
 from autoalbum.library.lock import holder
 from autoalbum.printable import printable
 from autoalbum.service.backlog import CatchUp
 from autoalbum.service.notify import Notifier
+from autoalbum.service.pause import Pause, Room
 from autoalbum.service.switch import ModelSwitch, describe_switch
 
 STATUS_NAME = "daemon.json"  # written by the daemon in the state folder
@@ -29,6 +34,7 @@ class StatusBoard:
         self.notifier = notifier
         self.started = time.time()
         self._shown: tuple[object, ...] | None = None
+        self._room = Room(path.parent)
 
     def show(
         self,
@@ -40,13 +46,16 @@ class StatusBoard:
         arrivals_since_recluster: int,
         polling: bool,
         switch: ModelSwitch | None = None,
+        offline: Sequence[Offline] = (),
+        paused: Pause | None = None,
     ) -> None:
         switched = switch.as_dict() if switch else None
         done = switched and switched["done"]
-        now = (running, waiting, batches, catch_up and catch_up.done, polling, done)
+        away = tuple(offline)
+        held = paused and (paused.describe(), paused.delay)
+        now = (running, waiting, batches, catch_up and catch_up.done, polling, done, away, held)
         if now == self._shown:
             return
-        self._shown = now
         status = {
             "pid": os.getpid(),
             "running": running,
@@ -58,21 +67,50 @@ class StatusBoard:
             "arrivals_since_recluster": arrivals_since_recluster,
             "polling": polling,
             "model_switch": switched,
+            "offline": [
+                {"folder": os.fsdecode(o.folder), "reason": o.reason, "since": o.since}
+                for o in away
+            ],
+            "paused": paused.as_dict() if paused else None,
         }
-        write_json_atomically(self.path, status, indent=2)
-        if switch is not None:
-            self.notifier.status(switch.describe())
+        if self._write(status, paused):
+            self._shown = now  # else written again at the next call
+        prefix = "".join(f"{o.describe()}; " for o in away)
+        if paused is not None:
+            self.notifier.status(f"{prefix}{paused.describe()}; {waiting} waiting")
+        elif switch is not None:
+            self.notifier.status(prefix + switch.describe())
         elif catch_up is not None:
-            self.notifier.status(f"catching up: {catch_up.describe()}")
+            self.notifier.status(f"{prefix}catching up: {catch_up.describe()}")
         elif running:
-            self.notifier.status(f"watching; {batches} batches filed, {waiting} waiting")
+            self.notifier.status(f"{prefix}watching; {batches} batches filed, {waiting} waiting")
+
+    def _write(self, status: Mapping[str, object], paused: Pause | None) -> bool:
+        """Write daemon.json; whether it was written. Where its folder refuses the write, a
+        pause is written in the room kept for it (Room); STATUS= and the log say it anyway.
+        The room is made again once not paused."""
+        try:
+            write_json_atomically(self.path, status, indent=2)
+        except OSError as error:
+            if fault_of(error) is None:
+                raise
+            if paused is None or not self._room.give_up():
+                return False
+            try:
+                write_json_atomically(self.path, status, indent=2)
+            except OSError:
+                return False
+            return True
+        if paused is None:
+            self._room.keep()
+        return True
 
 
 def _daemon_line(state: Path) -> str:
     pid = holder(state)
     if pid is None:
         return "daemon: not running"
-    line = f"daemon: running (pid {pid})"
+    line = f"daemon: running (pid {pid if pid > 0 else 'unknown'})"
     status_file = state / STATUS_NAME
     if status_file.is_file():
         status = json.loads(status_file.read_text())
@@ -83,7 +121,36 @@ def _daemon_line(state: Path) -> str:
             line += f"\ncatching up: {CatchUp.from_dict(catch_up).describe()}"
         if switch := status.get("model_switch"):
             line += f"\n{describe_switch(switch)}"
+        if paused := status.get("paused"):
+            line += f"\n{_paused_line(paused)}"
     return line
+
+
+def _paused_line(paused: dict[str, Any]) -> str:
+    """`paused: state folder full (0 bytes free) for 3 min; free some space ...`."""
+    refused = Refusal.from_dict(paused)
+    minutes = (time.time() - float(paused.get("since", time.time()))) / 60
+    took = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    return (
+        f"paused: {refused.describe()} for {took}; {refused.advice()} and the daemon resumes "
+        "by itself"
+    )
+
+
+def _folder_lines(config: Config, catalog: Catalog) -> list[str]:
+    """The folders offline and the deletions held back, as the last look recorded them."""
+    folders = Folders(config.library.folders, catalog, config.library.hold_deletions_hours)
+    lines = [
+        f"{o.describe()}: its photos are kept in their albums until it is back"
+        for o in folders.offline()
+    ]
+    for folder, (count, since) in folders.held().items():
+        lines.append(
+            f"held back since {time.strftime('%Y-%m-%d %H:%M', time.localtime(since))}: "
+            f"the removal of {count} photos that vanished at once from {printable(folder)} "
+            "(autoalbum index --accept-deletions removes them now)"
+        )
+    return lines
 
 
 def _ago(moment: float) -> str:
@@ -109,7 +176,16 @@ def library_status(config_path: Path, failures: int = 20) -> str:
     lines = [f"library: {', '.join(map(printable, config.library.folders))}", _daemon_line(state)]
     if not (state / CATALOG_NAME).is_file():
         return "\n".join([*lines, "not indexed yet: run autoalbum index or autoalbum run"])
-    with Catalog(state / CATALOG_NAME) as catalog:
+    try:
+        catalog = Catalog(state / CATALOG_NAME)
+    except Exception as error:  # a full state folder has no room for SQLite's shared memory
+        found = refusal(error, write_folders(config))
+        if found is None:
+            raise
+        return "\n".join(
+            [*lines, f"catalog: can't be read now: {found.sentence()}; {found.advice()}"]
+        )
+    with catalog:
         counts = catalog.count_files()
         pending = len(catalog.unassigned_ids())
         lines.append(
@@ -118,6 +194,7 @@ def library_status(config_path: Path, failures: int = 20) -> str:
         )
         sizes = {album: len(members) for album, members in catalog.members().items()}
         albums = [a for a in catalog.albums() if a.id in sizes]
+        lines += _folder_lines(config, catalog)
         lines.append(f"albums: {len(albums)}")
         lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {printable(a.name)}" for a in albums]
         run = catalog.last_run("recluster")

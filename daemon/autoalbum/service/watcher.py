@@ -28,6 +28,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
 from autoalbum.embedding.images import is_candidate
+from autoalbum.printable import printable
 from autoalbum.service.settler import Change, ChangeKind, Settler, watched_tree
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,12 @@ class FolderWatcher:
     def _scheduled(self, factory: Callable[[], BaseObserver]) -> BaseObserver:
         observer = factory()
         try:
-            for watched, _folder in self._tree.roots:
+            for watched, folder in self._tree.roots:
+                try:  # an offline folder (library/folders.py) is watched again once it is back
+                    os.scandir(watched).close()
+                except OSError as error:
+                    log.warning("not watching %s: %s", printable(folder), error.strerror)
+                    continue
                 observer.schedule(
                     self._inbox, watched, recursive=True, follow_symlink=self.follow_symlinks
                 )

@@ -2,7 +2,10 @@
 
 `sync_tags` is the one entry point: the daemon calls it with the photos whose album changed,
 `autoalbum tags` with every photo (`--remove`: every photo with no album). It never raises for a
-sidecar: a malformed, hostile, read-only or unwritable one is left untouched and reported.
+sidecar: a malformed, hostile, read-only or unwritable one is left untouched and reported. A
+full disk is no one sidecar's doing, nor is a mirror that can't be written: those raise (the
+daemon pauses, a command stops, faults.py), where a photo folder that is read-only only costs
+its sidecars.
 
 A sidecar autoalbum created and that would hold nothing once its keywords go (its bytes are
 exactly `EMPTY_PACKET` again) is deleted; any other sidecar, and any sidecar another program
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from autoalbum.config import TagsConfig
 from autoalbum.durable import replacing
+from autoalbum.faults import Fault, fault_of
 from autoalbum.tags.xmp import EMPTY_PACKET, MAX_BYTES, XmpError, retag
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,9 @@ def _sync_one(
     except XmpError as error:
         reason = f"{error}; left untouched"
     except OSError as error:
+        fault = fault_of(error)
+        if fault is Fault.FULL or (fault is not None and config.location == "mirror"):
+            raise
         reason = _os_reason(error, sidecar)
     except Exception as error:  # a bug must not stop the other sidecars, nor the daemon
         log.exception("unexpected error on %s", sidecar)

@@ -84,8 +84,34 @@ class Files(Table):
         )
         return cursor.rowcount
 
+    def live_under(self, folder: Path) -> int:
+        """How many files below `folder` are not known to be missing (an index range)."""
+        low, high = _below(folder)
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM files WHERE path >= ? AND path < ? AND status != ?",
+            (low, high, Status.MISSING.value),
+        ).fetchone()
+        return int(row[0])
+
+    def some_live_under(self, folder: Path, limit: int) -> list[Path]:
+        """Up to `limit` files below `folder` not known to be missing, chosen at random."""
+        low, high = _below(folder)
+        rows = self.db.execute(
+            "SELECT path FROM files WHERE path >= ? AND path < ? AND status != ? "
+            "ORDER BY random() LIMIT ?",
+            (low, high, Status.MISSING.value, limit),
+        )
+        return [path_of(raw) for (raw,) in rows]
+
     def count_files(self) -> dict[Status, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
         counts = dict.fromkeys(Status, 0)
         counts.update({Status(status): n for status, n in rows})
         return counts
+
+
+def _below(folder: Path) -> tuple[bytes, bytes]:
+    """Bounds of the stored paths below `folder`: from its bytes and "/" up to "0", the next
+    byte."""
+    prefix = stored(folder).rstrip(b"/")
+    return prefix + b"/", prefix + b"0"
