@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 
 from autoalbum.cli.options import Command, add_library_options
 
@@ -25,7 +28,16 @@ def run(args: argparse.Namespace) -> int:
         earlier_model=lambda identity: open_bundled(identity, device),
     )
     install_signal_handlers(service)
-    return service.run()
+    code = service.run()
+    if service.left_work_behind:
+        # Finalising the interpreter under a thread still in C++ code aborts the process
+        # ("terminate called without an active exception", exit -6); the recluster commits
+        # nothing once called off, and all else is closed, so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 COMMAND = Command("run", add_arguments, run)

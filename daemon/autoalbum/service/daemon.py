@@ -148,6 +148,11 @@ class Service:
         return self._switch
 
     @property
+    def left_work_behind(self) -> bool:
+        """Stopping let go of a recluster still running (in FAISS or BLAS, say)."""
+        return self._reclusterer.left_behind
+
+    @property
     def backlog(self) -> int:
         """Photos found or arrived and not yet taken in."""
         return len(self._backlog)

@@ -66,6 +66,7 @@ class Reclusterer:
         self._open_library = open_library
         self._growth = growth
         self._thread: threading.Thread | None = None
+        self.left_behind = False  # a called-off recluster was still running when let go
         self._done = threading.Event()
         self._cancel = threading.Event()
         self._counted = 0  # the arrivals that made the running recluster due
@@ -131,7 +132,8 @@ class Reclusterer:
             return
         self._cancel.set()
         self._thread.join(STOP_WAIT_SECONDS)
-        if self._thread.is_alive():
+        self.left_behind = self._thread.is_alive()
+        if self.left_behind:
             log.info("left an unfinished recluster behind; the albums stay as they were")
         self._thread = None
 
