@@ -77,7 +77,8 @@ class Folders:
         self.catalog = catalog
         self.hold_seconds = hold_hours * 3600
         self._clock = clock
-        saved = json.loads(catalog.meta(_META) or "{}")
+        self._saved = catalog.meta(_META) or "{}"
+        saved = json.loads(self._saved)
         self._records = {f: _Record(**saved.get(_key(f), {})) for f in self.folders}
 
     def offline(self) -> list[Offline]:
@@ -92,20 +93,22 @@ class Folders:
         """The folders to scan: those not offline."""
         return [folder for folder, record in self._records.items() if record.reason is None]
 
-    def look(
-        self, scanned: Collection[Path] | None = None, *, accept: bool = False
-    ) -> list[Offline]:
-        """Probe every folder and record what changed; returns the folders offline. With
-        `scanned`, the folders in which a full scan found photos, a folder with catalogued
-        photos that found none is offline too. `accept` takes an empty folder, a missing
-        marker or another device as the user's doing: the folder is there."""
+    def look(self, *, accept: bool = False) -> list[Offline]:
+        """Probe every folder and record what changed; returns the folders offline. `accept`
+        takes an empty folder, a missing marker or another device as the user's doing: the
+        folder is there."""
         for folder, record in self._records.items():
-            reason = self._probe(folder, record, accept)
-            if reason is None and not accept and scanned is not None and folder not in scanned:
-                reason = self._holds_none(folder)
-            self._record(folder, record, reason)
+            self._record(folder, record, self._probe(folder, record, accept))
         self._save()
         return self.offline()
+
+    def scanned(self, holding: Collection[Path]) -> None:
+        """After a full scan of the available folders, `holding` those in which it found
+        photos: one with catalogued photos of which it found none is offline too."""
+        for folder in self.available():
+            if folder not in holding and (reason := self._holds_none(folder)):
+                self._record(folder, self._records[folder], reason)
+        self._save()
 
     def screen(
         self, vanished: Sequence[Path], unreadable: Collection[Path] = (), *, accept: bool = False
@@ -118,11 +121,13 @@ class Folders:
         self.look(accept=accept)
         offline = {o.folder for o in self.offline()}
         by_folder: dict[Path, list[Path]] = {}
+        kept: list[Path] = []  # outside every watched folder: a folder taken out of the config
         for path in vanished:
             folder = _folder_of(path, self.folders)
-            if folder is not None and folder not in offline and not below(path, unreadable):
+            if folder is None:
+                kept.append(path)
+            elif folder not in offline and not below(path, unreadable):
                 by_folder.setdefault(folder, []).append(path)
-        kept = [path for path in vanished if _folder_of(path, self.folders) is None]
         for folder, paths in by_folder.items():
             if self._let_through(folder, self._count(paths), accept):
                 kept += paths
@@ -222,9 +227,15 @@ class Folders:
         record.reason = reason
 
     def _save(self) -> None:
-        saved = {_key(folder): asdict(record) for folder, record in self._records.items()}
+        """Record the folders' state in the catalog, when it changed (most looks change
+        nothing, and write nothing)."""
+        records = {_key(folder): asdict(record) for folder, record in self._records.items()}
+        saved = json.dumps(records, sort_keys=True)
+        if saved == self._saved:
+            return
         with self.catalog.transaction():
-            self.catalog.set_meta(_META, json.dumps(saved, sort_keys=True))
+            self.catalog.set_meta(_META, saved)
+        self._saved = saved
 
 
 def _key(folder: Path) -> str:

@@ -190,7 +190,8 @@ class Library:
         self.folders.look(accept=accept)
         scan = self._indexer.scan(self.folders.available(), tick)
         self._unreadable = scan.unreadable
-        self.folders.look(scan.holding, accept=accept)
+        if not accept:
+            self.folders.scanned(scan.holding)
         return scan.paths
 
     def ingest(
