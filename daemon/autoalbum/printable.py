@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 # Control characters (C0, DEL, C1) would break a line or drive the terminal; lone surrogates are
 # the undecodable bytes of a file name (PEP 383) and can't be written as UTF-8.
@@ -26,3 +27,14 @@ def printable(text: object, *, lines: bool = False) -> str:
     way Python writes bytes, and control characters such as a newline as \\n. With `lines`,
     for a message of several lines, newlines and tabs stay."""
     return (_UNPRINTABLE_IN_LINES if lines else _UNPRINTABLE).sub(_escape, str(text))
+
+
+def moment(seconds: float) -> str:
+    """A moment (seconds since the epoch) as local `2026-12-07 09:12`."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
+def duration(seconds: float) -> str:
+    """A span of time as `12 min`, or `3.5 h` from two hours on."""
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"

@@ -18,17 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Show counts, failures, albums, the last recluster, the catalog's copy and whether a
     daemon is running."""
-    from autoalbum.config import load_config
-    from autoalbum.library.backup import kept_copy
     from autoalbum.service.status import library_status
 
     print(library_status(args.config, failures=args.failures))
-    copy = kept_copy(load_config(args.config).library.state)
-    if copy is None:
-        print("catalog copy: none yet (one is taken after each recluster)")
-    else:
-        print(f"catalog copy: taken {copy.describe()}, {copy.size / 1e6:,.1f} MB "
-              "(autoalbum restore puts it back if the catalog is damaged)")  # fmt: skip
     return 0
 
 

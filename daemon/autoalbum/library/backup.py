@@ -25,6 +25,7 @@ from pathlib import Path
 from autoalbum.durable import fsync_folder
 from autoalbum.faults import Fault, fault_of
 from autoalbum.library.integrity import damage
+from autoalbum.printable import moment
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class KeptCopy:
             ago = f"{minutes / 60:.0f} h"
         else:
             ago = f"{minutes / (24 * 60):.0f} days"
-        return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(self.taken))} ({ago} ago)"
+        return f"{moment(self.taken)} ({ago} ago)"
 
 
 def kept_copy(state: Path) -> KeptCopy | None:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autoalbum.library.catalog import Catalog
-from autoalbum.printable import printable
+from autoalbum.printable import moment, printable
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class Offline:
 
     def describe(self) -> str:
         """One line: which folder is offline, why, and since when."""
-        since = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.since))
-        return f"offline since {since}: {printable(self.folder)} ({self.reason})"
+        return f"offline since {moment(self.since)}: {printable(self.folder)} ({self.reason})"
 
 
 @dataclass

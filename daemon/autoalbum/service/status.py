@@ -13,10 +13,11 @@ from typing import Any
 from autoalbum.config import Config, load_config
 from autoalbum.durable import write_json_atomically
 from autoalbum.faults import Refusal, fault_of, refusal, write_folders
+from autoalbum.library.backup import kept_copy
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.folders import Folders, Offline
 from autoalbum.library.lock import holder
-from autoalbum.printable import printable
+from autoalbum.printable import duration, moment, printable
 from autoalbum.service.backlog import CatchUp
 from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pause, Room
@@ -129,8 +130,7 @@ def _daemon_line(state: Path) -> str:
 def _paused_line(paused: dict[str, Any]) -> str:
     """`paused: state folder full (0 bytes free) for 3 min; free some space ...`."""
     refused = Refusal.from_dict(paused)
-    minutes = (time.time() - float(paused.get("since", time.time()))) / 60
-    took = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    took = duration(time.time() - float(paused.get("since", time.time())))
     return (
         f"paused: {refused.describe()} for {took}; {refused.advice()} and the daemon resumes "
         "by itself"
@@ -146,16 +146,15 @@ def _folder_lines(config: Config, catalog: Catalog) -> list[str]:
     ]
     for folder, (count, since) in folders.held().items():
         lines.append(
-            f"held back since {time.strftime('%Y-%m-%d %H:%M', time.localtime(since))}: "
+            f"held back since {moment(since)}: "
             f"the removal of {count} photos that vanished at once from {printable(folder)} "
             "(autoalbum index --accept-deletions removes them now)"
         )
     return lines
 
 
-def _ago(moment: float) -> str:
-    minutes = (time.time() - moment) / 60
-    return f"{minutes:.0f} min ago" if minutes < 120 else f"{minutes / 60:.1f} h ago"
+def _ago(when: float) -> str:
+    return f"{duration(time.time() - when)} ago"
 
 
 def _corrections_lines(catalog: Catalog, latest: int = 5) -> list[str]:
@@ -172,19 +171,33 @@ def _corrections_lines(catalog: Catalog, latest: int = 5) -> list[str]:
 def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
+    return "\n".join([*_library_lines(config, failures), _copy_line(config.library.state)])
+
+
+def _copy_line(state: Path) -> str:
+    """When the catalog's copy (library/backup.py) was taken, if it was."""
+    copy = kept_copy(state)
+    if copy is None:
+        return "catalog copy: none yet (one is taken after each recluster)"
+    return (
+        f"catalog copy: taken {copy.describe()}, {copy.size / 1e6:,.1f} MB "
+        "(autoalbum restore puts it back if the catalog is damaged)"
+    )
+
+
+def _library_lines(config: Config, failures: int) -> list[str]:
+    """What the library holds, its folders, albums and daemon, line by line."""
     state = config.library.state
     lines = [f"library: {', '.join(map(printable, config.library.folders))}", _daemon_line(state)]
     if not (state / CATALOG_NAME).is_file():
-        return "\n".join([*lines, "not indexed yet: run autoalbum index or autoalbum run"])
+        return [*lines, "not indexed yet: run autoalbum index or autoalbum run"]
     try:
         catalog = Catalog(state / CATALOG_NAME)
     except Exception as error:  # a full state folder has no room for SQLite's shared memory
         found = refusal(error, write_folders(config))
         if found is None:
             raise
-        return "\n".join(
-            [*lines, f"catalog: can't be read now: {found.sentence()}; {found.advice()}"]
-        )
+        return [*lines, f"catalog: can't be read now: {found.sentence()}; {found.advice()}"]
     with catalog:
         counts = catalog.count_files()
         pending = len(catalog.unassigned_ids())
@@ -213,4 +226,4 @@ def library_status(config_path: Path, failures: int = 20) -> str:
         ]
         if len(failed) > failures:
             lines.append(f"  ... and {len(failed) - failures} more (--failures N)")
-    return "\n".join(lines)
+    return lines
