@@ -1,4 +1,5 @@
-"""The albums as the album tree says and as the photos' sidecars say, read back by ExifTool."""
+"""The albums as the album tree says and as the photos' sidecars say, read back by ExifTool;
+photos and tags settings to make sidecars for."""
 
 from __future__ import annotations
 
@@ -6,13 +7,45 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from PIL import Image
 
+from autoalbum.config import TagsConfig
 from tree_index import images, index_files
 
 FIELDS = ("Subject", "HierarchicalSubject", "TagsList")
+
+
+Naming = Literal["image.ext.xmp", "image.xmp"]
+Location = Literal["beside", "mirror"]
+
+
+def exiftool(*args: str) -> list[dict[str, Any]]:
+    """ExifTool's JSON records for `args`; the test is skipped where ExifTool is missing."""
+    if shutil.which("exiftool") is None:
+        pytest.skip("no exiftool on PATH (apt-get install libimage-exiftool-perl)")
+    done = subprocess.run(["exiftool", "-j", *args], capture_output=True, text=True, check=True)
+    records: list[dict[str, Any]] = json.loads(done.stdout)
+    return records
+
+
+def make_photo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(path, format="JPEG")
+    return path
+
+
+def fingerprint(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def tags_config(
+    tmp_path: Path, location: Location = "beside", naming: Naming = "image.ext.xmp"
+) -> TagsConfig:
+    mirror = tmp_path / "mirror" if location == "mirror" else None
+    return TagsConfig(enabled=True, location=location, mirror=mirror, naming=naming)
 
 
 def _values(record: dict[str, Any], name: str) -> list[str]:
@@ -26,14 +59,9 @@ def tags_of(folder: Path, root: str = "autoalbum") -> dict[str, list[str]]:
     sidecars = sorted(str(p) for p in folder.rglob("*.xmp"))
     if not sidecars:
         return {}
-    if shutil.which("exiftool") is None:
-        pytest.skip("no exiftool on PATH (apt-get install libimage-exiftool-perl)")
     fields = ["-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-XMP-digiKam:TagsList"]
-    done = subprocess.run(
-        ["exiftool", "-j", *fields, *sidecars], capture_output=True, text=True, check=True
-    )
     found = {}
-    for record in json.loads(done.stdout):
+    for record in exiftool(*fields, *sidecars):
         subject, hierarchy, tags = (_values(record, name) for name in FIELDS)
         labels = [t.removeprefix(f"{root}/") for t in tags if t.startswith(f"{root}/")]
         assert [h for h in hierarchy if h.startswith(f"{root}|")] == [

@@ -10,7 +10,7 @@ import numpy as np
 from autoalbum.library.codes import from_code
 from autoalbum.library.schema import MIGRATIONS
 
-TABLES = ("meta", "files", "runs", "tagged")  # the same columns at schema 5
+TABLES = ("meta", "files", "runs")  # the same columns at schema 5
 ALBUM_COLUMNS = "id, number, name, user_named, centroid, created_at, updated_at"  # schema 5's
 
 
@@ -25,6 +25,7 @@ def as_schema_5(catalog: Path) -> None:
     for table in TABLES:
         db.execute(f"INSERT INTO {table} SELECT * FROM current.{table}")
     db.execute(f"INSERT INTO albums SELECT {ALBUM_COLUMNS} FROM current.albums")
+    db.execute("INSERT INTO tagged SELECT path, label FROM current.tagged")
     rows = db.execute(
         """SELECT c.id, c.hash, c.top_class, c.album_id, c.distance, c.quick, v.code, n.code
            FROM current.contents c JOIN current.vectors v ON v.content_id = c.id

@@ -3,17 +3,14 @@ tools' sidecars kept byte for byte; hostile and broken ones refused untouched.""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
-from PIL import Image
 
+from album_tags import Location, Naming, exiftool, fingerprint, make_photo, tags_config
 from autoalbum.config import TagsConfig
 from autoalbum.tags.sidecars import Outcome, keyword, sidecar_path, sync_tags
 from autoalbum.tags.xmp import EMPTY_PACKET, retag
@@ -157,18 +154,10 @@ DIGIKAM = """\
 """
 
 
-def _exiftool(*args: str) -> list[dict[str, Any]]:
-    if shutil.which("exiftool") is None:
-        pytest.skip("no exiftool on PATH (apt-get install libimage-exiftool-perl)")
-    done = subprocess.run(["exiftool", "-j", *args], capture_output=True, text=True, check=True)
-    records: list[dict[str, Any]] = json.loads(done.stdout)
-    return records
-
-
 def keywords(sidecar: Path) -> dict[str, list[str]]:
     """The three keyword fields as ExifTool reads them (absent ones left out)."""
     fields = ["-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-XMP-digiKam:TagsList"]
-    (record,) = _exiftool(*fields, str(sidecar))
+    (record,) = exiftool(*fields, str(sidecar))
     names = ("Subject", "HierarchicalSubject", "TagsList")
     return {
         name: [str(v) for v in (record[name] if isinstance(record[name], list) else [record[name]])]
@@ -179,7 +168,7 @@ def keywords(sidecar: Path) -> dict[str, list[str]]:
 
 def everything_else(sidecar: Path) -> dict[str, Any]:
     """Every XMP tag ExifTool reads, structures whole, but for the three keyword fields."""
-    (record,) = _exiftool("-struct", "-G1", "-XMP:all", str(sidecar))
+    (record,) = exiftool("-struct", "-G1", "-XMP:all", str(sidecar))
     skip = {"SourceFile", "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList"}
     return {k: v for k, v in record.items() if k not in skip}
 
@@ -190,27 +179,6 @@ def ours(label: str) -> dict[str, list[str]]:
         "HierarchicalSubject": [f"autoalbum|{label}"],
         "TagsList": [f"autoalbum/{label}"],
     }
-
-
-def make_photo(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (8, 8), (200, 30, 30)).save(path, format="JPEG")
-    return path
-
-
-def fingerprint(path: Path) -> tuple[bytes, int]:
-    return path.read_bytes(), path.stat().st_mtime_ns
-
-
-Naming = Literal["image.ext.xmp", "image.xmp"]
-Location = Literal["beside", "mirror"]
-
-
-def tags_config(
-    tmp_path: Path, location: Location = "beside", naming: Naming = "image.ext.xmp"
-) -> TagsConfig:
-    mirror = tmp_path / "mirror" if location == "mirror" else None
-    return TagsConfig(enabled=True, location=location, mirror=mirror, naming=naming)
 
 
 # --- the round trip, in every location and naming --------------------------------------------
@@ -545,7 +513,7 @@ def _refusal(tmp_path: Path, case: str) -> tuple[Path, TagsConfig]:
         ("utf-16", "not UTF-8"),
         ("attribute", "dc:subject is written as an attribute"),
         ("not-xmp", "no rdf:Description"),
-        ("structured", "dc:subject is not a plain list of keywords"),
+        ("structured", "dc:subject is not a plain list of text items"),
         ("photo-is-xmp", "would be the photo itself"),
         ("missing-photo", "the photo is missing"),
     ],

@@ -171,6 +171,28 @@ class TagsConfig:
 
 
 @dataclass(frozen=True)
+class PeopleConfig:
+    enabled: bool = _doc(
+        "find faces, group them into persons and keep a People/ folder tree; false: no face "
+        "data is stored, and turning it off deletes what was",
+        True,
+    )
+    folder: Path | None = _doc(
+        "the People tree's folder; empty: People beside the album folder", None
+    )
+    min_photos: int = _doc("photos a person needs before getting a folder", 3)
+    detect_side: int = _doc(
+        "long side, in pixels, of the copy of each photo scanned for faces: faces smaller "
+        "than about an eighth of it are not found; larger finds smaller faces, and costs more",
+        640,
+    )
+
+    def tree(self, albums: Path) -> Path:
+        """Where the People tree lives for a library whose album folder is `albums`."""
+        return self.folder or albums.parent / "People"
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig
     model: ModelConfig = ModelConfig()
@@ -178,6 +200,7 @@ class Config:
     recluster: ReclusterConfig = ReclusterConfig()
     watch: WatchConfig = WatchConfig()
     tags: TagsConfig = TagsConfig()
+    people: PeopleConfig = PeopleConfig()
     source: Path | None = None  # the file it was read from
 
 
@@ -260,7 +283,9 @@ def _convert_plain(value: Any, hint: Any, base: Path) -> Any:
     raise ValueError(names.get(hint, str(hint)))
 
 
-_NON_NEGATIVE = {"batch_size", "workers", "max_pixels", "input_size", "after_new_images"}
+_NON_NEGATIVE = {
+    "batch_size", "workers", "max_pixels", "input_size", "after_new_images", "min_photos",
+}  # fmt: skip
 
 
 def _check_value(name: str, value: Any) -> str | None:
@@ -278,6 +303,8 @@ def _check_value(name: str, value: Any) -> str | None:
             granularity_steps(value)
         except ValueError as exc:
             return str(exc)
+    if name == "detect_side" and not 160 <= value <= 4096:
+        return f"must be between 160 and 4096 pixels, got {value}"
     if name == "unsorted_distance" and not 0 < value <= 2:
         return f"must be between 0 and 2 (cosine distance), got {value}"
     if name == "root" and (not value.strip() or not value.isprintable() or {"|", "/"} & set(value)):
@@ -328,6 +355,7 @@ _SECTIONS = {
     "recluster": ReclusterConfig,
     "watch": WatchConfig,
     "tags": TagsConfig,
+    "people": PeopleConfig,
 }
 
 

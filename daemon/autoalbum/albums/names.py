@@ -68,7 +68,14 @@ PASSED_OVER = frozenset(
     }
 )
 
-Votes = Mapping[int, int] | Mapping[str, int]
+Votes = Mapping[int, int] | Mapping[str, int] | Mapping[int | str, int]
+
+# Albums of people (faces/kinds.py): names ImageNet lacks, under one synset of their own, so
+# that an album of mostly portraits is "portraits", of mixed photos of people "people".
+PEOPLE = "people"
+PORTRAITS = "portraits"
+GROUP_PHOTOS = "group photos"
+_PEOPLE_SYNSETS = {PEOPLE: (), PORTRAITS: (PEOPLE,), GROUP_PHOTOS: (PEOPLE,)}
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,9 @@ def hierarchy() -> Hierarchy:
             names[wnid], parents[wnid] = name, up.split(",") if up else []
             if index:
                 classes[int(index)] = wnid
-    leaves = frozenset(classes.values())
+    for synset, above_it in _PEOPLE_SYNSETS.items():
+        names[synset], parents[synset] = synset, list(above_it)
+    leaves = frozenset(classes.values()) | {PORTRAITS, GROUP_PHOTOS}
     above = {wnid: _above(wnid, parents) for wnid in names}
     by_name: dict[str, list[str]] = defaultdict(list)
     for wnid in sorted(names, key=lambda w: (w not in leaves, w)):
@@ -134,6 +143,8 @@ def _leaf(key: int | str, tree: Hierarchy) -> str:
     """The synset of a class id or class name; a name ImageNet lacks stands for itself."""
     if isinstance(key, int):
         return tree.classes[key]
+    if key in _PEOPLE_SYNSETS:
+        return key
     wnids = tree.by_name.get(key, ())
     return wnids[0] if wnids and wnids[0] in tree.leaves else key
 

@@ -22,6 +22,8 @@ from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
+from autoalbum.faces.finder import FaceFinder, PhotoFaces
+from autoalbum.faces.kinds import SURE_SCORE, photo_kind, with_people
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class SortOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     seed: int = 0
     method: Method = Method.SPECTRAL
+    faces: bool = True  # albums of photos of people named so (faces/kinds.py)
 
 
 @dataclass(frozen=True)
@@ -52,18 +55,30 @@ class SortSummary:
         return (self.images + len(self.failures)) / self.seconds if self.seconds > 0 else 0.0
 
 
-def album_labels(clustering: Clustering, top_classes: NDArray[np.int64] | None) -> list[str]:
-    """Name each album after what its members' ImageNet top-1 classes have in common."""
-    if top_classes is None:
-        return album_names([Counter() for _ in range(clustering.k)])
-    return album_names(
-        [Counter(int(c) for c in top_classes[clustering.labels == a]) for a in range(clustering.k)]
-    )
+def album_labels(
+    clustering: Clustering,
+    top_classes: NDArray[np.int64] | None,
+    faces: Sequence[PhotoFaces] = (),
+) -> list[str]:
+    """Name each album after what its members' ImageNet top-1 classes have in common, or as
+    photos of people when most show faces (`faces`: each photo's, when they were looked for)."""
+    votes: list[Counter[int]] = [Counter() for _ in range(clustering.k)]
+    if top_classes is not None:
+        for label, top in zip(clustering.labels, top_classes, strict=True):
+            votes[int(label)][int(top)] += 1
+    if not faces:
+        return album_names(votes)
+    kinds: list[list[str | None]] = [[] for _ in range(clustering.k)]
+    for label, photo in zip(clustering.labels, faces, strict=True):
+        sure = [f for f in photo.faces if f.score >= SURE_SCORE]
+        biggest = max((f.box.area for f in sure), default=0.0)
+        kinds[int(label)].append(photo_kind(len(sure), biggest))
+    return album_names(with_people(votes, kinds))
 
 
 def build_albums(embedded: EmbeddedPhotos, clustering: Clustering) -> tuple[Album, ...]:
     """Albums numbered by size (biggest first), members nearest to the centroid first."""
-    names = album_labels(clustering, embedded.top_classes)
+    names = album_labels(clustering, embedded.top_classes, embedded.faces)
     albums = []
     for index, label in enumerate(names):
         members = np.flatnonzero(clustering.labels == index)
@@ -101,6 +116,7 @@ def sort_photos(
         workers=options.workers,
         max_pixels=options.max_pixels,
         advance=advance,
+        faces=FaceFinder() if options.faces else None,
     )
     if not embedded.paths:
         raise AutoalbumError(f"none of the {len(paths)} files could be read as a photo")

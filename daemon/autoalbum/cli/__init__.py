@@ -22,6 +22,7 @@ from autoalbum.cli import (
     inspect,
     merge,
     move,
+    people,
     recluster,
     refused,
     rename,
@@ -44,7 +45,8 @@ COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
     for module in (
         sort, inspect, index, recluster, rename, move, exclude, merge, retire, album, corrections,
-        undo, tags, similar, duplicates, run, status, restore, evaluate, report, sample_photos,
+        undo, people, tags, similar, duplicates, run, status, restore, evaluate, report,
+        sample_photos,
     )
 )  # fmt: skip
 

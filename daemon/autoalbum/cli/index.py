@@ -6,6 +6,7 @@ import argparse
 from contextlib import ExitStack
 
 from autoalbum.cli.options import Command, add_library_options, open_library, progress_starter
+from autoalbum.cli.progress import progress
 from autoalbum.printable import printable
 
 
@@ -26,11 +27,17 @@ def run(args: argparse.Namespace) -> int:
             progress_starter(stack), accept_deletions=args.accept_deletions
         )
         offline = library.folders.offline()
+        looked = 0
+        if library.config.people.enabled and (unseen := library.people.unseen()):
+            with progress(unseen, "looking for faces") as advance:
+                looked = library.catch_up_faces(lambda done: advance(done))
     print(
         f"indexed {report.found} files in {report.seconds:.1f} s: {report.embedded} embedded, "
         f"{report.relinked} moved or duplicate, {report.unchanged} unchanged, "
         f"{report.missing} missing, {len(report.failed)} failed"
     )
+    if looked:
+        print(f"looked for faces in {looked} photos indexed before")
     for failure in report.failed:
         print(f"  failed: {printable(failure.path)}: {printable(failure.reason)}")
     for folder in offline:

@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--batch-size", type=positive_int, default=32, help="images per batch")
     parser.add_argument("--workers", type=positive_int, help="decode threads (default: cores)")
+    parser.add_argument(
+        "--no-faces", action="store_true",
+        help="don't look for faces: faster, but albums of people are named by ImageNet's "
+        "classes (suit, jersey) rather than portraits, group photos or people",
+    )  # fmt: skip
     add_model_options(parser)
 
 
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         workers=args.workers,
         method=Method(args.method),
+        faces=not args.no_faces,
     )
     with ExitStack() as stack:
         summary = sort_photos(args.sources, args.out, embedder, options, progress_starter(stack))

@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Show counts, failures, albums, the last recluster, the catalog's copy and whether a
-    daemon is running."""
+    """Show counts, failures, albums, persons, the last recluster, the catalog's copy and
+    whether a daemon is running (and what it is doing)."""
     from autoalbum.service.status import library_status
 
     print(library_status(args.config, failures=args.failures))

@@ -55,6 +55,9 @@ _setup_lock = threading.Lock()
 _plugins_ready = False
 
 
+FULL_SIZE = "autoalbum.full_size"  # in a decoded image's info: its size in the file, upright
+
+
 class ImageDecodeError(AutoalbumError):
     """A file that can't be used as a photo; `reason` says why in a few words. `fingerprint`
     is the content's, when it was read before decoding failed."""
@@ -179,7 +182,16 @@ def _decode_file(path: Path, file: IO[bytes], min_side: int, max_pixels: int) ->
     # JPEG decodes at 1/2, 1/4 or 1/8 scale, never below min_side; HEIF picks a thumbnail.
     image.draft("RGB", (min_side, min_side))
     image.load()
-    return _to_rgb(_oriented(image, path))
+    upright = _to_rgb(_oriented(image, path))
+    turned = (upright.width > upright.height) != (image.width > image.height)
+    upright.info[FULL_SIZE] = (height, width) if turned else (width, height)
+    return upright
+
+
+def full_size(image: Image.Image) -> tuple[int, int]:
+    """The upright photo's size in its file, before decoding shrank it."""
+    size = image.info.get(FULL_SIZE)
+    return size if isinstance(size, tuple) else image.size
 
 
 def _reason(error: BaseException) -> str:

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import onnx
 from numpy.typing import NDArray
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from autoalbum.durable import replacing
 from autoalbum.embedding.bundled import MODELS, BundledModel
 from autoalbum.embedding.checkpoint import CheckpointError, load_state_dict
+from autoalbum.embedding.graph import GraphBuilder
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +80,12 @@ def block_table(weights: dict[str, NDArray[Any]]) -> list[Block]:
     return blocks
 
 
-class _GraphBuilder:
+class _GraphBuilder(GraphBuilder):
     """Accumulates nodes and folded initializers while walking the network."""
 
     def __init__(self, weights: dict[str, NDArray[Any]]) -> None:
+        super().__init__()
         self.weights = weights
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-        self._count = 0
-
-    def _name(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}_{self._count}"
-
-    def constant(self, stem: str, value: NDArray[Any]) -> str:
-        name = self._name(stem)
-        self.initializers.append(numpy_helper.from_array(value, name))
-        return name
-
-    def node(self, op: str, inputs: list[str], stem: str, **attrs: Any) -> str:
-        out = self._name(stem)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
 
     def conv_bn(self, x: str, conv: str, bn: str, stride: int = 1, group: int = 1) -> str:
         """Convolution with the following BatchNorm folded into its weights and bias."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,14 +18,27 @@ from autoalbum.embedding.fingerprint import Fingerprint
 from autoalbum.embedding.images import (
     DEFAULT_MAX_PIXELS,
     ImageDecodeError,
-    load_fingerprinted,
-    load_for_model,
+    decode_fingerprinted,
+    decode_image,
+    to_model_input,
 )
+
+if TYPE_CHECKING:
+    from autoalbum.faces.finder import FaceFinder, Found, PhotoFaces
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 32
-_Decoded = tuple[NDArray[np.uint8], Fingerprint | None]
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """One photo out of a decoding thread: the model's input, and on request the fingerprint
+    of the bytes decoded and the faces found."""
+
+    pixels: NDArray[np.uint8]
+    fingerprint: Fingerprint | None
+    found: Found | None
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class EmbeddedPhotos:
     top_classes: NDArray[np.int64] | None = None
     failures: list[Failure] = field(default_factory=list)
     fingerprints: list[Fingerprint] = field(default_factory=list)
+    faces: list[PhotoFaces] = field(default_factory=list)  # with a face finder, one per path
 
 
 def default_workers() -> int:
@@ -57,10 +72,17 @@ def _file_size(path: Path) -> int:
         return 0  # load_for_model reports the problem
 
 
-def _load(path: Path, size: int, max_pixels: int, fingerprint: bool) -> _Decoded:
+def _load(
+    path: Path, size: int, max_pixels: int, fingerprint: bool, faces: FaceFinder | None
+) -> _Decoded:
+    """Decode once: for the model, and for faces at the size their detector scans."""
+    side = max(size, faces.detect_side) if faces else size
     if fingerprint:
-        return load_fingerprinted(path, size, max_pixels)
-    return load_for_model(path, size, max_pixels), None
+        image, digest = decode_fingerprinted(path, side, max_pixels)
+    else:
+        image, digest = decode_image(path, side, max_pixels), None
+    found = faces.find(image) if faces else None
+    return _Decoded(to_model_input(image, size), digest, found)
 
 
 def _decoded(
@@ -70,6 +92,7 @@ def _decoded(
     workers: int,
     window: int,
     fingerprint: bool,
+    faces: FaceFinder | None,
 ) -> Iterator[tuple[Path, _Decoded | ImageDecodeError]]:
     """Yield (path, pixels or error) in input order, decoding a window ahead.
 
@@ -81,7 +104,7 @@ def _decoded(
         def submit(chunk: Sequence[Path]) -> list[tuple[Path, Future[_Decoded]]]:
             order = sorted(range(len(chunk)), key=lambda i: -_file_size(chunk[i]))
             futures = {
-                i: pool.submit(_load, chunk[i], size, max_pixels, fingerprint) for i in order
+                i: pool.submit(_load, chunk[i], size, max_pixels, fingerprint, faces) for i in order
             }
             return [(chunk[i], futures[i]) for i in range(len(chunk))]
 
@@ -131,20 +154,24 @@ def embed_paths(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     advance: Callable[[int], None] = lambda n: None,
     fingerprint: bool = False,
+    faces: FaceFinder | None = None,
 ) -> EmbeddedPhotos:
     """Decode and embed `paths`; unreadable files are collected as failures, never raised.
-    With `fingerprint`, each file's fingerprint comes from the same read as its pixels."""
+    With `fingerprint`, each file's fingerprint comes from the same read as its pixels; with
+    `faces`, each photo's faces are found in the same decoded pixels."""
     result = EmbeddedPhotos()
     window = batch_size * 2
     workers = workers or default_workers()
-    decoded = _decoded(paths, embedder.input_size, max_pixels, workers, window, fingerprint)
+    decoded = _decoded(paths, embedder.input_size, max_pixels, workers, window, fingerprint, faces)
     vectors: list[NDArray[np.float32]] = []
     classes: list[NDArray[np.int64]] = []
     seen_failures = 0
     for batch_paths, batch in _batches(decoded, batch_size, result.failures):
-        embedded = embedder.embed(np.stack([pixels for pixels, _ in batch]))
+        embedded = embedder.embed(np.stack([item.pixels for item in batch]))
         result.paths.extend(batch_paths)
-        result.fingerprints.extend(f for _, f in batch if f is not None)
+        result.fingerprints.extend(i.fingerprint for i in batch if i.fingerprint is not None)
+        if faces is not None:
+            result.faces.extend(faces.describe([i.found for i in batch if i.found is not None]))
         vectors.append(embedded.vectors)
         if embedded.top_classes is not None:
             classes.append(embedded.top_classes)

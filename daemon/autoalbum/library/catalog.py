@@ -30,6 +30,7 @@ from autoalbum.library.schema import COMPACT_AFTER, CONVERSIONS, MIGRATIONS, SCH
 from autoalbum.library.tables.albums import Albums
 from autoalbum.library.tables.contents import Contents
 from autoalbum.library.tables.corrections import Corrections
+from autoalbum.library.tables.faces import Faces
 from autoalbum.library.tables.files import Files
 
 # The records are the catalog's vocabulary: callers may take them from here or from records.
@@ -81,7 +82,7 @@ def way_out(state: Path) -> str:
     )
 
 
-class Catalog(Files, Contents, Albums, Corrections):
+class Catalog(Files, Contents, Albums, Corrections, Faces):
     """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
 
     def __init__(self, path: Path) -> None:

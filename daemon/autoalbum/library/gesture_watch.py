@@ -137,17 +137,54 @@ class Look:
         return self.adopted is None
 
 
+# What the user did in a tree of links, read and recorded: given the tree and the folders to
+# look into (None: all), records the gestures (each in a catalog transaction) and returns how
+# many, with the photos of the folders they changed as the user left them (for sidecar.adopt:
+# the write after updates those in place), or None when the tree must be rebuilt. The album
+# tree's are corrections (album_gestures); the People tree's, faces named (people_gestures.py).
+Interpret = Callable[[Path, set[str] | None], tuple[int, Mapping[str, list[sidecar.Linked]] | None]]
+
+
+def album_gestures(catalog: Catalog, corrector: Callable[[], Corrector]) -> Interpret:
+    """The album tree's gestures as corrections, made by a fresh `corrector()` each time."""
+
+    def interpret(
+        out: Path, folders: set[str] | None
+    ) -> tuple[int, Mapping[str, list[sidecar.Linked]] | None]:
+        written = gestures.written_links(out, folders)
+        if written is None:
+            return 0, {}
+        real = gestures.real_paths(written)
+        links = gestures.found_paths(out, set(real.values()), folders)
+        found = gestures.gestures(written, links, real)
+        if not len(found):
+            return 0, {}
+        with catalog.transaction():
+            gestures.apply(found, written, catalog, corrector(), real)
+        # Only after the corrections are in: should autoalbum stop in between, the next look
+        # takes the same gestures again rather than none.
+        return len(found), gestures.adoption(written, links, found, real)
+
+    return interpret
+
+
 class GestureWatch:
-    """Takes what the user did in the album folder `out` as corrections, before each tree
-    write and when asked, reading only what changed since autoalbum last wrote or read it."""
+    """Takes what the user did in a tree of links `out` (the album folder, the People folder)
+    as `interpret` reads it, before each tree write and when asked, reading only what changed
+    since autoalbum last wrote or read it; its stamps are saved in the state folder as
+    `stamps`."""
 
     def __init__(
-        self, out: Path, state: Path, catalog: Catalog, corrector: Callable[[], Corrector]
+        self,
+        out: Path,
+        state: Path,
+        interpret: Interpret,
+        stamps: str = STAMPS_NAME,
     ) -> None:
         self.out = out
         self.state = state
-        self.catalog = catalog
-        self.corrector = corrector  # makes the Corrector that records them
+        self.interpret = interpret
+        self.stamps_name = stamps
         self.seen: Stamps | None = None  # as last written or read; None: read it all next
         self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
         self.loaded = False  # whether the saved stamps were looked for
@@ -159,7 +196,7 @@ class GestureWatch:
         if self.loaded:
             return
         self.loaded = True
-        saved = load_stamps(self.state / STAMPS_NAME, self.out)
+        saved = load_stamps(self.state / self.stamps_name, self.out)
         if saved is not None:
             self.seen, self.unsure = saved
 
@@ -240,19 +277,10 @@ class GestureWatch:
         folders = None if now is None else self._to_read(now)
         if now is None or folders == set():
             return Look()
-        written = gestures.written_links(self.out, folders)
-        if written is None:
+        taken, photos = self.interpret(self.out, folders)
+        if not taken:
             return Look()
-        real = gestures.real_paths(written)
-        links = gestures.found_paths(self.out, set(real.values()), folders)
-        found = gestures.gestures(written, links, real)
-        if not len(found):
-            return Look()
-        with self.catalog.transaction():
-            gestures.apply(found, written, self.catalog, self.corrector(), real)
-        # Only after the corrections are in: should autoalbum stop in between, the next look
-        # takes the same gestures again rather than none.
-        return Look(len(found), self._adopt(gestures.adoption(written, links, found, real)))
+        return Look(taken, self._adopt(photos))
 
     def _adopt(self, photos: Mapping[str, list[sidecar.Linked]] | None) -> frozenset[int] | None:
         """Record these album folders' photos (sidecar.adopt); the albums recorded, or None
@@ -277,7 +305,7 @@ class GestureWatch:
     def _save(self) -> None:
         """Save the stamps with the generation they belong to (none: remove them); a failure
         only costs the next process a full look."""
-        path = self.state / STAMPS_NAME
+        path = self.state / self.stamps_name
         index = sidecar.read_index(self.out)
         try:
             if self.seen is None or index is None:

@@ -26,6 +26,7 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.fingerprint import fingerprint_file, quick_key
 from autoalbum.embedding.pipeline import EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
+from autoalbum.library.people import People
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables import path_of, stored
@@ -88,11 +89,15 @@ class Indexer:
         model: ModelConfig,
         stores: Stores,
         embedder: Embedder,
+        people: People | None = None,
     ) -> None:
         self.library = library
         self.model = model
         self.stores = stores
         self.embedder = embedder  # lazy: loads the model only when something needs embedding
+        self.people = people  # with people on: faces found in the same decoded pixels
+        self.new_faces: list[int] = []  # faces stored since the caller last took them
+        self._face_model_checked = False
 
     def scan(self, folders: Sequence[Path], tick: Callable[[], None] = lambda: None) -> Scan:
         """The photos in `folders` now, less the ignored ones; `tick` once per folder."""
@@ -276,6 +281,9 @@ class Indexer:
 
     def _embed(self, paths: list[Path], advance: Callable[[int], None]) -> EmbeddedPhotos:
         model = self.model
+        if self.people is not None and not self._face_model_checked:
+            self.people.check_model()
+            self._face_model_checked = True
         result = embed_paths(
             paths,
             self.embedder,
@@ -284,6 +292,7 @@ class Indexer:
             max_pixels=model.max_pixels,
             advance=advance,
             fingerprint=True,
+            faces=self.people.finder if self.people is not None else None,
         )
         self.stores.check_model(result.vectors.shape[1] if len(result.paths) else 0)
         return result
@@ -291,6 +300,9 @@ class Indexer:
     def _add_content(self, result: EmbeddedPhotos, row: int) -> int:
         top = int(result.top_classes[row]) if result.top_classes is not None else None
         fingerprint = result.fingerprints[row]
-        return self.stores.catalog.add_content(
+        content = self.stores.catalog.add_content(
             fingerprint.full, result.vectors[row], top, fingerprint.quick
         )
+        if self.people is not None and result.faces:
+            self.new_faces += self.people.store(content, result.faces[row])
+        return content

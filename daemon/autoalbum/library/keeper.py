@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +25,7 @@ from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
+from autoalbum.faces.kinds import photo_kind, with_people
 from autoalbum.library.corrections import honour, load_rules, place_arrivals
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.records import AlbumRecord, RunRecord
@@ -171,12 +172,19 @@ class Keeper:
 
     def _votes(
         self, ids: NDArray[np.int64], labels: NDArray[np.int64], k: int
-    ) -> list[Counter[int]]:
+    ) -> list[Mapping[int | str, int]]:
+        """Each cluster's ImageNet classes, or the kinds of photos of people it holds when
+        most of its photos show faces (faces/kinds.py)."""
         votes: list[Counter[int]] = [Counter() for _ in range(k)]
         for label, top in zip(labels, self.catalog.top_classes(ids), strict=True):
             if top is not None:
                 votes[int(label)][int(top)] += 1
-        return votes
+        faces = self.catalog.face_kinds(ids)
+        kinds: list[list[str | None]] = [[] for _ in range(k)]
+        for content, label in zip(ids, labels, strict=True):
+            count, biggest = faces.get(int(content), (0, 0.0))
+            kinds[int(label)].append(photo_kind(count, biggest))
+        return with_people(votes, kinds)
 
     def _apply_plans(
         self,

@@ -33,6 +33,7 @@ from autoalbum.library.catalog import Catalog
 from autoalbum.library.folders import Folders
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
+from autoalbum.library.people import People
 from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.search import DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
@@ -130,7 +131,11 @@ class Library:
         """A reloaded config takes effect at once: the parts are made anew from it."""
         self._config = config
         stores, model = self._stores, self._embedder
-        self._indexer = Indexer(config.library, config.model, stores, model)
+        self.people = People(config.people, config.library.albums, stores)
+        if not config.people.enabled:
+            self.people.forget()
+        people = self.people if config.people.enabled else None
+        self._indexer = Indexer(config.library, config.model, stores, model, people)
         self.folders = Folders(
             config.library.folders, stores.catalog, config.library.hold_deletions_hours
         )
@@ -171,7 +176,7 @@ class Library:
         folders are left as they are, and a mass deletion held back (library/folders.py)
         unless `accept_deletions`."""
         started = time.monotonic()
-        self._keeper.tree.take_gestures()  # what the user did while nothing was running
+        self.take_gestures()  # what the user did while nothing was running
         paths = self._scan(accept=accept_deletions)
         vanished = self._indexer.vanished(paths)
         return self.ingest(
@@ -217,11 +222,42 @@ class Library:
         report = self._indexer.update(paths, vanished, progress)
         keeper.assign_new(cluster_first=cluster_first)  # notes the albums it fills
         tree.note_changes(tree.albums_of(paths) | touched)  # moves, duplicates, leavers
+        new_faces, self._indexer.new_faces = self._indexer.new_faces, []
+        if self.config.people.enabled:
+            self.people.file_faces(new_faces)
         if write_tree and (report.changed or not tree.tree_exists()):
             tree.write_tree()
+        if write_tree and self.config.people.enabled and (report.changed or new_faces):
+            self.people.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
         return report
+
+    def catch_up_faces(self, advance: Callable[[int], None] = lambda n: None) -> int:
+        """Look for faces in every photo indexed before people was on (or by another face
+        model), a chunk and a commit at a time; then the People tree. Returns how many."""
+        people = self.people
+        people.check_model()
+        total, new = 0, []
+        while True:
+            looked, ids = people.catch_up()
+            if not looked:
+                break
+            total += looked
+            new += ids
+            advance(looked)
+        people.file_faces(new)
+        people.write_tree()
+        return total
+
+    def rename_person(self, person: str, name: str) -> str:
+        """Name a person for good: the People folder follows, and with tags on the sidecars of
+        the person's photos. Returns the person's title before."""
+        old = self.people.rename(person, name)
+        self.people.write_tree()
+        if self.config.tags.enabled:
+            self._tagger.follow()
+        return old.title
 
     # albums
 
@@ -237,8 +273,13 @@ class Library:
         Raises `Cancelled`, having changed nothing, if `cancelled()` before it commits. With
         `write`, what the user did in the album folder is taken first."""
         if write:
-            self._keeper.tree.take_gestures()
-        return self._keeper.recluster(write, cancelled)
+            self.take_gestures()
+        report = self._keeper.recluster(write, cancelled)
+        if self.config.people.enabled:
+            self.people.regroup()
+            if write:
+                self.people.write_tree()
+        return report
 
     def rename(self, album: str, name: str) -> str:
         """Give an album a name that every later recluster keeps; returns the old name."""
@@ -280,13 +321,19 @@ class Library:
         return self.catalog.corrections()
 
     def take_gestures(self) -> int:
-        """What the user did in the album folder, as corrections; returns how many."""
-        return self._keeper.tree.take_gestures()
+        """What the user did in the album folder, as corrections, and in the People folder;
+        returns how many."""
+        taken = self._keeper.tree.take_gestures()
+        if self.config.people.enabled:
+            taken += self.people.take_gestures()
+        return taken
 
     @property
     def album_folder_changed(self) -> bool:
-        """Whether the album folder changed since autoalbum last wrote or read it."""
-        return self._keeper.tree.gestures.changed()
+        """Whether the album folder (or the People folder) changed since autoalbum last wrote
+        or read it."""
+        people = self.config.people.enabled and self.people.folder_changed
+        return self._keeper.tree.gestures.changed() or people
 
     def _content_ids(self, photos: Sequence[Path]) -> list[int]:
         """The catalogued content of each photo: its path, or a link to it (in the albums)."""
@@ -307,6 +354,8 @@ class Library:
         """Bring the album folder, and the tags if enabled, up to date with the catalog; `tick`
         now and then, for a watchdog."""
         self._keeper.tree.write_tree(rebuild=rebuild, tick=tick)
+        if self.config.people.enabled:
+            self.people.write_tree()
 
     # tags
 

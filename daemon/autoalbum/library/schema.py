@@ -14,7 +14,7 @@ import numpy as np
 
 from autoalbum.library.codes import encode, pack, to_code
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -134,6 +134,52 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX corrections_content ON corrections(content_id);
     ALTER TABLE albums ADD COLUMN user_made INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE albums ADD COLUMN folder TEXT;
+    """,
+    # People (faces/): each content's faces, found by the face model that meta face_model
+    # names, each a box (x0, y0 its left and top, x1, y1 its right and bottom, in [0, 1] of the
+    # upright photo). contents.faces is how many were found, NULL until the content was looked
+    # at (a library from before is caught up in the background), and width/height the photo's
+    # upright size in pixels (face regions in XMP are relative to it). Each face's descriptor is
+    # 128 signed bytes (faces/codes.py); person_id is its person, NULL while it belongs to none.
+    # Persons keep a number (their folder's, `Person 07`) and the name the user gave them; a
+    # person whose folder the user deleted is hidden. The user's word on faces (the People
+    # tree's gestures): `pinned`, the person a face is (kept by every grouping), and
+    # face_exclusions, persons a face is not.
+    # tagged.persons: the named persons (with their boxes) a photo's sidecar was last tagged with.
+    8: """
+    ALTER TABLE tagged ADD COLUMN persons TEXT;
+    ALTER TABLE contents ADD COLUMN faces INTEGER;
+    ALTER TABLE contents ADD COLUMN width INTEGER;
+    ALTER TABLE contents ADD COLUMN height INTEGER;
+    CREATE TABLE persons (
+        id INTEGER PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        name TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+        x0 REAL NOT NULL,
+        y0 REAL NOT NULL,
+        x1 REAL NOT NULL,
+        y1 REAL NOT NULL,
+        side INTEGER NOT NULL,
+        score REAL NOT NULL,
+        descriptor BLOB NOT NULL,
+        person_id INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+        pinned INTEGER REFERENCES persons(id) ON DELETE SET NULL
+    );
+    CREATE TABLE face_exclusions (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX faces_content ON faces(content_id);
+    CREATE INDEX faces_person ON faces(person_id);
+    CREATE INDEX contents_unseen_faces ON contents(id) WHERE faces IS NULL;
+    CREATE INDEX tagged_persons ON tagged(path) WHERE persons IS NOT NULL;
     """,
 }
 

@@ -1,6 +1,13 @@
-"""Albums as keywords, kept current: after each album update, the sidecars of the photos whose
-album changed since they were last tagged are synced (tags/sidecars.py), and the catalog
-records what each sidecar now carries, so that the next update touches only what changed again.
+"""Albums as keywords and named persons as faces, kept current: after each album update, the
+sidecars of the photos whose album or named persons changed since they were last tagged are
+synced (tags/sidecars.py), and the catalog records what each sidecar now carries, so that the
+next update touches only what changed again.
+
+A photo's persons are the named persons its faces belong to (`Person 07` is never written),
+each face a region of the upright photo; the record keeps them as one canonical string
+(`persons_key`). Naming or renaming a person, or a face moving to another person or to none,
+changes that string: only the photos with a face of a named person, or with persons recorded,
+are compared, so a library without named persons does as little as before.
 
 A sidecar that fails is logged and left out of the record, so every later update tries it
 again. The record holds for the settings it was written under: when tags.root, location,
@@ -19,9 +26,11 @@ from pathlib import Path
 
 from autoalbum.albums.tree import UNSORTED_NUMBER
 from autoalbum.config import TagsConfig
+from autoalbum.faces.detector import Box
 from autoalbum.faults import refused_write
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.folders import below
+from autoalbum.tags.persons import Persons, Region
 from autoalbum.tags.sidecars import Outcome, SidecarResult, TagsReport, sidecar_path, sync_tags
 
 log = logging.getLogger(__name__)
@@ -31,10 +40,31 @@ SLICE = 256  # photos per sync and record; between slices a watchdog hears that 
 WARN_LINES = 10  # new failures logged one by one per update; the rest as a count
 
 Labels = Mapping[Path, str | None]
+Named = Mapping[Path, Persons]  # each photo's named persons; a photo left out has none
+
+
+def region(name: str, box: Box) -> Region:
+    """A face's box (left, top, right, bottom) as a region: its centre and size, held within
+    the photo."""
+    left, top, right, bottom = (
+        min(max(v, 0.0), 1.0) for v in (box.left, box.top, box.right, box.bottom)
+    )
+    right, bottom = max(right, left), max(bottom, top)
+    return Region(name, (left + right) / 2, (top + bottom) / 2, right - left, bottom - top)
+
+
+def persons_key(persons: Persons) -> str:
+    """What the record keeps of a photo's named persons: its size and each face's name and
+    region as written, in one order."""
+    faces = sorted([str(field) for field in r.key] for r in persons.regions)
+    return json.dumps(
+        [persons.width, persons.height, faces], ensure_ascii=False, separators=(",", ":")
+    )
 
 
 class Tagger:
-    """Keeps the photos' sidecars carrying their albums, per one `tags:` config section."""
+    """Keeps the photos' sidecars carrying their albums and named persons, per one `tags:`
+    config section."""
 
     def __init__(
         self,
@@ -58,30 +88,41 @@ class Tagger:
             for member in members
         }
 
+    def persons(self) -> dict[Path, Persons]:
+        """Each live photo's named persons, for the photos that have any."""
+        return {
+            photo: Persons(width, height, tuple(region(name, box) for name, box in faces))
+            for photo, ((width, height), faces) in self.catalog.named_faces().items()
+        }
+
     def follow(self, tick: Callable[[], None] = lambda: None) -> None:
-        """Sync the sidecars of photos whose album changed since they were last tagged. Raises
-        only for a refused write (a full disk: faults.py), which pauses the daemon; what else
-        fails is logged and tried again on the next update."""
+        """Sync the sidecars of photos whose album or named persons changed since they were
+        last tagged. Raises only for a refused write (a full disk: faults.py), which pauses
+        the daemon; what else fails is logged and tried again on the next update."""
         try:
             self._check_settings()
-            changes = self._reachable(self._changes())
+            persons = self.persons()
+            changes = self._reachable(self._changes(persons))
             if changes:
-                self._log(self._sync(changes, dry_run=False, tick=tick))
+                self._log(self._sync(changes, persons, dry_run=False, tick=tick))
         except Exception as error:  # tags are a courtesy: they never stop the albums or the daemon
             if refused_write(error):
                 raise
             log.exception("could not update the photos' tags; the next album update tries again")
 
     def sync_all(self, *, dry_run: bool = False) -> TagsReport:
-        """Every live photo's sidecar brought to its album, whatever the record says, and the
-        keywords of recorded photos that left the library taken out."""
+        """Every live photo's sidecar brought to its album and named persons, whatever the
+        record says, and the entries of recorded photos that left the library taken out."""
         if not dry_run:
             self._check_settings()
-        return self._sync({**dict.fromkeys(self.catalog.tagged()), **self.labels()}, dry_run)
+        persons = self.persons()
+        wanted = {**dict.fromkeys([*self.catalog.tagged(), *persons]), **self.labels()}
+        return self._sync(wanted, persons, dry_run)
 
     def remove_all(self, *, dry_run: bool = False) -> TagsReport:
-        """autoalbum's keywords taken out of every photo's sidecar, live or recorded."""
-        return self._sync(dict.fromkeys({*self.catalog.tagged(), *self.labels()}), dry_run)
+        """autoalbum's keywords and persons taken out of every photo's sidecar, live or
+        recorded."""
+        return self._sync(dict.fromkeys({*self.catalog.tagged(), *self.labels()}), {}, dry_run)
 
     def _settings(self) -> str:
         config = self.config
@@ -97,22 +138,36 @@ class Tagger:
             if before is not None and self.catalog.tagged():
                 log.warning(
                     "tags.root, location, mirror or naming changed: tagging every photo anew; "
-                    "keywords written before stay (autoalbum tags --remove with the old config "
-                    "takes them out)"
+                    "keywords and persons written before stay (autoalbum tags --remove with "
+                    "the old config takes them out)"
                 )
             self.catalog.clear_tagged()
             self.catalog.set_meta(SETTINGS_KEY, settings)
 
-    def _changes(self) -> dict[Path, str | None]:
-        """Photos whose label differs from the recorded one (None: it has left every album)."""
+    def _changes(self, persons: Named) -> dict[Path, str | None]:
+        """Photos whose label or named persons differ from the recorded ones, with their labels
+        (None: in no album, or it has left every album)."""
         changes = self.catalog.tag_changes(UNSORTED_NUMBER)
+        changes = {**self._person_changes(persons), **changes}
         if changes and self.config.naming == "image.xmp":
-            # IMG_1.jpg and IMG_1.cr2 share IMG_1.xmp, and a sync writes the labels of the
-            # photos it is given: give it all of a changed sidecar's photos.
+            # IMG_1.jpg and IMG_1.cr2 share IMG_1.xmp, and a sync writes the labels and persons
+            # of the photos it is given: give it all of a changed sidecar's photos.
             now = self.labels()
             changed = {sidecar_path(p, self.config) for p in changes}
-            photos = now.keys() | self.catalog.tagged().keys()
+            photos = now.keys() | self.catalog.tagged().keys() | persons.keys()
             changes = {p: now.get(p) for p in photos if sidecar_path(p, self.config) in changed}
+        return changes
+
+    def _person_changes(self, persons: Named) -> dict[Path, str | None]:
+        """Photos whose named persons differ from the recorded ones, with their recorded
+        labels (which are their labels now, unless `tag_changes` says otherwise)."""
+        records = self.catalog.tagged_persons()
+        changes = {}
+        for photo in records.keys() | persons.keys():
+            label, was = records.get(photo, (None, None))
+            now = persons.get(photo)
+            if (persons_key(now) if now else None) != was:
+                changes[photo] = label
         return changes
 
     def _reachable(self, changes: dict[Path, str | None]) -> dict[Path, str | None]:
@@ -125,14 +180,16 @@ class Tagger:
         return {p: label for p, label in changes.items() if not below(p, offline)}
 
     def _sync(
-        self, wanted: Labels, dry_run: bool, tick: Callable[[], None] = lambda: None
+        self, wanted: Labels, persons: Named, dry_run: bool, tick: Callable[[], None] = lambda: None
     ) -> TagsReport:
-        """Sync slice by slice, recording each slice's successes as it goes."""
+        """Sync slice by slice, each photo of `wanted` to its label and its `persons`,
+        recording each slice's successes as it goes."""
         results: list[SidecarResult] = []
         for piece in self._slices(wanted):
-            report = sync_tags(piece, self.config, dry_run=dry_run)
+            named = {photo: persons[photo] for photo in piece if photo in persons}
+            report = sync_tags(piece, self.config, dry_run=dry_run, persons=named)
             if not dry_run:
-                self._record(piece, report)
+                self._record(piece, named, report)
             results.extend(report.results)
             tick()
         return TagsReport(tuple(results), dry_run)
@@ -151,7 +208,7 @@ class Tagger:
         if piece:
             yield piece
 
-    def _record(self, wanted: Labels, report: TagsReport) -> None:
+    def _record(self, wanted: Labels, persons: Named, report: TagsReport) -> None:
         """What the sidecars now carry, for the photos whose sidecar did not fail."""
         photo_of = {Path(os.path.abspath(p)): p for p in wanted}  # a report's paths are absolute
         done = {
@@ -160,8 +217,9 @@ class Tagger:
             if result.outcome is not Outcome.FAILED
             for photo in result.photos
         }
+        named = {photo: persons_key(persons[photo]) for photo in done if photo in persons}
         with self.catalog.transaction():
-            self.catalog.set_tagged(done)
+            self.catalog.set_tagged(done, named)
 
     def _log(self, report: TagsReport) -> None:
         """A summary when sidecars changed; each failure once (up to WARN_LINES at a time)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
 from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
 from autoalbum.library.corrector import Corrector
-from autoalbum.library.gesture_watch import GestureWatch, Look
+from autoalbum.library.gesture_watch import GestureWatch, Look, album_gestures
 from autoalbum.library.records import AlbumRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
@@ -32,7 +32,8 @@ class TreeWriter:
         self.catalog = stores.catalog
         self.tagger = tagger
         # What the user does in the album folder, taken as corrections before each tree write.
-        self.gestures = GestureWatch(albums, stores.state, self.catalog, corrector)
+        interpret = album_gestures(self.catalog, corrector)
+        self.gestures = GestureWatch(albums, stores.state, interpret)
         # Albums whose folders may differ from the catalog; None: any (compare them all).
         self.stale: set[int] | None = None
 

@@ -2,10 +2,11 @@
 and take what the user does in the album folder as corrections.
 
 One thread owns the library and takes photos in a chunk at a time, arrivals before the
-catch-up (backlog.py); reclustering runs beside it (reclusters.py). Signals only set flags:
-SIGTERM/SIGINT finish the current chunk and exit, SIGHUP reloads the config. `build_service`
-(build.py) makes the collaborators; `Service` holds the policies: when to take in what, when
-to recluster, when to rescan, how to reload, what to report.
+catch-up (backlog.py), then a model switch (switch.py), then the face catch-up (faces.py);
+reclustering runs beside it (reclusters.py). Signals only set flags: SIGTERM/SIGINT finish
+the current chunk and exit, SIGHUP reloads the config. `build_service` (build.py) makes the
+collaborators; `Service` holds the policies: when to take in what, when to recluster, when
+to rescan, how to reload, what to report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from autoalbum.faults import refusal, write_folders
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.backlog import Backlog
+from autoalbum.service.faces import FaceCatchUp
 from autoalbum.service.intake import Intake
 from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pauser
@@ -109,6 +111,7 @@ class Service:
         self._backlog = Backlog(clock)
         self._intake: Intake | None = None
         self._switch: ModelSwitch | None = None
+        self._faces: FaceCatchUp | None = None
         self._last_reconcile = 0.0
         self._folders_looked = 0.0
         self._albums_changed_at: float | None = None
@@ -146,6 +149,11 @@ class Service:
     def switching(self) -> ModelSwitch | None:
         """The model switch under way, if any."""
         return self._switch
+
+    @property
+    def looking_for_faces(self) -> FaceCatchUp | None:
+        """The face catch-up under way, if any."""
+        return self._faces
 
     @property
     def left_work_behind(self) -> bool:
@@ -211,7 +219,8 @@ class Service:
     def step(self) -> None:
         """One turn: take what settled, then the work that writes (`_work`) unless paused."""
         held = self._pauser.held()
-        changes = self.watcher.changes(timeout=0.0 if self._backlog and not held else POLL_SECONDS)
+        busy = bool(self._backlog) or (self._faces is not None and not self.reclustering)
+        changes = self.watcher.changes(timeout=0.0 if busy and not held else POLL_SECONDS)
         if changes:
             self._queue(changes)
         if not held:
@@ -223,7 +232,7 @@ class Service:
 
     def _work(self) -> None:
         """What a refused write left undone; a reload, reclusters and rescans; then one chunk
-        of photos taken in (arrivals first)."""
+        of photos taken in (arrivals first), of a model switch, or of the face catch-up."""
         self._catch_up_on_refusals()
         if self._reload.is_set():
             self._reload.clear()
@@ -240,6 +249,7 @@ class Service:
             self._switch_step(self._switch)
         else:
             self.intake.settle()
+            self._faces_step()
         self.notifier.watchdog()
         if self._switch is None:  # a recluster's albums would be in the old model's space
             self._reclusterer.maybe_start(
@@ -287,7 +297,7 @@ class Service:
         self.notifier.status("loading the model")
         # Once, now, so that the first arrival need not wait for it.
         log.debug("model ready: %d-px input", self.library.embedder.input_size)
-        self._switch = ModelSwitch.under_way(self.library, self._clock)
+        self._under_way()
         self.notifier.watchdog()
         self.notifier.status("scanning the folders")
         self.intake.start()
@@ -379,7 +389,13 @@ class Service:
         old, self._library = self.library, self._open_library(self.config)
         old.close()
         self.intake.library = self.library
+        self._under_way()
+
+    def _under_way(self) -> None:
+        """The model switch and the face catch-up that the library (just opened) is in."""
         self._switch = ModelSwitch.under_way(self.library, self._clock)
+        self.notifier.watchdog()
+        self._faces = FaceCatchUp.under_way(self.library, self._clock, self.notifier.watchdog)
 
     # model switches
 
@@ -395,6 +411,11 @@ class Service:
         self.intake.write_tree(rebuild=True)
         self._reclusterer.start(self.config)
 
+    def _faces_step(self) -> None:
+        """A chunk of the face catch-up, unless a recluster is out: it groups the faces too."""
+        if self._faces is not None and not self.reclustering and self._faces.step():
+            self._faces = None
+
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
         watcher = self._watcher
@@ -406,6 +427,7 @@ class Service:
             arrivals_since_recluster=self._growth.arrivals_since_recluster,
             polling=bool(watcher and watcher.polling),
             switch=self._switch if running else None,
+            faces=self._faces if running else None,
             offline=self.library.folders.offline() if self._library else (),
             paused=self._pauser.pause,
         )

@@ -19,6 +19,7 @@ from autoalbum.library.folders import Folders, Offline
 from autoalbum.library.lock import holder
 from autoalbum.printable import duration, moment, printable
 from autoalbum.service.backlog import CatchUp
+from autoalbum.service.faces import FaceCatchUp, describe_faces
 from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pause, Room
 from autoalbum.service.switch import ModelSwitch, describe_switch
@@ -47,11 +48,13 @@ class StatusBoard:
         arrivals_since_recluster: int,
         polling: bool,
         switch: ModelSwitch | None = None,
+        faces: FaceCatchUp | None = None,
         offline: Sequence[Offline] = (),
         paused: Pause | None = None,
     ) -> None:
         switched = switch.as_dict() if switch else None
-        done = switched and switched["done"]
+        looking = faces.as_dict() if faces else None
+        done = (switched and switched["done"], looking and looking["done"])
         away = tuple(offline)
         held = paused and (paused.describe(), paused.delay)
         now = (running, waiting, batches, catch_up and catch_up.done, polling, done, away, held)
@@ -68,6 +71,7 @@ class StatusBoard:
             "arrivals_since_recluster": arrivals_since_recluster,
             "polling": polling,
             "model_switch": switched,
+            "faces": looking,
             "offline": [
                 {"folder": os.fsdecode(o.folder), "reason": o.reason, "since": o.since}
                 for o in away
@@ -83,6 +87,8 @@ class StatusBoard:
             self.notifier.status(prefix + switch.describe())
         elif catch_up is not None:
             self.notifier.status(f"{prefix}catching up: {catch_up.describe()}")
+        elif faces is not None:
+            self.notifier.status(prefix + faces.describe())
         elif running:
             self.notifier.status(f"{prefix}watching; {batches} batches filed, {waiting} waiting")
 
@@ -122,6 +128,8 @@ def _daemon_line(state: Path) -> str:
             line += f"\ncatching up: {CatchUp.from_dict(catch_up).describe()}"
         if switch := status.get("model_switch"):
             line += f"\n{describe_switch(switch)}"
+        if faces := status.get("faces"):
+            line += f"\n{describe_faces(faces)}"
         if paused := status.get("paused"):
             line += f"\n{_paused_line(paused)}"
     return line
@@ -168,6 +176,19 @@ def _corrections_lines(catalog: Catalog, latest: int = 5) -> list[str]:
     return lines + [f"  {describe(catalog, r)}" for r in records[-latest:]]
 
 
+def _people_lines(config: Config, catalog: Catalog) -> list[str]:
+    """With people on: the persons, and how far faces have been looked for and grouped."""
+    if not config.people.enabled:
+        return []
+    looked, faces, grouped = catalog.face_counts()
+    line = (
+        f"people: {len(catalog.persons()):,} persons; {looked:,} photos looked at, "
+        f"{faces:,} faces, {grouped:,} in a person"
+    )
+    unseen = catalog.count_unseen_faces()
+    return [line + (f"; {unseen:,} photos still to look at" if unseen else "")]
+
+
 def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
@@ -210,6 +231,7 @@ def _library_lines(config: Config, failures: int) -> list[str]:
         lines += _folder_lines(config, catalog)
         lines.append(f"albums: {len(albums)}")
         lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {printable(a.name)}" for a in albums]
+        lines += _people_lines(config, catalog)
         run = catalog.last_run("recluster")
         if run is None:
             lines.append("last recluster: never")

@@ -1,1 +1,2 @@
-"""Albums as keywords in XMP sidecars that digiKam, darktable, Immich and PhotoPrism read."""
+"""Albums as keywords, and named persons with their faces, in XMP sidecars that digiKam,
+darktable, Immich and PhotoPrism read."""

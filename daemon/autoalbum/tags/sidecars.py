@@ -1,4 +1,5 @@
-"""Keep each photo's XMP sidecar carrying its album as a keyword, and report what changed.
+"""Keep each photo's XMP sidecar carrying its album as a keyword and its named persons (names
+and faces, persons.py), and report what changed.
 
 `sync_tags` is the one entry point: the daemon calls it with the photos whose album changed,
 `autoalbum tags` with every photo (`--remove`: every photo with no album). It never raises for a
@@ -7,10 +8,10 @@ full disk is no one sidecar's doing, nor is a mirror that can't be written: thos
 daemon pauses, a command stops, faults.py), where a photo folder that is read-only only costs
 its sidecars.
 
-A sidecar autoalbum created and that would hold nothing once its keywords go (its bytes are
-exactly `EMPTY_PACKET` again) is deleted; any other sidecar, and any sidecar another program
-has touched since, is kept, emptied of autoalbum's keywords only. Images are never opened for
-writing: a sidecar's name must end in .xmp and differ from the photo's.
+A sidecar autoalbum created and that would hold nothing once its keywords and persons go (its
+bytes are exactly `EMPTY_PACKET` again) is deleted; any other sidecar, and any sidecar another
+program has touched since, is kept, emptied of autoalbum's entries only. Images are never
+opened for writing: a sidecar's name must end in .xmp and differ from the photo's.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import os
 import stat
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autoalbum.config import TagsConfig
 from autoalbum.durable import replacing
 from autoalbum.faults import Fault, fault_of
+from autoalbum.tags.persons import Persons, retag_persons
 from autoalbum.tags.xmp import EMPTY_PACKET, MAX_BYTES, XmpError, retag
 
 log = logging.getLogger(__name__)
@@ -54,13 +56,17 @@ class SidecarResult:
     added: tuple[str, ...] = ()  # album labels that gained keywords
     removed: tuple[str, ...] = ()  # album labels whose keywords went
     reason: str = ""  # why it failed; the sidecar was left untouched
+    persons_added: tuple[str, ...] = ()  # names of persons that gained autoalbum's entries
+    persons_removed: tuple[str, ...] = ()  # names of persons whose autoalbum entries went
 
     def describe(self, dry_run: bool = False) -> str:
-        """One line: `would update /p/IMG_1.jpg.xmp: + Dog, - Cat`."""
+        """One line: `would update /p/IMG_1.jpg.xmp: + Dog, - Cat, + person Ann`."""
         if self.outcome is Outcome.FAILED:
             return f"skipped {self.sidecar}: {self.reason}"
         verb = f"would {self.outcome.verb}" if dry_run else self.outcome.value
         changes = [f"+ {label}" for label in self.added] + [f"- {label}" for label in self.removed]
+        changes += [f"+ person {name}" for name in self.persons_added]
+        changes += [f"- person {name}" for name in self.persons_removed]
         return f"{verb} {self.sidecar}" + (f": {', '.join(changes)}" if changes else "")
 
 
@@ -88,11 +94,36 @@ class TagsReport:
         return f"{prefix}sidecars: {parts}; {removed} album keywords removed"
 
 
-def keyword(label: str) -> str:
-    """An album label as a keyword: | and / would nest it deeper, so they become -; characters
-    XML can't hold (controls) go, runs of spaces become one."""
-    text = unicodedata.normalize("NFC", label).replace("|", "-").replace("/", "-")
+def _clean(text: str) -> str:
+    """`text` in NFC, characters XML can't hold (controls) gone, runs of spaces as one."""
+    text = unicodedata.normalize("NFC", text)
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def keyword(label: str) -> str:
+    """An album label as a keyword: | and / would nest it deeper, so they become -."""
+    return _clean(label.replace("|", "-").replace("/", "-"))
+
+
+def _named(persons: Persons | None) -> Persons | None:
+    """`persons` with names as XML can hold them; None when no named face is left."""
+    if persons is None:
+        return None
+    regions = tuple(replace(r, name=name) for r in persons.regions if (name := _clean(r.name)))
+    return replace(persons, regions=regions) if regions else None
+
+
+@dataclass
+class _Wanted:
+    """What one sidecar is to carry, for the photos that share it."""
+
+    photos: list[Path] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
+    persons: dict[Path, Persons] = field(default_factory=dict)
+
+    def named(self) -> Persons | None:
+        """The named persons of the first photo that has any: regions fit one image only."""
+        return self.persons[min(self.persons)] if self.persons else None
 
 
 def sidecar_path(photo: Path, config: TagsConfig) -> Path:
@@ -107,29 +138,33 @@ def sidecar_path(photo: Path, config: TagsConfig) -> Path:
 
 
 def sync_tags(
-    albums: Mapping[Path, str | None], config: TagsConfig, *, dry_run: bool = False
+    albums: Mapping[Path, str | None],
+    config: TagsConfig,
+    *,
+    dry_run: bool = False,
+    persons: Mapping[Path, Persons] | None = None,
 ) -> TagsReport:
     """Make each photo's sidecar carry its album label (None: no album) as autoalbum's only
-    keyword under `config.root`; with `dry_run`, only report what would change. `enabled`
-    is the caller's to check: removing keywords works while tags are off."""
-    groups: dict[Path, tuple[list[Path], set[str]]] = {}
+    keyword under `config.root`, and its named `persons` as autoalbum's only person entries (a
+    photo of `albums` that `persons` leaves out has none); with `dry_run`, only report what
+    would change. `enabled` is the caller's to check: removing works while tags are off."""
+    groups: dict[Path, _Wanted] = {}
     for photo, label in albums.items():
-        photos, labels = groups.setdefault(sidecar_path(photo, config), ([], set()))
-        photos.append(Path(os.path.abspath(photo)))
+        wanted = groups.setdefault(sidecar_path(photo, config), _Wanted())
+        wanted.photos.append(Path(os.path.abspath(photo)))
         if label is not None and (word := keyword(label)):
-            labels.add(word)
+            wanted.labels.add(word)
+        if (named := _named((persons or {}).get(photo))) is not None:
+            wanted.persons[wanted.photos[-1]] = named
     results = [
-        _sync_one(sidecar, tuple(photos), labels, config, dry_run)
-        for sidecar, (photos, labels) in sorted(groups.items())
+        _sync_one(sidecar, wanted, config, dry_run) for sidecar, wanted in sorted(groups.items())
     ]
     return TagsReport(tuple(results), dry_run)
 
 
-def _sync_one(
-    sidecar: Path, photos: tuple[Path, ...], labels: set[str], config: TagsConfig, dry_run: bool
-) -> SidecarResult:
+def _sync_one(sidecar: Path, wanted: _Wanted, config: TagsConfig, dry_run: bool) -> SidecarResult:
     try:
-        return _sync(sidecar, photos, labels, config, dry_run)
+        return _sync(sidecar, wanted, config, dry_run)
     except XmpError as error:
         reason = f"{error}; left untouched"
     except OSError as error:
@@ -140,28 +175,37 @@ def _sync_one(
     except Exception as error:  # a bug must not stop the other sidecars, nor the daemon
         log.exception("unexpected error on %s", sidecar)
         reason = f"unexpected error ({type(error).__name__}: {error}); left untouched"
-    return SidecarResult(sidecar, photos, Outcome.FAILED, reason=reason)
+    return SidecarResult(sidecar, tuple(wanted.photos), Outcome.FAILED, reason=reason)
 
 
-def _sync(
-    sidecar: Path, photos: tuple[Path, ...], labels: set[str], config: TagsConfig, dry_run: bool
-) -> SidecarResult:
+def _sync(sidecar: Path, wanted: _Wanted, config: TagsConfig, dry_run: bool) -> SidecarResult:
+    photos, labels, persons = tuple(wanted.photos), wanted.labels, wanted.named()
     if sidecar.suffix.lower() != ".xmp" or sidecar in photos:
         raise XmpError("the sidecar would be the photo itself")
     before = _read(sidecar)
-    if before is None and not labels:
+    if before is None and not labels and persons is None:
         return SidecarResult(sidecar, photos, Outcome.UNCHANGED)
     if before is None and not all(photo.is_file() for photo in photos):
         raise XmpError("the photo is missing, so no sidecar is made for it")
     old = before[0] if before else EMPTY_PACKET
     retagged = retag(old, config.root, labels)
+    named = retag_persons(retagged.data, persons)
     if before is None:
         outcome = Outcome.CREATED
-    elif retagged.data == EMPTY_PACKET and not labels:
+    elif named.data == EMPTY_PACKET and not labels and persons is None:
         outcome = Outcome.DELETED
     else:
-        outcome = Outcome.UNCHANGED if retagged.data == old else Outcome.UPDATED
-    result = SidecarResult(sidecar, photos, outcome, retagged.added, retagged.removed)
+        outcome = Outcome.UNCHANGED if named.data == old else Outcome.UPDATED
+    result = SidecarResult(
+        sidecar,
+        photos,
+        outcome,
+        retagged.added,
+        retagged.removed,
+        persons_added=named.added,
+        persons_removed=named.removed,
+    )
+
     if outcome is not Outcome.UNCHANGED and before is not None and _read_only(before[1]):
         raise XmpError(f"it is read-only (would {outcome.verb} it)")
     if not dry_run and outcome is Outcome.DELETED and before is not None:
@@ -169,7 +213,7 @@ def _sync(
         sidecar.unlink()
         _prune(sidecar.parent, config)
     elif not dry_run and outcome is not Outcome.UNCHANGED:
-        _write(sidecar, retagged.data, before[1] if before else None)
+        _write(sidecar, named.data, before[1] if before else None)
     return result
 
 

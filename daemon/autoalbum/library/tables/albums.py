@@ -64,25 +64,32 @@ class Albums(Table):
         """One past the highest number ever used, so numbers are never reused."""
         return int(self.meta("max_album_number") or 0) + 1
 
-    # tags: what each photo's sidecar was last tagged with
+    # tags: what each photo's sidecar was last tagged with (library/tagging.py)
 
     def tagged(self) -> dict[Path, str]:
-        """Photo -> the album label its sidecar's keywords name."""
+        """Photo -> the album label its sidecar's keywords name ('' where it carries persons
+        only: the column can't be NULL)."""
         return {
             path_of(path): label
             for path, label in self.db.execute("SELECT path, label FROM tagged")
         }
 
-    def set_tagged(self, labels: Mapping[Path, str | None]) -> None:
-        """Record each photo's label; None: its sidecar carries none of ours any more."""
+    def set_tagged(
+        self, labels: Mapping[Path, str | None], persons: Mapping[Path, str] | None = None
+    ) -> None:
+        """Record each photo's label (None: its sidecar carries no keyword of ours) and the named
+        persons it carries, as `persons` spells them (none for a photo it leaves out). A photo
+        with neither carries none of ours any more: its row goes."""
+        persons = persons or {}
+        rows = [(stored(p), label, persons.get(p)) for p, label in labels.items()]
         self.db.executemany(
-            "INSERT INTO tagged (path, label) VALUES (?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET label = excluded.label",
-            ((stored(p), label) for p, label in labels.items() if label is not None),
+            "INSERT INTO tagged (path, label, persons) VALUES (?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET label = excluded.label, persons = excluded.persons",
+            ((p, label or "", named) for p, label, named in rows if label or named),
         )
         self.db.executemany(
             "DELETE FROM tagged WHERE path = ?",
-            ((stored(p),) for p, label in labels.items() if label is None),
+            ((p,) for p, label, named in rows if not (label or named)),
         )
 
     def clear_tagged(self) -> None:
@@ -91,20 +98,36 @@ class Albums(Table):
     def tag_changes(self, unsorted_number: int) -> dict[Path, str | None]:
         """Photos whose album name differs from the label recorded: each live photo's album
         name (None in the unsorted album), and None for recorded photos that left every album.
-        Compared here rather than in Python: in a large library, few rows differ."""
+        Compared here rather than in Python: in a large library, few rows differ. A row with
+        persons only ('') leaves with its persons (`tagged_persons`)."""
         ok = Status.OK.value
         rows = self.db.execute(
             """SELECT path, now FROM (
                    SELECT f.path, CASE WHEN a.number = ? THEN NULL ELSE a.name END AS now,
-                          t.label AS was
+                          NULLIF(t.label, '') AS was
                    FROM files f JOIN contents c ON f.content_id = c.id
                    JOIN albums a ON a.id = c.album_id LEFT JOIN tagged t ON t.path = f.path
                    WHERE f.status = ?)
                WHERE now IS NOT was
                UNION ALL
-               SELECT t.path, NULL FROM tagged t WHERE NOT EXISTS (
+               SELECT t.path, NULL FROM tagged t WHERE t.label <> '' AND NOT EXISTS (
                    SELECT 1 FROM files f JOIN contents c ON f.content_id = c.id
                    WHERE f.path = t.path AND f.status = ? AND c.album_id IS NOT NULL)""",
             (unsorted_number, ok, ok),
         )
         return {path_of(path): label for path, label in rows}
+
+    def tagged_persons(self) -> dict[Path, tuple[str | None, str | None]]:
+        """The record of each photo that may carry persons, as (label, persons), None for
+        none: the photos tagged with persons, and the tagged live photos with a face of a
+        named person. Only those are read: in a large library, few photos have either."""
+        rows = self.db.execute(
+            """SELECT path, NULLIF(label, ''), persons FROM tagged WHERE persons IS NOT NULL
+               UNION
+               SELECT t.path, NULLIF(t.label, ''), t.persons FROM persons p
+               CROSS JOIN faces fa ON fa.person_id = p.id
+               CROSS JOIN files f ON f.content_id = fa.content_id JOIN tagged t ON t.path = f.path
+               WHERE p.name IS NOT NULL AND +f.status = ?""",
+            (Status.OK.value,),
+        )
+        return {path_of(path): (label, persons) for path, label, persons in rows}

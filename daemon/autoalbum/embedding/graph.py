@@ -1,0 +1,34 @@
+"""A small helper for writing ONNX graphs node by node: named nodes and initializers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx
+from numpy.typing import NDArray
+from onnx import helper, numpy_helper
+
+
+class GraphBuilder:
+    """Accumulates nodes and initializers, each under a fresh unique name."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._count = 0
+
+    def _name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def constant(self, stem: str, value: NDArray[Any]) -> str:
+        """An initializer holding `value`; returns its name."""
+        name = self._name(stem)
+        self.initializers.append(numpy_helper.from_array(value, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], stem: str, **attrs: Any) -> str:
+        """A node with one output; returns the output's name."""
+        out = self._name(stem)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
