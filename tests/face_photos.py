@@ -22,6 +22,13 @@ def astronaut() -> Image.Image:
     return Image.fromarray(skimage.data.astronaut())
 
 
+def coffee() -> Image.Image:
+    """No face: scikit-image's cup of coffee."""
+    import skimage.data
+
+    return Image.fromarray(skimage.data.coffee())
+
+
 def variants(image: Image.Image, count: int) -> list[Image.Image]:
     """`count` different photos of the same face: cropped, flipped, lighter or darker."""
     width, height = image.size

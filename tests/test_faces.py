@@ -13,7 +13,7 @@ from autoalbum.faces import codes, descriptor_model
 from autoalbum.faces.detector import landmarks_file
 from autoalbum.faces.dlib_file import DlibFileError, read_layers
 from autoalbum.faces.finder import FaceFinder
-from face_photos import astronaut, crowd, grace, group, save
+from face_photos import astronaut, coffee, crowd, grace, group, save, variants
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,26 @@ def test_codes_keep_distances_within_a_percent_of_dlibs_threshold(finder: FaceFi
     before = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
     after = np.linalg.norm(restored[:, None] - restored[None], axis=2)
     assert np.abs(before - after).max() < 0.006
+
+
+def test_sort_names_an_album_of_faces_by_them(tmp_path: Path, embedder: object) -> None:
+    from autoalbum.albums.sorter import SortOptions, sort_photos
+    from autoalbum.embedding.embedder import OnnxEmbedder
+
+    assert isinstance(embedder, OnnxEmbedder)
+    for i, image in enumerate([*variants(grace(), 4), *variants(astronaut(), 4)]):
+        save(image, tmp_path / "photos" / f"face{i}.jpg")
+    for i in range(6):
+        save(coffee().rotate(i * 15), tmp_path / "photos" / f"coffee{i}.jpg")
+    labels = {
+        album.label: {m.path.name for m in album.members}
+        for album in sort_photos(
+            [tmp_path / "photos"], tmp_path / "albums", embedder, SortOptions(k=2)
+        ).albums
+    }
+    faces = next(label for label, names in labels.items() if "face0.jpg" in names)
+    assert faces in ("portraits", "people")
+    plain = sort_photos(
+        [tmp_path / "photos"], tmp_path / "albums2", embedder, SortOptions(k=2, faces=False)
+    )
+    assert faces not in {album.label for album in plain.albums}

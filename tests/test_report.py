@@ -42,13 +42,15 @@ CHROMIUM_FLAGS = [
 
 @dataclass
 class Page:
-    """What the tests read from a report page: thumbnails by album, links, headings, text."""
+    """What the tests read from a report page: thumbnails by section (each with the link around
+    it as "link"), links, headings, figure captions (their text pieces), text."""
 
     images: dict[str, list[dict[str, str | None]]] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)
     links: list[str] = field(default_factory=list)
     map_links: list[str] = field(default_factory=list)
     headings: list[str] = field(default_factory=list)
+    captions: list[list[str]] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
     text: str = ""
 
@@ -59,6 +61,8 @@ class _Reader(HTMLParser):
         self.page = Page()
         self.section = ""
         self.heading: list[str] | None = None
+        self.caption: list[str] | None = None
+        self.link: str | None = None
         self.in_svg = False
         self.text: list[str] = []
 
@@ -69,17 +73,25 @@ class _Reader(HTMLParser):
         if tag == "section":
             self.section = attr.get("id") or ""
         elif tag == "img":
-            self.page.images.setdefault(self.section, []).append(attr)
+            self.page.images.setdefault(self.section, []).append({**attr, "link": self.link})
         elif tag == "svg":
             self.in_svg = True
         elif tag == "a":
-            (self.page.map_links if self.in_svg else self.page.links).append(attr["href"] or "")
+            self.link = attr["href"] or ""
+            (self.page.map_links if self.in_svg else self.page.links).append(self.link)
         elif tag == "h2":
             self.heading = []
+        elif tag == "figcaption":
+            self.caption = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "svg":
             self.in_svg = False
+        elif tag == "a":
+            self.link = None
+        elif tag == "figcaption" and self.caption is not None:
+            self.page.captions.append(self.caption)
+            self.caption = None
         elif tag == "h2" and self.heading is not None:
             self.page.headings.append("".join(self.heading))
             self.heading = None
@@ -88,6 +100,8 @@ class _Reader(HTMLParser):
         self.text.append(data)
         if self.heading is not None:
             self.heading.append(data)
+        if self.caption is not None:
+            self.caption.append(data)
 
 
 def read_page(markup: str) -> Page:
@@ -140,7 +154,7 @@ def _chromium() -> str:
     pytest.skip("no chromium binary on PATH (apt-get install chromium)")
 
 
-def _render(page: Path, tmp: Path, *extra: str) -> str:
+def render(page: Path, tmp: Path, *extra: str) -> str:
     """Run headless Chromium on `page` with a fresh profile; returns what it printed."""
     profile = tmp / f"profile-{len(list(tmp.iterdir()))}"
     profile.mkdir()
@@ -176,6 +190,8 @@ def test_page_shows_albums_nearest_first(report: Path, sorted_out: Path) -> None
     shown = sorted([str(img["alt"]) for img in images] for images in albums)
     assert shown == sorted(expected.values()), "albums must list photos nearest first"
     assert all(img["loading"] == "lazy" for images in albums for img in images)
+    assert "people" not in page.ids, "a sort output has no persons"
+    assert not any(h.startswith("People") for h in page.headings)
 
 
 def test_page_links_escapes_and_lists_failures(report: Path, photos: Path) -> None:
@@ -295,7 +311,7 @@ def test_library_report(
 def test_chromium_renders_albums_and_thumbnails(
     report: Path, sorted_out: Path, browser_tmp: Path
 ) -> None:
-    dom = read_page(_render(report / "index.html", browser_tmp, "--dump-dom"))
+    dom = read_page(render(report / "index.html", browser_tmp, "--dump-dom"))
     for label, names in _expected_albums(sorted_out).items():
         assert any(h.startswith(f"{label} {len(names)} photos") for h in dom.headings), label
     images = [img for images in dom.images.values() for img in images]
@@ -307,7 +323,7 @@ def test_chromium_renders_albums_and_thumbnails(
 
 def test_chromium_screenshot(report: Path, browser_tmp: Path) -> None:
     shot = browser_tmp / "report.png"
-    _render(report / "index.html", browser_tmp, f"--screenshot={shot}", "--window-size=1280,2000")
+    render(report / "index.html", browser_tmp, f"--screenshot={shot}", "--window-size=1280,2000")
     assert shot.is_file() and shot.stat().st_size > 50_000
     with Image.open(shot) as image:
         assert image.size == (1280, 2000)

@@ -22,10 +22,13 @@ from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
-from autoalbum.faces.finder import FaceFinder, PhotoFaces
-from autoalbum.faces.kinds import SURE_SCORE, photo_kind, with_people
+from autoalbum.faces.finder import FaceFinder
+from autoalbum.faces.kinds import photo_kinds, with_people
 
 log = logging.getLogger(__name__)
+
+
+FACE_SAMPLE = 16  # photos per album looked at for faces, to name albums of people
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class SortOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     seed: int = 0
     method: Method = Method.SPECTRAL
-    faces: bool = True  # albums of photos of people named so (faces/kinds.py)
+    faces: bool = True  # albums of photos of people named so (faces/kinds.py, sampled_kinds)
 
 
 @dataclass(frozen=True)
@@ -58,37 +61,53 @@ class SortSummary:
 def album_labels(
     clustering: Clustering,
     top_classes: NDArray[np.int64] | None,
-    faces: Sequence[PhotoFaces] = (),
+    kinds: Sequence[Sequence[str | None]] = (),
 ) -> list[str]:
     """Name each album after what its members' ImageNet top-1 classes have in common, or as
-    photos of people when most show faces (`faces`: each photo's, when they were looked for)."""
+    photos of people when most show faces (`kinds`: per album, the kinds of some of its
+    photos, faces/kinds.py, when faces were looked for)."""
     votes: list[Counter[int]] = [Counter() for _ in range(clustering.k)]
     if top_classes is not None:
         for label, top in zip(clustering.labels, top_classes, strict=True):
             votes[int(label)][int(top)] += 1
-    if not faces:
-        return album_names(votes)
-    kinds: list[list[str | None]] = [[] for _ in range(clustering.k)]
-    for label, photo in zip(clustering.labels, faces, strict=True):
-        sure = [f for f in photo.faces if f.score >= SURE_SCORE]
-        biggest = max((f.box.area for f in sure), default=0.0)
-        kinds[int(label)].append(photo_kind(len(sure), biggest))
-    return album_names(with_people(votes, kinds))
+    return album_names(with_people(votes, kinds) if kinds else votes)
 
 
-def build_albums(embedded: EmbeddedPhotos, clustering: Clustering) -> tuple[Album, ...]:
+def _members(clustering: Clustering, index: int) -> NDArray[np.int64]:
+    """Album `index`'s photos, nearest to its centre first."""
+    members = np.flatnonzero(clustering.labels == index)
+    return members[np.argsort(clustering.distances[members], kind="stable")]
+
+
+def sampled_kinds(
+    paths: Sequence[Path], clustering: Clustering, finder: FaceFinder
+) -> list[list[str | None]]:
+    """The kinds of photos of people (faces/kinds.py) of up to FACE_SAMPLE photos per album,
+    nearest its centre first: enough to tell an album of people, at a cost that does not grow
+    with the photos (detection only, in a second small decode of those photos)."""
+    kinds: list[list[str | None]] = []
+    for index in range(clustering.k):
+        sample = [paths[i] for i in _members(clustering, index)[:FACE_SAMPLE]]
+        kinds.append([kind for _, kind in photo_kinds(sample, finder)])
+    return kinds
+
+
+def build_albums(
+    embedded: EmbeddedPhotos,
+    clustering: Clustering,
+    kinds: Sequence[Sequence[str | None]] = (),
+) -> tuple[Album, ...]:
     """Albums numbered by size (biggest first), members nearest to the centroid first."""
-    names = album_labels(clustering, embedded.top_classes, embedded.faces)
+    names = album_labels(clustering, embedded.top_classes, kinds)
     albums = []
     for index, label in enumerate(names):
-        members = np.flatnonzero(clustering.labels == index)
-        members = members[np.argsort(clustering.distances[members], kind="stable")]
         albums.append(
             Album(
                 number=index + 1,
                 label=label,
                 members=tuple(
-                    Member(embedded.paths[i], float(clustering.distances[i])) for i in members
+                    Member(embedded.paths[i], float(clustering.distances[i]))
+                    for i in _members(clustering, index)
                 ),
             )
         )
@@ -116,7 +135,6 @@ def sort_photos(
         workers=options.workers,
         max_pixels=options.max_pixels,
         advance=advance,
-        faces=FaceFinder() if options.faces else None,
     )
     if not embedded.paths:
         raise AutoalbumError(f"none of the {len(paths)} files could be read as a photo")
@@ -128,7 +146,8 @@ def sort_photos(
         seed=options.seed,
         method=options.method,
     )
-    albums = build_albums(embedded, clustering)
+    kinds = sampled_kinds(embedded.paths, clustering, FaceFinder()) if options.faces else ()
+    albums = build_albums(embedded, clustering, kinds)
     row = {path: i for i, path in enumerate(embedded.paths)}
     write_albums(
         out,

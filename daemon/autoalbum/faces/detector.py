@@ -26,6 +26,10 @@ CHIP_PADDING = 0.25  # dlib's compute_face_descriptor default
 DEFAULT_DETECT_SIDE = 640  # long side of the copy HOG scans: see README "People" for the cost
 MAX_FACES = 64  # per photo, the biggest first: a crowd costs a bounded time
 HOG_WINDOW = 80  # dlib's frontal detector's smallest face, in pixels of the scanned copy
+# HOG's score for a face it is sure of: real faces measured 0.34-1.7, patterns on clothes
+# 0.03-0.12. Weaker finds are stored (a later detector may judge them) but make no person and
+# no photo of people.
+SURE_SCORE = 0.3
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 from autoalbum.albums.names import GROUP_PHOTOS, PEOPLE, PORTRAITS
+from autoalbum.embedding.images import ImageDecodeError, decode_image
+from autoalbum.faces.detector import SURE_SCORE
+from autoalbum.faces.finder import FaceFinder
 
-SURE_SCORE = 0.3  # HOG's score: real faces measured 0.34-1.7, patterns on clothes 0.03-0.12
+__all__ = ["SURE_SCORE", "photo_kind", "photo_kinds", "with_people"]
+
 PORTRAIT_AREA = 0.04  # one face covering this share of the photo or more
 GROUP = 3  # faces in a group photo
 PEOPLE_SHARE = Fraction(2, 3)  # as names.NAME_SHARE: photos of people that make an album of them
@@ -29,6 +34,21 @@ def photo_kind(faces: int, biggest: float) -> str | None:
     if faces == 1 and biggest >= PORTRAIT_AREA:
         return PORTRAITS
     return PEOPLE if faces else None
+
+
+def photo_kinds(paths: Sequence[Path], finder: FaceFinder) -> list[tuple[Path, str | None]]:
+    """Each photo's kind, found anew (detection only: no face is described); a photo that
+    can't be decoded has none."""
+    found: list[tuple[Path, str | None]] = []
+    for path in paths:
+        try:
+            faces = finder.find(decode_image(path, finder.detect_side)).faces
+        except ImageDecodeError:
+            found.append((path, None))
+            continue
+        sure = [f for f in faces if f.score >= SURE_SCORE]
+        found.append((path, photo_kind(len(sure), max((f.box.area for f in sure), default=0.0))))
+    return found
 
 
 def with_people(

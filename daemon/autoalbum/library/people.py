@@ -26,6 +26,7 @@ from autoalbum.config import PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.faces.finder import FaceFinder, PhotoFaces, find_faces
 from autoalbum.faces.persons import cluster_faces, nearest_person
+from autoalbum.library.catalog import Catalog
 from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.people_gestures import PeopleGestures
 from autoalbum.library.stores import Stores
@@ -102,8 +103,7 @@ class People:
             return self.regroup()  # the first faces, or a catch-up's many: group them all
         excluded = set(self.catalog.face_exclusions())
         placed: list[tuple[int, int | None]] = []
-        for face_id in face_ids:
-            descriptor = self.catalog.face_descriptor(face_id)
+        for face_id, descriptor in zip(*self.catalog.sure_faces(face_ids), strict=True):
             person = nearest_person(descriptor, descriptors, persons)
             if (face_id, person) in excluded:
                 person = None
@@ -210,12 +210,7 @@ class People:
 
     def shown(self) -> list[PersonRecord]:
         """The persons with a folder: at least `min_photos` photos."""
-        counts = self.catalog.person_counts()
-        return [
-            p
-            for p in self.catalog.persons()
-            if not p.hidden and counts.get(p.id, (0, 0))[1] >= self.config.min_photos
-        ]
+        return shown_persons(self.catalog, self.config)
 
     def write_tree(self) -> None:
         """What the user did in the People tree first, then the tree brought up to date with
@@ -296,4 +291,17 @@ def _apart(exclusions: list[tuple[int, int]], pins: dict[int, int]) -> list[tupl
         for row, person in exclusions
         for other in pinned.get(person, [])[:APART_PER_FACE]
         if other != row
+    ]
+
+
+def shown_persons(catalog: Catalog, config: PeopleConfig) -> list[PersonRecord]:
+    """The persons with a People folder: not hidden, with at least `min_photos` photos; none
+    when people is off."""
+    if not config.enabled:
+        return []
+    counts = catalog.person_counts()
+    return [
+        p
+        for p in catalog.persons()
+        if not p.hidden and counts.get(p.id, (0, 0))[1] >= config.min_photos
     ]

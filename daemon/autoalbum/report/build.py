@@ -1,7 +1,8 @@
 """`autoalbum report`: a static HTML page of the albums that works offline, from file://.
 
 Every album with its thumbnails (nearest to the album centre first, lazy-loaded), a t-SNE map of
-the embeddings whose points link to their photos, and the files that failed. It is read from the
+the embeddings whose points link to their photos, a library's persons (a face each, linked to
+their People folders) and the files that failed. It is read from the
 output folder of `sort` or from a library's catalog (collection.py) and drawn by page.py. The
 page needs no server and no script; the photos themselves are only ever read.
 """
@@ -38,6 +39,7 @@ class ReportSummary:
     albums: int
     photos: int
     failures: int
+    persons: int
     thumbnails: Thumbnails
     map_note: str | None  # why the map is missing or partial
     seconds: float
@@ -103,7 +105,10 @@ def write_report(
     except OSError as error:
         raise ReportError(f"cannot write the report to {out}: {error.strerror}") from None
     shown = [album.photos[:per_album] for album in collection.albums]
-    thumbs = make_thumbnails([p.path for photos in shown for p in photos], out / THUMBS_FOLDER)
+    faces = [person.face for person in collection.persons]
+    thumbs = make_thumbnails(
+        [*(p.path for photos in shown for p in photos), *faces], out / THUMBS_FOLDER
+    )
     points, note = _map_points(collection, shown)
     text = page(collection, shown, points, note, thumbs, out)
     photos = sum(len(a.photos) for a in collection.albums)
@@ -114,6 +119,7 @@ def write_report(
         len(collection.albums),
         photos,
         len(collection.failures),
+        len(collection.persons),
         thumbs,
         note,
         time.monotonic() - started,

@@ -1,5 +1,6 @@
 """What a report shows, read from the output folder of `sort` (its index files and
-vectors.npz) or from a library's catalog; the photos themselves are never opened here."""
+vectors.npz) or from a library's catalog (its persons too, people.py); the photos themselves
+are never opened here."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from autoalbum.albums.tree import (
 from autoalbum.config import Config
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.catalog import CATALOG_NAME, AlbumRecord, Catalog, Status
+from autoalbum.report.people import ReportPerson, read_persons
 
 
 class ReportError(AutoalbumError):
@@ -52,6 +54,7 @@ class Collection:
     no_vectors: str | None = None  # why `vectors` is None
     private: tuple[Path, ...] = ()  # folders the report must not be written into
     rows: Mapping[Path, int] = field(default_factory=dict)  # a photo's row in `vectors`
+    persons: tuple[ReportPerson, ...] = ()  # most photos first; none from a sort output
 
 
 # reading a sort output folder
@@ -156,6 +159,7 @@ def from_library(config: Config) -> Collection:
         ids = sorted({c for p in paths if (c := content.get(p)) is not None})
         vectors = catalog.vectors(ids) if ids else None
         failed = catalog.files(Status.FAILED)
+        persons = read_persons(catalog, config.people, library.albums)
     row = {content_id: i for i, content_id in enumerate(ids)}
     rows = {p: row[c] for p in paths if (c := content.get(p)) is not None}
     # Numbered albums in order, then the photos far from every centre.
@@ -168,4 +172,7 @@ def from_library(config: Config) -> Collection:
     failures = tuple((f.path, f.reason or "no reason recorded") for f in failed)
     why = None if vectors is not None else "no map: the library has no photos in albums yet"
     private = (*library.folders, library.albums, library.state)
-    return Collection(f"library {library.albums}", albums, failures, vectors, why, private, rows)
+    if config.people.enabled:
+        private += (config.people.tree(library.albums),)
+    source = f"library {library.albums}"
+    return Collection(source, albums, failures, vectors, why, private, rows, persons)

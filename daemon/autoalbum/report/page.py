@@ -1,4 +1,5 @@
-"""The report's HTML: album sections of thumbnails, an SVG map and the failed files, one page.
+"""The report's HTML: a library's persons, an SVG map, album sections of thumbnails and the
+failed files, one page.
 
 No script and nothing fetched: the map's points are links to the photos' figures, and CSS
 highlights the one linked to.
@@ -20,6 +21,7 @@ from autoalbum import __version__
 from autoalbum.albums.tree import UNSORTED_FOLDER, Member
 from autoalbum.printable import printable
 from autoalbum.report.collection import Collection, ReportAlbum
+from autoalbum.report.people import ReportPerson
 from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
 
 THUMBS_FOLDER = "thumbs"
@@ -72,21 +74,52 @@ def _photo_id(album: int, photo: int) -> str:
     return f"p{album}-{photo}"
 
 
+def _picture(thumb: Thumb, alt: str) -> str:
+    """The thumbnail's <img>, or a placeholder that says why there is none."""
+    if thumb.name is not None:
+        return (
+            f'<img src="{THUMBS_FOLDER}/{thumb.name}" loading="lazy" decoding="async" '
+            f'alt="{alt}" width="{THUMB_SIDE}" height="{THUMB_SIDE}">'
+        )
+    reason = _esc(thumb.reason or "no preview")
+    return f'<div class="nothumb" title="{reason}">no preview<small>{reason}</small></div>'
+
+
 def _figure(photo: Member, pid: str, thumb: Thumb, out: Path) -> str:
     name = _esc(photo.path.name)
-    if thumb.name is not None:
-        src = f"{THUMBS_FOLDER}/{thumb.name}"
-        picture = (
-            f'<img src="{src}" loading="lazy" decoding="async" alt="{name}" '
-            f'width="{THUMB_SIDE}" height="{THUMB_SIDE}">'
-        )
-    else:
-        reason = _esc(thumb.reason or "no preview")
-        picture = f'<div class="nothumb" title="{reason}">no preview<small>{reason}</small></div>'
     return (
         f'<figure id="{pid}"><a href="{_href(photo.path, out)}" title="{_esc(photo.path)}">'
-        f"{picture}</a><figcaption>{name}<span>distance {photo.distance:.3f}</span></figcaption>"
-        "</figure>"
+        f"{_picture(thumb, name)}</a><figcaption>{name}"
+        f"<span>distance {photo.distance:.3f}</span></figcaption></figure>"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def _person_figure(index: int, person: ReportPerson, thumb: Thumb, out: Path) -> str:
+    """A person's face, linked to their People folder, and a link to the photo it is from."""
+    photo = person.face.path
+    return (
+        f'<figure class="person" id="person{index}"><a href="{_href(person.folder, out)}" '
+        f'title="{_esc(person.folder)}">{_picture(thumb, _esc(person.title))}</a>'
+        f"<figcaption>{_esc(person.title)}<span>{_plural(person.photos, 'photo')}, "
+        f"{_plural(person.faces, 'face')}</span><span>from "
+        f'<a href="{_href(photo, out)}" title="{_esc(photo)}">{_esc(photo.name)}</a></span>'
+        "</figcaption></figure>"
+    )
+
+
+def _people_section(persons: Sequence[ReportPerson], thumbs: Thumbnails, out: Path) -> str:
+    figures = "\n".join(
+        _person_figure(i, person, thumbs.thumbs[person.face], out)
+        for i, person in enumerate(persons)
+    )
+    return (
+        f'<section id="people"><h2>People <span class="size">{_plural(len(persons), "person")}'
+        f", most photos first; each face links to its folder</span></h2>\n"
+        f'<div class="grid">\n{figures}\n</div></section>'
     )
 
 
@@ -146,8 +179,9 @@ def _failures_section(failures: Sequence[tuple[Path, str]]) -> str:
     )
 
 
-def _nav(albums: Sequence[ReportAlbum], failures: int) -> str:
-    links = [
+def _nav(albums: Sequence[ReportAlbum], persons: int, failures: int) -> str:
+    links = [f'<a href="#people">People ({_plural(persons, "person")})</a>'] if persons else []
+    links += [
         f'<a href="#a{i}"><span class="swatch" style="background:{_colour(a, i)}"></span>'
         f"{_esc(a.label)} ({len(a.photos)})</a>"
         for i, a in enumerate(albums)
@@ -182,6 +216,9 @@ figure img, .nothumb { display: block; width: 100%; height: auto; aspect-ratio: 
 figcaption { font-size: 12px; margin-top: 3px; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 figcaption span { display: block; color: #999; font-size: 11px; }
+.person img, .person .nothumb { border-radius: 50%; }
+.person figcaption { text-align: center; }
+.person figcaption span a { color: #1a4f8a; }
 #map svg { display: block; width: 100%; height: auto; background: #fbfbfb;
   border: 1px solid #eee; border-radius: 6px; }
 #map circle { stroke: #fff; stroke-width: 1; }
@@ -207,7 +244,7 @@ def _page(collection: Collection, body: Sequence[str], photos: int) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>Albums: {_esc(collection.source)}</title><style>{_CSS}</style></head><body>",
             f'<header><h1>Albums</h1><p class="meta">{_esc(collection.source)}<br>{meta}</p>',
-            _nav(collection.albums, failures) + "</header>",
+            _nav(collection.albums, len(collection.persons), failures) + "</header>",
             *body,
             _failures_section(collection.failures),
             "</body></html>\n",
@@ -223,8 +260,10 @@ def page(
     thumbs: Thumbnails,
     out: Path,
 ) -> str:
-    """The whole page: header, map, one section per album (its `shown` photos), failures."""
-    body = [_map_section(points, note, collection.albums, shown)]
+    """The whole page: header, persons, map, one section per album (its `shown` photos),
+    failures."""
+    body = [_people_section(collection.persons, thumbs, out)] if collection.persons else []
+    body.append(_map_section(points, note, collection.albums, shown))
     body += [
         _album_section(i, album, shown[i], thumbs, out) for i, album in enumerate(collection.albums)
     ]

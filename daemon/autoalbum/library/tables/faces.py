@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.faces import codes
-from autoalbum.faces.detector import Box, Face
+from autoalbum.faces.detector import SURE_SCORE, Box, Face
 from autoalbum.library.records import Status
 from autoalbum.library.tables import Table, path_of
 
@@ -90,12 +90,12 @@ class Faces(Table):
         return int(row[0])
 
     def face_rows(self) -> FaceRows:
-        """Every face of a live photo, in id order."""
+        """Every sure face of a live photo (detector.SURE_SCORE), in id order."""
         rows = self.db.execute(
             """SELECT fa.id, fa.content_id, fa.descriptor, fa.person_id FROM faces fa
-               WHERE EXISTS (SELECT 1 FROM files f WHERE f.content_id = fa.content_id
-                             AND f.status = ?) ORDER BY fa.id""",
-            (Status.OK.value,),
+               WHERE fa.score >= ? AND EXISTS (SELECT 1 FROM files f
+                     WHERE f.content_id = fa.content_id AND f.status = ?) ORDER BY fa.id""",
+            (SURE_SCORE, Status.OK.value),
         ).fetchall()
         return FaceRows(
             np.array([r[0] for r in rows], dtype=np.int64),
@@ -119,10 +119,16 @@ class Faces(Table):
             for r, d in zip(rows, descriptors, strict=True)
         ]
 
-    def face_descriptor(self, face_id: int) -> NDArray[np.float32]:
-        row = self.db.execute("SELECT descriptor FROM faces WHERE id = ?", (face_id,)).fetchone()
-        descriptor: NDArray[np.float32] = codes.from_blobs([row[0]])[0]
-        return descriptor
+    def sure_faces(self, face_ids: Sequence[int]) -> tuple[list[int], NDArray[np.float32]]:
+        """Those of these faces that are sure (detector.SURE_SCORE), and their descriptors."""
+        found = []
+        for face_id in face_ids:
+            row = self.db.execute(
+                "SELECT descriptor FROM faces WHERE id = ? AND score >= ?", (face_id, SURE_SCORE)
+            ).fetchone()
+            if row is not None:
+                found.append((face_id, row[0]))
+        return [f for f, _ in found], codes.from_blobs([blob for _, blob in found])
 
     def set_face_persons(self, persons: Iterable[tuple[int, int | None]]) -> None:
         """(face id, person id or None) for each face given."""
@@ -140,8 +146,6 @@ class Faces(Table):
     def face_kinds(self, ids: Sequence[int] | NDArray[np.int64]) -> dict[int, tuple[int, float]]:
         """Content id -> (sure faces, the biggest one's share of the photo), for contents among
         `ids` with any sure face (faces/kinds.py)."""
-        from autoalbum.faces.kinds import SURE_SCORE
-
         wanted = {int(i) for i in ids}
         rows = self.db.execute(
             """SELECT content_id, COUNT(*), MAX((x1 - x0) * (y1 - y0)) FROM faces
