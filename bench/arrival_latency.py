@@ -4,7 +4,8 @@ Starts `autoalbum run` as a subprocess, then (1) copies single photos one at a t
 measures, for each, the time from its copy finishing to its symlink existing, and (2) copies a
 burst of 200 photos and measures the time from the last copy finishing to the last symlink.
 The baseline is the same work done the way one would without a daemon: rerunning
-`autoalbum index` after the copy (process start, model load, scan, embed, file).
+`autoalbum index` after the copy (process start, model load, scan, embed, file). A quarter of
+the photos show a face (scikit-image's astronaut); `--no-people` measures with people off.
 
     .venv/bin/python bench/arrival_latency.py [--burst 200] [--singles 10]
 """
@@ -58,6 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--singles", type=int, default=10)
+    parser.add_argument(
+        "--no-people", action="store_true", help="people off (no faces looked for), to compare"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="autoalbum-latency-"))
     staging = _photos(root / "staging", args.burst + args.singles + 13)
@@ -73,6 +77,7 @@ def main() -> None:
         cluster={"k": 4},
         watch={"settle_seconds": 0.5, "reconcile_minutes": 0},
         recluster={"after_new_images": 100000, "after_minutes": 600},
+        people={"enabled": not args.no_people},
     )
     daemon = start_daemon(config, code_env())
     filed = "the daemon to file the photo"

@@ -21,10 +21,10 @@ from autoalbum.config import Config, load_config
 from autoalbum.library.catalog import Status
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
-from autoalbum.service.daemon import Service, split_changes
+from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import GROWTH_MINIMUM
-from autoalbum.service.settler import Change, ChangeKind
+from autoalbum.service.settler import Change, ChangeKind, split_changes
 from colour_library import ColourEmbedder, photo
 
 NEVER = 10**6  # a recluster setting that never triggers within a test

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import math
 import os
 import types
@@ -23,6 +24,8 @@ import yaml
 from autoalbum.embedding.bundled import DEFAULT_MODEL, ModelName
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.errors import AutoalbumError
+
+log = logging.getLogger(__name__)
 
 
 def _doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
@@ -382,3 +385,20 @@ def load_config(path: Path) -> Config:
     if problems.items:
         raise ConfigError(problems.items)
     return Config(**sections, source=path.resolve())
+
+
+def reloaded(current: Config) -> Config | None:
+    """The config file read again, or None (and why, in the log) if it can't be used."""
+    source = current.source
+    if source is None:
+        log.error("not reloading: the config was not read from a file")
+        return None
+    try:
+        config = load_config(source)
+    except ConfigError as error:
+        log.error("not reloading: the new config has mistakes, keeping the old one:\n%s", error)
+        return None
+    if config.library.state != current.library.state:
+        log.error("not reloading: library.state cannot change while running; restart instead")
+        return None
+    return config

@@ -23,12 +23,12 @@ from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Fai
 from autoalbum.embedding.scan import find_images
 from autoalbum.errors import AutoalbumError
 from autoalbum.faces.finder import FaceFinder
-from autoalbum.faces.kinds import photo_kinds, with_people
+from autoalbum.faces.kinds import SURE_SCORE, photo_kind, with_people
 
 log = logging.getLogger(__name__)
 
 
-FACE_SAMPLE = 16  # photos per album looked at for faces, to name albums of people
+FACE_SAMPLE = 160  # photos `sort` looks at for faces, to name albums of people
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class SortOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     seed: int = 0
     method: Method = Method.SPECTRAL
-    faces: bool = True  # albums of photos of people named so (faces/kinds.py, sampled_kinds)
+    faces: bool = True  # albums of photos of people named so (faces/kinds.py, face_sample)
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,23 @@ def _members(clustering: Clustering, index: int) -> NDArray[np.int64]:
     return members[np.argsort(clustering.distances[members], kind="stable")]
 
 
-def sampled_kinds(
-    paths: Sequence[Path], clustering: Clustering, finder: FaceFinder
-) -> list[list[str | None]]:
-    """The kinds of photos of people (faces/kinds.py) of up to FACE_SAMPLE photos per album,
-    nearest its centre first: enough to tell an album of people, at a cost that does not grow
-    with the photos (detection only, in a second small decode of those photos)."""
-    kinds: list[list[str | None]] = []
-    for index in range(clustering.k):
-        sample = [paths[i] for i in _members(clustering, index)[:FACE_SAMPLE]]
-        kinds.append([kind for _, kind in photo_kinds(sample, finder)])
+def sampled_kinds(embedded: EmbeddedPhotos, clustering: Clustering) -> list[list[str | None]]:
+    """Per album, the kinds of photos of people (faces/kinds.py) of its photos whose faces
+    were looked for."""
+    kinds: list[list[str | None]] = [[] for _ in range(clustering.k)]
+    for label, found in zip(clustering.labels, embedded.found, strict=True):
+        if found is not None:
+            sure = [f for f in found.faces if f.score >= SURE_SCORE]
+            biggest = max((f.box.area for f in sure), default=0.0)
+            kinds[int(label)].append(photo_kind(len(sure), biggest))
     return kinds
+
+
+def face_sample(paths: Sequence[Path]) -> set[Path]:
+    """The photos whose faces `sort` looks for, to name albums of people: all of a few, else
+    about FACE_SAMPLE spread evenly (an album of a tenth of the photos gets about 16)."""
+    step = max(1, len(paths) // FACE_SAMPLE)
+    return set(paths[::step])
 
 
 def build_albums(
@@ -135,6 +141,9 @@ def sort_photos(
         workers=options.workers,
         max_pixels=options.max_pixels,
         advance=advance,
+        faces=FaceFinder() if options.faces else None,
+        face_paths=face_sample(paths),
+        describe=False,
     )
     if not embedded.paths:
         raise AutoalbumError(f"none of the {len(paths)} files could be read as a photo")
@@ -146,7 +155,7 @@ def sort_photos(
         seed=options.seed,
         method=options.method,
     )
-    kinds = sampled_kinds(embedded.paths, clustering, FaceFinder()) if options.faces else ()
+    kinds = sampled_kinds(embedded, clustering) if options.faces else ()
     albums = build_albums(embedded, clustering, kinds)
     row = {path: i for i, path in enumerate(embedded.paths)}
     write_albums(

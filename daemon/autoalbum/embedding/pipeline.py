@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +58,10 @@ class EmbeddedPhotos:
     top_classes: NDArray[np.int64] | None = None
     failures: list[Failure] = field(default_factory=list)
     fingerprints: list[Fingerprint] = field(default_factory=list)
-    faces: list[PhotoFaces] = field(default_factory=list)  # with a face finder, one per path
+    # With a face finder: each photo's faces found (None where not looked for), and described
+    # unless only looked for.
+    found: list[Found | None] = field(default_factory=list)
+    faces: list[PhotoFaces] = field(default_factory=list)
 
 
 def default_workers() -> int:
@@ -93,6 +96,7 @@ def _decoded(
     window: int,
     fingerprint: bool,
     faces: FaceFinder | None,
+    face_paths: Collection[Path] | None,
 ) -> Iterator[tuple[Path, _Decoded | ImageDecodeError]]:
     """Yield (path, pixels or error) in input order, decoding a window ahead.
 
@@ -101,10 +105,14 @@ def _decoded(
     """
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
+        def finder(path: Path) -> FaceFinder | None:
+            return faces if face_paths is None or path in face_paths else None
+
         def submit(chunk: Sequence[Path]) -> list[tuple[Path, Future[_Decoded]]]:
             order = sorted(range(len(chunk)), key=lambda i: -_file_size(chunk[i]))
             futures = {
-                i: pool.submit(_load, chunk[i], size, max_pixels, fingerprint, faces) for i in order
+                i: pool.submit(_load, chunk[i], size, max_pixels, fingerprint, finder(chunk[i]))
+                for i in order
             }
             return [(chunk[i], futures[i]) for i in range(len(chunk))]
 
@@ -155,14 +163,19 @@ def embed_paths(
     advance: Callable[[int], None] = lambda n: None,
     fingerprint: bool = False,
     faces: FaceFinder | None = None,
+    face_paths: Collection[Path] | None = None,
+    describe: bool = True,
 ) -> EmbeddedPhotos:
     """Decode and embed `paths`; unreadable files are collected as failures, never raised.
     With `fingerprint`, each file's fingerprint comes from the same read as its pixels; with
-    `faces`, each photo's faces are found in the same decoded pixels."""
+    `faces`, each photo's faces are found in the same decoded pixels (only `face_paths`' when
+    given), and described unless not to `describe`."""
     result = EmbeddedPhotos()
     window = batch_size * 2
     workers = workers or default_workers()
-    decoded = _decoded(paths, embedder.input_size, max_pixels, workers, window, fingerprint, faces)
+    decoded = _decoded(
+        paths, embedder.input_size, max_pixels, workers, window, fingerprint, faces, face_paths
+    )
     vectors: list[NDArray[np.float32]] = []
     classes: list[NDArray[np.int64]] = []
     seen_failures = 0
@@ -171,7 +184,9 @@ def embed_paths(
         result.paths.extend(batch_paths)
         result.fingerprints.extend(i.fingerprint for i in batch if i.fingerprint is not None)
         if faces is not None:
-            result.faces.extend(faces.describe([i.found for i in batch if i.found is not None]))
+            result.found.extend(i.found for i in batch)
+            if describe:
+                result.faces.extend(faces.describe([i.found for i in batch if i.found is not None]))
         vectors.append(embedded.vectors)
         if embedded.top_classes is not None:
             classes.append(embedded.top_classes)

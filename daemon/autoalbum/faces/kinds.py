@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from pathlib import Path
 
 from autoalbum.albums.names import GROUP_PHOTOS, PEOPLE, PORTRAITS
-from autoalbum.embedding.images import ImageDecodeError, decode_image
 from autoalbum.faces.detector import SURE_SCORE
-from autoalbum.faces.finder import FaceFinder
 
-__all__ = ["SURE_SCORE", "photo_kind", "photo_kinds", "with_people"]
+__all__ = ["SURE_SCORE", "photo_kind", "with_people"]
 
 PORTRAIT_AREA = 0.04  # one face covering this share of the photo or more
 GROUP = 3  # faces in a group photo
@@ -34,21 +31,6 @@ def photo_kind(faces: int, biggest: float) -> str | None:
     if faces == 1 and biggest >= PORTRAIT_AREA:
         return PORTRAITS
     return PEOPLE if faces else None
-
-
-def photo_kinds(paths: Sequence[Path], finder: FaceFinder) -> list[tuple[Path, str | None]]:
-    """Each photo's kind, found anew (detection only: no face is described); a photo that
-    can't be decoded has none."""
-    found: list[tuple[Path, str | None]] = []
-    for path in paths:
-        try:
-            faces = finder.find(decode_image(path, finder.detect_side)).faces
-        except ImageDecodeError:
-            found.append((path, None))
-            continue
-        sure = [f for f in faces if f.score >= SURE_SCORE]
-        found.append((path, photo_kind(len(sure), max((f.box.area for f in sure), default=0.0))))
-    return found
 
 
 def with_people(

@@ -16,10 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Protocol
 
-from autoalbum.config import Config, ConfigError, load_config
+from autoalbum.config import Config, reloaded
 from autoalbum.faults import refusal, write_folders
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
@@ -29,7 +28,7 @@ from autoalbum.service.intake import Intake
 from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pauser
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
-from autoalbum.service.settler import Change, ChangeKind
+from autoalbum.service.settler import Change, split_changes
 from autoalbum.service.status import STATUS_NAME, StatusBoard
 from autoalbum.service.switch import ModelSwitch
 
@@ -57,25 +56,6 @@ class Watcher(Protocol):
     def stop(self) -> None: ...
 
     def changes(self, timeout: float) -> list[Change]: ...
-
-
-def split_changes(changes: Sequence[Change]) -> tuple[list[Path], list[Path]]:
-    """Paths to (re)examine and paths that are gone; a move is a delete plus an arrival."""
-    present: dict[Path, None] = {}
-    gone: dict[Path, None] = {}
-    for change in changes:
-        if change.kind is ChangeKind.DELETED:
-            gone[change.path] = None
-            present.pop(change.path, None)
-        elif change.kind is ChangeKind.MOVED and change.dest is not None:
-            gone[change.path] = None
-            present.pop(change.path, None)
-            present[change.dest] = None
-            gone.pop(change.dest, None)
-        else:
-            present[change.path] = None
-            gone.pop(change.path, None)
-    return list(present), list(gone)
 
 
 class Service:
@@ -431,20 +411,3 @@ class Service:
             offline=self.library.folders.offline() if self._library else (),
             paused=self._pauser.pause,
         )
-
-
-def reloaded(current: Config) -> Config | None:
-    """The config file read again, or None (and why, in the log) if it can't be used."""
-    source = current.source
-    if source is None:
-        log.error("not reloading: the config was not read from a file")
-        return None
-    try:
-        config = load_config(source)
-    except ConfigError as error:
-        log.error("not reloading: the new config has mistakes, keeping the old one:\n%s", error)
-        return None
-    if config.library.state != current.library.state:
-        log.error("not reloading: library.state cannot change while running; restart instead")
-        return None
-    return config

@@ -173,3 +173,22 @@ class Settler:
         except OSError:
             return None
         return info if stat.S_ISREG(info.st_mode) else None
+
+
+def split_changes(changes: Sequence[Change]) -> tuple[list[Path], list[Path]]:
+    """Paths to (re)examine and paths that are gone; a move is a delete plus an arrival."""
+    present: dict[Path, None] = {}
+    gone: dict[Path, None] = {}
+    for change in changes:
+        if change.kind is ChangeKind.DELETED:
+            gone[change.path] = None
+            present.pop(change.path, None)
+        elif change.kind is ChangeKind.MOVED and change.dest is not None:
+            gone[change.path] = None
+            present.pop(change.path, None)
+            present[change.dest] = None
+            gone.pop(change.dest, None)
+        else:
+            present[change.path] = None
+            gone.pop(change.path, None)
+    return list(present), list(gone)
