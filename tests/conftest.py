@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from autoalbum.embedding.embedder import Device, OnnxEmbedder, bundled_model_spec
+from notify_daemon import Manager
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,3 +37,11 @@ def no_leaked_threads() -> Iterator[None]:
         thread.join(timeout=2)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"threads leaked: {still}"
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[Manager]:
+    """A notify socket of the test's own, as systemd's side of sd_notify."""
+    made = Manager(tmp_path)
+    yield made
+    made.close()

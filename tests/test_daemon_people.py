@@ -9,13 +9,10 @@ scene model), then the real daemon as a subprocess under a service manager the t
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +29,8 @@ from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
 from colour_library import ColourEmbedder, photo
 from face_photos import astronaut, grace, group, noise, save, variants
+from notify_daemon import Manager, start_daemon, wait_on
 from test_daemon import Clock, ScriptedWatcher
-from test_first_start import Manager
 
 PEOPLE_OFF = "people:\n  enabled: false\n"
 
@@ -212,35 +209,12 @@ def _faces(root: Path) -> set[tuple[Any, ...]]:
 
 
 def _start(config: Path, manager: Manager, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NOTIFY_SOCKET": manager.address, "WATCHDOG_USEC": "20000000"}
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "autoalbum.cli", "run", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-
-
-def _wait(
-    daemon: subprocess.Popen[bytes], manager: Manager, done: Callable[[], bool], log: Path
-) -> None:
-    deadline = time.monotonic() + 300
-    while not done():
-        assert daemon.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        manager.drain()
-    manager.drain()
+    return start_daemon(config, manager, log, watchdog_seconds=20)
 
 
 def _caught_up(root: Path) -> bool:
     status = root / "state" / "daemon.json"
     return _looked(root) == PHOTOS and json.loads(status.read_text())["faces"] is None
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[Manager]:
-    made = Manager(tmp_path)
-    yield made
-    made.close()
 
 
 def test_kill_9_mid_face_catch_up_keeps_every_committed_chunk(
@@ -254,7 +228,7 @@ def test_kill_9_mid_face_catch_up_keeps_every_committed_chunk(
     assert _looked(tmp_path) == 0
     config.write_text(_config_text(tmp_path))
     first = _start(config, manager, log)
-    _wait(first, manager, lambda: _looked(tmp_path) >= faces.CHUNK, log)
+    wait_on(first, manager, lambda: _looked(tmp_path) >= faces.CHUNK, log)
     kept = _faces(tmp_path)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=20)
@@ -263,7 +237,7 @@ def test_kill_9_mid_face_catch_up_keeps_every_committed_chunk(
     assert kept and len(kept) <= len(_faces(tmp_path))
     second = _start(config, manager, log)
     try:
-        _wait(second, manager, lambda: _caught_up(tmp_path), log)
+        wait_on(second, manager, lambda: _caught_up(tmp_path), log)
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=20) == 0

@@ -5,21 +5,18 @@ middle of the catch-up that loses at most the chunk being embedded."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from notify_daemon import Manager, start_daemon, wait_on
 from tree_index import images
 
 pytest.importorskip("skimage.data")
@@ -48,35 +45,6 @@ def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-class Manager:
-    """The service manager's side of sd_notify: a datagram socket, each message timed."""
-
-    def __init__(self, folder: Path) -> None:
-        self.address = str(folder / "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.address)
-        self.sock.settimeout(0.05)
-        self.messages: list[tuple[float, str]] = []
-
-    def drain(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except (TimeoutError, BlockingIOError):
-                return
-            for line in data.decode().splitlines():
-                self.messages.append((time.monotonic(), line))
-
-    def times(self, message: str) -> list[float]:
-        return [at for at, line in self.messages if line == message]
-
-    def statuses(self) -> list[str]:
-        return [line[len("STATUS=") :] for _, line in self.messages if line.startswith("STATUS=")]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def _config(root: Path, photos: Path) -> Path:
     config = root / "autoalbum.yaml"
     config.write_text(
@@ -87,16 +55,7 @@ def _config(root: Path, photos: Path) -> Path:
 
 
 def _start(config: Path, manager: Manager, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "NOTIFY_SOCKET": manager.address,
-        "WATCHDOG_USEC": str(int(WATCHDOG_SECONDS * 1e6)),
-    }
-    with log.open("ab") as out:  # the daemon keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "autoalbum.cli", "run", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+    return start_daemon(config, manager, log, WATCHDOG_SECONDS)
 
 
 def _filed(root: Path) -> int:
@@ -106,24 +65,6 @@ def _filed(root: Path) -> int:
         return 0
 
 
-def _wait(
-    daemon: subprocess.Popen[bytes], manager: Manager, done: Callable[[], bool], log: Path
-) -> None:
-    deadline = time.monotonic() + 300
-    while not done():
-        assert daemon.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        manager.drain()
-    manager.drain()
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[Manager]:
-    made = Manager(tmp_path)
-    yield made
-    made.close()
-
-
 def test_ready_at_once_watchdog_throughout_progress_shown(
     tmp_path: Path, backlog: Path, manager: Manager, embedder: object
 ) -> None:
@@ -131,7 +72,7 @@ def test_ready_at_once_watchdog_throughout_progress_shown(
     started = time.monotonic()
     daemon = _start(_config(tmp_path, backlog), manager, log)
     try:
-        _wait(daemon, manager, lambda: _filed(tmp_path) == PHOTOS, log)
+        wait_on(daemon, manager, lambda: _filed(tmp_path) == PHOTOS, log)
         finished = time.monotonic()
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -164,14 +105,14 @@ def test_kill_9_mid_catch_up_keeps_every_committed_chunk(
     log = tmp_path / "daemon.log"
     config = _config(tmp_path, backlog)
     first = _start(config, manager, log)
-    _wait(first, manager, lambda: len(_catalogued(tmp_path)) >= 200, log)
+    wait_on(first, manager, lambda: len(_catalogued(tmp_path)) >= 200, log)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=20)
     kept = _catalogued(tmp_path)
     assert 200 <= len(kept) < PHOTOS, "killed in the middle of the catch-up"
     second = _start(config, manager, log)
     try:
-        _wait(second, manager, lambda: _filed(tmp_path) == PHOTOS, log)
+        wait_on(second, manager, lambda: _filed(tmp_path) == PHOTOS, log)
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=20) == 0

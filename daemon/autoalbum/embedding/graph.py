@@ -8,6 +8,9 @@ import onnx
 from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
+OPSET = 17
+IR_VERSION = 8  # onnxruntime >= 1.15 reads it; the newest onnx would write one it may refuse
+
 
 class GraphBuilder:
     """Accumulates nodes and initializers, each under a fresh unique name."""
@@ -32,3 +35,19 @@ class GraphBuilder:
         out = self._name(stem)
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
+
+    def model(
+        self, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]
+    ) -> onnx.ModelProto:
+        """The checked model of the nodes so far, with these inputs and outputs."""
+        graph = helper.make_graph(
+            self.nodes, name.replace("-", "_"), inputs, outputs, self.initializers
+        )
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", OPSET)],
+            producer_name="autoalbum",
+            ir_version=IR_VERSION,
+        )
+        onnx.checker.check_model(model)
+        return model

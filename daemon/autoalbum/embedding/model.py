@@ -25,13 +25,13 @@ from onnx import TensorProto, helper
 from autoalbum.durable import replacing
 from autoalbum.embedding.bundled import MODELS, BundledModel
 from autoalbum.embedding.checkpoint import CheckpointError, load_state_dict
-from autoalbum.embedding.graph import GraphBuilder
+from autoalbum.embedding.graph import IR_VERSION, OPSET, GraphBuilder
+
+__all__ = ["IR_VERSION", "OPSET"]  # graph.py's, for the tests' own graphs
 
 log = logging.getLogger(__name__)
 
 BUILDER_VERSION = 1  # part of every cached file's name and of every library's model identity
-OPSET = 17
-IR_VERSION = 8  # onnxruntime >= 1.15 reads it; the newest onnx would write one it may refuse
 BN_EPS = 1e-3
 INPUT_NAME = "image"
 EMBEDDING_NAME = "embedding"
@@ -154,9 +154,8 @@ def build_graph(weights: dict[str, NDArray[Any]], name: str) -> onnx.ModelProto:
 
 def _model(g: _GraphBuilder, name: str, dims: tuple[int, ...]) -> onnx.ModelProto:
     classes, features = dims
-    graph = helper.make_graph(
-        g.nodes,
-        name.replace("-", "_"),
+    return g.model(
+        name,
         [
             helper.make_tensor_value_info(
                 INPUT_NAME, TensorProto.UINT8, ["batch", "height", "width", 3]
@@ -166,16 +165,7 @@ def _model(g: _GraphBuilder, name: str, dims: tuple[int, ...]) -> onnx.ModelProt
             helper.make_tensor_value_info(EMBEDDING_NAME, TensorProto.FLOAT, ["batch", features]),
             helper.make_tensor_value_info(LOGITS_NAME, TensorProto.FLOAT, ["batch", classes]),
         ],
-        g.initializers,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="autoalbum",
-        ir_version=IR_VERSION,
-    )
-    onnx.checker.check_model(model)
-    return model
 
 
 def cache_dir() -> Path:

@@ -22,7 +22,7 @@ from onnx import TensorProto, helper
 
 from autoalbum.durable import replacing
 from autoalbum.embedding.graph import GraphBuilder
-from autoalbum.embedding.model import IR_VERSION, OPSET, cache_dir, file_digest
+from autoalbum.embedding.model import cache_dir, file_digest
 from autoalbum.faces.dlib_file import DlibFileError, Layer, conv_weights, read_layers
 
 log = logging.getLogger(__name__)
@@ -136,21 +136,11 @@ def build_graph(layers: list[Layer]) -> onnx.ModelProto:
     weights = fc.params.reshape(shape.channels, outputs)
     pooled = g.node("Flatten", [g.node("GlobalAveragePool", [x], "pool")], "flatten", axis=1)
     g.nodes.append(helper.make_node("MatMul", [pooled, g.constant("fc", weights)], [OUTPUT_NAME]))
-    graph = helper.make_graph(
-        g.nodes,
-        TITLE.replace("-", "_"),
+    return g.model(
+        TITLE,
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["batch", side, side, 3])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", outputs])],
-        g.initializers,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="autoalbum",
-        ir_version=IR_VERSION,
-    )
-    onnx.checker.check_model(model)
-    return model
 
 
 def weights_file() -> Path:
