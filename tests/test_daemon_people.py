@@ -19,18 +19,17 @@ from typing import Any
 import pytest
 
 from autoalbum.albums.sidecar import INDEX_NAME
-from autoalbum.config import Config, load_config
-from autoalbum.library.library import Library
+from autoalbum.config import load_config
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service import faces
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
-from colour_library import ColourEmbedder, photo
+from colour_library import photo
 from face_photos import astronaut, grace, group, noise, save, variants
 from notify_daemon import Manager, start_daemon, wait_on
-from test_daemon import Clock, ScriptedWatcher
+from test_daemon import Clock, Rig, ScriptedWatcher
 
 PEOPLE_OFF = "people:\n  enabled: false\n"
 
@@ -55,10 +54,11 @@ def _face_photos(folder: Path) -> int:
     return len(made)
 
 
-class PeopleRig:
-    """A service on a library of face photos indexed with people off, now configured on."""
+class PeopleRig(Rig):
+    """A service on a library of face photos indexed with people off, now configured on; it
+    opens libraries and watches as test_daemon's rig does."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path) -> None:  # not Rig's: another library
         self.root = root
         self.clock = Clock()
         self.watchers: list[ScriptedWatcher] = []
@@ -80,15 +80,6 @@ class PeopleRig:
             lock=LibraryLock(config.library.state), notifier=Notifier(environ={}),
             clock=self.clock,
         )  # fmt: skip
-
-    @staticmethod
-    def open_library(config: Config) -> Library:
-        model = ColourEmbedder()
-        return Library(config, lambda: model)
-
-    def watch(self, config: Config) -> ScriptedWatcher:
-        self.watchers.append(ScriptedWatcher(config))
-        return self.watchers[-1]
 
     def shown(self) -> tuple[int, int, int] | None:
         """daemon.json's face catch-up: photos done, in all, and done before this run."""
