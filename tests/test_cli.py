@@ -18,8 +18,8 @@ from autoalbum.errors import AutoalbumError
 
 NAMES = [
     "sort", "inspect", "index", "recluster", "rename", "move", "exclude", "merge", "retire",
-    "album", "corrections", "undo", "people", "tags", "similar", "duplicates", "run", "status",
-    "restore", "evaluate", "report", "sample-photos",
+    "album", "corrections", "undo", "people", "events", "tags", "similar", "duplicates", "run",
+    "status", "restore", "evaluate", "report", "sample-photos",
 ]  # fmt: skip
 REQUIRED = {
     "sort": ["s", "--out", "o"], "inspect": ["i"], "rename": ["a", "b"], "similar": ["i"],

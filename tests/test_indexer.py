@@ -170,8 +170,10 @@ def test_new_photos_are_read_once(root: Path) -> None:
         report = library.index_files()
     assert (report.embedded, report.relinked) == (3, 0)
     # Each is opened for its quick key (two 64 KiB reads) and once to decode: never hashed
-    # whole before that. The unchanged photos are not opened at all.
-    assert Counter(opened) == dict.fromkeys(new, 2)
+    # whole before that. The unchanged photos are not opened at all. (These have no date in
+    # their EXIF, so their XMP sidecars are looked for: there are none.)
+    photos = Counter(path for path in opened if path.suffix != ".xmp")
+    assert photos == dict.fromkeys(new, 2)
     assert size < read() < size + len(new) * 2 * QUICK_SPAN + 512 * 1024
 
 

@@ -196,6 +196,23 @@ class PeopleConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    enabled: bool = _doc(
+        "group photos into events by when and where they were taken, kept as an Events/ "
+        "folder tree",
+        True,
+    )
+    folder: Path | None = _doc(
+        "the Events tree's folder; empty: Events beside the album folder", None
+    )
+    min_photos: int = _doc("photos an event needs before getting a folder", 6)
+
+    def tree(self, albums: Path) -> Path:
+        """Where the Events tree lives for a library whose album folder is `albums`."""
+        return self.folder or albums.parent / "Events"
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibraryConfig
     model: ModelConfig = ModelConfig()
@@ -204,6 +221,7 @@ class Config:
     watch: WatchConfig = WatchConfig()
     tags: TagsConfig = TagsConfig()
     people: PeopleConfig = PeopleConfig()
+    events: EventsConfig = EventsConfig()
     source: Path | None = None  # the file it was read from
 
 
@@ -359,6 +377,7 @@ _SECTIONS = {
     "watch": WatchConfig,
     "tags": TagsConfig,
     "people": PeopleConfig,
+    "events": EventsConfig,
 }
 
 

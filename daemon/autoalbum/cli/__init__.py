@@ -17,6 +17,7 @@ from autoalbum.cli import (
     corrections,
     duplicates,
     evaluate,
+    events,
     exclude,
     index,
     inspect,
@@ -45,7 +46,7 @@ COMMANDS: tuple[Command, ...] = tuple(
     module.COMMAND
     for module in (
         sort, inspect, index, recluster, rename, move, exclude, merge, retire, album, corrections,
-        undo, people, tags, similar, duplicates, run, status, restore, evaluate, report,
+        undo, people, events, tags, similar, duplicates, run, status, restore, evaluate, report,
         sample_photos,
     )
 )  # fmt: skip

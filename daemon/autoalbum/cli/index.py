@@ -7,6 +7,7 @@ from contextlib import ExitStack
 
 from autoalbum.cli.options import Command, add_library_options, open_library, progress_starter
 from autoalbum.cli.progress import progress
+from autoalbum.library import captures
 from autoalbum.printable import printable
 
 
@@ -27,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
             progress_starter(stack), accept_deletions=args.accept_deletions
         )
         offline = library.folders.offline()
-        looked = 0
+        looked = read = 0
+        if unread := captures.unread(library.catalog):
+            with progress(unread, "reading capture dates") as advance:
+                read = library.catch_up_captures(advance)
         if library.config.people.enabled and (unseen := library.people.unseen()):
             with progress(unseen, "looking for faces") as advance:
                 looked = library.catch_up_faces(lambda done: advance(done))
@@ -36,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         f"{report.relinked} moved or duplicate, {report.unchanged} unchanged, "
         f"{report.missing} missing, {len(report.failed)} failed"
     )
+    if read:
+        print(f"read when and where {read} photos indexed before were taken")
     if looked:
         print(f"looked for faces in {looked} photos indexed before")
     for failure in report.failed:

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from autoalbum.embedding.capture import Capture, read_capture
 from autoalbum.embedding.fingerprint import Fingerprint, fingerprint_bytes, fingerprint_stream
 from autoalbum.errors import AutoalbumError
 
@@ -56,6 +57,7 @@ _plugins_ready = False
 
 
 FULL_SIZE = "autoalbum.full_size"  # in a decoded image's info: its size in the file, upright
+CAPTURE = "autoalbum.capture"  # in a decoded image's info: when and where it was taken
 
 
 class ImageDecodeError(AutoalbumError):
@@ -179,12 +181,14 @@ def _decode_file(path: Path, file: IO[bytes], min_side: int, max_pixels: int) ->
     width, height = image.size
     if width * height > max_pixels:
         raise ImageDecodeError(path, _too_large(max_pixels, image.size))
+    capture = read_capture(image, path)  # from the header Pillow parsed: no pixel decoded
     # JPEG decodes at 1/2, 1/4 or 1/8 scale, never below min_side; HEIF picks a thumbnail.
     image.draft("RGB", (min_side, min_side))
     image.load()
     upright = _to_rgb(_oriented(image, path))
     turned = (upright.width > upright.height) != (image.width > image.height)
     upright.info[FULL_SIZE] = (height, width) if turned else (width, height)
+    upright.info[CAPTURE] = capture
     return upright
 
 
@@ -192,6 +196,12 @@ def full_size(image: Image.Image) -> tuple[int, int]:
     """The upright photo's size in its file, before decoding shrank it."""
     size = image.info.get(FULL_SIZE)
     return size if isinstance(size, tuple) else image.size
+
+
+def capture_of(image: Image.Image) -> Capture | None:
+    """When and where a decoded photo was taken, as its file says (None: not read)."""
+    capture = image.info.get(CAPTURE)
+    return capture if isinstance(capture, Capture) else None
 
 
 def _reason(error: BaseException) -> str:

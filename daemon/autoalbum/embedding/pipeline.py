@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.embedding.capture import Capture
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.fingerprint import Fingerprint
 from autoalbum.embedding.images import (
     DEFAULT_MAX_PIXELS,
     ImageDecodeError,
+    capture_of,
     decode_fingerprinted,
     decode_image,
     to_model_input,
@@ -39,6 +41,7 @@ class _Decoded:
     pixels: NDArray[np.uint8]
     fingerprint: Fingerprint | None
     found: Found | None
+    capture: Capture | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class EmbeddedPhotos:
     # unless only looked for.
     found: list[Found | None] = field(default_factory=list)
     faces: list[PhotoFaces] = field(default_factory=list)
+    captures: list[Capture | None] = field(default_factory=list)  # one per path
 
 
 def default_workers() -> int:
@@ -85,7 +89,7 @@ def _load(
     else:
         image, digest = decode_image(path, side, max_pixels), None
     found = faces.find(image) if faces else None
-    return _Decoded(to_model_input(image, size), digest, found)
+    return _Decoded(to_model_input(image, size), digest, found, capture_of(image))
 
 
 def _decoded(
@@ -183,6 +187,7 @@ def embed_paths(
         embedded = embedder.embed(np.stack([item.pixels for item in batch]))
         result.paths.extend(batch_paths)
         result.fingerprints.extend(i.fingerprint for i in batch if i.fingerprint is not None)
+        result.captures.extend(i.capture for i in batch)
         if faces is not None:
             result.found.extend(i.found for i in batch)
             if describe:

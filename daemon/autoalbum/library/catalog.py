@@ -30,6 +30,7 @@ from autoalbum.library.schema import COMPACT_AFTER, CONVERSIONS, MIGRATIONS, SCH
 from autoalbum.library.tables.albums import Albums
 from autoalbum.library.tables.contents import Contents
 from autoalbum.library.tables.corrections import Corrections
+from autoalbum.library.tables.events import Events
 from autoalbum.library.tables.faces import Faces
 from autoalbum.library.tables.files import Files
 
@@ -82,7 +83,7 @@ def way_out(state: Path) -> str:
     )
 
 
-class Catalog(Files, Contents, Albums, Corrections, Faces):
+class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
     """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
 
     def __init__(self, path: Path) -> None:

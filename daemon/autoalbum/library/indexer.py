@@ -26,6 +26,7 @@ from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.fingerprint import fingerprint_file, quick_key
 from autoalbum.embedding.pipeline import EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
+from autoalbum.library import captures
 from autoalbum.library.people import People
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.stores import Stores
@@ -97,6 +98,7 @@ class Indexer:
         self.embedder = embedder  # lazy: loads the model only when something needs embedding
         self.people = people  # with people on: faces found in the same decoded pixels
         self.new_faces: list[int] = []  # faces stored since the caller last took them
+        self.new_contents: list[int] = []  # contents added since the caller last took them
         self._face_model_checked = False
 
     def scan(self, folders: Sequence[Path], tick: Callable[[], None] = lambda: None) -> Scan:
@@ -305,4 +307,7 @@ class Indexer:
         )
         if self.people is not None and result.faces:
             self.new_faces += self.people.store(content, result.faces[row])
+        if (capture := result.captures[row]) is not None:
+            self.stores.catalog.set_capture(content, captures.completed(capture))
+        self.new_contents.append(content)
         return content

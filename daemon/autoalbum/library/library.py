@@ -29,6 +29,7 @@ from autoalbum.embedding.embedder import (
     ModelIdentity,
 )
 from autoalbum.errors import AutoalbumError
+from autoalbum.library import captures
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.folders import Folders
 from autoalbum.library.indexer import Indexer, IndexReport, Progress
@@ -38,6 +39,8 @@ from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
 from autoalbum.library.search import DuplicateGroup, Neighbour, Search
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger
+from autoalbum.library.timeline import Timeline
+from autoalbum.library.views import View
 from autoalbum.printable import printable
 from autoalbum.tags.sidecars import TagsReport
 
@@ -132,8 +135,15 @@ class Library:
         self._config = config
         stores, model = self._stores, self._embedder
         self.people = People(config.people, config.library.albums, stores)
-        if not config.people.enabled:
-            self.people.forget()
+        self.timeline = Timeline(config.events, config.library.albums, stores)
+        # The trees of groups beside the albums, each a view of the same photos.
+        self._views: list[View] = []
+        for view, enabled in ((self.people, config.people.enabled),
+                              (self.timeline, config.events.enabled)):  # fmt: skip
+            if enabled:
+                self._views.append(view)
+            else:
+                view.forget()
         people = self.people if config.people.enabled else None
         self._indexer = Indexer(config.library, config.model, stores, model, people)
         self.folders = Folders(
@@ -223,15 +233,31 @@ class Library:
         keeper.assign_new(cluster_first=cluster_first)  # notes the albums it fills
         tree.note_changes(tree.albums_of(paths) | touched)  # moves, duplicates, leavers
         new_faces, self._indexer.new_faces = self._indexer.new_faces, []
+        new_contents, self._indexer.new_contents = self._indexer.new_contents, []
         if self.config.people.enabled:
             self.people.file_faces(new_faces)
+        if self.config.events.enabled:
+            self.timeline.file(new_contents)
         if write_tree and (report.changed or not tree.tree_exists()):
             tree.write_tree()
-        if write_tree and self.config.people.enabled and (report.changed or new_faces):
-            self.people.write_tree()
+        if write_tree and (report.changed or new_faces):
+            for view in self._views:
+                view.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
         return report
+
+    def catch_up_captures(self, advance: Callable[[int], None] = lambda n: None) -> int:
+        """Read when and where every photo indexed before autoalbum read it was taken, a chunk
+        and a commit at a time (headers only). Returns how many."""
+        total = 0
+        while looked := captures.catch_up(self.catalog):
+            total += looked
+            advance(looked)
+        if total and self.config.events.enabled:
+            self.timeline.regroup()
+            self.timeline.write_tree()
+        return total
 
     def catch_up_faces(self, advance: Callable[[int], None] = lambda n: None) -> int:
         """Look for faces in every photo indexed before people was on (or by another face
@@ -275,10 +301,10 @@ class Library:
         if write:
             self.take_gestures()
         report = self._keeper.recluster(write, cancelled)
-        if self.config.people.enabled:
-            self.people.regroup()
+        for view in self._views:
+            view.regroup()
             if write:
-                self.people.write_tree()
+                view.write_tree()
         return report
 
     def rename(self, album: str, name: str) -> str:
@@ -321,19 +347,19 @@ class Library:
         return self.catalog.corrections()
 
     def take_gestures(self) -> int:
-        """What the user did in the album folder, as corrections, and in the People folder;
-        returns how many."""
+        """What the user did in the album folder, as corrections, and in the People and Events
+        folders; returns how many."""
         taken = self._keeper.tree.take_gestures()
-        if self.config.people.enabled:
-            taken += self.people.take_gestures()
+        for view in self._views:
+            taken += view.take_gestures()
         return taken
 
     @property
     def album_folder_changed(self) -> bool:
-        """Whether the album folder (or the People folder) changed since autoalbum last wrote
-        or read it."""
-        people = self.config.people.enabled and self.people.folder_changed
-        return self._keeper.tree.gestures.changed() or people
+        """Whether the album folder (or the People or Events folder) changed since autoalbum
+        last wrote or read it."""
+        views = any(view.folder_changed for view in self._views)
+        return self._keeper.tree.gestures.changed() or views
 
     def _content_ids(self, photos: Sequence[Path]) -> list[int]:
         """The catalogued content of each photo: its path, or a link to it (in the albums)."""
@@ -354,8 +380,8 @@ class Library:
         """Bring the album folder, and the tags if enabled, up to date with the catalog; `tick`
         now and then, for a watchdog."""
         self._keeper.tree.write_tree(rebuild=rebuild, tick=tick)
-        if self.config.people.enabled:
-            self.people.write_tree()
+        for view in self._views:
+            view.write_tree()
 
     # tags
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from autoalbum.library.codes import encode, pack, to_code
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -180,6 +180,29 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX faces_person ON faces(person_id);
     CREATE INDEX contents_unseen_faces ON contents(id) WHERE faces IS NULL;
     CREATE INDEX tagged_persons ON tagged(path) WHERE persons IS NOT NULL;
+    """,
+    # Events (events/): when, where and with which camera each content was taken
+    # (embedding/capture.py): `taken` the camera's wall-clock time in seconds as if UTC,
+    # `offset` local time minus UTC in minutes (NULL: unknown), `taken_from` where the time
+    # came from (exif, xmp, mtime, none; NULL: not read yet, for the catch-up), the GPS
+    # position in degrees. Each content's event; events keep a number and the user's name.
+    9: """
+    ALTER TABLE contents ADD COLUMN taken REAL;
+    ALTER TABLE contents ADD COLUMN offset INTEGER;
+    ALTER TABLE contents ADD COLUMN taken_from TEXT;
+    ALTER TABLE contents ADD COLUMN latitude REAL;
+    ALTER TABLE contents ADD COLUMN longitude REAL;
+    ALTER TABLE contents ADD COLUMN make TEXT;
+    ALTER TABLE contents ADD COLUMN model TEXT;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        name TEXT,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE contents ADD COLUMN event_id INTEGER REFERENCES events(id) ON DELETE SET NULL;
+    CREATE INDEX contents_unread_capture ON contents(id) WHERE taken_from IS NULL;
+    CREATE INDEX contents_event ON contents(event_id);
     """,
 }
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from autoalbum.config import Config, reloaded
 from autoalbum.faults import refusal, write_folders
+from autoalbum.library import captures
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.service.backlog import Backlog
@@ -92,6 +93,8 @@ class Service:
         self._intake: Intake | None = None
         self._switch: ModelSwitch | None = None
         self._faces: FaceCatchUp | None = None
+        self._captures_unread = True  # until a look finds none: photos from before schema 9
+        self._captures_read = 0
         self._last_reconcile = 0.0
         self._folders_looked = 0.0
         self._albums_changed_at: float | None = None
@@ -229,7 +232,8 @@ class Service:
             self._switch_step(self._switch)
         else:
             self.intake.settle()
-            self._faces_step()
+            if not self._captures_step():
+                self._faces_step()
         self.notifier.watchdog()
         if self._switch is None:  # a recluster's albums would be in the old model's space
             self._reclusterer.maybe_start(
@@ -390,6 +394,19 @@ class Service:
         self.library.assign_new()
         self.intake.write_tree(rebuild=True)
         self._reclusterer.start(self.config)
+
+    def _captures_step(self) -> bool:
+        """A chunk of photos from before capture dates were read (headers only); whether
+        there was one."""
+        if not self._captures_unread:
+            return False
+        read = captures.catch_up(self.library.catalog)
+        if read:
+            self._captures_read += read
+            return True
+        log.info("read when and where %d photos were taken", self._captures_read)
+        self._captures_unread = False
+        return False
 
     def _faces_step(self) -> None:
         """A chunk of the face catch-up, unless a recluster is out: it groups the faces too."""

@@ -1,0 +1,1 @@
+"""Events: photos grouped by when and where they were taken, shown as the Events/ tree."""

@@ -1,0 +1,167 @@
+"""When and where each content was taken (embedding/capture.py), and the `events` table: the
+occasions the photos are grouped into (events/)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.embedding.capture import Capture
+from autoalbum.library.records import Status
+from autoalbum.library.tables import Table
+
+_Row = tuple[str, float]  # a photo as the tree takes it: (path, distance)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    number: int
+    name: str | None  # the user's, None while named automatically
+
+
+@dataclass(frozen=True)
+class CaptureRows:
+    """When and where each live content was taken, and its event (-1: none). `taken` is the
+    wall-clock time as if UTC (NaN: unknown), `offset` in minutes (NaN: unknown)."""
+
+    ids: NDArray[np.int64]
+    sources: NDArray[np.str_]  # where each time came from (capture.TimeSource), "" unread
+    taken: NDArray[np.float64]
+    offset: NDArray[np.float64]
+    latitude: NDArray[np.float64]
+    longitude: NDArray[np.float64]
+    events: NDArray[np.int64]
+
+
+def _number(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+class Events(Table):
+    def set_capture(self, content_id: int, capture: Capture) -> None:
+        self.db.execute(
+            """UPDATE contents SET taken = ?, offset = ?, taken_from = ?, latitude = ?,
+               longitude = ?, make = ?, model = ? WHERE id = ?""",
+            (
+                capture.local,
+                capture.offset_minutes,
+                capture.source.value,
+                capture.latitude,
+                capture.longitude,
+                capture.make,
+                capture.model,
+                content_id,
+            ),
+        )
+
+    def unread_captures(self, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` live contents whose capture was never read, with one present file."""
+        rows = self.db.execute(
+            """SELECT c.id, MIN(f.path) FROM contents c JOIN files f ON f.content_id = c.id
+               WHERE c.taken_from IS NULL AND f.status = ? GROUP BY c.id ORDER BY c.id
+               LIMIT ?""",
+            (Status.OK.value, limit),
+        )
+        return [(int(row[0]), bytes(row[1])) for row in rows]
+
+    def count_unread_captures(self) -> int:
+        row = self.db.execute(
+            """SELECT COUNT(*) FROM contents c WHERE c.taken_from IS NULL AND EXISTS (
+                   SELECT 1 FROM files f WHERE f.content_id = c.id AND f.status = ?)""",
+            (Status.OK.value,),
+        ).fetchone()
+        return int(row[0])
+
+    def capture_rows(self) -> CaptureRows:
+        """Every live content's capture and event, in id order."""
+        rows = self.db.execute(
+            """SELECT c.id, c.taken, c.offset, c.latitude, c.longitude, c.event_id, c.taken_from
+               FROM contents c WHERE EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id
+               AND f.status = ?) ORDER BY c.id""",
+            (Status.OK.value,),
+        ).fetchall()
+        return CaptureRows(
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[6] or "" for r in rows], dtype=np.str_),
+            np.array([_number(r[1]) for r in rows], dtype=np.float64),
+            np.array([_number(r[2]) for r in rows], dtype=np.float64),
+            np.array([_number(r[3]) for r in rows], dtype=np.float64),
+            np.array([_number(r[4]) for r in rows], dtype=np.float64),
+            np.array([-1 if r[5] is None else r[5] for r in rows], dtype=np.int64),
+        )
+
+    def set_content_events(self, events: Iterable[tuple[int, int | None]]) -> None:
+        """(content id, event id or None) for each content given."""
+        self.db.executemany(
+            "UPDATE contents SET event_id = ? WHERE id = ?", ((e, c) for c, e in events)
+        )
+
+    # events
+
+    def events(self) -> list[EventRecord]:
+        rows = self.db.execute("SELECT id, number, name FROM events ORDER BY number")
+        return [EventRecord(r[0], r[1], r[2]) for r in rows]
+
+    def add_event(self) -> EventRecord:
+        """A new event under the next number never used."""
+        used = int(self.meta("max_event_number") or 0)
+        row = self.db.execute("SELECT MAX(number) FROM events").fetchone()
+        number = max(used, row[0] or 0) + 1
+        self.set_meta("max_event_number", str(number))
+        cursor = self.db.execute(
+            "INSERT INTO events (number, name, created_at) VALUES (?, NULL, ?)",
+            (number, time.time()),
+        )
+        return EventRecord(int(cursor.lastrowid or 0), number, None)
+
+    def name_event(self, event_id: int, name: str | None) -> None:
+        self.db.execute("UPDATE events SET name = ? WHERE id = ?", (name, event_id))
+
+    def forget_events(self) -> None:
+        """Every event gone, names too; no photo in one."""
+        self.db.execute("UPDATE contents SET event_id = NULL WHERE event_id IS NOT NULL")
+        self.db.execute("DELETE FROM events")
+
+    def drop_events(self, event_ids: Collection[int]) -> None:
+        self.db.executemany("DELETE FROM events WHERE id = ?", ((e,) for e in event_ids))
+
+    def event_spans(self) -> dict[int, tuple[float, float, int]]:
+        """Event id -> (first, last wall-clock time, live contents) of its photos."""
+        rows = self.db.execute(
+            """SELECT c.event_id, MIN(c.taken), MAX(c.taken), COUNT(*) FROM contents c
+               WHERE c.event_id IS NOT NULL AND EXISTS (SELECT 1 FROM files f
+                     WHERE f.content_id = c.id AND f.status = ?) GROUP BY c.event_id""",
+            (Status.OK.value,),
+        )
+        return {int(r[0]): (float(r[1]), float(r[2]), int(r[3])) for r in rows}
+
+    def event_places(self, event_id: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The GPS positions of an event's photos (those that have one)."""
+        rows = self.db.execute(
+            """SELECT latitude, longitude FROM contents WHERE event_id = ?
+               AND latitude IS NOT NULL AND longitude IS NOT NULL""",
+            (event_id,),
+        ).fetchall()
+        return (
+            np.array([r[0] for r in rows], dtype=np.float64),
+            np.array([r[1] for r in rows], dtype=np.float64),
+        )
+
+    def event_rows(self, event_ids: Collection[int]) -> dict[int, list[_Row]]:
+        """The live photos of each event as (path, 0.0), in the order they were taken."""
+        query = """SELECT f.path, c.event_id FROM contents c JOIN files f ON f.content_id = c.id
+                   WHERE +f.status = ? AND c.event_id = ? ORDER BY c.taken, f.path"""
+        rows = itertools.chain.from_iterable(
+            self.db.execute(query, (Status.OK.value, event)) for event in event_ids
+        )
+        members: dict[int, list[_Row]] = {event: [] for event in event_ids}
+        for path, event in rows:
+            members[event].append((os.fsdecode(path), 0.0))
+        return members

@@ -1,0 +1,270 @@
+"""A library's events: its photos grouped by when and where they were taken (events/segment.py),
+named by place and date (events/places.py), and shown as the Events tree (one folder of links
+per event of at least `events.min_photos` photos, written by the album tree's own writer).
+
+Grouping runs over every photo (at each recluster, at the first arrival a process files, and
+when arrivals that joined no event could make one); each new event continues the event most of
+its photos were in, so numbers, folders and the user's names survive. Between groupings an
+arrival joins the event its time and place fall in (segment.place), in place: a photo with an
+old date joins its old event, never today's. Photos without a date (no EXIF or XMP date, only
+the file's time) are left out of events: a copied file's time says nothing of the occasion.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.albums import sidecar
+from autoalbum.albums.tree import INDEX_NAME, Album, remove_ours, write_albums
+from autoalbum.albums.update import update_albums
+from autoalbum.config import EventsConfig
+from autoalbum.errors import AutoalbumError
+from autoalbum.events import places, segment
+from autoalbum.library.gesture_watch import GestureWatch, Look
+from autoalbum.library.stores import Stores
+from autoalbum.library.tables.events import EventRecord
+from autoalbum.printable import printable
+
+log = logging.getLogger(__name__)
+
+_Adoption = Mapping[str, list[sidecar.Linked]] | None
+STAMPS_NAME = "events-stamps.json"  # in the state folder: the Events tree's, for its gestures
+GROUPING_KEY = "event_grouping"  # in the catalog's meta: counts the groupings
+DATED = ("exif", "xmp")  # where a date must come from to place a photo in an event
+_EPOCH = datetime(1970, 1, 1)
+DASH = "\u2013"  # the en dash of a date range
+
+
+def event_name(start: float, end: float, place: str | None) -> str:
+    """`2025-04-04 \u2013 06 Keswick`: the dates (a day alone, or a range said once where its ends
+    share a year and month) and the place, when known."""
+    first = (_EPOCH + timedelta(seconds=start)).date()
+    last = (_EPOCH + timedelta(seconds=end)).date()
+    if first == last:
+        dates = first.isoformat()
+    elif (first.year, first.month) == (last.year, last.month):
+        dates = f"{first.isoformat()} {DASH} {last.day:02d}"
+    elif first.year == last.year:
+        dates = f"{first.isoformat()} {DASH} {last.month:02d}-{last.day:02d}"
+    else:
+        dates = f"{first.isoformat()} {DASH} {last.isoformat()}"
+    return f"{dates} {place}" if place else dates
+
+
+class Timeline:
+    """The events of one library, and its Events tree."""
+
+    def __init__(self, config: EventsConfig, albums: Path, stores: Stores) -> None:
+        self.config = config
+        self.tree = config.tree(albums)
+        self.catalog = stores.catalog
+        self.gestures = GestureWatch(self.tree, stores.state, self._renamed, stamps=STAMPS_NAME)
+        # The events as this process last grouped them (event id, summary), by start; None:
+        # group afresh before placing an arrival.
+        self._events: list[tuple[int, segment.Event]] | None = None
+        self._grouping: str | None = None  # the catalog's grouping count they come from
+        self._unplaced = 0  # dated arrivals since, in no event
+
+    def _rows(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+                             NDArray[np.float64], NDArray[np.int64]]:  # fmt: skip
+        rows = self.catalog.capture_rows()
+        dated = np.isin(rows.sources, list(DATED))
+        # The instant where the offset is known (from the photo, or its position's time zone),
+        # so a flight across zones leaves gaps as long as they were; else the wall clock.
+        instant = rows.taken - 60.0 * np.nan_to_num(rows.offset, nan=0.0)
+        taken = np.where(dated, instant, np.nan)
+        return rows.ids, taken, rows.latitude, rows.longitude, rows.events
+
+    def regroup(self) -> None:
+        """Group every dated photo afresh; events keep the event most of their photos were in."""
+        ids, taken, lat, lon, before = self._rows()
+        found = segment.segment(taken, lat, lon)
+        labels = found.labels(self.config.min_photos)
+        overlap: Counter[tuple[int, int]] = Counter(
+            (int(label), int(event))
+            for label, event in zip(labels, before, strict=True)
+            if label >= 0 and event >= 0
+        )
+        heir: dict[int, int] = {}
+        taken_ids: set[int] = set()
+        for (label, event), _ in overlap.most_common():
+            if label not in heir and event not in taken_ids:
+                heir[label] = event
+                taken_ids.add(event)
+        with self.catalog.transaction():
+            for label in sorted(set(labels.tolist()) - {-1} - set(heir)):
+                heir[label] = self.catalog.add_event().id
+            new = np.array([heir.get(int(label), -1) for label in labels], dtype=np.int64)
+            self.catalog.set_content_events(
+                (int(content), None if event < 0 else int(event))
+                for content, event, old in zip(ids, new, before, strict=True)
+                if event != old
+            )
+            kept = {e.id for e in self.catalog.events() if e.name is not None}
+            self.catalog.drop_events(
+                {e.id for e in self.catalog.events()} - kept - set(heir.values())
+            )
+            grouping = str(int(self.catalog.meta(GROUPING_KEY) or 0) + 1)
+            self.catalog.set_meta(GROUPING_KEY, grouping)
+        self._events = sorted(
+            ((heir[label], found.events[label]) for label in heir), key=lambda e: e[1].start
+        )
+        self._grouping = grouping
+        self._unplaced = 0
+        log.info("grouped %d dated photos into %d events", int(np.sum(~np.isnan(taken))), len(heir))
+
+    def file(self, content_ids: Collection[int]) -> None:
+        """Put new photos into the events their time and place belong to; group afresh when
+        this process has not grouped yet, or when enough joined none to make an event."""
+        if not content_ids:
+            return
+        if self._events is None or self.catalog.meta(GROUPING_KEY) != self._grouping:
+            self.regroup()  # first in this process, or grouped by another (a recluster's)
+            return
+        wanted = set(content_ids)
+        ids, taken, lat, lon, _ = self._rows()
+        rows = [i for i, content in enumerate(ids) if int(content) in wanted]
+        summaries = [event for _, event in self._events]
+        placed: list[tuple[int, int | None]] = []
+        for row in rows:
+            index = segment.place(float(taken[row]), float(lat[row]), float(lon[row]), summaries)
+            if index is None:
+                self._unplaced += not math.isnan(taken[row])
+                continue
+            placed.append((int(ids[row]), self._events[index][0]))
+        with self.catalog.transaction():
+            self.catalog.set_content_events(placed)
+        if self._unplaced >= self.config.min_photos:
+            self.regroup()
+
+    # names and the tree
+
+    def titles(self) -> dict[int, str]:
+        """Event id -> its folder: the user's name, else place and dates, unique."""
+        spans = self.catalog.event_spans()
+        titles: dict[int, str] = {}
+        used: set[str] = set()
+        records = sorted(self.catalog.events(), key=lambda e: (e.name is None, e.number))
+        for record in records:
+            if record.id not in spans:
+                continue
+            title = record.name or self._auto_name(record.id, spans[record.id])
+            unique, n = title, 1
+            while unique.casefold() in used:
+                n += 1
+                unique = f"{title} ({n})"
+            used.add(unique.casefold())
+            titles[record.id] = unique
+        return titles
+
+    def _auto_name(self, event_id: int, span: tuple[float, float, int]) -> str:
+        lat, lon = self.catalog.event_places(event_id)
+        return event_name(span[0], span[1], places.place_name(lat, lon) if len(lat) else None)
+
+    def shown(self) -> list[tuple[EventRecord, str]]:
+        """The events with a folder (min_photos), in time order, with their folders."""
+        spans = self.catalog.event_spans()
+        titles = self.titles()
+        events = [
+            (e, titles[e.id])
+            for e in self.catalog.events()
+            if e.id in spans and spans[e.id][2] >= self.config.min_photos
+        ]
+        return sorted(events, key=lambda pair: spans[pair[0].id][0])
+
+    def write_tree(self) -> None:
+        """What the user did in the Events tree first (folders renamed), then the tree."""
+        self.gestures.write(self._write)
+
+    def take_gestures(self) -> int:
+        return self.gestures.take(self._write)
+
+    @property
+    def folder_changed(self) -> bool:
+        return self.gestures.changed()
+
+    def _write(self, look: Look) -> None:
+        shown = self.shown()
+        if not shown and not self.tree.exists():
+            return
+        groups = [Album(e.number, title, (), title) for e, title in shown]
+        rows = self.catalog.event_rows([e.id for e, _ in shown])
+        photos = {e.number: [(os.path.abspath(p), d) for p, d in rows[e.id]] for e, _ in shown}
+        in_place = not look.rebuild and (self.tree / INDEX_NAME).is_file()
+        if in_place and update_albums(self.tree, groups, photos, max_changed=1.0) is not None:
+            return
+        write_albums(self.tree, groups, photos=photos, extra={"kind": "events"})
+
+    def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
+        """An event folder renamed in the file browser names the event for good; other
+        changes are not taken (the next write puts the event's links back)."""
+        index = sidecar.read_index(out) if (out / sidecar.MARKER_NAME).is_file() else None
+        if index is None:
+            return 0, {}
+        with os.scandir(out) as entries:
+            present = {e.name for e in entries if e.is_dir() and not e.name.startswith(".")}
+        gone = [s for s in index.albums if s.folder not in present]
+        new = present - {s.folder for s in index.albums}
+        if not gone or not new:
+            return 0, {}
+        taken = 0
+        events = {e.number: e for e in self.catalog.events()}
+        with self.catalog.transaction():
+            for shelf in gone:
+                match = _holder(out, shelf, new)
+                if match is not None and shelf.number in events:
+                    self.catalog.name_event(events[shelf.number].id, match)
+                    new.discard(match)
+                    taken += 1
+        return taken, None
+
+    def rename(self, event: str, name: str) -> EventRecord:
+        """Name an event for good (by its folder or number); the folder follows."""
+        name = name.strip()
+        titles = self.titles()
+        for record in self.catalog.events():
+            if event in (titles.get(record.id), str(record.number)):
+                if not name or "/" in name or name.startswith("."):
+                    raise AutoalbumError(f"can't name an event {name!r}: give a name without '/'")
+                with self.catalog.transaction():
+                    self.catalog.name_event(record.id, name)
+                return record
+        raise AutoalbumError(f"no event {printable(event)}; `autoalbum events` lists them")
+
+    def forget(self) -> None:
+        """Events off: no event is kept, and the Events tree goes (when and where photos were
+        taken stays: it is the photos' own)."""
+        tree = (self.tree / INDEX_NAME).is_file()
+        if not tree and not self.catalog.events():
+            return
+        with self.catalog.transaction():
+            self.catalog.forget_events()
+        if tree:
+            remove_ours(self.tree)
+        self._events = None
+
+
+def _holder(out: Path, shelf: sidecar.Shelf, candidates: Collection[str]) -> str | None:
+    """The new folder holding the links of a folder that went (a rename keeps them)."""
+    try:
+        links = {m.link for m in sidecar.read_members(out, shelf)}
+    except (OSError, ValueError, sidecar.IndexChanged):
+        return None
+    best, most = None, 0
+    for folder in candidates:
+        try:
+            held = {e.name for e in os.scandir(out / folder) if e.is_symlink()}
+        except OSError:
+            continue
+        if len(held & links) > most:
+            best, most = folder, len(held & links)
+    return best if most * 2 >= len(links) else None

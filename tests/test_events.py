@@ -1,0 +1,228 @@
+"""Events: photos grouped by when and where they were taken, shown as the Events tree. Real
+Pillow-written EXIF dates and GPS positions, a real catalog and tree, the colour stand-in model
+(events don't depend on it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from autoalbum.albums.sidecar import read_tree
+from autoalbum.cli import main
+from autoalbum.config import Config, EventsConfig, PeopleConfig, load_config
+from autoalbum.library.library import Library
+from autoalbum.library.lock import LibraryLock
+from autoalbum.library.timeline import event_name
+from autoalbum.service.daemon import Service
+from autoalbum.service.notify import Notifier
+from autoalbum.service.settler import Change, ChangeKind
+from colour_library import ColourEmbedder, config
+from dated_photos import dated_photo
+from test_daemon import Clock, ScriptedWatcher
+
+HOME = (51.5074, -0.1278)  # London
+KESWICK = (54.6013, -3.1347)
+
+
+def _library(root: Path, **events: object) -> Library:
+    settings = dataclasses.replace(
+        config(root),
+        people=PeopleConfig(enabled=False),
+        events=EventsConfig(**events),  # type: ignore[arg-type]
+    )
+    model = ColourEmbedder()
+    return Library(settings, lambda: model)  # type: ignore[arg-type,return-value]
+
+
+def _shoot(
+    folder: Path, name: str, start: datetime, count: int, every: timedelta,
+    gps: tuple[float, float] | None,
+) -> list[Path]:  # fmt: skip
+    return [
+        dated_photo(
+            folder / f"{name}{i:03d}.jpg",
+            (start + i * every).strftime("%Y:%m:%d %H:%M:%S"),
+            None if gps is None else (gps[0] + 0.001 * (i % 5), gps[1] + 0.001 * (i % 3)),
+        )
+        for i in range(count)
+    ]
+
+
+def _home_life(folder: Path) -> None:
+    """Twelve weekends at home, two outings a day (morning and evening), 8 photos each."""
+    for week in range(12):
+        day = datetime(2024, 3, 2, 10, 0) + timedelta(days=7 * week)
+        _shoot(folder, f"home{week:02d}am", day, 8, timedelta(minutes=4), HOME)
+        _shoot(folder, f"home{week:02d}pm", day + timedelta(hours=9), 8, timedelta(minutes=4), HOME)
+
+
+def _trip(folder: Path) -> list[Path]:
+    """Three days in Keswick, photos through each day."""
+    start = datetime(2024, 4, 9, 9, 0)
+    return [
+        path
+        for day in range(3)
+        for path in _shoot(
+            folder, f"trip{day}", start + timedelta(days=day), 10, timedelta(minutes=50), KESWICK
+        )
+    ]
+
+
+def _events(root: Path) -> dict[str, set[str]]:
+    read = read_tree(root / "Events")
+    assert read is not None
+    index, members = read
+    assert index.extra.get("kind") == "events"
+    return {s.folder: {Path(m.path).name for m in members[s.number]} for s in index.albums}
+
+
+@pytest.fixture(scope="module")
+def library_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("events")
+    _home_life(root / "photos")
+    _trip(root / "photos" / "trip")
+    with _library(root) as library:
+        library.index_files()
+    return root
+
+
+def test_a_three_day_trip_away_is_one_event_named_by_place_and_dates(library_root: Path) -> None:
+    events = _events(library_root)
+    trip = {f"trip{d}{i:03d}.jpg" for d in range(3) for i in range(10)}
+    assert events["2024-04-09 \u2013 11 Keswick"] == trip
+
+
+def test_two_outings_on_one_day_at_home_are_two_events(library_root: Path) -> None:
+    events = _events(library_root)
+    morning = {f"home03am{i:03d}.jpg" for i in range(8)}
+    evening = {f"home03pm{i:03d}.jpg" for i in range(8)}
+    assert morning in events.values()
+    assert evening in events.values()
+    assert all(not (names & morning and names & evening) for names in events.values())
+
+
+def test_an_old_photo_arriving_joins_its_old_event_in_place(tmp_path: Path) -> None:
+    _trip(tmp_path / "photos")
+    _shoot(tmp_path / "photos", "now", datetime(2026, 12, 1, 10), 8, timedelta(minutes=5), HOME)
+    with _library(tmp_path) as library:
+        library.index_files()
+        before = _events(tmp_path)
+        dated_photo(tmp_path / "photos" / "late.jpg", "2024:04:10 12:34:00", KESWICK)
+        library.index_files()
+    after = _events(tmp_path)
+    trip = next(folder for folder, names in before.items() if "trip1000.jpg" in names)
+    assert after[trip] == before[trip] | {"late.jpg"}
+    assert all("late.jpg" not in names for folder, names in after.items() if folder != trip)
+
+
+def test_a_renamed_event_keeps_its_name_through_regrouping(tmp_path: Path) -> None:
+    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    with _library(tmp_path) as library:
+        library.index_files()
+        (tmp_path / "Events" / "2023-07-01").rename(tmp_path / "Events" / "Ann's party")
+        assert library.take_gestures() == 1
+        for _ in range(2):
+            library.recluster()
+    assert set(_events(tmp_path)) == {"Ann's party"}
+
+
+def test_photos_without_gps_make_events_named_by_date(tmp_path: Path) -> None:
+    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    with _library(tmp_path) as library:
+        library.index_files()
+    assert _events(tmp_path) == {"2023-07-01": {f"party{i:03d}.jpg" for i in range(9)}}
+
+
+def test_broken_dates_and_small_groups_make_no_event(tmp_path: Path) -> None:
+    for i in range(8):
+        dated_photo(tmp_path / "photos" / f"broken{i}.jpg", "0000:00:00 00:00:00", HOME)
+    _shoot(tmp_path / "photos", "few", datetime(2023, 7, 1, 20), 3, timedelta(minutes=9), HOME)
+    with _library(tmp_path) as library:
+        library.index_files()
+        assert library.timeline.shown() == []
+    assert not (tmp_path / "Events").exists()
+
+
+def test_a_camera_clock_years_wrong_goes_where_its_tags_say(tmp_path: Path) -> None:
+    _trip(tmp_path / "photos")
+    wrong = datetime(2009, 1, 1, 0, 5)  # a reset clock during the same trip
+    _shoot(tmp_path / "photos", "reset", wrong, 7, timedelta(minutes=20), KESWICK)
+    with _library(tmp_path) as library:
+        library.index_files()
+    events = _events(tmp_path)
+    reset = {f"reset{i:03d}.jpg" for i in range(7)}
+    assert events["2009-01-01 Keswick"] == reset
+    assert all(not names & reset for folder, names in events.items() if "2024" in folder)
+
+
+def test_events_off_keeps_no_event(tmp_path: Path) -> None:
+    _trip(tmp_path / "photos")
+    with _library(tmp_path) as library:
+        library.index_files()
+        assert library.catalog.events()
+    with _library(tmp_path, enabled=False) as library:
+        assert library.catalog.events() == []
+    assert not (tmp_path / "Events").exists()
+
+
+def test_events_lists_and_renames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _trip(tmp_path / "photos")
+    settings = tmp_path / "autoalbum.yaml"
+    settings.write_text(
+        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
+        f"  state: {tmp_path / 'state'}\npeople:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    assert main(["index", "--config", str(settings)]) == 0
+    capsys.readouterr()
+    assert main(["events", "--config", str(settings)]) == 0
+    listed = capsys.readouterr().out
+    # No home is known (too few geotagged days): the days in Keswick are events of their own.
+    assert "2024-04-10 Keswick: 10 photos, 2024-04-10 09:00 to 2024-04-10 16:30" in listed
+    number = next(line.split()[0] for line in listed.splitlines() if "2024-04-10" in line)
+    assert main(["events", "--config", str(settings), "rename", number, "Lakes"]) == 0
+    assert "Lakes" in _events(tmp_path)
+
+
+def test_event_names_say_a_range_once() -> None:
+    day = (datetime(2025, 4, 4, 10) - datetime(1970, 1, 1)).total_seconds()
+    assert event_name(day, day + 3600, "Keswick") == "2025-04-04 Keswick"
+    assert event_name(day, day + 2 * 86400, None) == "2025-04-04 \u2013 06"
+    assert event_name(day, day + 30 * 86400, "Cumbria") == "2025-04-04 \u2013 05-04 Cumbria"
+    assert event_name(day, day + 300 * 86400, None) == "2025-04-04 \u2013 2026-01-29"
+
+
+def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> None:
+    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    settings = tmp_path / "autoalbum.yaml"
+    settings.write_text(
+        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
+        f"  state: {tmp_path / 'state'}\ncluster:\n  k: 2\npeople:\n  enabled: false\n"
+        "recluster:\n  after_new_images: 1000000\n  after_minutes: 1000000\n"
+        "watch:\n  reconcile_minutes: 0\n",
+        encoding="utf-8",
+    )
+    loaded = load_config(settings)
+    model = ColourEmbedder()
+
+    def open_library(config: Config) -> Library:
+        return Library(config, lambda: model)  # type: ignore[arg-type,return-value]
+
+    with open_library(loaded) as library:
+        library.index_files()
+    folder = tmp_path / "Events" / "2023-07-01"
+    inode = folder.stat().st_ino
+    watcher = ScriptedWatcher(loaded)
+    service = Service(
+        loaded, open_library=open_library, watch=lambda config: watcher,
+        lock=LibraryLock(loaded.library.state), notifier=Notifier(environ={}), clock=Clock(),
+    )  # fmt: skip
+    with service.running():
+        late = dated_photo(tmp_path / "photos" / "late.jpg", "2023:07:01 21:30:00")
+        watcher.batches.append([Change(ChangeKind.UPDATED, late)])
+        service.step()
+    assert "late.jpg" in _events(tmp_path)["2023-07-01"]
+    assert folder.stat().st_ino == inode  # updated in place, not rebuilt
