@@ -20,17 +20,16 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums.tree import INDEX_NAME, Album, remove_ours, write_albums
-from autoalbum.albums.update import update_albums
+from autoalbum.albums.tree import Album, Row
 from autoalbum.config import PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.faces.finder import FaceFinder, PhotoFaces, find_faces
 from autoalbum.faces.persons import cluster_faces, nearest_person
 from autoalbum.library.catalog import Catalog
-from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.people_gestures import PeopleGestures
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.faces import PersonRecord
+from autoalbum.library.views import GroupTree, absolute
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
@@ -44,16 +43,17 @@ STAMPS_NAME = "people-stamps.json"  # in the state folder: the People tree's, fo
 GROUPING_KEY = "face_grouping"  # in the catalog's meta: counts the groupings, for held faces
 
 
-class People:
+class People(GroupTree):
     """The persons of one library, and its People tree."""
 
+    kind = "people"
+
     def __init__(self, config: PeopleConfig, albums: Path, stores: Stores) -> None:
-        self.config = config
-        self.tree = config.tree(albums)
-        self.catalog = stores.catalog
         # What the user does in the People tree, taken before each write (people_gestures.py).
         interpret = PeopleGestures(stores.catalog)
-        self.gestures = GestureWatch(self.tree, stores.state, interpret, stamps=STAMPS_NAME)
+        super().__init__(config.tree(albums), stores.state, interpret, STAMPS_NAME)
+        self.config = config
+        self.catalog = stores.catalog
         # Descriptors and persons of the faces in a person, held between arrivals, and the
         # grouping they come from (another process's regrouping makes them stale).
         self._known: tuple[NDArray[np.float32], NDArray[np.int64]] | None = None
@@ -212,42 +212,25 @@ class People:
         """The persons with a folder: at least `min_photos` photos."""
         return shown_persons(self.catalog, self.config)
 
-    def write_tree(self) -> None:
-        """What the user did in the People tree first, then the tree brought up to date with
-        the catalog: in place where it exists."""
-        self.gestures.write(self._write)
-
-    def take_gestures(self) -> int:
-        """What the user did in the People tree, recorded; the tree written if anything."""
-        return self.gestures.take(self._write)
-
-    @property
-    def folder_changed(self) -> bool:
-        return self.gestures.changed()
-
-    def _write(self, look: Look) -> None:
+    def groups(self) -> tuple[list[Album], dict[int, list[Row]]]:
         shown = self.shown()
-        groups = [Album(p.number, p.title, (), p.title) for p in shown]
-        by_id = self.catalog.person_rows([p.id for p in shown])
-        photos = {p.number: [(os.path.abspath(path), d) for path, d in by_id[p.id]] for p in shown}
-        if not shown and not self.tree.exists():
-            return
-        in_place = not look.rebuild and (self.tree / INDEX_NAME).is_file()
-        if in_place and update_albums(self.tree, groups, photos, max_changed=1.0) is not None:
-            return
-        write_albums(self.tree, groups, photos=photos, extra={"kind": "people"})
+        rows = self.catalog.person_rows([p.id for p in shown])
+        return (
+            [Album(p.number, p.title, (), p.title) for p in shown],
+            {p.number: absolute(rows[p.id]) for p in shown},
+        )
 
     def forget(self) -> None:
         """People off: every face, person and name is deleted, and the People tree too."""
-        tree = (self.tree / INDEX_NAME).is_file()
-        if self.catalog.face_counts() == (0, 0, 0) and not self.catalog.persons() and not tree:
+        if (
+            self.catalog.face_counts() == (0, 0, 0)
+            and not self.catalog.persons()
+            and not self.tree_exists
+        ):
             return
         with self.catalog.transaction():
             self.catalog.forget_faces()
-        if tree:
-            kept = remove_ours(self.tree)
-            if kept:
-                log.warning("kept %d files of yours in %s", len(kept), self.tree)
+        self.remove_tree()
         log.info("people is off: deleted every face and person")
 
     # catch-up of photos never looked at for faces

@@ -24,14 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums import sidecar
-from autoalbum.albums.tree import INDEX_NAME, Album, remove_ours, write_albums
-from autoalbum.albums.update import update_albums
+from autoalbum.albums.tree import Album, Row
 from autoalbum.config import EventsConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.events import places, segment
-from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.events import EventRecord
+from autoalbum.library.views import GroupTree, absolute
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
@@ -60,14 +59,15 @@ def event_name(start: float, end: float, place: str | None) -> str:
     return f"{dates} {place}" if place else dates
 
 
-class Timeline:
+class Timeline(GroupTree):
     """The events of one library, and its Events tree."""
+
+    kind = "events"
 
     def __init__(self, config: EventsConfig, albums: Path, stores: Stores) -> None:
         self.config = config
-        self.tree = config.tree(albums)
         self.catalog = stores.catalog
-        self.gestures = GestureWatch(self.tree, stores.state, self._renamed, stamps=STAMPS_NAME)
+        super().__init__(config.tree(albums), stores.state, self._renamed, STAMPS_NAME)
         # The events as this process last grouped them (event id, summary), by start; None:
         # group afresh before placing an arrival.
         self._events: list[tuple[int, segment.Event]] | None = None
@@ -181,28 +181,13 @@ class Timeline:
         ]
         return sorted(events, key=lambda pair: spans[pair[0].id][0])
 
-    def write_tree(self) -> None:
-        """What the user did in the Events tree first (folders renamed), then the tree."""
-        self.gestures.write(self._write)
-
-    def take_gestures(self) -> int:
-        return self.gestures.take(self._write)
-
-    @property
-    def folder_changed(self) -> bool:
-        return self.gestures.changed()
-
-    def _write(self, look: Look) -> None:
+    def groups(self) -> tuple[list[Album], dict[int, list[Row]]]:
         shown = self.shown()
-        if not shown and not self.tree.exists():
-            return
-        groups = [Album(e.number, title, (), title) for e, title in shown]
         rows = self.catalog.event_rows([e.id for e, _ in shown])
-        photos = {e.number: [(os.path.abspath(p), d) for p, d in rows[e.id]] for e, _ in shown}
-        in_place = not look.rebuild and (self.tree / INDEX_NAME).is_file()
-        if in_place and update_albums(self.tree, groups, photos, max_changed=1.0) is not None:
-            return
-        write_albums(self.tree, groups, photos=photos, extra={"kind": "events"})
+        return (
+            [Album(e.number, title, (), title) for e, title in shown],
+            {e.number: absolute(rows[e.id]) for e, _ in shown},
+        )
 
     def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
         """An event folder renamed in the file browser names the event for good; other
@@ -243,13 +228,11 @@ class Timeline:
     def forget(self) -> None:
         """Events off: no event is kept, and the Events tree goes (when and where photos were
         taken stays: it is the photos' own)."""
-        tree = (self.tree / INDEX_NAME).is_file()
-        if not tree and not self.catalog.events():
+        if not self.tree_exists and not self.catalog.events():
             return
         with self.catalog.transaction():
             self.catalog.forget_events()
-        if tree:
-            remove_ours(self.tree)
+        self.remove_tree()
         self._events = None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,20 @@ class Table:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def add_numbered(self, table: str, name: str | None) -> tuple[int, int]:
+        """A new row of a table of numbered groups (persons, events) under the next number
+        never used (a number stays its group's folder's); returns its id and number."""
+        key = f"max_{table}_number"
+        used = int(self.meta(key) or 0)
+        row = self.db.execute(f"SELECT MAX(number) FROM {table}").fetchone()
+        number = max(used, row[0] or 0) + 1
+        self.set_meta(key, str(number))
+        cursor = self.db.execute(
+            f"INSERT INTO {table} (number, name, created_at) VALUES (?, ?, ?)",
+            (number, name, time.time()),
+        )
+        return int(cursor.lastrowid or 0), number
 
     def delete_meta(self, *keys: str) -> None:
         self.db.executemany("DELETE FROM meta WHERE key = ?", ((key,) for key in keys))

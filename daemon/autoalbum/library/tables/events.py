@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
@@ -111,15 +110,8 @@ class Events(Table):
 
     def add_event(self) -> EventRecord:
         """A new event under the next number never used."""
-        used = int(self.meta("max_event_number") or 0)
-        row = self.db.execute("SELECT MAX(number) FROM events").fetchone()
-        number = max(used, row[0] or 0) + 1
-        self.set_meta("max_event_number", str(number))
-        cursor = self.db.execute(
-            "INSERT INTO events (number, name, created_at) VALUES (?, NULL, ?)",
-            (number, time.time()),
-        )
-        return EventRecord(int(cursor.lastrowid or 0), number, None)
+        event, number = self.add_numbered("events", None)
+        return EventRecord(event, number, None)
 
     def name_event(self, event_id: int, name: str | None) -> None:
         self.db.execute("UPDATE events SET name = ? WHERE id = ?", (name, event_id))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,15 +206,8 @@ class Faces(Table):
 
     def add_person(self, name: str | None = None) -> PersonRecord:
         """A new person under the next number never used."""
-        used = int(self.meta("max_person_number") or 0)
-        row = self.db.execute("SELECT MAX(number) FROM persons").fetchone()
-        number = max(used, row[0] or 0) + 1
-        self.set_meta("max_person_number", str(number))
-        cursor = self.db.execute(
-            "INSERT INTO persons (number, name, created_at) VALUES (?, ?, ?)",
-            (number, name, time.time()),
-        )
-        return PersonRecord(int(cursor.lastrowid or 0), number, name)
+        person, number = self.add_numbered("persons", name)
+        return PersonRecord(person, number, name)
 
     def name_person(self, person_id: int, name: str | None) -> None:
         self.db.execute("UPDATE persons SET name = ? WHERE id = ?", (name, person_id))
