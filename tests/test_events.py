@@ -19,6 +19,7 @@ from autoalbum.library.timeline import event_name
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
+from autoalbum.service.status import library_status
 from colour_library import ColourEmbedder, config
 from dated_photos import dated_photo
 from test_daemon import Clock, ScriptedWatcher
@@ -226,3 +227,18 @@ def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> No
         service.step()
     assert "late.jpg" in _events(tmp_path)["2023-07-01"]
     assert folder.stat().st_ino == inode  # updated in place, not rebuilt
+
+
+def test_status_says_how_many_events_have_a_folder(tmp_path: Path) -> None:
+    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    settings = tmp_path / "autoalbum.yaml"
+    settings.write_text(
+        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
+        f"  state: {tmp_path / 'state'}\npeople:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    assert main(["index", "--config", str(settings)]) == 0
+    assert "events: 1 with a folder" in library_status(settings)
+    with _library(tmp_path) as library:
+        library.catalog.db.execute("UPDATE contents SET taken_from = NULL")
+    assert "9 photos' capture dates still to read" in library_status(settings)

@@ -189,6 +189,17 @@ def _people_lines(config: Config, catalog: Catalog) -> list[str]:
     return [line + (f"; {unseen:,} photos still to look at" if unseen else "")]
 
 
+def _events_lines(config: Config, catalog: Catalog) -> list[str]:
+    """With events on: how many events, and photos still without their capture read."""
+    if not config.events.enabled:
+        return []
+    spans = catalog.event_spans()
+    folders = sum(1 for _, _, photos in spans.values() if photos >= config.events.min_photos)
+    line = f"events: {folders:,} with a folder"
+    unread = catalog.count_unread_captures()
+    return [line + (f"; {unread:,} photos' capture dates still to read" if unread else "")]
+
+
 def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
@@ -232,6 +243,7 @@ def _library_lines(config: Config, failures: int) -> list[str]:
         lines.append(f"albums: {len(albums)}")
         lines += [f"  {a.number:>3}  {sizes[a.id]:>6}  {printable(a.name)}" for a in albums]
         lines += _people_lines(config, catalog)
+        lines += _events_lines(config, catalog)
         run = catalog.last_run("recluster")
         if run is None:
             lines.append("last recluster: never")
