@@ -60,9 +60,7 @@ from typing import Any
 
 from autoalbum.albums import sidecar
 from autoalbum.durable import write_json_atomically
-from autoalbum.library import gestures
-from autoalbum.library.catalog import Catalog
-from autoalbum.library.corrector import Corrector
+from autoalbum.library.gestures import Interpret
 
 log = logging.getLogger(__name__)
 
@@ -135,37 +133,6 @@ class Look:
     @property
     def rebuild(self) -> bool:
         return self.adopted is None
-
-
-# What the user did in a tree of links, read and recorded: given the tree and the folders to
-# look into (None: all), records the gestures (each in a catalog transaction) and returns how
-# many, with the photos of the folders they changed as the user left them (for sidecar.adopt:
-# the write after updates those in place), or None when the tree must be rebuilt. The album
-# tree's are corrections (album_gestures); the People tree's, faces named (people_gestures.py).
-Interpret = Callable[[Path, set[str] | None], tuple[int, Mapping[str, list[sidecar.Linked]] | None]]
-
-
-def album_gestures(catalog: Catalog, corrector: Callable[[], Corrector]) -> Interpret:
-    """The album tree's gestures as corrections, made by a fresh `corrector()` each time."""
-
-    def interpret(
-        out: Path, folders: set[str] | None
-    ) -> tuple[int, Mapping[str, list[sidecar.Linked]] | None]:
-        written = gestures.written_links(out, folders)
-        if written is None:
-            return 0, {}
-        real = gestures.real_paths(written)
-        links = gestures.found_paths(out, set(real.values()), folders)
-        found = gestures.gestures(written, links, real)
-        if not len(found):
-            return 0, {}
-        with catalog.transaction():
-            gestures.apply(found, written, catalog, corrector(), real)
-        # Only after the corrections are in: should autoalbum stop in between, the next look
-        # takes the same gestures again rather than none.
-        return len(found), gestures.adoption(written, links, found, real)
-
-    return interpret
 
 
 class GestureWatch:

@@ -28,7 +28,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -43,6 +43,13 @@ from autoalbum.library.records import AlbumRecord, Status
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", str, Path)  # a photo's path
+
+# What the user did in a tree of links, read and recorded: given the tree and the folders to
+# look into (None: all), records the gestures (each in a catalog transaction) and returns how
+# many, with the photos of the folders they changed as the user left them (for sidecar.adopt:
+# the write after updates those in place), or None when the tree must be rebuilt. The album
+# tree's are corrections (album_gestures); the People tree's, faces named (people_gestures.py).
+Interpret = Callable[[Path, set[str] | None], tuple[int, Mapping[str, list[Linked]] | None]]
 
 
 def written_links(
@@ -344,3 +351,26 @@ def _folders(out: Path) -> list[os.DirEntry[str]]:
             ]
     except OSError:
         return []
+
+
+def album_gestures(catalog: Catalog, corrector: Callable[[], Corrector]) -> Interpret:
+    """The album tree's gestures as corrections, made by a fresh `corrector()` each time."""
+
+    def interpret(
+        out: Path, folders: set[str] | None
+    ) -> tuple[int, Mapping[str, list[Linked]] | None]:
+        written = written_links(out, folders)
+        if written is None:
+            return 0, {}
+        real = real_paths(written)
+        links = found_paths(out, set(real.values()), folders)
+        found = gestures(written, links, real)
+        if not len(found):
+            return 0, {}
+        with catalog.transaction():
+            apply(found, written, catalog, corrector(), real)
+        # Only after the corrections are in: should autoalbum stop in between, the next look
+        # takes the same gestures again rather than none.
+        return len(found), adoption(written, links, found, real)
+
+    return interpret

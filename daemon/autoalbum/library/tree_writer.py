@@ -11,7 +11,8 @@ from pathlib import Path
 from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
 from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
 from autoalbum.library.corrector import Corrector
-from autoalbum.library.gesture_watch import GestureWatch, Look, album_gestures
+from autoalbum.library.gesture_watch import GestureWatch, Look
+from autoalbum.library.gestures import album_gestures
 from autoalbum.library.records import AlbumRecord, Status
 from autoalbum.library.stores import Stores
 from autoalbum.library.tagging import Tagger

@@ -14,7 +14,8 @@ from typing import Protocol
 
 from autoalbum.albums.tree import INDEX_NAME, Album, Row, remove_ours, write_albums
 from autoalbum.albums.update import update_albums
-from autoalbum.library.gesture_watch import GestureWatch, Interpret, Look
+from autoalbum.library.gesture_watch import GestureWatch, Look
+from autoalbum.library.gestures import Interpret
 
 log = logging.getLogger(__name__)
 
