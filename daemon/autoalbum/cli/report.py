@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write a static HTML report of the albums: thumbnails, a t-SNE map, a library's persons,
-    failed files."""
+    """Write a static HTML report of the albums: thumbnails, a t-SNE map, a library's persons
+    and events, failed files."""
     from autoalbum.config import load_config
     from autoalbum.report.build import write_report
     from autoalbum.report.collection import from_library, from_sort_output
@@ -52,9 +52,10 @@ def _print_summary(summary: ReportSummary) -> None:
     if summary.map_note:
         print(summary.map_note)
     persons = f", {summary.persons} persons" if summary.persons else ""
+    events = f", {summary.events} events" if summary.events else ""
     print(
         f"wrote {printable(summary.page)}: {summary.albums} albums, {summary.photos} photos, "
-        f"{summary.failures} failed files{persons}, in {summary.seconds:.1f} s"
+        f"{summary.failures} failed files{persons}{events}, in {summary.seconds:.1f} s"
     )
 
 

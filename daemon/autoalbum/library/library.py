@@ -238,6 +238,9 @@ class Library:
             self.people.file_faces(new_faces)
         if self.config.events.enabled:
             self.timeline.file(new_contents)
+        if vanished or report.relinked or report.missing:
+            for view in self._views:
+                view.stale = None  # photos went or moved: compare every group
         if write_tree and (report.changed or not tree.tree_exists()):
             tree.write_tree()
         if write_tree and (report.changed or new_faces):

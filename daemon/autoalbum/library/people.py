@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -114,7 +114,9 @@ class People(GroupTree):
         self._known = (descriptors, persons)
         with self.catalog.transaction():
             self.catalog.set_face_persons(placed)
-        return {p for _, p in placed if p is not None}
+        gained = {p for _, p in placed if p is not None}
+        self.note(gained)
+        return gained
 
     def regroup(self) -> set[int]:
         """Cluster every face afresh, as the user's word on faces says (pins, exclusions);
@@ -122,6 +124,7 @@ class People(GroupTree):
         person. Returns the persons whose faces changed."""
         rows = self.catalog.face_rows()
         self._known = None
+        self.stale = None
         if not len(rows.ids):
             return set()
         row_of = {int(face): row for row, face in enumerate(rows.ids)}
@@ -212,13 +215,11 @@ class People(GroupTree):
         """The persons with a folder: at least `min_photos` photos."""
         return shown_persons(self.catalog, self.config)
 
-    def groups(self) -> tuple[list[Album], dict[int, list[Row]]]:
-        shown = self.shown()
-        rows = self.catalog.person_rows([p.id for p in shown])
-        return (
-            [Album(p.number, p.title, (), p.title) for p in shown],
-            {p.number: absolute(rows[p.id]) for p in shown},
-        )
+    def groups(self) -> list[tuple[int, Album]]:
+        return [(p.id, Album(p.number, p.title, (), p.title)) for p in self.shown()]
+
+    def photos(self, group_ids: Collection[int]) -> dict[int, list[Row]]:
+        return {p: absolute(rows) for p, rows in self.catalog.person_rows(group_ids).items()}
 
     def forget(self) -> None:
         """People off: every face, person and name is deleted, and the People tree too."""

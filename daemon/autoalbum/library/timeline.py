@@ -73,6 +73,7 @@ class Timeline(GroupTree):
         self._events: list[tuple[int, segment.Event]] | None = None
         self._grouping: str | None = None  # the catalog's grouping count they come from
         self._unplaced = 0  # dated arrivals since, in no event
+        self._names: dict[tuple[int, float, float, int], str] = {}  # automatic names, by span
 
     def _rows(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
                              NDArray[np.float64], NDArray[np.int64]]:  # fmt: skip
@@ -86,6 +87,7 @@ class Timeline(GroupTree):
 
     def regroup(self) -> None:
         """Group every dated photo afresh; events keep the event most of their photos were in."""
+        self.stale = None
         ids, taken, lat, lon, before = self._rows()
         found = segment.segment(taken, lat, lon)
         labels = found.labels(self.config.min_photos)
@@ -143,51 +145,47 @@ class Timeline(GroupTree):
             placed.append((int(ids[row]), self._events[index][0]))
         with self.catalog.transaction():
             self.catalog.set_content_events(placed)
+        self.note({event for _, event in placed if event is not None})
         if self._unplaced >= self.config.min_photos:
             self.regroup()
 
     # names and the tree
 
-    def titles(self) -> dict[int, str]:
-        """Event id -> its folder: the user's name, else place and dates, unique."""
+    def shown(self) -> list[tuple[EventRecord, str]]:
+        """The events with a folder (min_photos), in time order, with their folders: the
+        user's name, else place and dates; a name two events would share gets `(2)`."""
         spans = self.catalog.event_spans()
-        titles: dict[int, str] = {}
+        events = [
+            e
+            for e in self.catalog.events()
+            if e.id in spans and spans[e.id][2] >= self.config.min_photos
+        ]
         used: set[str] = set()
-        records = sorted(self.catalog.events(), key=lambda e: (e.name is None, e.number))
-        for record in records:
-            if record.id not in spans:
-                continue
+        shown = []
+        for record in sorted(events, key=lambda e: (e.name is None, e.number)):
             title = record.name or self._auto_name(record.id, spans[record.id])
             unique, n = title, 1
             while unique.casefold() in used:
                 n += 1
                 unique = f"{title} ({n})"
             used.add(unique.casefold())
-            titles[record.id] = unique
-        return titles
+            shown.append((record, unique))
+        return sorted(shown, key=lambda pair: spans[pair[0].id][0])
 
     def _auto_name(self, event_id: int, span: tuple[float, float, int]) -> str:
-        lat, lon = self.catalog.event_places(event_id)
-        return event_name(span[0], span[1], places.place_name(lat, lon) if len(lat) else None)
+        """Place and dates, worked out again only when the event's photos changed."""
+        key = (event_id, *span)
+        if key not in self._names:
+            lat, lon = self.catalog.event_places(event_id)
+            place = places.place_name(lat, lon) if len(lat) else None
+            self._names[key] = event_name(span[0], span[1], place)
+        return self._names[key]
 
-    def shown(self) -> list[tuple[EventRecord, str]]:
-        """The events with a folder (min_photos), in time order, with their folders."""
-        spans = self.catalog.event_spans()
-        titles = self.titles()
-        events = [
-            (e, titles[e.id])
-            for e in self.catalog.events()
-            if e.id in spans and spans[e.id][2] >= self.config.min_photos
-        ]
-        return sorted(events, key=lambda pair: spans[pair[0].id][0])
+    def groups(self) -> list[tuple[int, Album]]:
+        return [(e.id, Album(e.number, title, (), title)) for e, title in self.shown()]
 
-    def groups(self) -> tuple[list[Album], dict[int, list[Row]]]:
-        shown = self.shown()
-        rows = self.catalog.event_rows([e.id for e, _ in shown])
-        return (
-            [Album(e.number, title, (), title) for e, title in shown],
-            {e.number: absolute(rows[e.id]) for e, _ in shown},
-        )
+    def photos(self, group_ids: Collection[int]) -> dict[int, list[Row]]:
+        return {e: absolute(rows) for e, rows in self.catalog.event_rows(group_ids).items()}
 
     def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
         """An event folder renamed in the file browser names the event for good; other
@@ -215,7 +213,7 @@ class Timeline(GroupTree):
     def rename(self, event: str, name: str) -> EventRecord:
         """Name an event for good (by its folder or number); the folder follows."""
         name = name.strip()
-        titles = self.titles()
+        titles = {record.id: title for record, title in self.shown()}
         for record in self.catalog.events():
             if event in (titles.get(record.id), str(record.number)):
                 if not name or "/" in name or name.startswith("."):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 class View(Protocol):
     """A tree of groups beside the albums, kept by a library while it is enabled."""
+
+    stale: set[int] | None  # the groups the next write compares; None: all
 
     @property
     def folder_changed(self) -> bool:
@@ -53,9 +55,21 @@ class GroupTree:
     def __init__(self, tree: Path, state: Path, interpret: Interpret, stamps: str) -> None:
         self.tree = tree
         self.gestures = GestureWatch(tree, state, interpret, stamps=stamps)
+        # The groups (ids) whose folders may differ from the catalog; None: any. An arrival
+        # costs the groups it joined, not the library.
+        self.stale: set[int] | None = None
 
-    def groups(self) -> tuple[Sequence[Album], dict[int, list[Row]]]:
-        """The groups with a folder, and each one's photos (absolute path, distance)."""
+    def note(self, group_ids: Collection[int]) -> None:
+        """These groups gained or lost photos: the next write compares them."""
+        if self.stale is not None:
+            self.stale.update(group_ids)
+
+    def groups(self) -> list[tuple[int, Album]]:
+        """The groups with a folder: (group id, the group as the tree shows it)."""
+        raise NotImplementedError
+
+    def photos(self, group_ids: Collection[int]) -> dict[int, list[Row]]:
+        """Each of these groups' photos (absolute path, distance), by group id."""
         raise NotImplementedError
 
     def write_tree(self) -> None:
@@ -76,13 +90,26 @@ class GroupTree:
         return (self.tree / INDEX_NAME).is_file()
 
     def _write(self, look: Look) -> None:
-        groups, photos = self.groups()
-        if not groups and not self.tree.exists():
+        """In place, comparing only the stale groups (every group after a regrouping or a
+        gesture); rebuilt where that can't be done."""
+        stale, self.stale = self.stale, None  # should this fail, the next one compares all
+        shown = self.groups()
+        if not shown and not self.tree.exists():
+            self.stale = set()
             return
-        in_place = not look.rebuild and self.tree_exists
-        if in_place and update_albums(self.tree, groups, photos, max_changed=1.0) is not None:
-            return
+        groups = [group for _, group in shown]
+        number = {group_id: group.number for group_id, group in shown}
+        if look.taken:
+            stale = None
+        compared = list(number) if stale is None else [g for g in number if g in stale]
+        if not look.rebuild and self.tree_exists:
+            photos = {number[g]: rows for g, rows in self.photos(compared).items()}
+            if update_albums(self.tree, groups, photos, max_changed=1.0) is not None:
+                self.stale = set()
+                return
+        photos = {number[g]: rows for g, rows in self.photos(list(number)).items()}
         write_albums(self.tree, groups, photos=photos, extra={"kind": self.kind})
+        self.stale = set()
 
     def remove_tree(self) -> None:
         """The tree deleted, but for files of the user's in it."""

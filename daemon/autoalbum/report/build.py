@@ -2,7 +2,8 @@
 
 Every album with its thumbnails (nearest to the album centre first, lazy-loaded), a t-SNE map of
 the embeddings whose points link to their photos, a library's persons (a face each, linked to
-their People folders) and the files that failed. It is read from the
+their People folders), its events by year (their first photos, linked to their Events folders)
+and the files that failed. It is read from the
 output folder of `sort` or from a library's catalog (collection.py) and drawn by page.py. The
 page needs no server and no script; the photos themselves are only ever read.
 """
@@ -22,7 +23,7 @@ from autoalbum.albums.tree import Member
 from autoalbum.durable import write_text_atomically
 from autoalbum.report.collection import Collection, ReportError
 from autoalbum.report.page import THUMBS_FOLDER, MapPoint, page
-from autoalbum.report.thumbnails import Thumbnails, make_thumbnails
+from autoalbum.report.thumbnails import Source, Thumbnails, make_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ReportSummary:
     photos: int
     failures: int
     persons: int
+    events: int
     thumbnails: Thumbnails
     map_note: str | None  # why the map is missing or partial
     seconds: float
@@ -106,9 +108,10 @@ def write_report(
         raise ReportError(f"cannot write the report to {out}: {error.strerror}") from None
     shown = [album.photos[:per_album] for album in collection.albums]
     faces = [person.face for person in collection.persons]
-    thumbs = make_thumbnails(
-        [*(p.path for photos in shown for p in photos), *faces], out / THUMBS_FOLDER
-    )
+    firsts = [path for event in collection.events for path in event.first]
+    # A photo both in an album and first in an event is made (and counted) once.
+    sources: list[Source] = [*(p.path for photos in shown for p in photos), *faces, *firsts]
+    thumbs = make_thumbnails(list(dict.fromkeys(sources)), out / THUMBS_FOLDER)
     points, note = _map_points(collection, shown)
     text = page(collection, shown, points, note, thumbs, out)
     photos = sum(len(a.photos) for a in collection.albums)
@@ -120,6 +123,7 @@ def write_report(
         photos,
         len(collection.failures),
         len(collection.persons),
+        len(collection.events),
         thumbs,
         note,
         time.monotonic() - started,

@@ -1,6 +1,6 @@
 """What a report shows, read from the output folder of `sort` (its index files and
-vectors.npz) or from a library's catalog (its persons too, people.py); the photos themselves
-are never opened here."""
+vectors.npz) or from a library's catalog (its persons and events too, people.py and events.py);
+the photos themselves are never opened here."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from autoalbum.albums.tree import (
 )
 from autoalbum.config import Config
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.catalog import CATALOG_NAME, AlbumRecord, Catalog, Status
+from autoalbum.library.catalog import CATALOG_NAME, AlbumRecord, Status
+from autoalbum.library.stores import Stores
+from autoalbum.report.events import ReportEvent, read_events
 from autoalbum.report.people import ReportPerson, read_persons
 
 
@@ -55,6 +57,7 @@ class Collection:
     private: tuple[Path, ...] = ()  # folders the report must not be written into
     rows: Mapping[Path, int] = field(default_factory=dict)  # a photo's row in `vectors`
     persons: tuple[ReportPerson, ...] = ()  # most photos first; none from a sort output
+    events: tuple[ReportEvent, ...] = ()  # oldest first; none from a sort output
 
 
 # reading a sort output folder
@@ -145,13 +148,26 @@ def _album_folders(records: Sequence[AlbumRecord]) -> dict[int, str]:
     return dict(zip((a.id for a in records), folders, strict=True))
 
 
+def _private(config: Config) -> tuple[Path, ...]:
+    """The folders a library reads or manages, where its report must not go."""
+    library = config.library
+    private = (*library.folders, library.albums, library.state)
+    if config.people.enabled:
+        private += (config.people.tree(library.albums),)
+    if config.events.enabled:
+        private += (config.events.tree(library.albums),)
+    return private
+
+
 def from_library(config: Config) -> Collection:
-    """Read a library's albums, vectors and failed files from its catalog."""
+    """Read a library's albums, vectors, persons, events and failed files from its catalog."""
     library = config.library
     path = library.state / CATALOG_NAME
     if not path.is_file():
         raise ReportError(f"no library catalog at {path}; run autoalbum index first")
-    with Catalog(path) as catalog:
+    stores = Stores(library.state)
+    try:
+        catalog = stores.catalog
         records = catalog.albums()
         members = catalog.members()  # nearest to the centre first
         content = {f.path: f.content_id for f in catalog.files(Status.OK)}
@@ -160,6 +176,9 @@ def from_library(config: Config) -> Collection:
         vectors = catalog.vectors(ids) if ids else None
         failed = catalog.files(Status.FAILED)
         persons = read_persons(catalog, config.people, library.albums)
+        events = read_events(stores, config.events, library.albums)
+    finally:
+        stores.close()
     row = {content_id: i for i, content_id in enumerate(ids)}
     rows = {p: row[c] for p in paths if (c := content.get(p)) is not None}
     # Numbered albums in order, then the photos far from every centre.
@@ -171,8 +190,7 @@ def from_library(config: Config) -> Collection:
     albums = tuple(ReportAlbum(folders[a.id], a.name, tuple(members[a.id])) for a in shown)
     failures = tuple((f.path, f.reason or "no reason recorded") for f in failed)
     why = None if vectors is not None else "no map: the library has no photos in albums yet"
-    private = (*library.folders, library.albums, library.state)
-    if config.people.enabled:
-        private += (config.people.tree(library.albums),)
     source = f"library {library.albums}"
-    return Collection(source, albums, failures, vectors, why, private, rows, persons)
+    return Collection(
+        source, albums, failures, vectors, why, _private(config), rows, persons, events
+    )

@@ -1,5 +1,5 @@
-"""The report's HTML: a library's persons, an SVG map, album sections of thumbnails and the
-failed files, one page.
+"""The report's HTML: a library's persons and events, an SVG map, album sections of thumbnails
+and the failed files, one page.
 
 No script and nothing fetched: the map's points are links to the photos' figures, and CSS
 highlights the one linked to.
@@ -8,6 +8,7 @@ highlights the one linked to.
 from __future__ import annotations
 
 import html
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from autoalbum import __version__
 from autoalbum.albums.tree import UNSORTED_FOLDER, Member
 from autoalbum.printable import printable
 from autoalbum.report.collection import Collection, ReportAlbum
+from autoalbum.report.events import ReportEvent
 from autoalbum.report.people import ReportPerson
 from autoalbum.report.thumbnails import THUMB_SIDE, Thumb, Thumbnails
 
@@ -123,6 +125,41 @@ def _people_section(persons: Sequence[ReportPerson], thumbs: Thumbnails, out: Pa
     )
 
 
+def _event_item(index: int, event: ReportEvent, thumbs: Thumbnails, out: Path) -> str:
+    """An event's folder name, linked to its Events folder, its count and its first photos."""
+    pictures = "".join(
+        f'<a href="{_href(photo, out)}" title="{_esc(photo)}">'
+        f"{_picture(thumbs.thumbs[photo], _esc(photo.name))}</a>"
+        for photo in event.first
+    )
+    return (
+        f'<li class="event" id="e{index}"><a class="title" href="{_href(event.folder, out)}" '
+        f'title="{_esc(event.folder)}">{_esc(event.title)}</a> '
+        f'<span class="count">{_plural(event.photos, "photo")}</span>'
+        f'<div class="strip">{pictures}</div></li>'
+    )
+
+
+def _events_section(events: Sequence[ReportEvent], thumbs: Thumbnails, out: Path) -> str:
+    """The events by year, oldest first as in the Events tree and `autoalbum events`."""
+    years, parts, index = [], [], 0
+    for year, group in itertools.groupby(events, key=lambda event: event.year):
+        items = list(group)
+        years.append(f'<a href="#y{year}">{year}</a>')
+        parts.append(
+            f'<h3 id="y{year}">{year} <span class="size">{_plural(len(items), "event")}</span>'
+            '</h3>\n<ol class="events">'
+        )
+        parts += [_event_item(index + i, event, thumbs, out) for i, event in enumerate(items)]
+        parts.append("</ol>")
+        index += len(items)
+    return (
+        f'<section id="events"><h2>Events <span class="size">{_plural(len(events), "event")}'
+        f", oldest first; each name links to its folder</span></h2>\n"
+        f'<p class="years">{" ".join(years)}</p>\n' + "\n".join(parts) + "</section>"
+    )
+
+
 def _album_section(
     index: int, album: ReportAlbum, shown: Sequence[Member], thumbs: Thumbnails, out: Path
 ) -> str:
@@ -179,8 +216,9 @@ def _failures_section(failures: Sequence[tuple[Path, str]]) -> str:
     )
 
 
-def _nav(albums: Sequence[ReportAlbum], persons: int, failures: int) -> str:
+def _nav(albums: Sequence[ReportAlbum], persons: int, events: int, failures: int) -> str:
     links = [f'<a href="#people">People ({_plural(persons, "person")})</a>'] if persons else []
+    links += [f'<a href="#events">Events ({_plural(events, "event")})</a>'] if events else []
     links += [
         f'<a href="#a{i}"><span class="swatch" style="background:{_colour(a, i)}"></span>'
         f"{_esc(a.label)} ({len(a.photos)})</a>"
@@ -200,7 +238,7 @@ nav a { color: #1a4f8a; text-decoration: none; white-space: nowrap; }
 section { background: #fff; border-radius: 8px; padding: 10px 16px 16px; margin-bottom: 18px;
   box-shadow: 0 1px 3px rgba(0, 0, 0, .1); }
 h2 { font-size: 20px; margin: 4px 0 10px; }
-h2 .size { font-weight: normal; color: #666; font-size: 15px; margin-left: 6px; }
+h2 .size, h3 .size { font-weight: normal; color: #666; font-size: 15px; margin-left: 6px; }
 .folder { font: 13px ui-monospace, monospace; color: #999; margin-left: 10px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
   margin-right: 7px; }
@@ -227,6 +265,17 @@ figcaption span { display: block; color: #999; font-size: 11px; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
 td.path { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+h3 { font-size: 17px; margin: 14px 0 6px; }
+.years a { color: #1a4f8a; margin-right: 10px; }
+ol.events { list-style: none; margin: 0; padding: 0; display: grid; gap: 10px 18px;
+  grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); }
+.event .title { color: #1a4f8a; text-decoration: none; font-weight: 600; }
+.event .count { color: #888; font-size: 13px; margin-left: 4px; }
+.strip { display: flex; gap: 4px; margin-top: 4px; }
+.strip img, .strip .nothumb { width: 76px; height: 76px; object-fit: cover; border-radius: 4px;
+  background: #e6e6e6; }
+.strip .nothumb { display: flex; font-size: 10px; }
+.strip .nothumb small { display: none; }
 """
 
 
@@ -244,7 +293,8 @@ def _page(collection: Collection, body: Sequence[str], photos: int) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>Albums: {_esc(collection.source)}</title><style>{_CSS}</style></head><body>",
             f'<header><h1>Albums</h1><p class="meta">{_esc(collection.source)}<br>{meta}</p>',
-            _nav(collection.albums, len(collection.persons), failures) + "</header>",
+            _nav(collection.albums, len(collection.persons), len(collection.events), failures)
+            + "</header>",
             *body,
             _failures_section(collection.failures),
             "</body></html>\n",
@@ -260,9 +310,11 @@ def page(
     thumbs: Thumbnails,
     out: Path,
 ) -> str:
-    """The whole page: header, persons, map, one section per album (its `shown` photos),
-    failures."""
+    """The whole page: header, persons, events, map, one section per album (its `shown`
+    photos), failures."""
     body = [_people_section(collection.persons, thumbs, out)] if collection.persons else []
+    if collection.events:
+        body.append(_events_section(collection.events, thumbs, out))
     body.append(_map_section(points, note, collection.albums, shown))
     body += [
         _album_section(i, album, shown[i], thumbs, out) for i, album in enumerate(collection.albums)
