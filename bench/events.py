@@ -26,22 +26,41 @@ photos moved when the held-out ones are added and all is segmented again ("moved
 when a second library three years later is added ("far moved", must be 0).
 --sweep [CONSTANT ...]: each of the rules' constants (or those named) moved alone, ours.
 
+--tree: the real thing. Each library (home in London, trips to Keswick, Edinburgh, Paris, Porto
+or Lisbon) written as small JPEGs with EXIF dates (offset +00:00: the arrays' times are
+wall-clock as if UTC), sub-seconds and GPS, indexed by `autoalbum index` (people off), its
+Events tree read back. Over the photos with a time (those without are in no event, as in the
+arrays): event folders ("folders"), the share of photos in none ("unfiled"); homogeneity and
+completeness with each unfiled photo a folder of its own, and over the filed photos only
+("filed"); "found" and "trips" as above, and "found" of ours on the arrays for comparison
+("arrays"); "named": of the folders mostly of one trip with GPS, the share whose name holds
+that trip's town; "index s": the `autoalbum index` run. Sizes default to 500,2000, seeds 0,1.
+
     .venv/bin/python bench/events.py [--sizes 500,5000,50000] [--seeds 0,1,2] [--arrivals]
-        [--sweep [CONSTANT ...]]
+        [--sweep [CONSTANT ...]] [--tree]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 from sklearn.metrics import completeness_score, homogeneity_score
 
+import autoalbum
+from autoalbum.evaluation.tree import tree_folders
 from autoalbum.events.segment import (
     HOUR,
     MIN_PHOTOS,
@@ -268,15 +287,139 @@ def sweep(sizes: list[int], seeds: list[int], only: list[str]) -> None:
         table(methods, sizes, seeds)
 
 
+LONDON = (51.5074, -0.1278)
+TOWNS = {
+    "Keswick": (54.6013, -3.1347),
+    "Edinburgh": (55.9533, -3.1883),
+    "Paris": (48.8566, 2.3522),
+    "Porto": (41.1579, -8.6291),
+    "Lisbon": (38.7223, -9.1393),
+}
+
+
+def _write_photo(path: Path, when: float, lat: float, lon: float, colour: int) -> None:
+    """A 32x24 JPEG whose EXIF says when (wall-clock, +00:00) and, unless NaN, where."""
+    exif = Image.Exif()
+    if not math.isnan(when):
+        taken = datetime.fromtimestamp(when, tz=UTC)
+        exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+        exif.get_ifd(0x8769)[0x9291] = f"{taken.microsecond // 10_000:02d}"
+        exif.get_ifd(0x8769)[0x9011] = "+00:00"
+    if not math.isnan(lat):
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[2] = ("N" if lat >= 0 else "S"), _dms(abs(lat))
+        gps[3], gps[4] = ("E" if lon >= 0 else "W"), _dms(abs(lon))
+    pixels = np.full((24, 32, 3), colour % 256, dtype=np.uint8)
+    pixels[:, :, 1] = (colour * 37) % 256
+    Image.fromarray(pixels).save(path, exif=exif.tobytes())
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    return float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4)
+
+
+def _indexed_tree(library: Library, root: Path) -> tuple[Ints, list[str], float]:
+    """Write the library's photos, index them; per photo its event folder (-1: none), the
+    folders' names and the seconds `autoalbum index` took."""
+    photos = root / "photos"
+    photos.mkdir()
+    paths = [photos / f"IMG_{i:05d}.jpg" for i in range(len(library.times))]
+    for i, path in enumerate(paths):
+        lat, lon = library.latitude[i], library.longitude[i]
+        _write_photo(path, library.times[i], lat, lon, int(library.occasion[i]))
+    config = root / "autoalbum.yaml"
+    config.write_text(
+        f"library:\n  folders: [{photos}]\n  albums: {root / 'albums'}\n"
+        f"  state: {root / 'state'}\npeople:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    daemon = str(Path(autoalbum.__file__).resolve().parents[1])
+    command = [sys.executable, "-m", "autoalbum.cli", "--quiet", "index", "--config", str(config)]
+    start = time.perf_counter()
+    environment = {**os.environ, "PYTHONPATH": daemon}
+    subprocess.run(command, check=True, env=environment, stdout=subprocess.DEVNULL)
+    took = time.perf_counter() - start
+    folder_of = tree_folders(root / "Events")
+    names = sorted(set(folder_of.values()))
+    found = [folder_of.get(os.path.realpath(p)) for p in paths]
+    labels = np.array([-1 if f is None else names.index(f) for f in found], dtype=np.int64)
+    return labels, names, took
+
+
+def _named(library: Library, labels: Ints, names: list[str]) -> str:
+    """Of the folders mostly of one trip with GPS, the share whose name holds its town; "-"
+    if there are none."""
+    right = total = 0
+    kinds = np.array(library.kinds)
+    for folder, name in enumerate(names):
+        occasion = int(np.bincount(library.occasion[labels == folder]).argmax())
+        mine = library.occasion == occasion
+        if kinds[occasion] != "trip" or np.isnan(library.latitude[mine]).all():
+            continue
+        where = np.array(
+            [np.nanmedian(library.latitude[mine]), np.nanmedian(library.longitude[mine])]
+        )
+        town = min(TOWNS, key=lambda t: float(np.hypot(*(np.array(TOWNS[t]) - where))))
+        right, total = right + int(town in name), total + 1
+    return f"{right / total:.3f}" if total else "-"
+
+
+def tree(sizes: list[int], seeds: list[int]) -> None:
+    """Real photos through `autoalbum index`, their Events tree scored against the occasions."""
+    keys = ("folders", "unfiled", "homog", "compl", "homog filed", "compl filed", "found",
+            "trips", "arrays", "named", "index s")  # fmt: skip
+    print(f"{'photos':>7} {'seed':>4}" + "".join(f"{k:>12}" for k in keys))
+    for n in sizes:
+        for seed in seeds:
+            library = synthetic_library(n, seed, LONDON, tuple(TOWNS.values()))
+            with tempfile.TemporaryDirectory() as folder:
+                labels, names, took = _indexed_tree(library, Path(folder))
+            print(
+                f"{n:>7} {seed:>4}"
+                + "".join(f"{v:>12}" for v in _tree_row(library, labels, names, took))
+            )
+
+
+def _tree_row(library: Library, labels: Ints, names: list[str], took: float) -> list[str]:
+    """The cells of one library's row of the --tree table."""
+    timed = ~np.isnan(library.times)
+    filed = timed & (labels >= 0)
+    # Unfiled photos as folders of their own, numbered after the folders, for scores().
+    alone = np.where(labels >= 0, labels, len(names) + np.arange(len(labels)))
+    whole = scores(library, np.where(timed, alone, -1))
+    truth, found = library.occasion[filed], labels[filed]
+    return [
+        f"{len(names)}",
+        f"{1 - filed.sum() / timed.sum():.3f}",
+        f"{whole['homog']:.3f}",
+        f"{whole['compl']:.3f}",
+        f"{homogeneity_score(truth, found):.3f}",
+        f"{completeness_score(truth, found):.3f}",
+        f"{whole['found']:.3f}",
+        f"{whole['trips']:.3f}",
+        f"{scores(library, ours()(library))['found']:.3f}",
+        _named(library, labels, names),
+        f"{took:.0f}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="500,5000,50000")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--sizes", default=None, help="default: 500,5000,50000; 500,2000 --tree")
+    parser.add_argument("--seeds", default=None, help="default: 0,1,2; 0,1 with --tree")
     parser.add_argument("--arrivals", action="store_true")
     parser.add_argument("--sweep", nargs="*", metavar="CONSTANT")
+    parser.add_argument("--tree", action="store_true")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
+    sizes = [
+        int(s) for s in (args.sizes or ("500,2000" if args.tree else "500,5000,50000")).split(",")
+    ]
+    seeds = [int(s) for s in (args.seeds or ("0,1" if args.tree else "0,1,2")).split(",")]
+    if args.tree:
+        tree(sizes, seeds)
+        return
     if args.sweep is not None:
         sweep(sizes, seeds, args.sweep)
         return

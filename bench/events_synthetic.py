@@ -14,6 +14,9 @@ without GPS, a batch per date.
 Times are local wall-clock seconds as if UTC, as cameras write them. About 3,000 photos a year.
 
     library = synthetic_library(5_000, seed=0)
+
+With `home` and `towns` (lat, lon), home is that place and each trip goes to one of the towns
+(one town a trip), so that the names of a real tree can be checked; day trips stay random.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class _Photos:
     """Photos gathered so far, occasion by occasion."""
 
     rng: np.random.Generator
+    towns: tuple[tuple[float, float], ...] = ()  # where trips go; () for anywhere
     parts: list[tuple[Floats, Floats, Floats]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     count: int = 0
@@ -65,21 +69,26 @@ class _Photos:
         self.count += len(times)
 
 
-def synthetic_library(n: int, seed: int = 0) -> Library:
-    """A library of exactly n photos, the same for the same n and seed."""
+def synthetic_library(
+    n: int,
+    seed: int = 0,
+    home: tuple[float, float] | None = None,
+    towns: tuple[tuple[float, float], ...] = (),
+) -> Library:
+    """A library of exactly n photos, the same for the same n and seed (and home, towns)."""
     rng = np.random.default_rng(seed)
     scans = max(1, round(n * 0.015))
-    photos = _Photos(rng)
-    _live(photos, n - scans)
+    photos = _Photos(rng, towns)
+    _live(photos, n - scans, home)
     _wrong_clock(photos)
     _scans(photos, scans)
     return _assemble(photos, n)
 
 
-def _live(photos: _Photos, n: int) -> None:
+def _live(photos: _Photos, n: int, at: tuple[float, float] | None) -> None:
     """Days at home, day trips and trips, until n photos are taken."""
     rng = photos.rng
-    home = np.array([rng.uniform(43.0, 58.0), rng.uniform(-5.0, 20.0)])
+    home = np.array(at or [rng.uniform(43.0, 58.0), rng.uniform(-5.0, 20.0)])
     day, next_trip, moved = 0, float(rng.exponential(40)), n < 20_000
     while photos.count < n:
         if not moved and photos.count >= n / 2:
@@ -142,9 +151,12 @@ def _trip(photos: _Photos, home: Floats, midnight: float) -> int:
     """A trip of 2-15 days to 1-3 towns far from home; returns its length in days."""
     rng = photos.rng
     days = int(min(1 + rng.geometric(1 / 3), 15))
-    towns = [_away_from(rng, home, 100, 1500)]
-    for _ in range(int(rng.integers(0, 1 + min(days // 3, 2)))):
-        towns.append(_away_from(rng, towns[-1], 30, 250))
+    if photos.towns:
+        towns = [np.array(photos.towns[int(rng.integers(len(photos.towns)))])]
+    else:
+        towns = [_away_from(rng, home, 100, 1500)]
+        for _ in range(int(rng.integers(0, 1 + min(days // 3, 2)))):
+            towns.append(_away_from(rng, towns[-1], 30, 250))
     moves = set(rng.choice(np.arange(1, days), size=len(towns) - 1, replace=False).tolist())
     times, places = _travel(rng, home, towns[0], midnight + rng.uniform(8, 11) * HOUR)
     town = 0

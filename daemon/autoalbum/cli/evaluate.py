@@ -1,4 +1,5 @@
-"""`autoalbum evaluate`: how well the albums of a labelled folder match its labels."""
+"""`autoalbum evaluate`: how well the albums of a labelled folder match its labels; with
+--tree, how well an existing tree's folders (Events, albums) do, nothing clustered."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def _k_or_auto(text: str) -> int | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, metavar="DIR", help="DIR/<label>/<image>")
+    parser.add_argument(
+        "--tree", type=Path, metavar="TREE",
+        help="score the folders of this tree (an Events or album folder with index.json) "
+        "instead of clustering; photos of DIR in no folder count as folders of their own; "
+        "the clustering and embedder options do not apply",
+    )  # fmt: skip
     parser.add_argument(
         "--k", type=_k_or_auto, default=None, metavar="N|auto",
         help="number of albums (default: auto, chosen in --k-range)",
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from autoalbum.durable import json_text
     from autoalbum.evaluation.evaluate import evaluate, format_table
 
+    if args.tree is not None:
+        return _run_tree(args)
     result = evaluate(
         args.folder,
         _open_features(args),
@@ -130,6 +139,16 @@ def run(args: argparse.Namespace) -> int:
         print(json_text(result.as_dict(), indent=2, default=str))
     else:
         print(format_table(result))
+    return 0
+
+
+def _run_tree(args: argparse.Namespace) -> int:
+    """Score an existing tree's folders against the folder's labels."""
+    from autoalbum.durable import json_text
+    from autoalbum.evaluation.tree import evaluate_tree, format_tree_table
+
+    result = evaluate_tree(args.tree, args.folder)
+    print(json_text(result.as_dict(), indent=2) if args.json else format_tree_table(result))
     return 0
 
 
