@@ -384,6 +384,8 @@ class Library:
         now and then, for a watchdog."""
         self._keeper.tree.write_tree(rebuild=rebuild, tick=tick)
         for view in self._views:
+            if rebuild:  # after a recluster, perhaps another process's: its groups too
+                view.stale = None
             view.write_tree()
 
     # tags
