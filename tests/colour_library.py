@@ -79,3 +79,18 @@ def links(root: Path) -> dict[str, str]:
             assert link.exists(), f"dangling symlink {link}"
             tree.setdefault(link.parent.name, []).append(link.resolve().name)
     return {album: " ".join(sorted(names)) for album, names in tree.items()}
+
+
+PEOPLE_OFF = "people:\n  enabled: false\n"  # a config section: no faces looked for (faster)
+
+
+def config_file(root: Path, extra: str = "") -> Path:
+    """`root/autoalbum.yaml` for the library of root/photos (albums and state in root), with
+    `extra` YAML sections after it."""
+    path = root / "autoalbum.yaml"
+    path.write_text(
+        f"library:\n  folders: [{root / 'photos'}]\n  albums: {root / 'albums'}\n"
+        f"  state: {root / 'state'}\n{extra}",
+        encoding="utf-8",
+    )
+    return path

@@ -10,7 +10,7 @@ import pytest
 
 from autoalbum.cli import main
 from autoalbum.library import captures
-from colour_library import open_library
+from colour_library import PEOPLE_OFF, config_file, open_library
 from dated_photos import dated_photo
 
 
@@ -60,12 +60,7 @@ def test_index_reads_what_an_older_library_lacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dated_photo(tmp_path / "photos" / "p.jpg", "2022:06:01 08:00:00")
-    settings = tmp_path / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
-        f"  state: {tmp_path / 'state'}\npeople:\n  enabled: false\n",
-        encoding="utf-8",
-    )
+    settings = config_file(tmp_path, PEOPLE_OFF)
     assert main(["index", "--config", str(settings)]) == 0
     with open_library(tmp_path) as library:
         library.catalog.db.execute("UPDATE contents SET taken = NULL, taken_from = NULL")

@@ -20,7 +20,7 @@ from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
-from colour_library import ColourEmbedder, config
+from colour_library import PEOPLE_OFF, ColourEmbedder, config, config_file
 from dated_photos import dated_photo
 from test_daemon import Clock, ScriptedWatcher
 
@@ -171,12 +171,7 @@ def test_events_off_keeps_no_event(tmp_path: Path) -> None:
 
 def test_events_lists_and_renames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _trip(tmp_path / "photos")
-    settings = tmp_path / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
-        f"  state: {tmp_path / 'state'}\npeople:\n  enabled: false\n",
-        encoding="utf-8",
-    )
+    settings = config_file(tmp_path, PEOPLE_OFF)
     assert main(["index", "--config", str(settings)]) == 0
     capsys.readouterr()
     assert main(["events", "--config", str(settings)]) == 0
@@ -198,13 +193,11 @@ def test_event_names_say_a_range_once() -> None:
 
 def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> None:
     _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
-    settings = tmp_path / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
-        f"  state: {tmp_path / 'state'}\ncluster:\n  k: 2\npeople:\n  enabled: false\n"
+    settings = config_file(
+        tmp_path,
+        "cluster:\n  k: 2\npeople:\n  enabled: false\n"
         "recluster:\n  after_new_images: 1000000\n  after_minutes: 1000000\n"
         "watch:\n  reconcile_minutes: 0\n",
-        encoding="utf-8",
     )
     loaded = load_config(settings)
     model = ColourEmbedder()
@@ -231,12 +224,7 @@ def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> No
 
 def test_status_says_how_many_events_have_a_folder(tmp_path: Path) -> None:
     _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
-    settings = tmp_path / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
-        f"  state: {tmp_path / 'state'}\npeople:\n  enabled: false\n",
-        encoding="utf-8",
-    )
+    settings = config_file(tmp_path, PEOPLE_OFF)
     assert main(["index", "--config", str(settings)]) == 0
     assert "events: 1 with a folder" in library_status(settings)
     with _library(tmp_path) as library:

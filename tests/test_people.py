@@ -15,7 +15,7 @@ from autoalbum.cli import main
 from autoalbum.config import PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.library import Library
-from colour_library import ColourEmbedder, config
+from colour_library import ColourEmbedder, config, config_file
 from face_photos import astronaut, crowd, grace, group, noise, save, variants
 
 
@@ -160,12 +160,7 @@ def test_a_new_photo_of_a_known_person_is_linked_at_once(tmp_path: Path) -> None
 
 def test_people_lists_persons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _people_photos(tmp_path)
-    settings = tmp_path / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{tmp_path / 'photos'}]\n  albums: {tmp_path / 'albums'}\n"
-        f"  state: {tmp_path / 'state'}\n",
-        encoding="utf-8",
-    )
+    settings = config_file(tmp_path)
     with _library(tmp_path) as library:
         library.index_files()
         number = library.people.shown()[0].number

@@ -18,7 +18,7 @@ from autoalbum.config import Config, EventsConfig, PeopleConfig
 from autoalbum.library.library import Library
 from autoalbum.report.build import write_report
 from autoalbum.report.collection import ReportError, from_library
-from colour_library import ColourEmbedder, config
+from colour_library import ColourEmbedder, config, config_file
 from dated_photos import dated_photo
 from test_report import read_page, render
 
@@ -69,12 +69,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def report(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    settings = library / "autoalbum.yaml"
-    settings.write_text(
-        f"library:\n  folders: [{library / 'photos'}]\n  albums: {library / 'albums'}\n"
-        f"  state: {library / 'state'}\ncluster:\n  k: 2\npeople:\n  enabled: false\n",
-        encoding="utf-8",
-    )
+    settings = config_file(library, "cluster:\n  k: 2\npeople:\n  enabled: false\n")
     assert main(["report", "--config", str(settings), "--out", str(out)]) == 0
     return out
 

@@ -6,17 +6,14 @@ import argparse
 from datetime import datetime, timedelta
 
 from autoalbum.cli.options import Command, add_library_options, open_library
-from autoalbum.cli.rename import text
+from autoalbum.cli.rename import add_rename_action
 from autoalbum.errors import AutoalbumError
 from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    rename = actions.add_parser("rename", help="name an event for good (the folder follows)")
-    rename.add_argument("event", help="the event's folder or number")
-    rename.add_argument("name", type=text, help="the name")
+    add_rename_action(parser, "event", "the event's folder or number")
 
 
 def _day(seconds: float) -> str:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 
 from autoalbum.cli.options import Command, add_library_options, open_library
-from autoalbum.cli.rename import text
+from autoalbum.cli.rename import add_rename_action
 from autoalbum.errors import AutoalbumError
 from autoalbum.printable import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    rename = actions.add_parser("rename", help="name a person for good (the folder follows)")
-    rename.add_argument("person", help="the person's folder (Person 07), name or number")
-    rename.add_argument("name", type=text, help="the name")
+    add_rename_action(parser, "person", "the person's folder (Person 07), name or number")
 
 
 def run(args: argparse.Namespace) -> int:

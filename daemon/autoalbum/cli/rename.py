@@ -25,6 +25,17 @@ def text(name: str) -> str:
     return name
 
 
+def add_rename_action(parser: argparse.ArgumentParser, group: str, which: str) -> None:
+    """`COMMAND rename GROUP NAME` under a command that lists named groups (people, events);
+    `which` says how GROUP may be given."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    rename = actions.add_parser(
+        "rename", help=f"give the {group} a name for good (its folder follows)"
+    )
+    rename.add_argument(group, help=which)
+    rename.add_argument("name", type=text, help="the name")
+
+
 def run(args: argparse.Namespace) -> int:
     """Rename an album; the name survives every later recluster."""
     with open_library(args) as library:
