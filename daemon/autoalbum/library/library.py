@@ -243,7 +243,7 @@ class Library:
                 view.stale = None  # photos went or moved: compare every group
         if write_tree and (report.changed or not tree.tree_exists()):
             tree.write_tree()
-        if write_tree and (report.changed or new_faces):
+        if write_tree and report.changed:  # new faces and dates come with new photos
             for view in self._views:
                 view.write_tree()
         report = replace(report, seconds=time.monotonic() - started)  # albums included

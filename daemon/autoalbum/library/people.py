@@ -29,7 +29,7 @@ from autoalbum.library.catalog import Catalog
 from autoalbum.library.people_gestures import PeopleGestures
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.faces import PersonRecord
-from autoalbum.library.views import GroupTree, absolute
+from autoalbum.library.views import GroupTree, absolute, continuing
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class People(GroupTree):
             ]
             self.catalog.set_face_persons(moves)
             changed = {int(p) for p in new if p >= 0} | {int(p) for p in rows.persons if p >= 0}
-            self.catalog.set_meta(GROUPING_KEY, str(int(self.catalog.meta(GROUPING_KEY) or 0) + 1))
+            self.catalog.count_up(GROUPING_KEY)
             kept = {p.id for p in self.catalog.persons() if p.name is not None or p.hidden}
             self.catalog.drop_persons({p.id for p in self.catalog.persons()} - kept - set(new))
         log.info("grouped %d faces into %d persons", len(rows.ids), len(set(new.tolist()) - {-1}))
@@ -165,17 +165,7 @@ class People(GroupTree):
         in (each person one group), else the person its pinned faces were pinned to; a
         pinned face is its person whatever its group. -1 for no person, -2 for a new person
         to be made."""
-        overlap: Counter[tuple[int, int]] = Counter(
-            (int(label), int(person))
-            for row, (label, person) in enumerate(zip(labels, before, strict=True))
-            if label >= 0 and person >= 0 and row not in pins
-        )
-        heir: dict[int, int] = {}
-        taken: set[int] = set()
-        for (label, person), _ in overlap.most_common():
-            if label not in heir and person not in taken:
-                heir[label] = person
-                taken.add(person)
+        heir = continuing(labels, before, skip=pins)
         pinned: Counter[tuple[int, int]] = Counter(
             (int(labels[row]), person) for row, person in pins.items() if labels[row] >= 0
         )
@@ -256,20 +246,23 @@ class People(GroupTree):
         return len(unseen), ids
 
 
-def _groups(pins: dict[int, int]) -> list[list[int]]:
-    """The faces pinned to each person, as one group each."""
+def _pinned(pins: dict[int, int]) -> dict[int, list[int]]:
+    """Person -> the faces (rows) pinned to them."""
     by_person: dict[int, list[int]] = {}
     for row, person in pins.items():
         by_person.setdefault(person, []).append(row)
-    return list(by_person.values())
+    return by_person
+
+
+def _groups(pins: dict[int, int]) -> list[list[int]]:
+    """The faces pinned to each person, as one group each."""
+    return list(_pinned(pins).values())
 
 
 def _apart(exclusions: list[tuple[int, int]], pins: dict[int, int]) -> list[tuple[int, int]]:
     """A face the user said is not a person is kept apart from the faces pinned to it (up to
     APART_PER_FACE of them: one pinned face is enough where they are grouped)."""
-    pinned: dict[int, list[int]] = {}
-    for row, person in pins.items():
-        pinned.setdefault(person, []).append(row)
+    pinned = _pinned(pins)
     return [
         (row, other)
         for row, person in exclusions

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from autoalbum.albums import sidecar
 from autoalbum.albums.sidecar import Linked
 from autoalbum.library import gestures
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.records import Status
 from autoalbum.library.tables.faces import PersonRecord
+from autoalbum.library.views import renamed_folders, written_groups
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class PeopleGestures:
         self.catalog = catalog
 
     def __call__(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
-        read = _written(out)
+        read = written_groups(out)
         if read is None:
             return 0, {}
         index, written = read
@@ -83,7 +83,7 @@ class PeopleGestures:
     ) -> int:
         persons = {p.number: p for p in self.catalog.persons()}
         person_of = {f: persons[n] for f, n in number.items() if n in persons}
-        renamed = _renames(before, now)
+        renamed = renamed_folders(before, now)
         taken = 0
         for old, new in renamed.items():
             if (person := person_of.get(old)) is not None and self._rename(person, new):
@@ -175,29 +175,3 @@ class PeopleGestures:
         faces = self.catalog.faces_in(content, person.id)
         self.catalog.exclude_faces(faces, person.id)
         return int(bool(faces))
-
-
-def _written(out: Path) -> tuple[sidecar.TreeIndex, dict[str, list[Linked]]] | None:
-    """What autoalbum last wrote in the People tree, by folder; None when it is not there."""
-    try:
-        read = sidecar.read_tree(out) if (out / sidecar.MARKER_NAME).is_file() else None
-    except (OSError, ValueError):
-        return None
-    if read is None:
-        return None
-    index, members = read
-    return index, {shelf.folder: members[shelf.number] for shelf in index.albums}
-
-
-def _renames(before: Mapping[str, set[str]], now: Mapping[str, set[str]]) -> dict[str, str]:
-    """A folder gone, and a new folder holding at least half of its photos: renamed."""
-    renamed: dict[str, str] = {}
-    for folder in set(before) - set(now):
-        best = max(
-            (f for f in set(now) - set(before) if f not in renamed.values()),
-            key=lambda f: len(now[f] & before[folder]),
-            default=None,
-        )
-        if best is not None and 2 * len(now[best] & before[folder]) >= len(before[folder]):
-            renamed[folder] = best
-    return renamed

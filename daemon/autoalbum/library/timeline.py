@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,9 +27,16 @@ from autoalbum.albums.tree import Album, Row
 from autoalbum.config import EventsConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.events import places, segment
+from autoalbum.library import gestures
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.events import EventRecord
-from autoalbum.library.views import GroupTree, absolute
+from autoalbum.library.views import (
+    GroupTree,
+    absolute,
+    continuing,
+    renamed_folders,
+    written_groups,
+)
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
@@ -75,9 +81,13 @@ class Timeline(GroupTree):
         self._unplaced = 0  # dated arrivals since, in no event
         self._names: dict[tuple[int, float, float, int], str] = {}  # automatic names, by span
 
-    def _rows(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
-                             NDArray[np.float64], NDArray[np.int64]]:  # fmt: skip
-        rows = self.catalog.capture_rows()
+    def _rows(
+        self, ids: Collection[int] | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+               NDArray[np.float64], NDArray[np.int64]]:  # fmt: skip
+        """Ids, instants (NaN: undated), places and events of the live contents (`ids`' only
+        when given)."""
+        rows = self.catalog.capture_rows(ids)
         dated = np.isin(rows.sources, list(DATED))
         # The instant where the offset is known (from the photo, or its position's time zone),
         # so a flight across zones leaves gaps as long as they were; else the wall clock.
@@ -91,17 +101,7 @@ class Timeline(GroupTree):
         ids, taken, lat, lon, before = self._rows()
         found = segment.segment(taken, lat, lon)
         labels = found.labels(self.config.min_photos)
-        overlap: Counter[tuple[int, int]] = Counter(
-            (int(label), int(event))
-            for label, event in zip(labels, before, strict=True)
-            if label >= 0 and event >= 0
-        )
-        heir: dict[int, int] = {}
-        taken_ids: set[int] = set()
-        for (label, event), _ in overlap.most_common():
-            if label not in heir and event not in taken_ids:
-                heir[label] = event
-                taken_ids.add(event)
+        heir = continuing(labels, before)
         with self.catalog.transaction():
             for label in sorted(set(labels.tolist()) - {-1} - set(heir)):
                 heir[label] = self.catalog.add_event().id
@@ -115,8 +115,7 @@ class Timeline(GroupTree):
             self.catalog.drop_events(
                 {e.id for e in self.catalog.events()} - kept - set(heir.values())
             )
-            grouping = str(int(self.catalog.meta(GROUPING_KEY) or 0) + 1)
-            self.catalog.set_meta(GROUPING_KEY, grouping)
+            grouping = self.catalog.count_up(GROUPING_KEY)
         self._events = sorted(
             ((heir[label], found.events[label]) for label in heir), key=lambda e: e[1].start
         )
@@ -132,12 +131,10 @@ class Timeline(GroupTree):
         if self._events is None or self.catalog.meta(GROUPING_KEY) != self._grouping:
             self.regroup()  # first in this process, or grouped by another (a recluster's)
             return
-        wanted = set(content_ids)
-        ids, taken, lat, lon, _ = self._rows()
-        rows = [i for i, content in enumerate(ids) if int(content) in wanted]
+        ids, taken, lat, lon, _ = self._rows(content_ids)
         summaries = [event for _, event in self._events]
         placed: list[tuple[int, int | None]] = []
-        for row in rows:
+        for row in range(len(ids)):
             index = segment.place(float(taken[row]), float(lat[row]), float(lon[row]), summaries)
             if index is None:
                 self._unplaced += not math.isnan(taken[row])
@@ -190,23 +187,22 @@ class Timeline(GroupTree):
     def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
         """An event folder renamed in the file browser names the event for good; other
         changes are not taken (the next write puts the event's links back)."""
-        index = sidecar.read_index(out) if (out / sidecar.MARKER_NAME).is_file() else None
-        if index is None:
+        read = written_groups(out) if folders is None else None  # else no folder came or went
+        if read is None:
             return 0, {}
-        with os.scandir(out) as entries:
-            present = {e.name for e in entries if e.is_dir() and not e.name.startswith(".")}
-        gone = [s for s in index.albums if s.folder not in present]
-        new = present - {s.folder for s in index.albums}
-        if not gone or not new:
+        index, written = read
+        before = {f: {os.path.realpath(m.path) for m in ms} for f, ms in written.items()}
+        now = {f: set(links) for f, links in gestures.found_paths(out).items()}
+        renamed = renamed_folders(before, now)
+        if not renamed:
             return 0, {}
-        taken = 0
+        number = {shelf.folder: shelf.number for shelf in index.albums}
         events = {e.number: e for e in self.catalog.events()}
+        taken = 0
         with self.catalog.transaction():
-            for shelf in gone:
-                match = _holder(out, shelf, new)
-                if match is not None and shelf.number in events:
-                    self.catalog.name_event(events[shelf.number].id, match)
-                    new.discard(match)
+            for old, new in renamed.items():
+                if (event := events.get(number[old])) is not None:
+                    self.catalog.name_event(event.id, new)
                     taken += 1
         return taken, None
 
@@ -232,20 +228,3 @@ class Timeline(GroupTree):
             self.catalog.forget_events()
         self.remove_tree()
         self._events = None
-
-
-def _holder(out: Path, shelf: sidecar.Shelf, candidates: Collection[str]) -> str | None:
-    """The new folder holding the links of a folder that went (a rename keeps them)."""
-    try:
-        links = {m.link for m in sidecar.read_members(out, shelf)}
-    except (OSError, ValueError, sidecar.IndexChanged):
-        return None
-    best, most = None, 0
-    for folder in candidates:
-        try:
-            held = {e.name for e in os.scandir(out / folder) if e.is_symlink()}
-        except OSError:
-            continue
-        if len(held & links) > most:
-            best, most = folder, len(held & links)
-    return best if most * 2 >= len(links) else None

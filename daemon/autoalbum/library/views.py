@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
+from autoalbum.albums import sidecar
+from autoalbum.albums.sidecar import Linked
 from autoalbum.albums.tree import INDEX_NAME, Album, Row, remove_ours, write_albums
 from autoalbum.albums.update import update_albums
 from autoalbum.library.gesture_watch import GestureWatch, Look
@@ -122,3 +128,50 @@ class GroupTree:
 def absolute(rows: list[tuple[str, float]]) -> list[Row]:
     """A group's photos as the tree takes them."""
     return [(os.path.abspath(path), distance) for path, distance in rows]
+
+
+def continuing(
+    labels: NDArray[np.int64], before: NDArray[np.int64], skip: Collection[int] = ()
+) -> dict[int, int]:
+    """After a regrouping, each new group (label >= 0) -> the old group (id >= 0) it
+    continues: the one most of its members were in, each old group continued once, largest
+    overlaps first. Members at the rows in `skip` don't count."""
+    overlap: Counter[tuple[int, int]] = Counter(
+        (int(label), int(old))
+        for row, (label, old) in enumerate(zip(labels, before, strict=True))
+        if label >= 0 and old >= 0 and row not in skip
+    )
+    heir: dict[int, int] = {}
+    taken: set[int] = set()
+    for (label, old), _ in overlap.most_common():
+        if label not in heir and old not in taken:
+            heir[label] = old
+            taken.add(old)
+    return heir
+
+
+def written_groups(out: Path) -> tuple[sidecar.TreeIndex, dict[str, list[Linked]]] | None:
+    """What autoalbum last wrote in a tree of groups, by folder; None when it is not there."""
+    try:
+        read = sidecar.read_tree(out) if (out / sidecar.MARKER_NAME).is_file() else None
+    except (OSError, ValueError):
+        return None
+    if read is None:
+        return None
+    index, members = read
+    return index, {shelf.folder: members[shelf.number] for shelf in index.albums}
+
+
+def renamed_folders(before: Mapping[str, set[str]], now: Mapping[str, set[str]]) -> dict[str, str]:
+    """Folder -> its new name: a folder gone, and a new folder holding at least half of its
+    photos (by original)."""
+    renamed: dict[str, str] = {}
+    for folder in set(before) - set(now):
+        best = max(
+            (f for f in set(now) - set(before) if f not in renamed.values()),
+            key=lambda f: len(now[f] & before[folder]),
+            default=None,
+        )
+        if best is not None and 2 * len(now[best] & before[folder]) >= len(before[folder]):
+            renamed[folder] = best
+    return renamed

@@ -31,6 +31,12 @@ class Table:
             (key, value),
         )
 
+    def count_up(self, key: str) -> str:
+        """One more on the counter `key` in meta (0 when unset); the new count."""
+        count = str(int(self.meta(key) or 0) + 1)
+        self.set_meta(key, count)
+        return count
+
     def add_numbered(self, table: str, name: str | None) -> tuple[int, int]:
         """A new row of a table of numbered groups (persons, events) under the next number
         never used (a number stays its group's folder's); returns its id and number."""

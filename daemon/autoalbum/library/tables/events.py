@@ -78,14 +78,20 @@ class Events(Table):
         ).fetchone()
         return int(row[0])
 
-    def capture_rows(self) -> CaptureRows:
-        """Every live content's capture and event, in id order."""
-        rows = self.db.execute(
-            """SELECT c.id, c.taken, c.offset, c.latitude, c.longitude, c.event_id, c.taken_from
-               FROM contents c WHERE EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id
-               AND f.status = ?) ORDER BY c.id""",
-            (Status.OK.value,),
-        ).fetchall()
+    def capture_rows(self, ids: Collection[int] | None = None) -> CaptureRows:
+        """Every live content's capture and event, in id order (only `ids`' when given: an
+        arrival's, read by id, whatever the library's size)."""
+        query = """SELECT c.id, c.taken, c.offset, c.latitude, c.longitude, c.event_id,
+                          c.taken_from FROM contents c WHERE EXISTS (SELECT 1 FROM files f
+                   WHERE f.content_id = c.id AND f.status = ?)"""
+        if ids is None:
+            rows = self.db.execute(query + " ORDER BY c.id", (Status.OK.value,)).fetchall()
+        else:
+            rows = [
+                row
+                for content in sorted(ids)
+                for row in self.db.execute(query + " AND c.id = ?", (Status.OK.value, content))
+            ]
         return CaptureRows(
             np.array([r[0] for r in rows], dtype=np.int64),
             np.array([r[6] or "" for r in rows], dtype=np.str_),
