@@ -4,8 +4,11 @@ One global k can't fit a library that mixes tight and diffuse kinds of photo, an
 of one graph picks k=2 on homogeneous collections. Instead the albums form a tree, built on the
 spectral sample in the clustering features (half-whitened PCA, as `spectral`):
 
-1. A node (a set of photos) is bisected spectrally: a fresh `NEIGHBOURS`-NN graph of its own
-   photos, the two smallest Laplacian eigenvectors, discretised by cluster_qr.
+1. A node (a set of photos) is bisected spectrally: a fresh k-NN graph of its own photos, the
+   two smallest Laplacian eigenvectors, discretised by cluster_qr. Every graph of the tree has
+   the same number of neighbours per photo, a fixed share of the photos the tree sees
+   (`neighbours`): the graph then looks at the same scale of the photos' distribution whatever
+   their number (module note on size below).
 2. The split is accepted when the node's graph is clearly easier to cut than the graph of a
    structureless reference of the same size, mean and covariance (a Gaussian projected onto the
    sphere): its second Laplacian eigenvalue, a smooth measure of the best cut (Cheeger's
@@ -22,6 +25,15 @@ spectral sample in the clustering features (half-whitened PCA, as `spectral`):
 4. Accepted splits are expanded best (smallest ratio) first, so a cap on k keeps the clearest
    splits; each node's reference is drawn from its own seed, so the tree doesn't depend on the
    order of tests and a finer granularity only ever adds splits.
+
+Size. With a fixed 10 neighbours, a graph of more photos looks at a finer scale: at 4,000
+cats and dogs the breeds became as clear as cats and dogs at 600, and the tree made 15 albums
+where 600 photos made 2. With neighbours a fixed share of the photos (at least NEIGHBOURS, so
+a tree of up to NEIGHBOUR_SHARE x NEIGHBOURS photos is as before), a bigger library is a denser
+sample of the same picture, and a photo and its augmented copies (a burst) are one point of
+it: bench/nesting.py measures the albums of 300, 1,000 and 5,000 photos of the same kinds.
+Finer kinds are not lost: they are the sub-albums of each album (nesting.py), found by the same
+test on the album's own photos.
 
 The leaves' centres then seed a few spherical k-means iterations over *all* vectors (linear in
 n), as the fixed-k pipeline refines its spectral clusters. Everything superlinear runs on at most
@@ -76,7 +88,11 @@ SEPARATION = 2.0  # at granularity 0 a node must be this many times easier to cu
 # one step finer 2.7 times as many albums on flowers17 (46 for 17 kinds) and 8 times on
 # catsdogs; sqrt(2) makes a step typically 1.3-2 times as many or as few.
 STEP = math.sqrt(2.0)
-MIN_NODE = 3 * NEIGHBOURS  # smaller nodes are leaves: their graphs are too small to judge
+# A node needs at least three times its neighbours in photos; a node smaller than three times
+# the library's share is judged at the finer scale that its size allows.
+NODE_NEIGHBOURS = 3
+NEIGHBOUR_SHARE = 60  # each photo's graph neighbours: at least 1/NEIGHBOUR_SHARE of all
+MIN_NODE = NODE_NEIGHBOURS * NEIGHBOURS  # smaller nodes are leaves: too small to judge
 # One reference of 80 photos gave eigenvalues from 0.21 to 0.29, enough to flip a split (and
 # the albums of a library that grew 5%); a node's reference eigenvalue is the mean over draws
 # of together about REFERENCE_POINTS photos (one draw from that size on).
@@ -98,9 +114,15 @@ class _Node:
     left: NDArray[np.bool_] = field(compare=False)
 
 
-def _bisection(features: Matrix) -> tuple[float, NDArray[np.bool_]]:
-    """Second Laplacian eigenvalue of the rows' own k-NN graph, and their spectral bisection."""
-    values, vectors = spectrum(knn_graph(features), 2)
+def neighbours(photos: int) -> int:
+    """Neighbours per photo in every graph of a tree over `photos` photos (module doc)."""
+    return max(NEIGHBOURS, round(photos / NEIGHBOUR_SHARE))
+
+
+def _bisection(features: Matrix, count: int) -> tuple[float, NDArray[np.bool_]]:
+    """Second Laplacian eigenvalue of the rows' own `count`-NN graph, and their spectral
+    bisection."""
+    values, vectors = spectrum(knn_graph(features, count), 2)
     labels = cluster_qr(vectors)
     return float(values[1]), labels == labels[0]
 
@@ -120,13 +142,14 @@ def _node(features: Matrix, members: Indices, seed: int) -> _Node | None:
     """The node's split and its eigenvalue ratio to the reference's; None if it can't split."""
     if len(members) < MIN_NODE:
         return None
+    count = max(NEIGHBOURS, min(neighbours(len(features)), len(members) // NODE_NEIGHBOURS))
     own = features[members]
-    value, left = _bisection(own)
+    value, left = _bisection(own, count)
     if left.all() or not left.any():
         return None
     rng = np.random.default_rng([seed, len(members), int(members[0]), int(members[-1])])
     draws = min(MAX_REFERENCE_DRAWS, math.ceil(REFERENCE_POINTS / len(members)))
-    null = float(np.mean([_bisection(drawn)[0] for drawn in _references(own, rng, draws)]))
+    null = float(np.mean([_bisection(drawn, count)[0] for drawn in _references(own, rng, draws)]))
     share = min(float(left.mean()), 1.0 - float(left.mean()))
     return _Node(value / max(null, 1e-12) / math.sqrt(4 * share * (1 - share)), members, left)
 

@@ -57,3 +57,26 @@ class Dense:
         for start in range(0, len(self.matrix), CHUNK):
             chunk = self.matrix[start : start + CHUNK]
             yield start, signed_roots(chunk) if roots else chunk
+
+
+class Subset:
+    """Some of another Rows' vectors (an album's photos), as Rows, without copying them."""
+
+    def __init__(self, base: Rows, positions: NDArray[np.int64]) -> None:
+        self.base = base
+        self.positions = positions
+
+    @property
+    def dim(self) -> int:
+        return self.base.dim
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def take(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        return self.base.take(self.positions[rows])
+
+    def chunks(self, roots: bool = False) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        for start in range(0, len(self.positions), CHUNK):
+            chunk = self.base.take(self.positions[start : start + CHUNK])
+            yield start, signed_roots(chunk) if roots else chunk

@@ -1,0 +1,90 @@
+"""The top level of the albums at any size, and sub-albums: synthetic kinds with fainter
+subkinds, and a library grown tenfold (clustering/granularity.py, clustering/nesting.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from autoalbum.clustering import granularity
+from autoalbum.clustering.granularity import choose_albums
+from autoalbum.clustering.nesting import (
+    IN_PARENT,
+    Nest,
+    album_paths,
+    leaf_labels,
+    nest,
+    nest_album,
+)
+from autoalbum.clustering.rows import Dense, Subset
+from blobs import kinds_with_subkinds, sphere_blobs, unit
+
+
+def test_the_top_level_stays_when_the_library_grows_tenfold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    small, small_kinds, _ = kinds_with_subkinds(50)
+    big, big_kinds, _ = kinds_with_subkinds(500)
+    at_600, _ = choose_albums(small, k_range=(1, 60))
+    at_6000, _ = choose_albums(big, k_range=(1, 60))
+    # /tmp measurements, seeds 0-2: 3, 3, 3 albums at 600 photos; 3, 4, 4 at 6,000 (NMI >= 0.9)
+    assert at_600.k == 3
+    assert normalized_mutual_info_score(small_kinds, at_600.labels) > 0.95
+    assert at_6000.k in (3, 4)
+    assert normalized_mutual_info_score(big_kinds, at_6000.labels) > 0.85
+    # Graphs of a fixed 10 neighbours (before) see the subkinds at 6,000: 10-11 albums
+    monkeypatch.setattr(granularity, "NEIGHBOUR_SHARE", 10**12)
+    assert choose_albums(big, k_range=(1, 60))[0].k >= 8
+
+
+def test_neighbours_grow_with_the_photos_from_ten() -> None:
+    assert granularity.neighbours(300) == 10
+    assert granularity.neighbours(600) == 10
+    assert granularity.neighbours(6000) == 100
+
+
+def _two_blobs_and_between() -> tuple[np.ndarray, np.ndarray]:
+    """Two blobs of 150 and 100 photos, and 6 photos halfway between them."""
+    blobs, truth = sphere_blobs((150, 100), dim=128, spread=0.6, seed=3)
+    centres = unit(np.stack([blobs[truth == i].mean(axis=0) for i in range(2)]))
+    between = unit(np.repeat(centres.sum(axis=0, keepdims=True), 6, axis=0))
+    return np.concatenate([blobs, between]), np.concatenate([truth, np.full(6, -1)])
+
+
+def test_an_album_of_two_kinds_gets_two_sub_albums_and_keeps_what_lies_between() -> None:
+    vectors, truth = _two_blobs_and_between()
+    found = nest_album(Dense(vectors))
+    assert found is not None and found.k == 2
+    assert np.bincount(found.labels[truth >= 0]).tolist() == [150, 100], "by size, each whole"
+    assert (found.labels[truth == -1] == IN_PARENT).all()
+    assert found.children == (None, None)  # each blob divides no further
+
+
+def test_an_album_of_one_kind_or_too_few_photos_has_no_sub_albums() -> None:
+    one, _ = sphere_blobs((300,), dim=128, spread=1.5, seed=1)
+    assert nest_album(Dense(one)) is None
+    few, _ = sphere_blobs((30, 25), dim=128, spread=0.6, seed=3)
+    assert nest_album(Dense(few)) is None
+
+
+def test_paths_and_leaves_follow_the_nesting() -> None:
+    labels = np.array([0, 1, 0, 0, 1])
+    inner = Nest(np.array([0, IN_PARENT, 1]), np.zeros((2, 4), np.float32), (None, None))
+    nests = (inner, None)
+    assert album_paths(labels, nests) == [(0, 0), (1,), (0,), (0, 1), (1,)]
+    assert leaf_labels(labels, nests).tolist() == [0, 1, 2, 3, 1]
+
+
+def test_nest_reads_each_album_through_its_rows() -> None:
+    vectors, _ = _two_blobs_and_between()
+    other, _ = sphere_blobs((40,), dim=128, spread=1.0, seed=9)
+    library = np.concatenate([other, vectors])
+    labels = np.array([1] * 40 + [0] * len(vectors))
+    clustering = choose_albums(library, k_range=(2, 2))[0]
+    clustering = type(clustering)(labels, clustering.centroids, clustering.distances, 2, 0.0)
+    nests = nest(library, clustering)
+    assert nests[1] is None and nests[0] is not None and nests[0].k == 2
+    subset = Subset(Dense(library), np.arange(40, len(library)))
+    np.testing.assert_array_equal(subset.take(np.array([0, 5])), vectors[[0, 5]])
+    assert np.vstack([chunk for _, chunk in subset.chunks()]).shape == vectors.shape
