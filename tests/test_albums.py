@@ -185,9 +185,9 @@ def test_index_json_describes_the_tree(photos: Path, tmp_path: Path) -> None:
     generation = index["generation"]
     assert index["albums"] == [
         {"number": 1, "name": "01-egyptian_cat", "label": "Egyptian cat", "size": 1,
-         "members": ".index/album-0001.json", "generation": generation},
+         "members": ".index/album-0001.json", "generation": generation, "parent": None},
         {"number": 2, "name": "02-seashore", "label": "seashore", "size": 3,
-         "members": ".index/album-0002.json", "generation": generation},
+         "members": ".index/album-0002.json", "generation": generation, "parent": None},
     ]  # fmt: skip
     members = json.loads((out / ".index" / "album-0001.json").read_text(encoding="utf-8"))
     assert members == {

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 from numpy.typing import NDArray
-from PIL import Image
 
 from autoalbum.albums.sorter import SortOptions, sort_photos
 from autoalbum.cli import main
 from autoalbum.clustering.cluster import cluster
 from autoalbum.clustering.granularity import choose_albums, threshold
 from autoalbum.config import ClusterConfig, Config, LibraryConfig
-from autoalbum.embedding.embedder import Embeddings, normalise
+from autoalbum.embedding.embedder import normalise
 from autoalbum.library.library import Library
+from indexed_photos import IndexedEmbedder, indexed_photos
 
 
 def _blobs(sizes: list[int], spreads: list[float], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -91,30 +91,9 @@ def test_coarser_and_finer_reach_the_clustering() -> None:
     assert cluster(vectors, 4, granularity=-1)[0].k == 4, "a fixed k ignores granularity"
 
 
-class IndexedEmbedder:
-    """Stand-in model: photo i is one flat colour that encodes i; its vector is vectors[i]."""
-
-    input_size = 16
-
-    def __init__(self, vectors: NDArray[np.float32]) -> None:
-        self.vectors = vectors
-
-    def embed(self, images: NDArray[np.uint8]) -> Embeddings:
-        centre = images[:, 8, 8].astype(np.int64)
-        return Embeddings(self.vectors[centre[:, 0] + 256 * centre[:, 1]], None, None)
-
-
-def _indexed_photos(folder: Path, count: int) -> Path:
-    folder.mkdir(parents=True)
-    for i in range(count):
-        colour = (i % 256, i // 256, 0)
-        Image.new("RGB", (32, 32), colour).save(folder / f"photo{i:03d}.png")
-    return folder
-
-
 def test_sort_takes_the_granularity(tmp_path: Path) -> None:
     vectors = _kinds_of_kinds()
-    photos = _indexed_photos(tmp_path / "photos", len(vectors))
+    photos = indexed_photos(tmp_path / "photos", len(vectors))
     albums = {}
     for level, steps in (("coarser", -1.0), ("finer", 1.0)):
         options = SortOptions(granularity=steps)
@@ -127,7 +106,7 @@ def test_sort_takes_the_granularity(tmp_path: Path) -> None:
 
 def test_config_and_recluster_flag_take_the_granularity(tmp_path: Path) -> None:
     vectors = _kinds_of_kinds()
-    photos = _indexed_photos(tmp_path / "photos", len(vectors))
+    photos = indexed_photos(tmp_path / "photos", len(vectors))
     config = Config(
         LibraryConfig((photos,), tmp_path / "albums", tmp_path / "state"),
         cluster=ClusterConfig(granularity="finer"),

@@ -3,10 +3,16 @@ subkinds, and a library grown tenfold (clustering/granularity.py, clustering/nes
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
+from autoalbum.albums.sidecar import read_tree
+from autoalbum.albums.sorter import SortOptions, sort_photos
+from autoalbum.albums.update import rename_album
 from autoalbum.clustering import granularity
 from autoalbum.clustering.granularity import choose_albums
 from autoalbum.clustering.nesting import (
@@ -18,7 +24,12 @@ from autoalbum.clustering.nesting import (
     nest_album,
 )
 from autoalbum.clustering.rows import Dense, Subset
+from autoalbum.errors import AutoalbumError
+from autoalbum.evaluation.evaluate import evaluate, format_table
+from autoalbum.report.build import write_report
+from autoalbum.report.collection import from_sort_output, nested_order
 from blobs import kinds_with_subkinds, sphere_blobs, unit
+from indexed_photos import IndexedEmbedder, indexed_photos
 
 
 def test_the_top_level_stays_when_the_library_grows_tenfold(
@@ -88,3 +99,101 @@ def test_nest_reads_each_album_through_its_rows() -> None:
     subset = Subset(Dense(library), np.arange(40, len(library)))
     np.testing.assert_array_equal(subset.take(np.array([0, 5])), vectors[[0, 5]])
     assert np.vstack([chunk for _, chunk in subset.chunks()]).shape == vectors.shape
+
+
+def _nested_photos(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """Photos whose stand-in vectors are one far blob of 60 and two near blobs of 150 and 100
+    with 6 photos between them."""
+    far, _ = sphere_blobs((60,), dim=128, spread=0.6, seed=11)
+    vectors, _ = _two_blobs_and_between()
+    return indexed_photos(tmp_path / "photos", 316), np.concatenate([vectors, far])
+
+
+def test_sort_files_sub_albums_inside_their_album(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    out = tmp_path / "albums"
+    summary = sort_photos([photos], out, IndexedEmbedder(vectors), SortOptions(k=2, faces=False))
+    tops = [a for a in summary.albums if a.parent is None]
+    subs = [a for a in summary.albums if a.parent is not None]
+    assert [len(a.members) for a in tops] == [6, 60], "the big album keeps what lies between"
+    assert [len(a.members) for a in subs] == [150, 100] and {a.parent for a in subs} == {1}
+    index, members = read_tree(out)
+    folder = {shelf.number: shelf.folder for shelf in index.albums}
+    assert (folder[1], folder[3], folder[4]) == (
+        "01-album",
+        "01-album/03-album",
+        "01-album/04-album_2",
+    )
+    assert [shelf.parent for shelf in index.albums] == [None, None, 1, 1]
+    for shelf in index.albums:
+        for photo in members[shelf.number]:
+            link = out / shelf.folder / photo.link
+            assert link.is_symlink() and link.resolve() == Path(photo.path).resolve()
+    inside = sorted(entry.name for entry in (out / folder[1]).iterdir() if entry.is_dir())
+    assert inside == sorted(folder[n].rsplit("/", 1)[1] for n in (3, 4))
+    flat = sort_photos(
+        [photos], tmp_path / "flat", IndexedEmbedder(vectors),
+        SortOptions(k=2, faces=False, nested=False),
+    )  # fmt: skip
+    assert [len(a.members) for a in flat.albums] == [256, 60]
+
+
+def test_renaming_an_album_moves_its_sub_albums(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    out = tmp_path / "albums"
+    sort_photos([photos], out, IndexedEmbedder(vectors), SortOptions(k=2, faces=False))
+    assert rename_album(out, 1, "blobs", "my blobs")
+    index, members = read_tree(out)
+    folders = {shelf.number: shelf.folder for shelf in index.albums}
+    assert folders[1] == "my blobs"
+    assert folders[3].startswith("my blobs/") and folders[4].startswith("my blobs/")
+    for shelf in index.albums:
+        for photo in members[shelf.number]:
+            assert (out / shelf.folder / photo.link).resolve() == Path(photo.path).resolve()
+
+
+def test_index_json_gives_each_album_its_parent(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    out = tmp_path / "albums"
+    sort_photos([photos], out, IndexedEmbedder(vectors), SortOptions(k=2, faces=False))
+    raw = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert [a["parent"] for a in raw["albums"]] == [None, None, 1, 1]
+    assert all(a["name"].startswith(raw["albums"][0]["name"] + "/") for a in raw["albums"][2:])
+
+
+def test_evaluate_scores_the_top_level_or_the_leaves(tmp_path: Path) -> None:
+    far, _ = sphere_blobs((60,), dim=128, spread=0.6, seed=11)
+    blobs, truth = sphere_blobs((150, 100), dim=128, spread=0.6, seed=3)
+    classes = ["a" if t == 0 else "b" for t in truth] + ["c"] * 60
+    folder = indexed_photos(tmp_path / "labelled", 310, classes)
+    model = IndexedEmbedder(np.concatenate([blobs, far]))
+    top = evaluate(folder, model, k=2)
+    leaves = evaluate(folder, model, k=2, leaves=True)
+    assert (top.k, top.level, top.leaves) == (2, "albums", None)
+    assert (leaves.k, leaves.level, leaves.leaves) == (2, "leaves", 3)
+    assert leaves.nmi == pytest.approx(1.0) and top.nmi < 0.8
+    assert "3 leaves" in format_table(leaves)
+    with pytest.raises(AutoalbumError, match="--leaves needs"):
+        evaluate(folder, model, k=None, method="hdbscan", leaves=True)
+
+
+def test_the_report_shows_sub_albums_after_their_album(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    out = tmp_path / "albums"
+    sort_photos([photos], out, IndexedEmbedder(vectors), SortOptions(k=2, faces=False))
+    collection = from_sort_output(out)
+    shown = [(a.folder, a.parents) for a in collection.albums]
+    assert shown == [
+        ("01-album", ()),
+        ("01-album/03-album", ("album",)),
+        ("01-album/04-album_2", ("album",)),
+        ("02-album_2", ()),
+    ]
+    write_report(collection, tmp_path / "report")
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="parent">album &rsaquo;</span> album 2' in page
+
+
+def test_nested_order_puts_each_album_before_its_own() -> None:
+    assert nested_order([None, None, 0, 2, 1, 0]) == [0, 2, 3, 5, 1, 4]
+    assert nested_order([None, 7]) == [0, 1], "a parent that is not listed: a top album"

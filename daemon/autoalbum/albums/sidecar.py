@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -63,6 +63,7 @@ class Shelf:
     label: str
     size: int
     generation: int  # when its members file was written
+    parent: int | None = None  # the album it is a sub-album of, and whose folder holds its own
 
     @property
     def members(self) -> str:
@@ -130,6 +131,7 @@ def write_index(out: Path, index: TreeIndex) -> None:
                 "size": a.size,
                 "members": a.members,
                 "generation": a.generation,
+                "parent": a.parent,
             }
             for a in index.albums
         ],
@@ -158,12 +160,21 @@ def parse_index(raw: Mapping[str, Any]) -> TreeIndex:
     """A schema-2 index.json; KeyError, TypeError or ValueError if it is damaged."""
     albums = tuple(
         Shelf(int(a["number"]), str(a["name"]), str(a["label"]), int(a["size"]),
-              int(a["generation"]))
+              int(a["generation"]), _parent(a.get("parent")))
         for a in raw["albums"]
     )  # fmt: skip
     failures = tuple((Path(f["path"]), str(f["reason"])) for f in raw["failures"])
     extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
     return TreeIndex(int(raw["generation"]), albums, failures, extra)
+
+
+def _parent(value: object) -> int | None:
+    """An album's `parent` as index.json gives it: a number, or null (or absent) at the top."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"an album's parent must be a number or null, got {value!r}")
+    return value
 
 
 def read_index(out: Path, *, marker: bool = True) -> TreeIndex | None:
@@ -267,7 +278,7 @@ def adopt(out: Path, photos: Mapping[str, Sequence[Linked]]) -> set[int] | None:
     for folder, linked in photos.items():
         write_members(out, number[folder], folder, generation, linked)
     shelves = tuple(
-        Shelf(s.number, s.folder, s.label, len(photos[s.folder]), generation)
+        replace(s, size=len(photos[s.folder]), generation=generation)
         if s.folder in photos else s
         for s in index.albums
     )  # fmt: skip

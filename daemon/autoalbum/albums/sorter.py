@@ -6,7 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,8 @@ from autoalbum.albums.tree import Album, Member, write_albums
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import K_RANGE, Method, cluster
 from autoalbum.clustering.kmeans import Clustering
-from autoalbum.embedding.embedder import Embedder
+from autoalbum.clustering.nesting import IN_PARENT, Nest, nest, nesting_depth
+from autoalbum.embedding.embedder import Embedder, normalise
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
@@ -42,6 +43,7 @@ class SortOptions:
     seed: int = 0
     method: Method = Method.SPECTRAL
     faces: bool = True  # albums of photos of people named so (faces/kinds.py, face_sample)
+    nested: bool = True  # sub-albums inside albums with clear inner kinds (clustering/nesting.py)
 
 
 @dataclass(frozen=True)
@@ -58,37 +60,40 @@ class SortSummary:
         return (self.images + len(self.failures)) / self.seconds if self.seconds > 0 else 0.0
 
 
-def album_labels(
-    clustering: Clustering,
-    top_classes: NDArray[np.int64] | None,
-    kinds: Sequence[Sequence[str | None]] = (),
-) -> list[str]:
-    """Name each album after what its members' ImageNet top-1 classes have in common, or as
-    photos of people when most show faces (`kinds`: per album, the kinds of some of its
-    photos, faces/kinds.py, when faces were looked for)."""
-    votes: list[Counter[int]] = [Counter() for _ in range(clustering.k)]
-    if top_classes is not None:
-        for label, top in zip(clustering.labels, top_classes, strict=True):
-            votes[int(label)][int(top)] += 1
-    return album_names(with_people(votes, kinds) if kinds else votes)
+Rows = NDArray[np.int64]
 
 
-def _members(clustering: Clustering, index: int) -> NDArray[np.int64]:
-    """Album `index`'s photos, nearest to its centre first."""
-    members = np.flatnonzero(clustering.labels == index)
-    return members[np.argsort(clustering.distances[members], kind="stable")]
-
-
-def sampled_kinds(embedded: EmbeddedPhotos, clustering: Clustering) -> list[list[str | None]]:
-    """Per album, the kinds of photos of people (faces/kinds.py) of its photos whose faces
-    were looked for."""
-    kinds: list[list[str | None]] = [[] for _ in range(clustering.k)]
-    for label, found in zip(clustering.labels, embedded.found, strict=True):
+def _kinds(embedded: EmbeddedPhotos, rows: Rows) -> list[str | None]:
+    """The kinds of photos of people (faces/kinds.py) of those of `rows` whose faces were
+    looked for."""
+    kinds: list[str | None] = []
+    for row in rows:
+        found = embedded.found[int(row)]
         if found is not None:
             sure = [f for f in found.faces if f.score >= SURE_SCORE]
-            biggest = max((f.box.area for f in sure), default=0.0)
-            kinds[int(label)].append(photo_kind(len(sure), biggest))
+            kinds.append(photo_kind(len(sure), max((f.box.area for f in sure), default=0.0)))
     return kinds
+
+
+def group_labels(embedded: EmbeddedPhotos, groups: Sequence[Rows], faces: bool) -> list[str]:
+    """Name each group of photos (rows of `embedded`) after what their ImageNet top-1 classes
+    have in common, or as photos of people when most of those looked at show faces; the
+    names tell the groups apart."""
+    votes: list[Counter[int]] = [Counter() for _ in groups]
+    if embedded.top_classes is not None:
+        for counter, rows in zip(votes, groups, strict=True):
+            counter.update(int(top) for top in embedded.top_classes[rows])
+    if not faces:
+        return album_names(votes)
+    return album_names(with_people(votes, [_kinds(embedded, rows) for rows in groups]))
+
+
+def narrower(label: str, parent: str) -> str:
+    """A sub-album's name inside its parent: "retriever", not "dog (retriever)"."""
+    prefix = f"{parent} ("
+    if label.startswith(prefix) and label.endswith(")") and len(label) > len(prefix) + 1:
+        return label[len(prefix) : -1]
+    return label
 
 
 def face_sample(paths: Sequence[Path]) -> set[Path]:
@@ -98,26 +103,76 @@ def face_sample(paths: Sequence[Path]) -> set[Path]:
     return set(paths[::step])
 
 
+@dataclass(frozen=True)
+class _Group:
+    """An album being built: the rows in `embedded` of its own photos (those in none of its
+    sub-albums) and their distances to its centre, its parent's number, its sub-albums, and
+    the rows of all its photos."""
+
+    rows: Rows
+    distances: NDArray[np.float32]
+    parent: int | None
+    nest: Nest | None
+    members: Rows  # every row of the album, sub-albums included
+
+
+def _level(
+    embedded: EmbeddedPhotos, groups: list[_Group], faces: bool, first: int
+) -> tuple[list[Album], list[_Group]]:
+    """The albums of one level of the tree, numbered from `first`, and the next level's."""
+    labels = group_labels(embedded, [g.members for g in groups], faces)
+    albums, below = [], []
+    for offset, (group, label) in enumerate(zip(groups, labels, strict=True)):
+        number = first + offset
+        order = np.argsort(group.distances, kind="stable")
+        members = tuple(
+            Member(embedded.paths[int(group.rows[i])], float(group.distances[i])) for i in order
+        )
+        albums.append(Album(number, label, members, parent=group.parent))
+        below += _sub_groups(embedded, group, number)
+    return albums, below
+
+
+def _sub_groups(embedded: EmbeddedPhotos, group: _Group, number: int) -> list[_Group]:
+    """The sub-albums of an album as groups of the next level."""
+    nest = group.nest
+    if nest is None:
+        return []
+    vectors = normalise(embedded.vectors[group.members])
+    groups = []
+    for sub in range(nest.k):
+        inside = group.members[nest.labels == sub]
+        child = nest.children[sub]
+        own = inside if child is None else inside[child.labels == IN_PARENT]
+        far = 1.0 - vectors[nest.labels == sub] @ nest.centroids[sub]
+        own_far = far if child is None else far[child.labels == IN_PARENT]
+        groups.append(_Group(own, own_far.astype(np.float32), number, child, inside))
+    return groups
+
+
 def build_albums(
     embedded: EmbeddedPhotos,
     clustering: Clustering,
-    kinds: Sequence[Sequence[str | None]] = (),
+    nests: Sequence[Nest | None] = (),
+    faces: bool = False,
 ) -> tuple[Album, ...]:
-    """Albums numbered by size (biggest first), members nearest to the centroid first."""
-    names = album_labels(clustering, embedded.top_classes, kinds)
-    albums = []
-    for index, label in enumerate(names):
-        albums.append(
-            Album(
-                number=index + 1,
-                label=label,
-                members=tuple(
-                    Member(embedded.paths[i], float(clustering.distances[i]))
-                    for i in _members(clustering, index)
-                ),
-            )
-        )
-    return tuple(albums)
+    """Albums numbered by size (biggest first), then their sub-albums level by level, each
+    album's own photos nearest to its centre first; names narrower inside a parent."""
+    groups = []
+    for index in range(clustering.k):
+        members = np.flatnonzero(clustering.labels == index)
+        nest = nests[index] if nests else None
+        own = members if nest is None else members[nest.labels == IN_PARENT]
+        groups.append(_Group(own, clustering.distances[own], None, nest, members))
+    albums: list[Album] = []
+    while groups:
+        made, groups = _level(embedded, groups, faces, len(albums) + 1)
+        albums += made
+    label = {a.number: a.label for a in albums}
+    return tuple(
+        a if a.parent is None else replace(a, label=narrower(a.label, label[a.parent]))
+        for a in albums
+    )
 
 
 def sort_photos(
@@ -155,8 +210,12 @@ def sort_photos(
         seed=options.seed,
         method=options.method,
     )
-    kinds = sampled_kinds(embedded, clustering) if options.faces else ()
-    albums = build_albums(embedded, clustering, kinds)
+    nests = (
+        nest(embedded.vectors, clustering, granularity=options.granularity, seed=options.seed,
+             depth=nesting_depth(options.granularity))
+        if options.nested else ()
+    )  # fmt: skip
+    albums = build_albums(embedded, clustering, nests, options.faces)
     row = {path: i for i, path in enumerate(embedded.paths)}
     write_albums(
         out,

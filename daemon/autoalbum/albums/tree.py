@@ -84,6 +84,7 @@ class Album:
     label: str
     members: tuple[Member, ...]
     folder: str | None = None  # a folder name the user chose, used as it is
+    parent: int | None = None  # the album whose folder holds this one's (a sub-album)
 
 
 def link_target(original: Path, folder: Path) -> str:
@@ -166,18 +167,23 @@ def _check_folder(folder: str) -> None:
 
 
 def folder_names(albums: Sequence[Album]) -> list[str]:
-    """The folder of each album in a tree of these albums: the user's folder where one was
-    chosen, else the number padded to the widest, then the label made file-name safe."""
+    """The folder of each album in a tree of these albums, as a path from the tree's top: a
+    sub-album's lies in its parent's. Each album's own folder is the user's folder where one
+    was chosen, else the number padded to the widest, then the label made file-name safe."""
     width = max(2, len(str(max((a.number for a in albums), default=0))))
-    folders = []
+    own = []
     for a in albums:
         if a.folder is not None:
             _check_folder(a.folder)
-            folders.append(a.folder)
+            own.append(a.folder)
         elif a.number == UNSORTED_NUMBER:
-            folders.append(UNSORTED_FOLDER)
+            own.append(UNSORTED_FOLDER)
         else:
-            folders.append(folder_name(a.number, a.label, width=width))
+            own.append(folder_name(a.number, a.label, width=width))
+    by_number = {a.number: (a, name) for a, name in zip(albums, own, strict=True)}
+    if len(by_number) < len(albums):
+        raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
+    folders = [_path(a.number, by_number) for a in albums]
     owner: dict[str, int] = {}
     for album, folder in zip(albums, folders, strict=True):
         other = owner.setdefault(name_key(folder), album.number)
@@ -186,9 +192,27 @@ def folder_names(albums: Sequence[Album]) -> list[str]:
                 f"albums {other} and {album.number} would share the folder {folder!r}; "
                 "give one of them another name"
             )
-    if len(owner) < len(folders):
-        raise ValueError(f"album numbers must be unique, got {[a.number for a in albums]}")
     return folders
+
+
+def _path(number: int, albums: Mapping[int, tuple[Album, str]]) -> str:
+    """The folder path of album `number`: its parents' own folders, then its own."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: int | None = number
+    while current is not None:
+        if current in seen or current not in albums:
+            raise ValueError(f"album {number}'s parents must be albums of the tree, without loops")
+        seen.add(current)
+        album, own = albums[current]
+        parts.append(own)
+        current = album.parent
+    return "/".join(reversed(parts))
+
+
+def depth(folder: str) -> int:
+    """How deep an album folder lies: 0 for one at the top of the tree."""
+    return folder.count("/")
 
 
 def _build(
@@ -203,8 +227,9 @@ def _build(
     the optional vectors.npz, and index.json last."""
     (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
     final = Path(os.path.realpath(final.parent)) / final.name
-    shelves = []
-    for album, folder in zip(albums, folder_names(albums), strict=True):
+    placed = sorted(zip(albums, folder_names(albums), strict=True), key=lambda a: depth(a[1]))
+    written: dict[int, Shelf] = {}
+    for album, folder in placed:  # a parent's folder before its sub-albums'
         if photos is None:
             rows = [(os.path.abspath(m.path), m.distance) for m in album.members]
             names = link_names([m.path for m in album.members])
@@ -213,7 +238,10 @@ def _build(
             names = link_names([path for path, _ in rows])
         linked = _write_album(tree, final, folder, rows, names)
         write_members(tree, album.number, folder, index.generation, linked)
-        shelves.append(Shelf(album.number, folder, album.label, len(linked), index.generation))
+        written[album.number] = Shelf(
+            album.number, folder, album.label, len(linked), index.generation, album.parent
+        )
+    shelves = [written[album.number] for album in albums]
     if vectors is not None:
         with replacing(tree / VECTORS_NAME) as stream:
             np.savez(stream, vectors=np.asarray(vectors, dtype=np.float16))

@@ -294,12 +294,14 @@ def _apply(
             added, removed = added + more, removed + fewer
             if shelf is None or linked != before or shelf.folder != folder:
                 write_members(out, album.number, folder, generation, linked)
-                shelf = Shelf(album.number, folder, album.label, len(linked), generation)
+                shelf = Shelf(
+                    album.number, folder, album.label, len(linked), generation, album.parent
+                )
         elif shelf is not None and shelf.folder != folder:  # renamed only
             write_members(out, album.number, folder, generation, current[album.number])
-            shelf = Shelf(album.number, folder, album.label, shelf.size, generation)
+            shelf = replace(shelf, folder=folder, generation=generation)
         assert shelf is not None  # update_albums checked that the others exist
-        new.append(replace(shelf, label=album.label))
+        new.append(replace(shelf, label=album.label, parent=album.parent))
     if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
         write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))
     undo.committed()
@@ -310,6 +312,11 @@ def _apply(
     return added, removed
 
 
+def _own(folder: str) -> str:
+    """An album's own folder name, the last part of its folder's path in the tree."""
+    return folder.rsplit("/", 1)[-1]
+
+
 def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
     """Rename album `number`'s folder to `folder` in place, give it `label`, and record both
     in the index files. False if the tree has no such album (rebuild it instead)."""
@@ -318,9 +325,13 @@ def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
     index = read_index(out)
     if index is None or number not in {shelf.number for shelf in index.albums}:
         return False
-    others = [Album(s.number, s.label, (), s.folder) for s in index.albums if s.number != number]
-    new_folder = folder_names([*others, Album(number, label, (), folder)])[-1]
     shelf = next(s for s in index.albums if s.number == number)
+    others = [
+        Album(s.number, s.label, (), _own(s.folder), s.parent)
+        for s in index.albums
+        if s.number != number
+    ]
+    new_folder = folder_names([*others, Album(number, label, (), folder, shelf.parent)])[-1]
     try:
         photos = read_members(out, shelf)
     except (IndexChanged, ValueError):
@@ -332,18 +343,31 @@ def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
         and name_key(new_folder) != name_key(shelf.folder)
     ):
         raise AlbumsError(f"can't rename {out / shelf.folder}: {out / new_folder} exists")
+    # Its sub-albums' folders lie in its folder: they move with it.
+    inside = [s for s in index.albums if s.folder.startswith(shelf.folder + "/")]
+    try:
+        below = {s.number: read_members(out, s) for s in inside}
+    except (IndexChanged, ValueError):
+        return False
     undo = _Undo()
     try:
         if moved:
             os.rename(out / shelf.folder, out / new_folder)
             undo.renamed.append((out / shelf.folder, out / new_folder))
-            fsync_folder(out)
+            fsync_folder((out / new_folder).parent)
         generation = index.generation + 1
         write_members(out, number, new_folder, generation, photos)
+        folder_of = {number: new_folder}
+        for s in inside:
+            folder_of[s.number] = new_folder + s.folder[len(shelf.folder) :]
+            write_members(out, s.number, folder_of[s.number], generation, below[s.number])
         shelves = tuple(
-            Shelf(number, new_folder, label, s.size, generation) if s.number == number else s
+            replace(s, folder=folder_of[s.number], generation=generation)
+            if s.number in folder_of
+            else s
             for s in index.albums
         )
+        shelves = tuple(replace(s, label=label) if s.number == number else s for s in shelves)
         write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
     except BaseException:
         undo.take_back()

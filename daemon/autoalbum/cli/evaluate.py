@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reuse this library's stored vectors when its catalog holds every image, "
         "unchanged, from the same model (default: the default config, if it exists)",
     )  # fmt: skip
+    parser.add_argument(
+        "--leaves", action="store_true",
+        help="score each image's deepest album (its sub-album, if any) instead of the top "
+        "level of albums",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument(
         "--plots", type=Path, metavar="OUTDIR",
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         min_cluster_size=args.min_cluster_size,
         plots=args.plots,
         library=_evaluation_library(args.config),
+        leaves=args.leaves,
     )
     if result.images_per_second is None:
         note = f"reused the stored vectors of {result.images} images from {result.embeddings}"

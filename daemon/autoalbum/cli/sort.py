@@ -21,6 +21,7 @@ from autoalbum.printable import printable
 
 if TYPE_CHECKING:
     from autoalbum.albums.sorter import SortSummary
+    from autoalbum.albums.tree import Album
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="don't look for faces: faster, but albums of people are named by ImageNet's "
         "classes (suit, jersey) rather than portraits, group photos or people",
     )  # fmt: skip
+    parser.add_argument(
+        "--flat", action="store_true",
+        help="no sub-albums: every album at the top, however clear the kinds inside it",
+    )  # fmt: skip
     add_model_options(parser)
 
 
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         method=Method(args.method),
         faces=not args.no_faces,
+        nested=not args.flat,
     )
     with ExitStack() as stack:
         summary = sort_photos(args.sources, args.out, embedder, options, progress_starter(stack))
@@ -71,12 +77,24 @@ def _print_summary(summary: SortSummary, out: Path, provider: str) -> None:
     if summary.k_choice is not None:
         choice = summary.k_choice
         print(f"chose k={choice.k} ({choice.method} {choice.score:.3f})")
+    children: dict[int | None, list[Album]] = {}
     for album in summary.albums:
-        print(f"  {album.number:>3}  {len(album.members):>6}  {printable(album.label)}")
+        children.setdefault(album.parent, []).append(album)
+
+    def show(parent: int | None, depth: int) -> None:
+        for album in children.get(parent, []):
+            indent = "  " * depth
+            print(f"  {album.number:>3}  {len(album.members):>6}  {indent}{printable(album.label)}")
+            show(album.number, depth + 1)
+
+    show(None, 0)
     for failure in summary.failures:
         print(f"  failed: {printable(failure.path)}: {printable(failure.reason)}")
+    top = len(children.get(None, []))
+    inner = len(summary.albums) - top
+    nested = f" (and {inner} sub-albums)" if inner else ""
     print(
-        f"sorted {summary.images} images into {len(summary.albums)} albums in {printable(out)} "
+        f"sorted {summary.images} images into {top} albums{nested} in {printable(out)} "
         f"({len(summary.failures)} failed) in {summary.seconds:.1f} s, "
         f"{summary.images_per_second:.1f} images/s on {provider}"
     )

@@ -26,7 +26,7 @@ from autoalbum.embedding.embedder import normalise
 
 NEST_MIN_PHOTOS = 60  # an album smaller than this has no sub-albums
 SUB_MIN_PHOTOS = 8  # fewer photos than this make no sub-album
-MAX_DEPTH = 2  # levels of sub-albums below the top
+MAX_DEPTH = 2  # levels of sub-albums below the top, at the default granularity
 SUB_K_MAX = 30  # most sub-albums in one album
 IN_PARENT = -1  # the sub-album label of a photo that stays in the album itself
 
@@ -44,6 +44,12 @@ class Nest:
     @property
     def k(self) -> int:
         return len(self.centroids)
+
+
+def nesting_depth(granularity: float) -> int:
+    """Levels of sub-albums at a granularity: MAX_DEPTH at 0, one more per step finer, one
+    fewer per step coarser (none from two steps coarser)."""
+    return max(0, min(MAX_DEPTH + 2, MAX_DEPTH + round(granularity)))
 
 
 def _divided(x: Rows, granularity: float, seed: int) -> Clustering | None:

@@ -26,6 +26,7 @@ from sklearn import metrics
 from autoalbum.clustering.choose_k import KChoice, silhouette
 from autoalbum.clustering.cluster import K_RANGE, Method, cluster
 from autoalbum.clustering.kmeans import Clustering, from_labels
+from autoalbum.clustering.nesting import leaf_labels, nest, nesting_depth
 from autoalbum.config import Config
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
@@ -87,6 +88,10 @@ class Evaluation:
     per_class: tuple[ClassRow, ...]
     k_choice: KChoice | None
     assignments: tuple[tuple[str, str, int], ...]  # (image path, true label, album number)
+    # "albums": the top level is scored; "leaves": each image's deepest album (sub-albums,
+    # clustering/nesting.py), numbered 1 to `leaves`, an album's own images as one more
+    level: str = "albums"
+    leaves: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -208,15 +213,28 @@ def _per_class(
     return tuple(rows)
 
 
-def _silhouette(vectors: NDArray[np.float32], albums: Albums) -> float:
-    """Cosine silhouette of a sample of the clustered images."""
-    if albums.clustering.k < 2:
+def _silhouette(vectors: NDArray[np.float32], found: NDArray[np.int64]) -> float:
+    """Cosine silhouette of a sample of the clustered images (not noise)."""
+    inside = np.flatnonzero(found != NOISE)
+    if len(np.unique(found[inside])) < 2:
         return 0.0
-    inside = np.flatnonzero(albums.clustered)
     sample = inside[np.random.default_rng(0).permutation(len(inside))[:SILHOUETTE_SAMPLE]]
     sampled = vectors[sample]
     distances = np.clip(1.0 - sampled @ sampled.T, 0.0, 2.0).astype(np.float32)
-    return silhouette(distances, albums.numbers()[sample])
+    return silhouette(distances, found[sample])
+
+
+def _leaves(
+    vectors: NDArray[np.float32], albums: Albums, method: str, granularity: float
+) -> NDArray[np.int64]:
+    """Each image's deepest album, numbered from 1 (see Evaluation.level)."""
+    if method not in {m.value for m in Method} or not albums.clustered.all():
+        raise AutoalbumError(
+            f"--leaves needs albums of the product's methods (spectral or kmeans), not {method}"
+        )
+    depth = nesting_depth(granularity)
+    nests = nest(vectors, albums.clustering, granularity=granularity, depth=depth)
+    return leaf_labels(albums.clustering.labels, nests) + 1
 
 
 def evaluate(
@@ -230,11 +248,13 @@ def evaluate(
     min_cluster_size: int | None = None,
     plots: Path | None = None,
     library: Config | None = None,
+    leaves: bool = False,
 ) -> Evaluation:
     """Embed (or reuse) the folder's images, cluster them and score against the labels.
 
     `method` None is the albums' default; `granularity` applies when k is None (see
-    `cluster`); `library` is a config whose catalog may already hold the vectors.
+    `cluster`) and to the sub-albums; `library` is a config whose catalog may already hold the
+    vectors; `leaves` scores each image's deepest album instead of the top level.
     """
     method = method or default_method()
     if method not in methods():
@@ -248,7 +268,7 @@ def evaluate(
     classes = sorted({n for _, n in kept})  # a class of only unreadable files is no class
     truth = np.array([classes.index(n) for _, n in kept], dtype=np.int64)
     albums = _cluster(vectors, k, k_range, method, min_cluster_size, granularity)
-    found = albums.numbers()
+    found = _leaves(vectors, albums, method, granularity) if leaves else albums.numbers()
     if plots is not None:
         _write_plots(plots, vectors, albums, k_range, kept)
     homogeneity, completeness, v_measure = metrics.homogeneity_completeness_v_measure(truth, found)
@@ -266,13 +286,15 @@ def evaluate(
         v_measure=float(v_measure),
         nmi=float(metrics.normalized_mutual_info_score(truth, found)),
         ari=float(metrics.adjusted_rand_score(truth, found)),
-        silhouette=_silhouette(vectors, albums),
+        silhouette=_silhouette(vectors, found),
         inertia=albums.clustering.inertia,
         images_per_second=embedded.images_per_second,
         embeddings=embedded.source,
         per_class=_per_class(classes, truth, found),
         k_choice=albums.choice,
         assignments=tuple((p, n, int(a)) for (p, n), a in zip(kept, found, strict=True)),
+        level="leaves" if leaves else "albums",
+        leaves=int(found.max()) if leaves else None,
     )
 
 
@@ -316,6 +338,8 @@ def _clustering_rows(result: Evaluation) -> list[tuple[str, str]]:
     rows = [("albums (k)", f"{result.k} by {result.method}")]
     if result.k_choice is not None:
         rows.append(("k chosen by", f"{result.k_choice.method} {result.k_choice.score:.3f}"))
+    if result.leaves is not None:
+        rows.append(("scored", f"{result.leaves} leaves: each image's deepest album"))
     return rows
 
 

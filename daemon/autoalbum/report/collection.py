@@ -9,14 +9,14 @@ import os
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums.sidecar import read_tree
+from autoalbum.albums.sidecar import Shelf, read_tree
 from autoalbum.albums.tree import (
     INDEX_NAME,
     INDEX_SCHEMA_VERSION,
@@ -40,9 +40,10 @@ class ReportError(AutoalbumError):
 
 @dataclass(frozen=True)
 class ReportAlbum:
-    folder: str  # 03-egyptian_cat
+    folder: str  # 03-egyptian_cat, or 02-dog/05-retriever for a sub-album
     label: str  # Egyptian cat
     photos: tuple[Member, ...]  # nearest to the album centre first
+    parents: tuple[str, ...] = ()  # the labels of the albums it lies in, outermost first
 
 
 @dataclass(frozen=True)
@@ -108,16 +109,49 @@ def _albums_v1(index: Mapping[str, Any]) -> list[tuple[str, str, list[Member]]]:
     return [(a["name"], a["label"], members[a["name"]]) for a in index["albums"]]
 
 
-def _albums_v2(folder: Path) -> list[tuple[str, str, list[Member]]]:
-    """Each album's folder, label and photos, from index.json and the members files it names."""
+def _albums_v2(folder: Path) -> tuple[list[tuple[str, str, list[Member]]], list[Shelf]]:
+    """Each album's folder, label and photos, from index.json and the members files it names;
+    and the albums as index.json lists them."""
     tree = read_tree(folder, marker=False)
     if tree is None:
         raise ValueError(f"{folder / INDEX_NAME} can't be read")
     index, photos = tree
-    return [
+    listed = [
         (a.folder, a.label, [Member(Path(p.path), p.distance) for p in photos[a.number]])
         for a in index.albums
     ]
+    return listed, list(index.albums)
+
+
+def nested_order(parents: Sequence[int | None]) -> list[int]:
+    """Positions of albums (given their parents' positions) with each album's sub-albums right
+    after it, depth first; albums whose parent is not listed count as top ones."""
+    children: dict[int | None, list[int]] = {}
+    for position, parent in enumerate(parents):
+        top = parent is None or not 0 <= parent < len(parents)
+        children.setdefault(None if top else parent, []).append(position)
+    order: list[int] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        position = stack.pop()
+        order.append(position)
+        stack += reversed(children.get(position, []))
+    return order
+
+
+def _nested(albums: Sequence[ReportAlbum], shelves: Sequence[Shelf]) -> tuple[ReportAlbum, ...]:
+    """The albums with each one's sub-albums after it, named with their parents' labels."""
+    position = {shelf.number: i for i, shelf in enumerate(shelves)}
+    parents = [position.get(s.parent, -1) if s.parent is not None else None for s in shelves]
+    out: list[ReportAlbum] = []
+    for i in nested_order(parents):
+        above: list[str] = []
+        parent = parents[i]
+        while parent is not None and parent >= 0 and len(above) < len(shelves):
+            above.append(albums[parent].label)
+            parent = parents[parent]
+        out.append(replace(albums[i], parents=tuple(reversed(above))))
+    return tuple(out)
 
 
 def from_sort_output(folder: Path) -> Collection:
@@ -125,8 +159,14 @@ def from_sort_output(folder: Path) -> Collection:
     path = folder / INDEX_NAME
     index = _read_index(path)
     try:
-        listed = _albums_v1(index) if index["schema_version"] == 1 else _albums_v2(folder)
+        shelves: list[Shelf] = []
+        if index["schema_version"] == 1:
+            listed = _albums_v1(index)
+        else:
+            listed, shelves = _albums_v2(folder)
         albums = tuple(ReportAlbum(name, label, _nearest_first(m)) for name, label, m in listed)
+        if shelves:
+            albums = _nested(albums, shelves)
         # vectors.npz: a row per photo, in the order the index lists them
         order = [photo.path for _name, _label, members in listed for photo in members]
         rows = {photo: row for row, photo in enumerate(order)}

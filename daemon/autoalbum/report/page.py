@@ -173,9 +173,16 @@ def _album_section(
     return (
         f'<section class="album" id="a{index}"><h2>'
         f'<span class="swatch" style="background:{_colour(album, index)}"></span>'
-        f'{_esc(album.label)} <span class="size">{size}</span>'
+        f'{_parents(album)}{_esc(album.label)} <span class="size">{size}</span>'
         f'<span class="folder">{_esc(album.folder)}</span></h2>\n'
         f'<div class="grid">\n{figures}\n</div></section>'
+    )
+
+
+def _parents(album: ReportAlbum) -> str:
+    """The labels of the albums a sub-album lies in, as a trail before its own."""
+    return "".join(
+        f'<span class="parent">{_esc(label)} &rsaquo;</span> ' for label in album.parents
     )
 
 
@@ -216,12 +223,21 @@ def _failures_section(failures: Sequence[tuple[Path, str]]) -> str:
     )
 
 
+def _indent(album: ReportAlbum) -> str:
+    """A sub-album's entry in the navigation, set in by its depth."""
+    return (
+        f' class="sub" style="margin-left:{1.2 * len(album.parents):.1f}em"'
+        if album.parents
+        else ""
+    )
+
+
 def _nav(albums: Sequence[ReportAlbum], persons: int, events: int, failures: int) -> str:
     links = [f'<a href="#people">People ({_plural(persons, "person")})</a>'] if persons else []
     links += [f'<a href="#events">Events ({_plural(events, "event")})</a>'] if events else []
     links += [
-        f'<a href="#a{i}"><span class="swatch" style="background:{_colour(a, i)}"></span>'
-        f"{_esc(a.label)} ({len(a.photos)})</a>"
+        f'<a href="#a{i}"{_indent(a)}><span class="swatch" style="background:{_colour(a, i)}">'
+        f"</span>{_esc(a.label)} ({len(a.photos)})</a>"
         for i, a in enumerate(albums)
     ]
     links.append(f'<a href="#failures">failed files ({failures})</a>')
@@ -240,6 +256,7 @@ section { background: #fff; border-radius: 8px; padding: 10px 16px 16px; margin-
 h2 { font-size: 20px; margin: 4px 0 10px; }
 h2 .size, h3 .size { font-weight: normal; color: #666; font-size: 15px; margin-left: 6px; }
 .folder { font: 13px ui-monospace, monospace; color: #999; margin-left: 10px; }
+.parent { color: #777; font-weight: normal; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
   margin-right: 7px; }
 .grid { display: grid; gap: 10px; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
