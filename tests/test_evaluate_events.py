@@ -78,7 +78,7 @@ def test_a_split_label_and_photos_in_no_folder_cost_completeness_only(
     assert scores["completeness"] < 0.8
     rows = {row["label"]: row for row in scores["per_class"]}  # type: ignore[attr-defined]
     assert rows["keswick"]["share"] == pytest.approx(1 / 3)
-    assert rows["lisbon"]["folder"] == "2024-05-01 Lisbon"
+    assert rows["lisbon"]["folder"] == "2024/2024-05-01 Lisbon"
     assert (rows["lisbon"]["share"], rows["undated"]["folder"]) == (1.0, "")
 
 

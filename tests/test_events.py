@@ -77,7 +77,16 @@ def _events(root: Path) -> dict[str, set[str]]:
     assert read is not None
     index, members = read
     assert index.extra.get("kind") == "events"
-    return {s.folder: {Path(m.path).name for m in members[s.number]} for s in index.albums}
+    year = {s.number: s.folder for s in index.albums if s.parent is None}
+    assert all(s.size == 0 for s in index.albums if s.parent is None), "years hold events only"
+    events = [s for s in index.albums if s.parent is not None]
+    for s in events:  # each event's folder in its year's
+        own = s.folder.rsplit("/", 1)[-1]
+        assert s.folder == f"{year[s.parent]}/{own}"
+        assert own[:4] == year[s.parent] or not own[:4].isdigit(), "a dated name: its year"
+    return {
+        s.folder.rsplit("/", 1)[-1]: {Path(m.path).name for m in members[s.number]} for s in events
+    }
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +132,8 @@ def test_a_renamed_event_keeps_its_name_through_regrouping(tmp_path: Path) -> No
     _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     with _library(tmp_path) as library:
         library.index_files()
-        (tmp_path / "Events" / "2023-07-01").rename(tmp_path / "Events" / "Ann's party")
+        year = tmp_path / "Events" / "2023"
+        (year / "2023-07-01").rename(year / "Ann's party")
         assert library.take_gestures() == 1
         for _ in range(2):
             library.recluster()
@@ -207,7 +217,7 @@ def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> No
 
     with open_library(loaded) as library:
         library.index_files()
-    folder = tmp_path / "Events" / "2023-07-01"
+    folder = tmp_path / "Events" / "2023" / "2023-07-01"
     inode = folder.stat().st_ino
     watcher = ScriptedWatcher(loaded)
     service = Service(

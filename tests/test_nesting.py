@@ -4,12 +4,15 @@ subkinds, and a library grown tenfold (clustering/granularity.py, clustering/nes
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
+from album_tags import exiftool, tags_config
 from autoalbum.albums.sidecar import read_tree
 from autoalbum.albums.sorter import SortOptions, sort_photos
 from autoalbum.albums.update import rename_album
@@ -24,8 +27,10 @@ from autoalbum.clustering.nesting import (
     nest_album,
 )
 from autoalbum.clustering.rows import Dense, Subset
+from autoalbum.config import ClusterConfig, Config, EventsConfig, LibraryConfig, PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.evaluation.evaluate import evaluate, format_table
+from autoalbum.library.library import Library
 from autoalbum.report.build import write_report
 from autoalbum.report.collection import from_sort_output, nested_order
 from blobs import kinds_with_subkinds, sphere_blobs, unit
@@ -197,3 +202,147 @@ def test_the_report_shows_sub_albums_after_their_album(tmp_path: Path) -> None:
 def test_nested_order_puts_each_album_before_its_own() -> None:
     assert nested_order([None, None, 0, 2, 1, 0]) == [0, 2, 3, 5, 1, 4]
     assert nested_order([None, 7]) == [0, 1], "a parent that is not listed: a top album"
+
+
+def _library_config(tmp_path: Path, photos: Path) -> Config:
+    return Config(
+        LibraryConfig((photos,), tmp_path / "albums", tmp_path / "state"),
+        cluster=ClusterConfig(k=2),
+        people=PeopleConfig(enabled=False),
+        events=EventsConfig(enabled=False),
+    )
+
+
+def _shelves(out: Path) -> dict[int, tuple[str, int | None, int]]:
+    """Album number -> (folder, parent, size), as index.json gives them; every link checked."""
+    index, members = read_tree(out)
+    for shelf in index.albums:
+        for photo in members[shelf.number]:
+            assert (out / shelf.folder / photo.link).resolve() == Path(photo.path).resolve()
+    return {s.number: (s.folder, s.parent, s.size) for s in index.albums}
+
+
+def test_a_library_keeps_sub_albums_through_arrivals_and_reclusters(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    first = int(np.flatnonzero(_two_blobs_and_between()[1] == 0)[0])
+    held_back = photos / f"photo{first:03d}.png"  # one of the bigger blob's, to arrive later
+    arriving = held_back.read_bytes()
+    held_back.unlink()
+    model = IndexedEmbedder(vectors)
+    config = _library_config(tmp_path, photos)
+    out = config.library.albums
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.index_files()
+        shelves = _shelves(out)
+        assert [(parent, size) for _, parent, size in shelves.values()] == [
+            (None, 6), (None, 60), (1, 149), (1, 100)
+        ]  # fmt: skip
+        assert shelves[3][0] == "01-album/03-album"
+        held_back.write_bytes(arriving)
+        library.ingest([held_back])
+        assert _shelves(out)[3][2] == 150, "an arrival files into the sub-album it fits"
+        library.rename("3", "first blob")
+        library.recluster()
+        after = _shelves(out)
+        assert after[3] == ("01-album/03-first_blob", 1, 150)
+        assert {n: (p, s) for n, (_, p, s) in after.items()} == {
+            1: (None, 6), 2: (None, 60), 3: (1, 150), 4: (1, 100)
+        }, "a recluster keeps the sub-albums' numbers"  # fmt: skip
+        records = {a.number: a for a in library.catalog.albums()}
+        assert records[3].parent_id == records[1].id and records[4].parent_id == records[1].id
+
+
+def test_a_flat_library_has_no_sub_albums(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    config = _library_config(tmp_path, photos)
+    config = replace(config, cluster=replace(config.cluster, nested=False))
+    model = IndexedEmbedder(vectors)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.index_files()
+    assert [(p, s) for _, p, s in _shelves(config.library.albums).values()] == [
+        (None, 256), (None, 60)
+    ]  # fmt: skip
+
+
+def test_sidecars_carry_the_sub_album_path_for_exiftool(tmp_path: Path) -> None:
+    photos, vectors = _nested_photos(tmp_path)
+    config = replace(_library_config(tmp_path, photos), tags=tags_config(tmp_path))
+    model = IndexedEmbedder(vectors)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.index_files()
+        library.rename("1", "blobs")
+        library.rename("4", "small blob")
+    _index, members = read_tree(config.library.albums)
+    photo = Path(members[4][0].path)
+    (record,) = exiftool(
+        "-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-XMP-digiKam:TagsList",
+        str(photo) + ".xmp",
+    )  # fmt: skip
+    assert record["HierarchicalSubject"] == "autoalbum|blobs|small blob"
+    assert record["TagsList"] == "autoalbum/blobs/small blob"
+    assert sorted(record["Subject"]) == ["blobs", "small blob"]
+    top = Path(members[2][0].path)
+    (flat,) = exiftool("-XMP-lr:HierarchicalSubject", str(top) + ".xmp")
+    assert flat["HierarchicalSubject"] == "autoalbum|album 2"
+
+
+def _indexed_library(tmp_path: Path) -> tuple[Config, IndexedEmbedder]:
+    photos, vectors = _nested_photos(tmp_path)
+    config = _library_config(tmp_path, photos)
+    model = IndexedEmbedder(vectors)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.index_files()
+    return config, model
+
+
+def test_a_link_moved_between_sub_albums_is_pinned_there(tmp_path: Path) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    index, members = read_tree(out)
+    folder = {s.number: s.folder for s in index.albums}
+    moved = members[3][0]
+    os.rename(out / folder[3] / moved.link, out / folder[4] / moved.link)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        assert library.take_gestures() == 1
+        library.recluster()
+    index, members = read_tree(out)
+    assert moved.path in {p.path for p in members[4]} and _shelves(out)[4][2] == 101
+
+
+def test_a_sub_album_folder_renamed_keeps_its_name(tmp_path: Path) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    os.rename(out / "01-album" / "04-album_2", out / "01-album" / "Second blob")
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        assert library.take_gestures() == 1
+        library.recluster()
+        records = {a.number: a for a in library.catalog.albums()}
+    assert _shelves(out)[4] == ("01-album/Second blob", 1, 100)
+    assert (records[4].name, records[4].user_named) == ("Second blob", True)
+
+
+def test_renaming_an_album_folder_keeps_its_sub_albums(tmp_path: Path) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    os.rename(out / "01-album", out / "Blobs")
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        assert library.take_gestures() == 1
+        library.recluster()
+    shelves = _shelves(out)
+    assert [shelves[n][0] for n in (1, 3, 4)] == ["Blobs", "Blobs/03-album", "Blobs/04-album_2"]
+
+
+def test_a_sub_album_dragged_out_to_the_top_becomes_an_album(tmp_path: Path) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    os.rename(out / "01-album" / "04-album_2", out / "Small blob")
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        assert library.take_gestures() >= 1
+        library.recluster()
+        records = {a.number: a for a in library.catalog.albums()}
+    shown = _shelves(out)
+    shelves = {folder: (parent, size) for folder, parent, size in shown.values()}
+    assert shelves["Small blob"] == (None, 100)
+    made = next(a for a in records.values() if a.folder == "Small blob")
+    assert made.user_made and made.parent_id is None
+    assert 4 not in shown, "the sub-album it was is retired"

@@ -140,7 +140,7 @@ def test_events_by_year_oldest_first_with_counts(report: Path) -> None:
 def test_each_event_links_to_its_folder(report: Path, library: Path) -> None:
     for event in _events((report / "index.html").read_text(encoding="utf-8")):
         folder = _linked(report, event.link)
-        assert folder == library / "Events" / event.title and folder.is_dir()
+        assert folder == library / "Events" / event.year / event.title and folder.is_dir()
         assert len([p for p in folder.iterdir() if p.is_symlink()]) == int(event.count.split()[0])
 
 

@@ -112,8 +112,13 @@ class ClusterConfig:
         "how finely k auto divides the photos: coarser, auto, finer, or steps from -3 to 3 "
         "(coarser = -1, finer = 1); an album is split in two while it divides twice as "
         "clearly as structureless photos would; each step finer divides that factor by 1.41, "
-        "each step coarser multiplies it (spectral method, 200 photos or more)",
+        "each step coarser multiplies it (spectral method, 60 photos or more)",
         "auto",
+    )
+    nested: bool = _doc(
+        "sub-albums: an album whose photos divide clearly again holds them as folders inside "
+        "its folder (the granularity moves how deep: 2 levels at auto)",
+        True,
     )
     method: Literal["spectral", "kmeans"] = _doc(
         "spectral (k-NN graph of half-whitened features, refined by k-means; best measured; "

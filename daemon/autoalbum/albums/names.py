@@ -265,3 +265,21 @@ def still_fits(label: str, votes: Votes, share: Fraction | float) -> bool:
     base = base_name(label)
     wnids = tree.by_name.get(base, (base,))
     return max(shares.get(w, Fraction(0)) for w in wnids) >= share
+
+
+def narrower(label: str, parent: str) -> str:
+    """A sub-album's name inside its parent: "retriever", not "dog (retriever)"."""
+    prefix = f"{parent} ("
+    if label.startswith(prefix) and label.endswith(")") and len(label) > len(prefix) + 1:
+        return label[len(prefix) : -1]
+    return label
+
+
+# Between the names of an album's path in a sub-album's label (library/tagging.py, its record
+# in the catalog, tags/sidecars.py): a character no album name holds.
+LABEL_PATH_SEPARATOR = "\x1f"
+
+
+def label_path(names: Sequence[str]) -> str:
+    """A sub-album's label as tags record it: its albums' names, outermost first."""
+    return LABEL_PATH_SEPARATOR.join(names)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums.names import album_names
+from autoalbum.albums.names import album_names, narrower
 from autoalbum.albums.tree import Album, Member, write_albums
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import K_RANGE, Method, cluster
@@ -86,14 +86,6 @@ def group_labels(embedded: EmbeddedPhotos, groups: Sequence[Rows], faces: bool) 
     if not faces:
         return album_names(votes)
     return album_names(with_people(votes, [_kinds(embedded, rows) for rows in groups]))
-
-
-def narrower(label: str, parent: str) -> str:
-    """A sub-album's name inside its parent: "retriever", not "dog (retriever)"."""
-    prefix = f"{parent} ("
-    if label.startswith(prefix) and label.endswith(")") and len(label) > len(prefix) + 1:
-        return label[len(prefix) : -1]
-    return label
 
 
 def face_sample(paths: Sequence[Path]) -> set[Path]:

@@ -41,7 +41,7 @@ from autoalbum.albums.sidecar import (
     write_index,
     write_members,
 )
-from autoalbum.albums.tree import Album, AlbumsError, LinkTargets, Row, folder_names
+from autoalbum.albums.tree import Album, AlbumsError, LinkTargets, Row, depth, folder_names
 from autoalbum.durable import fsync_folder
 
 __all__ = ["RECLUSTER_MAX_CHANGED", "Row", "rename_album", "rows", "update_albums"]
@@ -225,9 +225,7 @@ def update_albums(
             return None
     undo = _Undo()
     try:
-        for old, new in renames.values():  # before the members files name the new folders
-            os.rename(out / old, out / new)
-            undo.renamed.append((out / old, out / new))
+        _rename_folders(out, renames.values(), undo)  # before members files name them
         if renames:
             fsync_folder(out)
             log.info("renamed %d album folders in %s", len(renames), out)
@@ -235,6 +233,21 @@ def update_albums(
     except BaseException:
         undo.take_back()
         raise
+
+
+def _rename_folders(out: Path, renames: Iterable[tuple[str, str]], undo: _Undo) -> None:
+    """Rename album folders (old, new paths), albums before their sub-albums: a sub-album's
+    folder has moved with its album's, and is renamed only if its own name changed too."""
+    moved: list[tuple[str, str]] = []
+    for old, new in sorted(renames, key=lambda rename: depth(rename[0])):
+        current = old
+        for was, now in moved:
+            if current.startswith(was + "/"):
+                current = now + current[len(was) :]
+        if current != new:
+            os.rename(out / current, out / new)
+            undo.renamed.append((out / current, out / new))
+        moved.append((old, new))
 
 
 def _can_rename(out: Path, renames: Collection[tuple[str, str]], listed: Collection[str]) -> bool:
@@ -283,8 +296,9 @@ def _apply(
     real_out = Path(os.path.realpath(out))
     shelves = {shelf.number: shelf for shelf in index.albums}
     added = removed = 0
-    new: list[Shelf] = []
-    for album, folder in zip(albums, folders, strict=True):
+    done: dict[int, Shelf] = {}
+    # an album's folder before its sub-albums' (which it holds)
+    for album, folder in sorted(zip(albums, folders, strict=True), key=lambda a: depth(a[1])):
         shelf = shelves.get(album.number)
         if album.number in photos:
             before = current.get(album.number, [])
@@ -301,11 +315,12 @@ def _apply(
             write_members(out, album.number, folder, generation, current[album.number])
             shelf = replace(shelf, folder=folder, generation=generation)
         assert shelf is not None  # update_albums checked that the others exist
-        new.append(replace(shelf, label=album.label, parent=album.parent))
+        done[album.number] = replace(shelf, label=album.label, parent=album.parent)
+    new = [done[album.number] for album in albums]
     if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
         write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))
     undo.committed()
-    for shelf in gone:
+    for shelf in sorted(gone, key=lambda shelf: -depth(shelf.folder)):  # sub-albums first
         removed += _remove_album(out, shelf, current[shelf.number])
     if added or removed:
         log.info("updated %s: %d links added, %d removed", out, added, removed)

@@ -52,6 +52,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ from typing import Any
 
 from autoalbum.albums import sidecar
 from autoalbum.durable import write_json_atomically
-from autoalbum.library.gestures import Interpret
+from autoalbum.library.gestures import Interpret, tree_folders
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,12 @@ def take_stamps(out: Path) -> Stamps | None:
             }
     except OSError:
         return None
+    for folder in tree_folders(out):  # sub-albums' folders, inside their albums'
+        if "/" in folder and folder.split("/", 1)[0] in folders:
+            with contextlib.suppress(OSError):
+                info = os.lstat(out / folder)
+                if stat.S_ISDIR(info.st_mode):
+                    folders[folder] = _stamp(info)
     return Stamps(_stamp(top), folders, taken_ns)
 
 

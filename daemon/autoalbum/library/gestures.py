@@ -111,22 +111,60 @@ def found_paths(
     others are resolved. Hidden entries and symlinked folders are skipped."""
     found: dict[str, dict[str, str]] = {}
     names = [f.name for f in _folders(out)] if folders is None else sorted(folders)
-    for name in names:
+    # Sub-albums' folders lie in their album's: all are read with it when every folder is,
+    # else only those that no index lists (made by the user inside an album).
+    listed = set() if folders is None else tree_folders(out)
+    while names:
+        name = names.pop()
         path = os.path.join(out, name)
-        if name.startswith(".") or not os.path.isdir(path) or os.path.islink(path):
+        if os.path.basename(name).startswith(".") or not os.path.isdir(path):
+            continue
+        if os.path.islink(path):
             continue
         real_folder = os.path.realpath(path)
         links: dict[str, str] = {}
         with os.scandir(path) as entries:
             for entry in entries:
                 if not entry.is_symlink():
+                    inner = f"{name}/{entry.name}"
+                    if entry.is_dir(follow_symlinks=False) and inner not in listed:
+                        names.append(inner)
                     continue
-                target = os.path.normpath(os.path.join(real_folder, os.readlink(entry.path)))
+                link = os.readlink(entry.path)
+                target = os.path.normpath(os.path.join(real_folder, link))
                 if target not in known:
-                    target = os.path.realpath(entry.path)
+                    target = _moved(real_folder, link, known) or os.path.realpath(entry.path)
                 links[target] = entry.name
         found[name] = links
     return found
+
+
+# How many levels a folder of links may have been moved up or down (a sub-album dragged out)
+LEVELS_MOVED = 3
+
+
+def _moved(folder: str, link: str, known: Collection[str]) -> str | None:
+    """The original a relative link names from the depth its folder was written at, when the
+    user moved the folder up or down the tree (its links then miss by as many levels)."""
+    if os.path.isabs(link) or not known:
+        return None
+    for levels in range(1, LEVELS_MOVED + 1):
+        deeper = os.path.normpath(os.path.join(folder, *["_"] * levels, link))
+        shallower = os.path.normpath(os.path.join(folder, *[".."] * levels, link))
+        for target in (deeper, shallower):
+            if target in known:
+                return target
+    return None
+
+
+def tree_folders(out: Path) -> set[str]:
+    """Every album folder the tree's index.json lists, sub-albums' as paths; none if there is
+    no index (or it can't be read)."""
+    raw = sidecar.raw_index(out)
+    albums = raw.get("albums") if raw is not None else None
+    if not isinstance(albums, list):
+        return set()
+    return {a["name"] for a in albums if isinstance(a, dict) and isinstance(a.get("name"), str)}
 
 
 @dataclass
@@ -161,12 +199,13 @@ def gestures(
             where.setdefault(original, []).append(folder)
     new = [f for f in found if f not in listed]
     result: Gestures[P] = Gestures(renames=_renames(listed, found, where, new))
+    carried: dict[str, str] = _nested_renames(result, found)
     alias = {renamed: folder for folder, renamed in result.renames.items()}
+    alias.update(carried)
     home = {o: [alias.get(f, f) for f in fs] for o, fs in where.items()}
+    moved = {*result.renames, *carried.values()}
     for folder, members in listed.items():
-        _folder_gestures(
-            result, folder, members, home, present=folder in found or folder in result.renames
-        )
+        _folder_gestures(result, folder, members, home, present=folder in found or folder in moved)
     for folder in new:
         if folder not in alias and found[folder]:
             result.new_albums[folder] = sorted(found[folder])
@@ -280,6 +319,46 @@ def adoption(
 # applying them
 
 
+def _own(folder: str) -> str:
+    """An album folder's own name: the last part of a sub-album's path."""
+    return folder.rsplit("/", 1)[-1]
+
+
+def _parent(folder: str) -> str:
+    """The path of the album folder a sub-album's lies in; "" at the top."""
+    return folder.rsplit("/", 1)[0] if "/" in folder else ""
+
+
+def _nested_renames(result: Gestures[P], found: Mapping[str, Mapping[P, str]]) -> dict[str, str]:
+    """Renames of sub-album folders, read as the user meant them: one that moved with its
+    renamed album is no rename of its own (the album's rename is, when the album had no
+    photos of its own to show it); one dragged into another album, or out to the top, is an
+    album made from its photos, and the sub-album it was is retired. Returns the folders
+    carried with their album: new path -> the path written."""
+    renames = dict(result.renames)
+    carried: dict[str, str] = {}
+    for folder, renamed in sorted(renames.items(), key=lambda pair: pair[0].count("/")):
+        old_parent, new_parent = _parent(folder), _parent(renamed)
+        if old_parent == new_parent:
+            continue
+        with_album = (
+            old_parent
+            and new_parent
+            and _own(folder) == _own(renamed)
+            and old_parent not in found
+            and result.renames.get(old_parent, new_parent) == new_parent
+        )
+        if with_album:
+            result.renames.setdefault(old_parent, new_parent)  # its album was renamed
+            del result.renames[folder]
+            carried[renamed] = folder
+            continue
+        del result.renames[folder]
+        result.retired.add(folder)
+        result.new_albums[renamed] = sorted(found[renamed])
+    return carried
+
+
 def album_name(folder: str, number: int) -> tuple[str, str | None]:
     """The name a folder the user typed gives its album, and the folder to keep verbatim
     (None when it is autoalbum's own spelling, `07-coffee`)."""
@@ -290,10 +369,13 @@ def album_name(folder: str, number: int) -> tuple[str, str | None]:
 
 
 def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog,
-          corrector: Corrector, real: Mapping[P, P] | None = None) -> None:  # fmt: skip
-    """Record the gestures as corrections (inside a catalog transaction)."""
+          corrector: Corrector, real: Mapping[P, P] | None = None,
+          folders: Mapping[str, int] | None = None) -> None:  # fmt: skip
+    """Record the gestures as corrections (inside a catalog transaction). `folders`: the
+    album number of each folder the tree's index lists, for albums shown without photos of
+    their own (only sub-albums)."""
     by_number = {a.number: a for a in catalog.albums()}
-    numbers = {w.folder: w.album for w in written.values()}
+    numbers = {**(folders or {}), **{w.folder: w.album for w in written.values()}}
     paths = {r: p for p, r in _real_of(written, real).items()}
 
     def album(folder: str) -> AlbumRecord | None:
@@ -311,7 +393,7 @@ def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog
 
     for folder, renamed in found.renames.items():
         if (record := album(folder)) is not None:
-            name, verbatim = album_name(renamed, record.number)
+            name, verbatim = album_name(_own(renamed), record.number)
             catalog.update_album(record.id, name, record.centroid, True)
             catalog.set_user_made(record.id, record.user_made, verbatim)
             log.info("album folder %s renamed to %s: album %d is %r", folder, renamed,
@@ -367,8 +449,10 @@ def album_gestures(catalog: Catalog, corrector: Callable[[], Corrector]) -> Inte
         found = gestures(written, links, real)
         if not len(found):
             return 0, {}
+        index = sidecar.read_index(out)
+        numbers = {} if index is None else {s.folder: s.number for s in index.albums}
         with catalog.transaction():
-            apply(found, written, catalog, corrector(), real)
+            apply(found, written, catalog, corrector(), real, numbers)
         # Only after the corrections are in: should autoalbum stop in between, the next look
         # takes the same gestures again rather than none.
         return len(found), adoption(written, links, found, real)

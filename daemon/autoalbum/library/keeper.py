@@ -22,6 +22,7 @@ from autoalbum.albums.matching import AlbumPlan, PreviousAlbum, plan_albums
 from autoalbum.albums.tree import UNSORTED_FOLDER, UNSORTED_NUMBER
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
+from autoalbum.clustering.nesting import nest, nesting_depth
 from autoalbum.config import ClusterConfig, granularity_steps
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
@@ -30,6 +31,7 @@ from autoalbum.library.corrections import honour, load_rules, place_arrivals
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.records import AlbumRecord, RunRecord
 from autoalbum.library.stores import Stores
+from autoalbum.library.sub_albums import SubAlbums
 from autoalbum.library.tagging import Tagger
 from autoalbum.library.tree_writer import TreeWriter
 
@@ -119,15 +121,21 @@ class Keeper:
         settings = self.settings
         k = None if settings.k == "auto" else min(int(settings.k), len(ids))
         low, high = settings.k_range
+        steps = granularity_steps(settings.granularity)
         clustering, choice = cluster(
-            vectors, k, k_range=(low, high), granularity=granularity_steps(settings.granularity),
-            seed=settings.seed, method=Method(settings.method),
+            vectors, k, k_range=(low, high), granularity=steps, seed=settings.seed,
+            method=Method(settings.method),
+        )  # fmt: skip
+        nests = (
+            nest(vectors, clustering, granularity=steps, seed=settings.seed,
+                 depth=nesting_depth(steps))
+            if settings.nested else ()
         )  # fmt: skip
         votes = self._votes(ids, clustering.labels, clustering.k)
         previous = [
             PreviousAlbum(a.id, a.number, a.name, a.user_named, a.centroid)
             for a in self.catalog.albums()
-            if a.centroid is not None
+            if a.centroid is not None and a.parent_id is None
         ]
         sizes = np.bincount(clustering.labels, minlength=clustering.k).tolist()
         if cancelled():
@@ -138,11 +146,16 @@ class Keeper:
                 [p for p in previous if p.id not in rules.user_albums], clustering.centroids,
                 votes, sizes=sizes, next_number=self.catalog.next_album_number(),
             )  # fmt: skip
+            subs = SubAlbums(
+                self.catalog, vectors, lambda rows, labels, k: self._votes(ids[rows], labels, k),
+                rules.user_albums, rules.protected,
+            )  # fmt: skip
             album_of_cluster = self._apply_plans(
                 plans, clustering.centroids, previous, rules.protected
             )
-            initial = [album_of_cluster[c] for c in clustering.labels]
-            placed = honour(self.catalog, ids, vectors, initial, clustering.distances)
+            filed = subs.file(clustering.labels, album_of_cluster, clustering.distances, nests)
+            self.catalog.delete_albums(subs.gone(filed.kept))
+            placed = honour(self.catalog, ids, vectors, filed.album_ids, filed.distances)
             # Every album is compared at the next write: no need to look up where each was.
             self.tree.stale = None
             unsorted = self._place(ids, placed.album_ids, placed.distances, placed.fixed)
@@ -243,8 +256,9 @@ class Keeper:
         """The album with this name, number or folder name (by its number part)."""
         for record in self.catalog.albums():
             folder = folders.get(record.id)
-            if album in (record.name, str(record.number)) or (
-                folder is not None and album.split("-", 1)[0] == folder.split("-", 1)[0]
+            own = None if folder is None else folder.rsplit("/", 1)[-1]  # a sub-album's own
+            if album in (record.name, str(record.number), folder) or (
+                own is not None and album.split("-", 1)[0] == own.split("-", 1)[0]
             ):
                 return record
         return None

@@ -37,6 +37,7 @@ class AlbumRecord:
     centroid: NDArray[np.float32] | None
     user_made: bool = False  # made by the user from examples: kept whatever the clustering says
     folder: str | None = None  # a folder name the user chose, kept as typed
+    parent_id: int | None = None  # the album it is a sub-album of; None at the top
 
 
 @dataclass(frozen=True)

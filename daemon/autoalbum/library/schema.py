@@ -14,7 +14,7 @@ import numpy as np
 
 from autoalbum.library.codes import encode, pack, to_code
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -203,6 +203,10 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE contents ADD COLUMN event_id INTEGER REFERENCES events(id) ON DELETE SET NULL;
     CREATE INDEX contents_unread_capture ON contents(id) WHERE taken_from IS NULL;
     CREATE INDEX contents_event ON contents(event_id);
+    """,
+    # Nested albums (clustering/nesting.py): a sub-album's parent album; NULL at the top.
+    10: """
+    ALTER TABLE albums ADD COLUMN parent_id INTEGER REFERENCES albums(id) ON DELETE SET NULL;
     """,
 }
 

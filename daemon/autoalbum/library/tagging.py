@@ -24,12 +24,14 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
+from autoalbum.albums.names import label_path
 from autoalbum.albums.tree import UNSORTED_NUMBER
 from autoalbum.config import TagsConfig
 from autoalbum.faces.detector import Box
 from autoalbum.faults import refused_write
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.folders import below
+from autoalbum.library.records import AlbumRecord
 from autoalbum.tags.persons import Persons, Region
 from autoalbum.tags.sidecars import Outcome, SidecarResult, TagsReport, sidecar_path, sync_tags
 
@@ -78,10 +80,18 @@ class Tagger:
         self._warned: set[tuple[Path, str]] = set()  # failures logged already, not repeated
 
     def labels(self) -> dict[Path, str | None]:
-        """Each live photo's album name; None for a photo in _unsorted."""
-        names = {
-            a.id: None if a.number == UNSORTED_NUMBER else a.name for a in self.catalog.albums()
-        }
+        """Each live photo's album label: its name, a sub-album's path of names (label_path);
+        None for a photo in _unsorted."""
+        albums = {a.id: a for a in self.catalog.albums()}
+
+        def path(album: AlbumRecord) -> str:
+            names = [album.name]
+            while album.parent_id in albums and len(names) <= len(albums):
+                album = albums[album.parent_id]
+                names.append(album.name)
+            return label_path(names[::-1])
+
+        names = {a.id: None if a.number == UNSORTED_NUMBER else path(a) for a in albums.values()}
         return {
             member.path: names.get(album)
             for album, members in self.catalog.members().items()

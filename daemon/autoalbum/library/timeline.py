@@ -49,6 +49,20 @@ _EPOCH = datetime(1970, 1, 1)
 DASH = "\u2013"  # the en dash of a date range
 
 
+# A year folder's number in the Events tree's index: apart from the events' own numbers.
+YEAR_NUMBERS = 1_000_000
+
+
+def year_of(seconds: float) -> int:
+    """The year of a wall-clock time stored as if it were UTC."""
+    return (_EPOCH + timedelta(seconds=seconds)).year
+
+
+def event_folder(title: str, start: float) -> str:
+    """An event's folder in the Events tree: in its year's, `2025/2025-04-04 \u2013 06 Keswick`."""
+    return f"{year_of(start)}/{title}"
+
+
 def event_name(start: float, end: float, place: str | None) -> str:
     """`2025-04-04 \u2013 06 Keswick`: the dates (a day alone, or a range said once where its ends
     share a year and month) and the place, when known."""
@@ -179,10 +193,20 @@ class Timeline(GroupTree):
         return self._names[key]
 
     def groups(self) -> list[tuple[int, Album]]:
-        return [(e.id, Album(e.number, title, (), title)) for e, title in self.shown()]
+        """The events, each in the folder of its year (a group of no photos, id -year)."""
+        spans = self.catalog.event_spans()
+        events = [(e, title, year_of(spans[e.id][0])) for e, title in self.shown()]
+        years = sorted({year for _, _, year in events})
+        folders = [(-year, Album(YEAR_NUMBERS + year, str(year), (), str(year))) for year in years]
+        return folders + [
+            (e.id, Album(e.number, title, (), title, YEAR_NUMBERS + year))
+            for e, title, year in events
+        ]
 
     def photos(self, group_ids: Collection[int]) -> dict[int, list[Row]]:
-        return {e: absolute(rows) for e, rows in self.catalog.event_rows(group_ids).items()}
+        events = [g for g in group_ids if g >= 0]
+        found = {e: absolute(rows) for e, rows in self.catalog.event_rows(events).items()}
+        return {**{g: [] for g in group_ids if g < 0}, **found}  # a year's folder: events only
 
     def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
         """An event folder renamed in the file browser names the event for good; other
@@ -202,7 +226,7 @@ class Timeline(GroupTree):
         with self.catalog.transaction():
             for old, new in renamed.items():
                 if (event := events.get(number[old])) is not None:
-                    self.catalog.name_event(event.id, new)
+                    self.catalog.name_event(event.id, new.rsplit("/", 1)[-1])  # in its year's
                     taken += 1
         return taken, None
 

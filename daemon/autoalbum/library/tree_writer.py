@@ -55,15 +55,24 @@ class TreeWriter:
         """The album was renamed in the catalog: its folder (`folder` under the new name, as
         `folders` spelled it) is renamed in place, the links in it staying valid; or, when
         the tree has no such album, the tree is written."""
-        if folder is None or not rename_album(self.albums, record.number, name, folder):
+        own = None if folder is None else folder.rsplit("/", 1)[-1]  # a sub-album's: its own
+        if own is None or not rename_album(self.albums, record.number, name, own):
             self.write_tree()
         elif self.tagger is not None:
             self.tagger.follow(lambda: None)
 
     def shown(self) -> list[AlbumRecord]:
-        """The albums the tree shows: those with photos, by number."""
+        """The albums the tree shows, by number: those with photos, and the albums their
+        folders lie in (an album whose photos all went to its sub-albums)."""
+        albums = self.catalog.albums()
+        parent = {a.id: a.parent_id for a in albums}
         shown = self.catalog.albums_with_members()
-        return [a for a in self.catalog.albums() if a.id in shown]
+        for album in list(shown):
+            above = parent.get(album)
+            while above is not None and above in parent and above not in shown:
+                shown.add(above)
+                above = parent[above]
+        return [a for a in albums if a.id in shown]
 
     def folders(self, shown: Sequence[AlbumRecord]) -> dict[int, str]:
         """Album id -> its folder, spelled as the album tree spells it."""
@@ -75,7 +84,14 @@ class TreeWriter:
     ) -> list[Album]:
         """The albums as the tree shows them, with `members` where given."""
         members = members or {}
-        return [Album(a.number, a.name, tuple(members.get(a.id, ())), a.folder) for a in records]
+        number = {a.id: a.number for a in records}
+        return [
+            Album(
+                a.number, a.name, tuple(members.get(a.id, ())), a.folder,
+                number.get(a.parent_id) if a.parent_id is not None else None,
+            )
+            for a in records
+        ]  # fmt: skip
 
     def write_tree(self, *, rebuild: bool = False, tick: Callable[[], None] = lambda: None) -> None:
         """What the user did in the album folder becomes corrections first (gesture_watch.py);

@@ -167,6 +167,8 @@ def renamed_folders(before: Mapping[str, set[str]], now: Mapping[str, set[str]])
     photos (by original)."""
     renamed: dict[str, str] = {}
     for folder in set(before) - set(now):
+        if not before[folder]:
+            continue  # a folder of folders (an Events year): its groups' renames tell
         best = max(
             (f for f in set(now) - set(before) if f not in renamed.values()),
             key=lambda f: len(now[f] & before[folder]),

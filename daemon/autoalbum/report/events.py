@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from autoalbum.config import EventsConfig
 from autoalbum.library.stores import Stores
-from autoalbum.library.timeline import Timeline
+from autoalbum.library.timeline import Timeline, event_folder, year_of
 
 PREVIEW = 4  # of an event's first photos, shown as small thumbnails
-_EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -36,15 +34,10 @@ def read_events(stores: Stores, events: EventsConfig, albums: Path) -> tuple[Rep
     return tuple(
         ReportEvent(
             title,
-            tree / title,
-            _year(spans[event.id][0]),
+            tree / event_folder(title, spans[event.id][0]),
+            year_of(spans[event.id][0]),
             spans[event.id][2],
             tuple(Path(os.path.abspath(path)) for path, _ in rows[event.id][:PREVIEW]),
         )
         for event, title in shown
     )
-
-
-def _year(seconds: float) -> int:
-    """The year of a wall-clock time stored as if it were UTC."""
-    return (_EPOCH + timedelta(seconds=seconds)).year

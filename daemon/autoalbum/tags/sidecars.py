@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from autoalbum.albums.names import LABEL_PATH_SEPARATOR
 from autoalbum.config import TagsConfig
 from autoalbum.durable import replacing
 from autoalbum.faults import Fault, fault_of
@@ -101,8 +102,14 @@ def _clean(text: str) -> str:
 
 
 def keyword(label: str) -> str:
-    """An album label as a keyword: | and / would nest it deeper, so they become -."""
-    return _clean(label.replace("|", "-").replace("/", "-"))
+    """An album label as a keyword: | and / would nest it deeper, so they become -. A
+    sub-album's label (albums/names.py label_path) becomes its path, `dog/retriever`."""
+    parts = (
+        _clean(part.replace("|", "-").replace("/", "-"))
+        for part in label.split(LABEL_PATH_SEPARATOR)
+    )
+    words = [part for part in parts if part]
+    return "/".join(words)
 
 
 def _named(persons: Persons | None) -> Persons | None:

@@ -47,7 +47,14 @@ class _Keywords(ListField):
     separator: str = ""  # between the root and the label; "" for the plain label
 
     def value(self, root: str, label: str) -> str:
-        return f"{root}{self.separator}{label}" if self.separator else label
+        """The entry of a label, a path of levels (`dog/retriever`) for a sub-album's."""
+        if not self.separator:
+            return label
+        return self.separator.join([root, *label.split("/")])
+
+    def label(self, root: str, text: str) -> str:
+        """The label (its path, levels between /) an entry of ours names."""
+        return "/".join(text[len(root) + 1 :].split(self.separator))
 
     def is_ours(self, root: str, text: str) -> bool:
         return bool(self.separator) and (text == root or text.startswith(root + self.separator))
@@ -79,7 +86,7 @@ def _leaves(root: str, properties: dict[ListField, ListProperty]) -> tuple[set[s
             if (text := plain(item)) is None:
                 continue
             if fld.is_ours(root, text):
-                claimed.update([text[len(root) + 1 :]] if text != root else [])
+                claimed.update([fld.label(root, text)] if text != root else [])
             else:
                 foreign.add(text.rsplit(fld.separator, 1)[-1])
     return claimed, foreign
@@ -91,15 +98,19 @@ def retag(data: bytes, root: str, labels: Collection[str]) -> Retagged:
     found = descriptions(parse(data))
     properties = find(found, FIELDS)
     claimed, foreign = _leaves(root, properties)
+    levels = {level for path in claimed for level in path.split("/")}
     ours: dict[_Keywords, Callable[[str], bool]] = {
-        SUBJECT: lambda text: text in claimed and text not in foreign,
+        SUBJECT: lambda text: text in levels and text not in foreign,
         HIERARCHY: lambda text: HIERARCHY.is_ours(root, text),
         TAGS_LIST: lambda text: TAGS_LIST.is_ours(root, text),
     }
     edits: list[Edit] = []
     new: list[Render] = []
     for fld in FIELDS:
-        wanted = [fld.value(root, label) for label in sorted(labels)]
+        if fld is SUBJECT:  # each level of a sub-album's path, as Lightroom exports them
+            wanted = sorted({level for label in labels for level in label.split("/")})
+        else:
+            wanted = [fld.value(root, label) for label in sorted(labels)]
         changes, added = bring(data, fld, properties.get(fld), ours[fld], wanted)
         edits, new = edits + changes, new + added
     home = next(iter(properties.values())).description if properties else found[0]

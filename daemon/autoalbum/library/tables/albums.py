@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from autoalbum.albums.names import LABEL_PATH_SEPARATOR
 from autoalbum.library.records import AlbumRecord, Status
 from autoalbum.library.tables import Table, from_blob, maybe_blob, path_of, stored
 
@@ -31,18 +32,25 @@ class Albums(Table):
                 from_blob(row["centroid"]) if row["centroid"] is not None else None,
                 bool(row["user_made"]),
                 row["folder"],
+                row["parent_id"],
             )
             for row in rows
         ]
 
     def add_album(
-        self, number: int, name: str, centroid: NDArray[np.float32] | None, user_named: bool
+        self,
+        number: int,
+        name: str,
+        centroid: NDArray[np.float32] | None,
+        user_named: bool,
+        parent_id: int | None = None,
     ) -> int:
         now = time.time()
         cursor = self.db.execute(
-            """INSERT INTO albums (number, name, user_named, centroid, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (number, name, int(user_named), maybe_blob(centroid), now, now),
+            """INSERT INTO albums
+               (number, name, user_named, centroid, created_at, updated_at, parent_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (number, name, int(user_named), maybe_blob(centroid), now, now, parent_id),
         )
         assert cursor.lastrowid is not None
         if number > int(self.meta("max_album_number") or 0):
@@ -56,6 +64,10 @@ class Albums(Table):
             "UPDATE albums SET name = ?, centroid = ?, user_named = ?, updated_at = ? WHERE id = ?",
             (name, maybe_blob(centroid), int(user_named), time.time(), album_id),
         )
+
+    def set_parent(self, album_id: int, parent_id: int | None) -> None:
+        """Make the album a sub-album of `parent_id`, or (None) an album at the top."""
+        self.db.execute("UPDATE albums SET parent_id = ? WHERE id = ?", (parent_id, album_id))
 
     def delete_albums(self, album_ids: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM albums WHERE id = ?", ((i,) for i in album_ids))
@@ -102,18 +114,24 @@ class Albums(Table):
         persons only ('') leaves with its persons (`tagged_persons`)."""
         ok = Status.OK.value
         rows = self.db.execute(
-            """SELECT path, now FROM (
-                   SELECT f.path, CASE WHEN a.number = ? THEN NULL ELSE a.name END AS now,
+            """WITH RECURSIVE labels(id, label) AS (
+                   SELECT id, name FROM albums WHERE parent_id IS NULL
+                   UNION ALL
+                   SELECT a.id, l.label || ? || a.name FROM albums a
+                   JOIN labels l ON a.parent_id = l.id)
+               SELECT path, now FROM (
+                   SELECT f.path, CASE WHEN a.number = ? THEN NULL ELSE l.label END AS now,
                           NULLIF(t.label, '') AS was
                    FROM files f JOIN contents c ON f.content_id = c.id
-                   JOIN albums a ON a.id = c.album_id LEFT JOIN tagged t ON t.path = f.path
+                   JOIN albums a ON a.id = c.album_id JOIN labels l ON l.id = a.id
+                   LEFT JOIN tagged t ON t.path = f.path
                    WHERE f.status = ?)
                WHERE now IS NOT was
                UNION ALL
                SELECT t.path, NULL FROM tagged t WHERE t.label <> '' AND NOT EXISTS (
                    SELECT 1 FROM files f JOIN contents c ON f.content_id = c.id
                    WHERE f.path = t.path AND f.status = ? AND c.album_id IS NOT NULL)""",
-            (unsorted_number, ok, ok),
+            (LABEL_PATH_SEPARATOR, unsorted_number, ok, ok),
         )
         return {path_of(path): label for path, label in rows}
 
