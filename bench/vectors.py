@@ -319,28 +319,30 @@ def storage(args: argparse.Namespace) -> None:
                     )
 
 
-def _config(state: Path) -> Config:
+def _config(state: Path, nested: bool = True) -> Config:
     return Config(
         library=LibraryConfig(folders=(state / "photos",), albums=state / "albums", state=state),
-        cluster=ClusterConfig(k="auto"),
+        cluster=ClusterConfig(k="auto", nested=nested),
     )
 
 
-def recluster_child(state: Path) -> None:
-    """In a fresh process: the recluster and its peak RSS."""
+def recluster_child(state: Path, nested: bool = True) -> None:
+    """In a fresh process: the recluster (with sub-albums, or flat) and its peak RSS."""
     from autoalbum.library.library import Library
 
     def model() -> None:
         raise AssertionError("a recluster needs no model")
 
-    with Library(_config(state), model) as library:  # type: ignore[arg-type, return-value]
+    config = _config(state, nested)
+    with Library(config, model) as library:  # type: ignore[arg-type, return-value]
         started = time.perf_counter()
         report = library.recluster(write=False)
         seconds = time.perf_counter() - started
         peak = _peak()
         ids = library.catalog.content_ids(live_only=True)
         albums = library.catalog.album_ids(ids)
-    print(json.dumps({"seconds": seconds, "peak_rss": peak, "k": report.albums,
+        shown = len(library.catalog.albums())
+    print(json.dumps({"seconds": seconds, "peak_rss": peak, "k": report.albums, "shown": shown,
                       "albums": [a or 0 for a in albums]}))  # fmt: skip
 
 
@@ -370,10 +372,11 @@ def arrive_child(state: Path) -> None:
                       "rss": _rss()}))  # fmt: skip
 
 
-def _child(mode: str, state: Path) -> dict[str, float]:
+def _child(mode: str, state: Path, *extra: str) -> dict[str, float]:
     child = subprocess.run(
-        [sys.executable, __file__, mode, str(state)], capture_output=True, text=True, check=True
-    )
+        [sys.executable, __file__, mode, str(state), *extra],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     found: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
     return found
 
@@ -399,8 +402,13 @@ def recluster(args: argparse.Namespace) -> None:
             seconds = write_catalog(state, n)
             size = (state / CATALOG_NAME).stat().st_size
             print(f"n={n:,}: catalog written in {seconds:.0f} s ({size / n:,.0f} B/photo)")
+            flat = _child("_recluster", state, "flat")
+            print(f"  recluster without sub-albums: {flat['seconds']:.1f} s, k={flat['k']}, "
+                  f"peak RSS {flat['peak_rss'] / 1e9:.2f} GB", flush=True)  # fmt: skip
             found = _child("_recluster", state)
-            print(f"  recluster: {found['seconds']:.1f} s, k={found['k']}, peak RSS "
+            ratio = found["seconds"] / flat["seconds"]
+            print(f"  recluster: {found['seconds']:.1f} s ({ratio:.2f}x without), k={found['k']} "
+                  f"({found['shown']} albums and sub-albums), peak RSS "
                   f"{found['peak_rss'] / 1e9:.2f} GB", flush=True)  # fmt: skip
             daemon = _child("_arrive", state)
             print(f"  a fresh process: library open in {daemon['open']:.2f} s, "
@@ -429,7 +437,10 @@ def compare(n: int, albums: NDArray[np.int64]) -> None:
 
 def main() -> None:
     if sys.argv[1:2] in (["_recluster"], ["_arrive"]):
-        (recluster_child if sys.argv[1] == "_recluster" else arrive_child)(Path(sys.argv[2]))
+        if sys.argv[1] == "_recluster":
+            recluster_child(Path(sys.argv[2]), nested=sys.argv[3:4] != ["flat"])
+        else:
+            arrive_child(Path(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", choices=["quality", "codec", "storage", "recluster"])

@@ -30,7 +30,9 @@ from autoalbum.clustering.rows import Dense, Subset
 from autoalbum.config import ClusterConfig, Config, EventsConfig, LibraryConfig, PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.evaluation.evaluate import evaluate, format_table
+from autoalbum.library.catalog import Catalog
 from autoalbum.library.library import Library
+from autoalbum.library.sub_albums import SubAlbums
 from autoalbum.report.build import write_report
 from autoalbum.report.collection import from_sort_output, nested_order
 from blobs import kinds_with_subkinds, sphere_blobs, unit
@@ -346,3 +348,21 @@ def test_a_sub_album_dragged_out_to_the_top_becomes_an_album(tmp_path: Path) -> 
     made = next(a for a in records.values() if a.folder == "Small blob")
     assert made.user_made and made.parent_id is None
     assert 4 not in shown, "the sub-album it was is retired"
+
+
+def test_sub_albums_of_sub_albums_get_numbers_of_their_own(tmp_path: Path) -> None:
+    vectors, _ = sphere_blobs((40, 30, 20, 10), dim=64, spread=0.5, seed=5)
+    leaf = Nest(np.array([0] * 6 + [1] * 4), unit(np.eye(64)[:2] + 0.1), (None, None))
+    inner = Nest(
+        np.array([0] * 10 + [1] * 20 + [IN_PARENT] * 10), unit(np.eye(64)[2:4] + 0.1), (leaf, None)
+    )  # fmt: skip
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        top = catalog.add_album(1, "top", unit(np.ones((1, 64)))[0], False)
+        subs = SubAlbums(catalog, Dense(vectors[:40]), lambda rows, labels, k: [{}] * k, (), ())
+        filed = subs.file(np.zeros(40, np.int64), {0: top}, np.zeros(40, np.float32), [inner])
+        albums = {a.id: a for a in catalog.albums()}
+    numbers = [a.number for a in albums.values()]
+    assert len(numbers) == len(set(numbers)) == 5
+    parents = sorted((albums[a].number, albums[a].parent_id) for a in filed.kept)
+    assert [p for _, p in parents].count(top) == 2, "two sub-albums of the album"
+    assert len(set(filed.album_ids)) == 4, "the album's own photos, two subs, two of a sub's"

@@ -205,15 +205,17 @@ def choose_albums(
     granularity: float = 0.0,
     k_range: tuple[int, int] = (2, 60),
     seed: int = 0,
+    sample: int = SPECTRAL_SAMPLE,
 ) -> tuple[Clustering, KChoice]:
     """Albums of L2-normalised embeddings, their number decided split by split (module doc).
 
     `granularity` 0 is the default; negative asks for coarser albums, positive finer. The
     KChoice's scores map each k the tree reached to the ratio of the split that reached it
-    (the last one refused); its score is the threshold used."""
+    (the last one refused); its score is the threshold used. The tree sees at most `sample`
+    photos."""
     x = as_rows(vectors)
     k_min, k_max = max(1, k_range[0]), max(1, min(k_range[1], len(x)))
-    rows = sample_rows(len(x), SPECTRAL_SAMPLE, np.random.default_rng(seed))
+    rows = sample_rows(len(x), sample, np.random.default_rng(seed))
     whitening = fit_whitening(x.take(rows), seed) if len(rows) > 2 else None
     features = whitening(x) if whitening is not None else normalise(dense(x))
     limit = threshold(granularity)

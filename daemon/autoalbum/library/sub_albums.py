@@ -95,7 +95,8 @@ class SubAlbums:
             self.children.get(parent, []), nest.centroids, votes, sizes=sizes,
             next_number=self.catalog.next_album_number(),
         )  # fmt: skip
-        for plan in plans:
+        albums = {}
+        for plan in plans:  # every sibling numbered before any of their own sub-albums
             centre = nest.centroids[plan.cluster]
             name = plan.name if plan.user_named else narrower(plan.name, self.names[parent])
             if plan.album_id is None:
@@ -106,6 +107,9 @@ class SubAlbums:
                 self.catalog.set_parent(album, parent)
             self.names[album] = name
             filed.kept.add(album)
+            albums[plan.cluster] = album
+        for plan in plans:
+            album, centre = albums[plan.cluster], nest.centroids[plan.cluster]
             sub_rows = rows[nest.labels == plan.cluster]
             for row in sub_rows:
                 filed.album_ids[int(row)] = album
