@@ -366,3 +366,17 @@ def test_sub_albums_of_sub_albums_get_numbers_of_their_own(tmp_path: Path) -> No
     parents = sorted((albums[a].number, albums[a].parent_id) for a in filed.kept)
     assert [p for _, p in parents].count(top) == 2, "two sub-albums of the album"
     assert len(set(filed.album_ids)) == 4, "the album's own photos, two subs, two of a sub's"
+
+
+def test_a_folder_made_inside_an_album_is_a_sub_album_of_the_users(tmp_path: Path) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    _index, members = read_tree(out)
+    (out / "01-album" / "Mine").mkdir()
+    for photo in members[3][:3]:
+        os.rename(out / "01-album/03-album" / photo.link, out / "01-album/Mine" / photo.link)
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        assert library.take_gestures() >= 1
+        library.recluster()
+        made = next(a for a in library.catalog.albums() if a.folder == "Mine")
+    assert made.user_made and _shelves(out)[made.number] == ("01-album/Mine", 1, 3)

@@ -401,7 +401,9 @@ def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog
     for folder, examples in found.new_albums.items():
         ids = [c for c in map(content, examples) if c is not None]
         if ids:
-            made = corrector.make_album(folder, ids, folder)
+            made = corrector.make_album(_own(folder), ids, _own(folder))
+            if _parent(folder) and (inside := album(_parent(folder))) is not None:
+                catalog.set_parent(made.id, inside.id)  # a folder made inside an album's
             log.info("new folder %s: album %d made from %d examples", folder, made.number, len(ids))
     for folder, into in found.merges.items():
         source, target = album(folder), album(into)
