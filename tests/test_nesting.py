@@ -380,3 +380,18 @@ def test_a_folder_made_inside_an_album_is_a_sub_album_of_the_users(tmp_path: Pat
         library.recluster()
         made = next(a for a in library.catalog.albums() if a.folder == "Mine")
     assert made.user_made and _shelves(out)[made.number] == ("01-album/Mine", 1, 3)
+
+
+def test_the_sub_albums_of_an_album_retired_or_merged_move_with_its_photos(
+    tmp_path: Path,
+) -> None:
+    config, model = _indexed_library(tmp_path)
+    out = config.library.albums
+    with Library(config, lambda: model) as library:  # type: ignore[arg-type]
+        library.merge("1", "2")
+        merged = _shelves(out)
+        library.undo(library.corrections()[-1].id)
+        library.retire("1")
+        retired = _shelves(out)
+    assert 1 not in merged and merged[3][:2] == ("02-album_2/03-album", 2)
+    assert 1 not in retired and retired[3][:2] == ("03-album", None)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
 from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
+from autoalbum.library.corrections import Rules, load_rules
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.gesture_watch import GestureWatch, Look
 from autoalbum.library.gestures import album_gestures
@@ -63,8 +65,13 @@ class TreeWriter:
 
     def shown(self) -> list[AlbumRecord]:
         """The albums the tree shows, by number: those with photos, and the albums their
-        folders lie in (an album whose photos all went to its sub-albums)."""
-        albums = self.catalog.albums()
+        folders lie in (an album whose photos all went to its sub-albums). The sub-albums of an
+        album retired lie in its parent's folder instead, of one merged, in the folder of the
+        album it went into (its parent_id as shown)."""
+        records = self.catalog.albums()
+        parents = {a.id: a.parent_id for a in records}
+        rules = load_rules(self.catalog) if any(parents.values()) else None
+        albums = [replace(a, parent_id=shown_parent(a.parent_id, parents, rules)) for a in records]
         parent = {a.id: a.parent_id for a in albums}
         shown = self.catalog.albums_with_members()
         for album in list(shown):
@@ -162,3 +169,18 @@ class TreeWriter:
             for album, members in self.catalog.member_rows(ids).items()
             if album in number
         }
+
+
+def shown_parent(
+    album: int | None, parents: Mapping[int, int | None], rules: Rules | None
+) -> int | None:
+    """The album whose folder holds a sub-album of `album`: itself, or for one retired its
+    own parent's (followed up), for one merged the album it went into."""
+    seen: set[int] = set()
+    while album is not None and album in parents and album not in seen:
+        seen.add(album)
+        into = album if rules is None else rules.resolve(album)
+        if into == album:
+            return album
+        album = parents[album] if into is None else into
+    return None
