@@ -88,7 +88,10 @@ def test_an_album_of_one_kind_or_too_few_photos_has_no_sub_albums() -> None:
 
 def test_paths_and_leaves_follow_the_nesting() -> None:
     labels = np.array([0, 1, 0, 0, 1])
-    inner = Nest(np.array([0, IN_PARENT, 1]), np.zeros((2, 4), np.float32), (None, None))
+    inner = Nest(
+        np.array([0, IN_PARENT, 1]), np.zeros((2, 4), np.float32), np.zeros(3, np.float32),
+        (None, None),
+    )  # fmt: skip
     nests = (inner, None)
     assert album_paths(labels, nests) == [(0, 0), (1,), (0,), (0, 1), (1,)]
     assert leaf_labels(labels, nests).tolist() == [0, 1, 2, 3, 1]
@@ -351,14 +354,17 @@ def test_a_sub_album_dragged_out_to_the_top_becomes_an_album(tmp_path: Path) -> 
 
 
 def test_sub_albums_of_sub_albums_get_numbers_of_their_own(tmp_path: Path) -> None:
-    vectors, _ = sphere_blobs((40, 30, 20, 10), dim=64, spread=0.5, seed=5)
-    leaf = Nest(np.array([0] * 6 + [1] * 4), unit(np.eye(64)[:2] + 0.1), (None, None))
+    leaf = Nest(
+        np.array([0] * 6 + [1] * 4), unit(np.eye(64)[:2] + 0.1), np.zeros(10, np.float32),
+        (None, None),
+    )  # fmt: skip
     inner = Nest(
-        np.array([0] * 10 + [1] * 20 + [IN_PARENT] * 10), unit(np.eye(64)[2:4] + 0.1), (leaf, None)
+        np.array([0] * 10 + [1] * 20 + [IN_PARENT] * 10), unit(np.eye(64)[2:4] + 0.1),
+        np.zeros(40, np.float32), (leaf, None),
     )  # fmt: skip
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
         top = catalog.add_album(1, "top", unit(np.ones((1, 64)))[0], False)
-        subs = SubAlbums(catalog, Dense(vectors[:40]), lambda rows, labels, k: [{}] * k, (), ())
+        subs = SubAlbums(catalog, lambda rows, labels, k: [{}] * k, (), ())
         filed = subs.file(np.zeros(40, np.int64), {0: top}, np.zeros(40, np.float32), [inner])
         albums = {a.id: a for a in catalog.albums()}
     numbers = [a.number for a in albums.values()]

@@ -18,7 +18,7 @@ from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import K_RANGE, Method, cluster
 from autoalbum.clustering.kmeans import Clustering
 from autoalbum.clustering.nesting import IN_PARENT, Nest, nest, nesting_depth
-from autoalbum.embedding.embedder import Embedder, normalise
+from autoalbum.embedding.embedder import Embedder
 from autoalbum.embedding.images import DEFAULT_MAX_PIXELS
 from autoalbum.embedding.pipeline import DEFAULT_BATCH_SIZE, EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
@@ -130,15 +130,16 @@ def _sub_groups(embedded: EmbeddedPhotos, group: _Group, number: int) -> list[_G
     nest = group.nest
     if nest is None:
         return []
-    vectors = normalise(embedded.vectors[group.members])
     groups = []
     for sub in range(nest.k):
         inside = group.members[nest.labels == sub]
+        far = nest.distances[nest.labels == sub]
         child = nest.children[sub]
-        own = inside if child is None else inside[child.labels == IN_PARENT]
-        far = 1.0 - vectors[nest.labels == sub] @ nest.centroids[sub]
-        own_far = far if child is None else far[child.labels == IN_PARENT]
-        groups.append(_Group(own, own_far.astype(np.float32), number, child, inside))
+        if child is None:
+            groups.append(_Group(inside, far, number, child, inside))
+        else:
+            own = child.labels == IN_PARENT
+            groups.append(_Group(inside[own], far[own], number, child, inside))
     return groups
 
 

@@ -20,9 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.clustering.granularity import choose_albums
-from autoalbum.clustering.kmeans import Clustering, Vectors, as_rows, unit_centres
+from autoalbum.clustering.kmeans import (
+    Clustering,
+    Vectors,
+    as_rows,
+    own_similarity,
+    unit_centres,
+)
 from autoalbum.clustering.rows import Rows, Subset
-from autoalbum.embedding.embedder import normalise
 
 NEST_MIN_PHOTOS = 60  # an album smaller than this has no sub-albums
 SUB_MIN_PHOTOS = 8  # fewer photos than this make no sub-album
@@ -39,11 +44,13 @@ IN_PARENT = -1  # the sub-album label of a photo that stays in the album itself
 @dataclass(frozen=True)
 class Nest:
     """An album's sub-albums. `labels` gives, for each of the album's photos in the order of
-    the level above, its sub-album (numbered by size, largest 0) or IN_PARENT; `children`
+    the level above, its sub-album (numbered by size, largest 0) or IN_PARENT; `distances`
+    its cosine distance to that sub-album's centre (IN_PARENT: to the album's); `children`
     holds each sub-album's own Nest, or None."""
 
     labels: NDArray[np.int64]
     centroids: NDArray[np.float32]
+    distances: NDArray[np.float32]
     children: tuple[Nest | None, ...]
 
     @property
@@ -66,20 +73,12 @@ def _divided(x: Rows, granularity: float, seed: int) -> Clustering | None:
     return clustering if clustering.k > 1 else None
 
 
-def _to_centre(x: Rows) -> NDArray[np.float32]:
-    """Each row's cosine similarity to the rows' mean direction, a chunk at a time."""
-    centre = unit_centres(x, np.zeros(len(x), dtype=np.int64), 1)[0]
-    out = np.empty(len(x), dtype=np.float32)
-    for start, chunk in x.chunks():
-        out[start : start + len(chunk)] = normalise(chunk) @ centre
-    return out
-
-
-def _fitted(x: Rows, clustering: Clustering) -> NDArray[np.int64]:
-    """Sub-album labels, IN_PARENT for photos nearer the album's centre than to their
-    sub-album's, and for those of sub-albums under SUB_MIN_PHOTOS; renumbered by size."""
+def _fitted(x: Rows, clustering: Clustering, to_album: NDArray[np.float32]) -> NDArray[np.int64]:
+    """Sub-album labels, IN_PARENT for photos nearer the album's centre (`to_album`: each
+    photo's similarity to it) than to their sub-album's, and for those of sub-albums under
+    SUB_MIN_PHOTOS; renumbered by size."""
     own = 1.0 - clustering.distances
-    labels = np.where(own >= _to_centre(x), clustering.labels, IN_PARENT)
+    labels = np.where(own >= to_album, clustering.labels, IN_PARENT)
     sizes = np.bincount(labels[labels >= 0], minlength=clustering.k)
     kept = np.flatnonzero(sizes >= SUB_MIN_PHOTOS)
     kept = kept[np.argsort(-sizes[kept], kind="stable")]
@@ -97,11 +96,15 @@ def nest_album(
     found = _divided(x, granularity, seed)
     if found is None:
         return None
-    labels = _fitted(x, found)
+    everyone = np.zeros(len(x), dtype=np.int64)
+    to_album = own_similarity(x, unit_centres(x, everyone, 1), everyone)
+    labels = _fitted(x, found, to_album)
     k = int(labels.max()) + 1
     if k < 2:
         return None
     centroids = unit_centres(x, np.where(labels >= 0, labels, k), k + 1)[:k]
+    inside = labels >= 0
+    similarity = np.where(inside, own_similarity(x, centroids, np.maximum(labels, 0)), to_album)
     children = tuple(
         nest_album(
             Subset(x, np.flatnonzero(labels == sub)),
@@ -109,7 +112,7 @@ def nest_album(
         )
         for sub in range(k)
     )  # fmt: skip
-    return Nest(labels, centroids, children)
+    return Nest(labels, centroids, (1.0 - similarity).astype(np.float32), children)
 
 
 def nest(

@@ -147,7 +147,7 @@ class Keeper:
                 votes, sizes=sizes, next_number=self.catalog.next_album_number(),
             )  # fmt: skip
             subs = SubAlbums(
-                self.catalog, vectors, lambda rows, labels, k: self._votes(ids[rows], labels, k),
+                self.catalog, lambda rows, labels, k: self._votes(ids[rows], labels, k),
                 rules.user_albums, rules.protected,
             )  # fmt: skip
             album_of_cluster = self._apply_plans(

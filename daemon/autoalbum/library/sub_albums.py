@@ -15,8 +15,6 @@ from numpy.typing import NDArray
 from autoalbum.albums.matching import PreviousAlbum, plan_albums
 from autoalbum.albums.names import Votes, narrower
 from autoalbum.clustering.nesting import Nest
-from autoalbum.clustering.rows import CHUNK, Rows
-from autoalbum.embedding.embedder import normalise
 from autoalbum.library.catalog import Catalog
 
 Positions = NDArray[np.int64]  # rows of the recluster's photos
@@ -33,22 +31,12 @@ class Filed:
     kept: set[int] = field(default_factory=set)
 
 
-def _distances(vectors: Rows, rows: Positions, centre: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Cosine distance of each of `rows` to a unit centre, a chunk of rows at a time."""
-    out = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), CHUNK):
-        chunk = normalise(vectors.take(rows[start : start + CHUNK]))
-        out[start : start + len(chunk)] = 1.0 - chunk @ centre
-    return out
-
-
 class SubAlbums:
     """Files a recluster's photos into the sub-albums of their albums (see module doc)."""
 
     def __init__(
         self,
         catalog: Catalog,
-        vectors: Rows,
         votes: VotesOf,
         users: Collection[int],
         protected: Collection[int],
@@ -56,7 +44,6 @@ class SubAlbums:
         """`users`: the albums the user made (never matched to a cluster); `protected`: the
         albums corrections name (kept when no cluster continues them)."""
         self.catalog = catalog
-        self.vectors = vectors
         self.votes = votes
         self.protected = protected
         albums = catalog.albums()
@@ -109,11 +96,11 @@ class SubAlbums:
             filed.kept.add(album)
             albums[plan.cluster] = album
         for plan in plans:
-            album, centre = albums[plan.cluster], nest.centroids[plan.cluster]
+            album = albums[plan.cluster]
             sub_rows = rows[nest.labels == plan.cluster]
             for row in sub_rows:
                 filed.album_ids[int(row)] = album
-            filed.distances[sub_rows] = _distances(self.vectors, sub_rows, centre)
+            filed.distances[sub_rows] = nest.distances[nest.labels == plan.cluster]
             child = nest.children[plan.cluster]
             if child is not None:
                 self._nest(album, child, sub_rows, filed)
