@@ -95,8 +95,8 @@ class Stamps:
 
 
 def take_stamps(out: Path) -> Stamps | None:
-    """Cheap to take: one stat per album folder (not hidden, not a symlink); None if `out`
-    can't be read."""
+    """Cheap to take: one stat per album folder (not hidden, not a symlink; sub-albums' as
+    index.json lists them) and one of index.json; None if `out` can't be read."""
     taken_ns = time.time_ns()  # before the stats: a stamp is no older than this
     try:
         top = os.lstat(out)

@@ -24,6 +24,7 @@ and `apply` take either.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -157,14 +158,27 @@ def _moved(folder: str, link: str, known: Collection[str]) -> str | None:
     return None
 
 
-def tree_folders(out: Path) -> set[str]:
+def tree_folders(out: Path) -> frozenset[str]:
     """Every album folder the tree's index.json lists, sub-albums' as paths; none if there is
-    no index (or it can't be read)."""
-    raw = sidecar.raw_index(out)
+    no index (or it can't be read). One stat: the idle check takes it every time, and the
+    file is parsed again only when it was replaced (each write renames a new one in)."""
+    try:
+        info = os.stat(out / sidecar.INDEX_NAME)
+    except OSError:
+        return frozenset()
+    return _listed(os.fspath(out), info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(out: str, _inode: int, _mtime_ns: int, _size: int) -> frozenset[str]:
+    """`tree_folders` of the index.json with this stat."""
+    raw = sidecar.raw_index(Path(out))
     albums = raw.get("albums") if raw is not None else None
     if not isinstance(albums, list):
-        return set()
-    return {a["name"] for a in albums if isinstance(a, dict) and isinstance(a.get("name"), str)}
+        return frozenset()
+    return frozenset(
+        a["name"] for a in albums if isinstance(a, dict) and isinstance(a.get("name"), str)
+    )
 
 
 @dataclass
