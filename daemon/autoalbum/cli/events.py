@@ -31,9 +31,7 @@ def run(args: argparse.Namespace) -> int:
             timeline.write_tree()
             print(f"named event {old.number} {printable(args.name)}")
             return 0
-        spans = library.catalog.event_spans()
-        for event, folder in timeline.shown():
-            first, last, photos = spans[event.id]
+        for event, folder, (first, last, photos) in timeline.shown():
             print(f"{event.number:4d}  {printable(folder)}: {photos} photos, "
                   f"{_day(first)} to {_day(last)}")  # fmt: skip
     return 0

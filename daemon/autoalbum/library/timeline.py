@@ -47,6 +47,7 @@ GROUPING_KEY = "event_grouping"  # in the catalog's meta: counts the groupings
 DATED = ("exif", "xmp")  # where a date must come from to place a photo in an event
 _EPOCH = datetime(1970, 1, 1)
 DASH = "\u2013"  # the en dash of a date range
+Span = tuple[float, float, int]  # an event's first and last photo's time, and its photos
 
 
 # A year folder's number in the Events tree's index: apart from the events' own numbers.
@@ -162,9 +163,10 @@ class Timeline(GroupTree):
 
     # names and the tree
 
-    def shown(self) -> list[tuple[EventRecord, str]]:
-        """The events with a folder (min_photos), in time order, with their folders: the
-        user's name, else place and dates; a name two events would share gets `(2)`."""
+    def shown(self) -> list[tuple[EventRecord, str, Span]]:
+        """The events with a folder (min_photos), in time order, with their folders' names
+        (the user's name, else place and dates; a name two events would share gets `(2)`)
+        and their spans (first and last photo's time, photos)."""
         spans = self.catalog.event_spans()
         events = [
             e
@@ -180,10 +182,10 @@ class Timeline(GroupTree):
                 n += 1
                 unique = f"{title} ({n})"
             used.add(unique.casefold())
-            shown.append((record, unique))
-        return sorted(shown, key=lambda pair: spans[pair[0].id][0])
+            shown.append((record, unique, spans[record.id]))
+        return sorted(shown, key=lambda event: event[2][0])
 
-    def _auto_name(self, event_id: int, span: tuple[float, float, int]) -> str:
+    def _auto_name(self, event_id: int, span: Span) -> str:
         """Place and dates, worked out again only when the event's photos changed."""
         key = (event_id, *span)
         if key not in self._names:
@@ -194,8 +196,7 @@ class Timeline(GroupTree):
 
     def groups(self) -> list[tuple[int, Album]]:
         """The events, each in the folder of its year (a group of no photos, id -year)."""
-        spans = self.catalog.event_spans()
-        events = [(e, title, year_of(spans[e.id][0])) for e, title in self.shown()]
+        events = [(e, title, year_of(span[0])) for e, title, span in self.shown()]
         years = sorted({year for _, _, year in events})
         folders = [(-year, Album(YEAR_NUMBERS + year, str(year), (), str(year))) for year in years]
         return folders + [
@@ -233,7 +234,7 @@ class Timeline(GroupTree):
     def rename(self, event: str, name: str) -> EventRecord:
         """Name an event for good (by its folder or number); the folder follows."""
         name = name.strip()
-        titles = {record.id: title for record, title in self.shown()}
+        titles = {record.id: title for record, title, _ in self.shown()}
         for record in self.catalog.events():
             if event in (titles.get(record.id), str(record.number)):
                 if not name or "/" in name or name.startswith("."):

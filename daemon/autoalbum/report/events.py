@@ -28,16 +28,15 @@ def read_events(stores: Stores, events: EventsConfig, albums: Path) -> tuple[Rep
     if not events.enabled:
         return ()
     shown = Timeline(events, albums, stores).shown()
-    spans = stores.catalog.event_spans()
-    rows = stores.catalog.event_rows([event.id for event, _ in shown])
+    rows = stores.catalog.event_rows([event.id for event, _, _ in shown])
     tree = events.tree(albums)
     return tuple(
         ReportEvent(
             title,
-            tree / event_folder(title, spans[event.id][0]),
-            year_of(spans[event.id][0]),
-            spans[event.id][2],
+            tree / event_folder(title, first),
+            year_of(first),
+            photos,
             tuple(Path(os.path.abspath(path)) for path, _ in rows[event.id][:PREVIEW]),
         )
-        for event, title in shown
+        for event, title, (first, _, photos) in shown
     )
