@@ -215,6 +215,16 @@ def depth(folder: str) -> int:
     return folder.count("/")
 
 
+def own_folder(folder: str) -> str:
+    """An album folder's own name: the last part of a sub-album's path."""
+    return folder.rsplit("/", 1)[-1]
+
+
+def parent_folder(folder: str) -> str:
+    """The path of the album folder a sub-album's lies in; "" for one at the top."""
+    return folder.rsplit("/", 1)[0] if "/" in folder else ""
+
+
 def _build(
     tree: Path,
     final: Path,

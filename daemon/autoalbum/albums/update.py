@@ -41,7 +41,15 @@ from autoalbum.albums.sidecar import (
     write_index,
     write_members,
 )
-from autoalbum.albums.tree import Album, AlbumsError, LinkTargets, Row, depth, folder_names
+from autoalbum.albums.tree import (
+    Album,
+    AlbumsError,
+    LinkTargets,
+    Row,
+    depth,
+    folder_names,
+    own_folder,
+)
 from autoalbum.durable import fsync_folder
 
 __all__ = ["RECLUSTER_MAX_CHANGED", "Row", "rename_album", "rows", "update_albums"]
@@ -327,11 +335,6 @@ def _apply(
     return added, removed
 
 
-def _own(folder: str) -> str:
-    """An album's own folder name, the last part of its folder's path in the tree."""
-    return folder.rsplit("/", 1)[-1]
-
-
 def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
     """Rename album `number`'s folder to `folder` in place, give it `label`, and record both
     in the index files. False if the tree has no such album (rebuild it instead)."""
@@ -342,7 +345,7 @@ def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
         return False
     shelf = next(s for s in index.albums if s.number == number)
     others = [
-        Album(s.number, s.label, (), _own(s.folder), s.parent)
+        Album(s.number, s.label, (), own_folder(s.folder), s.parent)
         for s in index.albums
         if s.number != number
     ]

@@ -36,7 +36,13 @@ from typing import Generic, TypeVar
 
 from autoalbum.albums import sidecar
 from autoalbum.albums.sidecar import Linked, WrittenLink
-from autoalbum.albums.tree import MARKER_NAME, UNSORTED_FOLDER
+from autoalbum.albums.tree import (
+    MARKER_NAME,
+    UNSORTED_FOLDER,
+    depth,
+    own_folder,
+    parent_folder,
+)
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.records import AlbumRecord, Status
@@ -118,9 +124,7 @@ def found_paths(
     while names:
         name = names.pop()
         path = os.path.join(out, name)
-        if os.path.basename(name).startswith(".") or not os.path.isdir(path):
-            continue
-        if os.path.islink(path):
+        if own_folder(name).startswith(".") or not os.path.isdir(path) or os.path.islink(path):
             continue
         real_folder = os.path.realpath(path)
         links: dict[str, str] = {}
@@ -333,16 +337,6 @@ def adoption(
 # applying them
 
 
-def _own(folder: str) -> str:
-    """An album folder's own name: the last part of a sub-album's path."""
-    return folder.rsplit("/", 1)[-1]
-
-
-def _parent(folder: str) -> str:
-    """The path of the album folder a sub-album's lies in; "" at the top."""
-    return folder.rsplit("/", 1)[0] if "/" in folder else ""
-
-
 def _nested_renames(result: Gestures[P], found: Mapping[str, Mapping[P, str]]) -> dict[str, str]:
     """Renames of sub-album folders, read as the user meant them: one that moved with its
     renamed album is no rename of its own (the album's rename is, when the album had no
@@ -351,14 +345,14 @@ def _nested_renames(result: Gestures[P], found: Mapping[str, Mapping[P, str]]) -
     carried with their album: new path -> the path written."""
     renames = dict(result.renames)
     carried: dict[str, str] = {}
-    for folder, renamed in sorted(renames.items(), key=lambda pair: pair[0].count("/")):
-        old_parent, new_parent = _parent(folder), _parent(renamed)
+    for folder, renamed in sorted(renames.items(), key=lambda pair: depth(pair[0])):
+        old_parent, new_parent = parent_folder(folder), parent_folder(renamed)
         if old_parent == new_parent:
             continue
         with_album = (
             old_parent
             and new_parent
-            and _own(folder) == _own(renamed)
+            and own_folder(folder) == own_folder(renamed)
             and old_parent not in found
             and result.renames.get(old_parent, new_parent) == new_parent
         )
@@ -407,7 +401,7 @@ def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog
 
     for folder, renamed in found.renames.items():
         if (record := album(folder)) is not None:
-            name, verbatim = album_name(_own(renamed), record.number)
+            name, verbatim = album_name(own_folder(renamed), record.number)
             catalog.update_album(record.id, name, record.centroid, True)
             catalog.set_user_made(record.id, record.user_made, verbatim)
             log.info("album folder %s renamed to %s: album %d is %r", folder, renamed,
@@ -415,8 +409,8 @@ def apply(found: Gestures[P], written: Mapping[P, WrittenLink], catalog: Catalog
     for folder, examples in found.new_albums.items():
         ids = [c for c in map(content, examples) if c is not None]
         if ids:
-            made = corrector.make_album(_own(folder), ids, _own(folder))
-            if _parent(folder) and (inside := album(_parent(folder))) is not None:
+            made = corrector.make_album(own_folder(folder), ids, own_folder(folder))
+            if parent_folder(folder) and (inside := album(parent_folder(folder))) is not None:
                 catalog.set_parent(made.id, inside.id)  # a folder made inside an album's
             log.info("new folder %s: album %d made from %d examples", folder, made.number, len(ids))
     for folder, into in found.merges.items():

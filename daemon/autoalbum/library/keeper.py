@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.matching import AlbumPlan, PreviousAlbum, plan_albums
-from autoalbum.albums.tree import UNSORTED_FOLDER, UNSORTED_NUMBER
+from autoalbum.albums.tree import UNSORTED_FOLDER, UNSORTED_NUMBER, own_folder
 from autoalbum.clustering.choose_k import KChoice
 from autoalbum.clustering.cluster import Method, cluster
 from autoalbum.clustering.nesting import nest, nesting_depth
@@ -256,7 +256,7 @@ class Keeper:
         """The album with this name, number or folder name (by its number part)."""
         for record in self.catalog.albums():
             folder = folders.get(record.id)
-            own = None if folder is None else folder.rsplit("/", 1)[-1]  # a sub-album's own
+            own = None if folder is None else own_folder(folder)
             if album in (record.name, str(record.number), folder) or (
                 own is not None and album.split("-", 1)[0] == own.split("-", 1)[0]
             ):

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums import sidecar
-from autoalbum.albums.tree import Album, Row
+from autoalbum.albums.tree import Album, Row, own_folder
 from autoalbum.config import EventsConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.events import places, segment
@@ -227,7 +227,7 @@ class Timeline(GroupTree):
         with self.catalog.transaction():
             for old, new in renamed.items():
                 if (event := events.get(number[old])) is not None:
-                    self.catalog.name_event(event.id, new.rsplit("/", 1)[-1])  # in its year's
+                    self.catalog.name_event(event.id, own_folder(new))  # in its year's
                     taken += 1
         return taken, None
 

@@ -9,7 +9,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from autoalbum.albums.tree import INDEX_NAME, Album, Member, folder_names, write_albums
+from autoalbum.albums.tree import (
+    INDEX_NAME,
+    Album,
+    Member,
+    folder_names,
+    own_folder,
+    write_albums,
+)
 from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
 from autoalbum.library.corrections import Rules, load_rules
 from autoalbum.library.corrector import Corrector
@@ -57,8 +64,7 @@ class TreeWriter:
         """The album was renamed in the catalog: its folder (`folder` under the new name, as
         `folders` spelled it) is renamed in place, the links in it staying valid; or, when
         the tree has no such album, the tree is written."""
-        own = None if folder is None else folder.rsplit("/", 1)[-1]  # a sub-album's: its own
-        if own is None or not rename_album(self.albums, record.number, name, own):
+        if folder is None or not rename_album(self.albums, record.number, name, own_folder(folder)):
             self.write_tree()
         elif self.tagger is not None:
             self.tagger.follow(lambda: None)
