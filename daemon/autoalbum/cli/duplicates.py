@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 
-from autoalbum.cli.options import Command, add_library_options, open_library
+from autoalbum.cli.options import Command, add_library_options, open_library, progress_starter
 from autoalbum.printable import printable
 
 
@@ -18,11 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List groups of identical and near-identical photos."""
-    with open_library(args) as library:
+    with open_library(args) as library, ExitStack() as stack:
+        progress = progress_starter(stack, "duplicates")
         groups = (
-            library.duplicates(args.min_similarity)
+            library.duplicates(args.min_similarity, progress)
             if args.min_similarity is not None
-            else library.duplicates()
+            else library.duplicates(progress=progress)
         )
     for number, group in enumerate(groups, 1):
         print(f"group {number} ({group.kind}):")

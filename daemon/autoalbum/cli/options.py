@@ -129,11 +129,13 @@ def open_library(args: argparse.Namespace) -> Library:
     return Library(config, lambda: open_embedder(config.model, args.device))
 
 
-def progress_starter(stack: ExitStack) -> Callable[[int], Callable[[int], None]]:
+def progress_starter(
+    stack: ExitStack, what: str = "embedding"
+) -> Callable[[int], Callable[[int], None]]:
     """A progress starter whose bar closes with `stack`."""
     from autoalbum.cli.progress import progress
 
     def start(total: int) -> Callable[[int], None]:
-        return stack.enter_context(progress(total, "embedding"))
+        return stack.enter_context(progress(total, what))
 
     return start

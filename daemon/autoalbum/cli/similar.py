@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 
-from autoalbum.cli.options import Command, add_library_options, open_library, positive_int
+from autoalbum.cli.options import (
+    Command,
+    add_library_options,
+    open_library,
+    positive_int,
+    progress_starter,
+)
 from autoalbum.printable import printable
 
 
@@ -16,9 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the library photos most similar to IMAGE."""
-    with open_library(args) as library:
-        for neighbour in library.similar(args.image, args.n):
+    """List the library photos most similar to IMAGE (a photo of the library, a link to one
+    in the albums, or any image)."""
+    with open_library(args) as library, ExitStack() as stack:
+        found = library.similar(args.image, args.n, progress_starter(stack, "search index"))
+        for neighbour in found:
             print(f"{neighbour.similarity:6.3f}  {printable(neighbour.path)}")
     return 0
 

@@ -400,10 +400,23 @@ class Library:
 
     # search
 
-    def similar(self, image: Path, n: int = 10) -> list[Neighbour]:
-        """The `n` photos most like `image` (which need not be in the library)."""
-        return self._search.similar(image, n)
+    def similar(
+        self, image: Path, n: int = 10, progress: Progress | None = None
+    ) -> list[Neighbour]:
+        """The `n` photos most like `image` (which need not be in the library); `progress`
+        shows the search index being built, where it must be."""
+        return self._search.similar(image, n, progress)
 
-    def duplicates(self, min_similarity: float = NEAR_DUPLICATE_SIMILARITY) -> list[DuplicateGroup]:
+    def duplicates(
+        self, min_similarity: float = NEAR_DUPLICATE_SIMILARITY, progress: Progress | None = None
+    ) -> list[DuplicateGroup]:
         """Groups of identical files, then groups of near-identical photos."""
-        return self._search.duplicates(min_similarity)
+        return self._search.duplicates(min_similarity, progress)
+
+    def keep_search_index(self, now: float) -> bool:
+        """Bring the search index's file up to date if it is due (search_index.py); whether
+        it was."""
+        if not self._search.index.due(now):
+            return False
+        self._search.index.refresh()
+        return True

@@ -1,23 +1,26 @@
 """Search the library: the photos most like a given one, and groups of duplicates.
 
-Both read the catalog's codes when they run (nothing is kept in memory between searches):
-`similar` scores every live photo exactly, a chunk of codes decoded at a time, so its memory is
-one chunk's (84 MB) at any size; `duplicates` compares every pair, a block against a block.
-Decoded codes are within about 1e-3 of the float32 similarities (library/codes.py): recall@10
-0.99 against exact float32 search on real embeddings (bench/vectors.py quality).
+From INDEX_FROM photos on, both ask the search index (search_index.py) for candidates and score
+those exactly from their catalog codes; a smaller library is scanned whole, `similar` a chunk
+of codes at a time and `duplicates` a block of pairs against a block. Decoded codes are within
+about 1e-3 of the float32 similarities (library/codes.py).
+
+Groups of near duplicates are not chained: every two photos of a group are near (at least
+`min_similarity`), so A~B and B~C put A and C together only if A~C too. The near pairs form a
+graph and each group is a clique of it, taken greedily: the photo with the most near photos
+first, then its near photos, most similar first, each that is near every photo taken so far.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from autoalbum.clustering.near_copies import NEAR_DUPLICATE_SIMILARITY
 from autoalbum.embedding.embedder import Embedder, normalise
@@ -25,9 +28,12 @@ from autoalbum.embedding.pipeline import embed_paths
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.codes import Codes
 from autoalbum.library.records import Status
+from autoalbum.library.search_index import RERANK, Progress, Searchable, SearchIndex
 from autoalbum.library.stores import Stores
 
 PAIR_BLOCK = 4_096  # rows per block of the all-pairs comparison (64 MB of similarities)
+QUERY_CHUNK = 4_096  # photos whose near photos the index is asked for at a time
+PAIR_CHUNK = 65_536  # candidate pairs scored exactly at a time
 
 
 @dataclass(frozen=True)
@@ -81,48 +87,137 @@ def similar_pairs(codes: Codes, min_similarity: float) -> tuple[NDArray[np.int64
     return np.concatenate([empty, *firsts]), np.concatenate([empty, *seconds])
 
 
+def index_pairs(
+    codes: Codes, searchable: Searchable, min_similarity: float, advance: Callable[[int], None]
+) -> tuple[NDArray[np.int64], ...]:
+    """Row pairs (i < j) of `codes` (sorted ids) at least `min_similarity` alike: the index's
+    candidates for each row, a chunk of rows at a time, then scored exactly."""
+    firsts, seconds = [], []
+    for start, chunk in codes.chunks(size=QUERY_CHUNK):
+        queries = normalise(chunk)
+        for row, ids in searchable.near(queries, min_similarity):
+            at = np.searchsorted(codes.ids, ids).clip(max=len(codes) - 1)
+            other = at[(codes.ids[at] == ids) & (at != start + row)]
+            firsts.append(np.minimum(other, start + row))  # a pair either row's search found
+            seconds.append(np.maximum(other, start + row))
+        advance(len(chunk))
+    empty = np.empty(0, dtype=np.int64)
+    first, second = np.concatenate([empty, *firsts]), np.concatenate([empty, *seconds])
+    pairs = np.unique(np.stack([first, second], axis=1), axis=0)
+    keep = np.zeros(len(pairs), dtype=bool)
+    for offset in range(0, len(pairs), PAIR_CHUNK):
+        block = pairs[offset : offset + PAIR_CHUNK]
+        left, right = normalise(codes.take(block[:, 0])), normalise(codes.take(block[:, 1]))
+        keep[offset : offset + len(block)] = np.einsum("ij,ij->i", left, right) >= min_similarity
+    return pairs[keep, 0], pairs[keep, 1]
+
+
+def cliques(first: NDArray[np.int64], second: NDArray[np.int64], codes: Codes) -> list[list[int]]:
+    """Groups of rows in which every two are a pair, greedily (module doc); rows in no pair
+    are in no group."""
+    near: dict[int, set[int]] = defaultdict(set)
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        near[a].add(b)
+        near[b].add(a)
+    grouped: set[int] = set()
+    groups: list[list[int]] = []
+    for seed in sorted(near, key=lambda row: (-len(near[row]), row)):
+        if seed in grouped:
+            continue
+        others = sorted(near[seed] - grouped)
+        if not others:
+            continue
+        vector = normalise(codes.take(np.array([seed])))[0]
+        alike = normalise(codes.take(np.array(others))) @ vector
+        group = [seed]
+        for row in (others[i] for i in np.argsort(-alike, kind="stable")):
+            if all(row in near[member] for member in group[1:]):
+                group.append(row)
+        grouped.update(group)
+        if len(group) > 1:
+            groups.append(group)
+    return groups
+
+
 class Search:
     """Finds photos by likeness among the live photos of the stores."""
 
     def __init__(self, stores: Stores, embedder: Embedder) -> None:
         self.catalog = stores.catalog
         self.embedder = embedder  # lazy: loads the model only for a photo outside the library
+        self.index = SearchIndex(stores.catalog, stores.state)
 
     def _vector_of(self, image: Path) -> tuple[NDArray[np.float32], int | None]:
-        record = self.catalog.file(image.absolute())
-        if record is not None and record.status is Status.OK and record.content_id is not None:
-            return self.catalog.vectors([record.content_id])[0], record.content_id
+        """The photo's vector: its catalog code if it (or the photo a link points to) is in
+        the library, else embedded now."""
+        for path in (image.absolute(), Path(os.path.realpath(image))):
+            record = self.catalog.file(path)
+            if record is not None and record.status is Status.OK and record.content_id:
+                return self.catalog.vectors([record.content_id])[0], record.content_id
         result = embed_paths([image], self.embedder)
         if result.failures:
             raise AutoalbumError(f"cannot read {image}: {result.failures[0].reason}")
         return result.vectors[0], None
 
-    def similar(self, image: Path, n: int = 10) -> list[Neighbour]:
-        """The `n` photos most like `image` (which need not be in the library)."""
+    def similar(
+        self, image: Path, n: int = 10, progress: Progress | None = None
+    ) -> list[Neighbour]:
+        """The `n` photos most like `image` (which need not be in the library); `progress`
+        shows a search index being built."""
         vector, own = self._vector_of(image)
         query = normalise(vector[None, :])[0]
-        chunks = self.catalog.code_chunks(self.catalog.content_ids(live_only=True))
-        ids, scores = most_similar(chunks, query, n, skip=own)
+        searchable = self.index.for_search(progress)
+        if searchable is None:
+            chunks = self.catalog.code_chunks(self.catalog.content_ids(live_only=True))
+            ids, scores = most_similar(chunks, query, n, skip=own)
+        else:
+            ids, scores = self._reranked(searchable, query, n, own)
         found: list[Neighbour] = []
         for content, score in zip(ids, scores, strict=True):
             found.extend(Neighbour(p, float(score)) for p in self.catalog.paths_of(int(content)))
         return found[:n]
 
-    def duplicates(self, min_similarity: float = NEAR_DUPLICATE_SIMILARITY) -> list[DuplicateGroup]:
-        """Groups of identical files, then groups of near-identical photos."""
+    def _reranked(
+        self, searchable: Searchable, query: NDArray[np.float32], n: int, own: int | None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """The `n` best live photos among the index's candidates, scored exactly; more are
+        asked for while too few of them are live."""
+        wanted = max(RERANK, 4 * n)
+        while True:
+            candidates = np.unique(searchable.candidates(query[None, :], wanted)[0])
+            candidates = candidates[(candidates >= 0) & (candidates != (own or -1))]
+            live = np.array(sorted(self.catalog.live_of(candidates)), dtype=np.int64)
+            enough = len(live) >= n or len(candidates) < wanted
+            if enough or wanted >= searchable.index.ntotal:
+                codes = self.catalog.codes(live)
+                return most_similar([codes], query, n)
+            wanted *= 4
+
+    def duplicates(
+        self,
+        min_similarity: float = NEAR_DUPLICATE_SIMILARITY,
+        progress: Progress | None = None,
+    ) -> list[DuplicateGroup]:
+        """Groups of identical files, then groups of near-identical photos (module doc);
+        `progress` shows a search index being built, then the photos looked at."""
         groups = [
             DuplicateGroup("identical", tuple(paths)) for paths in self.catalog.duplicate_groups()
         ]
         ids = self.catalog.content_ids(live_only=True)
         if len(ids) < 2:
             return groups
-        rows, cols = similar_pairs(self.catalog.codes(ids), min_similarity)
-        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
-        count, component = connected_components(graph, directed=False)
-        members: dict[int, list[Path]] = defaultdict(list)
-        sizes = np.bincount(component, minlength=count)
-        for row, label in enumerate(component):
-            if sizes[label] > 1:
-                members[int(label)].extend(self.catalog.paths_of(int(ids[row])))
-        groups.extend(DuplicateGroup("near", tuple(sorted(p))) for p in members.values())
+        codes = self.catalog.codes(ids)
+        searchable = self.index.for_search(progress)
+        if searchable is None:
+            first, second = similar_pairs(codes, min_similarity)
+        else:
+            advance = progress(len(ids)) if progress is not None else _ignore
+            first, second = index_pairs(codes, searchable, min_similarity, advance)
+        for rows in cliques(first, second, codes):
+            paths = [p for row in rows for p in self.catalog.paths_of(int(ids[row]))]
+            groups.append(DuplicateGroup("near", tuple(sorted(paths))))
         return groups
+
+
+def _ignore(_: int) -> None:
+    pass

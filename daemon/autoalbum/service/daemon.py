@@ -36,6 +36,7 @@ from autoalbum.service.switch import ModelSwitch
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
+INDEX_CHECK_SECONDS = 30.0  # between looks at whether the search index's file is due
 # The album folder is read for the user's gestures once it has been changed this long. No
 # periodic re-read besides: a change made during a write of ours, or too soon after it for the
 # folder's mtime to show, leaves its folder unsure (library/gesture_watch.py), which the cheap
@@ -103,6 +104,7 @@ class Service:
         # left undone is done first when it resumes.
         self._pauser = Pauser(lambda: write_folders(self.config), clock)
         self._started = False  # the start's catch-up scan and tree write are done
+        self._index_checked = -INDEX_CHECK_SECONDS  # when the search index was last looked at
         self._tree_owed = False  # a write was refused: the album tree may be behind
 
     @property
@@ -232,8 +234,8 @@ class Service:
             self._switch_step(self._switch)
         else:
             self.intake.settle()
-            if not self._captures_step():
-                self._faces_step()
+            if not self._captures_step() and not self._faces_step():
+                self._search_index_step()
         self.notifier.watchdog()
         if self._switch is None:  # a recluster's albums would be in the old model's space
             self._reclusterer.maybe_start(
@@ -408,10 +410,22 @@ class Service:
         self._captures_unread = False
         return False
 
-    def _faces_step(self) -> None:
-        """A chunk of the face catch-up, unless a recluster is out: it groups the faces too."""
+    def _faces_step(self) -> bool:
+        """A chunk of the face catch-up, unless a recluster is out: it groups the faces too;
+        whether the catch-up is still under way."""
         if self._faces is not None and not self.reclustering and self._faces.step():
             self._faces = None
+        return self._faces is not None
+
+    def _search_index_step(self) -> None:
+        """Now and then, when idle: the search index's file brought up to date if due."""
+        now = self._clock()
+        if now - self._index_checked < INDEX_CHECK_SECONDS:
+            return
+        self._index_checked = now
+        self.notifier.watchdog()
+        if self.library.keep_search_index(time.time()):
+            log.info("brought the search index up to date")
 
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""

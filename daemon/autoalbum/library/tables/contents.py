@@ -133,6 +133,34 @@ class Contents(Table):
         if taken < len(ids):
             raise KeyError(f"no vector for content {ids[taken]} in the catalog")
 
+    def codes_after(self, watermark: int, size: int = SCAN_CHUNK) -> Iterator[Codes]:
+        """The codes of every content with an id above `watermark`, in id order, `size` at a
+        time (the search index's catch-up)."""
+        cursor = self.db.execute(
+            "SELECT content_id, code FROM vectors WHERE content_id > ? ORDER BY content_id",
+            (watermark,),
+        )
+        while rows := cursor.fetchmany(size):
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            codes = np.frombuffer(b"".join(unpack(row[1]) for row in rows), np.uint8)
+            yield Codes(ids, codes.reshape(len(rows), -1))
+        cursor.close()
+
+    def vector_ids(self) -> NDArray[np.int64]:
+        """The ids of every content with a vector, in order."""
+        rows = self.db.execute("SELECT content_id FROM vectors ORDER BY content_id")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def vector_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def vector_count_after(self, watermark: int) -> int:
+        query = "SELECT COUNT(*) FROM vectors WHERE content_id > ?"
+        return int(self.db.execute(query, (watermark,)).fetchone()[0])
+
+    def last_vector_id(self) -> int:
+        return int(self.db.execute("SELECT MAX(content_id) FROM vectors").fetchone()[0] or 0)
+
     def codes(self, ids: NDArray[np.int64]) -> Codes:
         """The codes of `ids` (sorted, unique) in one array: 1.29 GB for a million at d=1280,
         where float32 vectors would take 5.1 GB."""

@@ -1,0 +1,264 @@
+"""The search index (library/search_index.py): a FAISS cache of the catalog's vectors that
+`similar` and `duplicates` search, rebuilt when missing, damaged or of another model, caught up
+from its watermark, and without the photos that are gone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PIL import Image
+
+from autoalbum.embedding.embedder import OnnxEmbedder, normalise
+from autoalbum.library import search_index
+from autoalbum.library.catalog import Catalog
+from autoalbum.library.codes import Codes
+from autoalbum.library.library import Library
+from autoalbum.library.records import FileRecord, Status
+from autoalbum.library.search import Search, most_similar
+from autoalbum.library.search_index import IndexMeta, IndexUnusable, SearchIndex
+from autoalbum.library.stores import Stores
+from colour_library import config
+
+DIM = 1280
+PHOTOS = 2_400  # above INDEX_FROM
+
+
+def _clustered(n: int, seed: int = 0) -> NDArray[np.float32]:
+    """Non-negative unit vectors around 40 centres, like pooled CNN features."""
+    rng = np.random.default_rng(seed)
+    centres = np.maximum(rng.standard_normal((40, DIM)), 0)
+    rows = centres[rng.integers(0, 40, n)] + 0.8 * np.abs(rng.standard_normal((n, DIM)))
+    return normalise(rows.astype(np.float32))
+
+
+def _path(content: int) -> Path:
+    return Path(f"/photos/{content:06d}.jpg")
+
+
+def _add(state: Path, vectors: NDArray[np.float32]) -> list[int]:
+    """Contents and one present file each for these vectors, as the indexer writes them."""
+    with Catalog(state / "catalog.sqlite") as catalog, catalog.transaction():
+        catalog.set_meta("dim", str(DIM))
+        start = catalog.last_vector_id()
+        ids = []
+        for i, vector in enumerate(vectors, start=start + 1):
+            content = catalog.add_content(f"{i:032x}", vector, 0, f"{i:031x}q")
+            catalog.put_file(FileRecord(_path(content), 1, 1, f"{i:032x}", Status.OK, None, content))
+            ids.append(content)
+    return ids
+
+
+def _set_status(state: Path, contents: list[int], status: Status) -> None:
+    with Catalog(state / "catalog.sqlite") as catalog, catalog.transaction():
+        for content in contents:
+            record = catalog.file(_path(content))
+            assert record is not None
+            catalog.put_file(
+                FileRecord(record.path, 1, 1, record.hash, status, None, record.content_id)
+            )
+
+
+@pytest.fixture
+def library_state(tmp_path: Path) -> tuple[Path, NDArray[np.float32]]:
+    state = tmp_path / "state"
+    state.mkdir()
+    vectors = _clustered(PHOTOS)
+    _add(state, vectors)
+    return state, vectors
+
+
+def _similar(state: Path, content: int, n: int = 10) -> list[int]:
+    stores = Stores(state)
+    try:
+        found = Search(stores, None).similar(_path(content), n)  # type: ignore[arg-type]
+    finally:
+        stores.close()
+    return [int(p.stem) for p in (f.path for f in found)]
+
+
+def _meta(state: Path) -> IndexMeta:
+    return IndexMeta.read(state / search_index.META_NAME)
+
+
+def _index_files(state: Path) -> list[Path]:
+    return sorted(state.glob("search-index.*.faiss"))
+
+
+def test_similar_through_the_index_matches_exact_search(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    state, vectors = library_state
+    assert not (state / search_index.META_NAME).exists()
+    exact = Codes.of(np.arange(1, PHOTOS + 1, dtype=np.int64), vectors)
+    hits = []
+    for content in range(1, PHOTOS + 1, PHOTOS // 20):
+        query = normalise(exact.take(np.array([content - 1])))[0]
+        truth, _ = most_similar([exact], query, 10, skip=content)
+        hits.append(len(set(truth.tolist()) & set(_similar(state, content))) / 10)
+    assert np.mean(hits) >= 0.95
+    meta = _meta(state)
+    assert meta.count == PHOTOS and meta.watermark == PHOTOS
+    assert len(_index_files(state)) == 1  # built once, then read
+
+
+def test_a_damaged_or_missing_index_is_rebuilt(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    state, _ = library_state
+    before = _similar(state, 7)
+    (index_file,) = _index_files(state)
+    index_file.write_bytes(b"not an index" * 100)
+    assert _similar(state, 7) == before
+    (rebuilt,) = _index_files(state)
+    assert rebuilt != index_file and _meta(state).count == PHOTOS
+    (state / search_index.META_NAME).write_text("{", encoding="utf-8")
+    assert _similar(state, 7) == before
+    rebuilt.unlink(missing_ok=True)
+    (state / search_index.META_NAME).unlink()
+    assert _similar(state, 7) == before and _meta(state).count == PHOTOS
+
+
+def test_a_stale_index_is_caught_up_from_its_watermark(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    state, vectors = library_state
+    _similar(state, 1)
+    (first_file,) = _index_files(state)
+    near = normalise((vectors[0] + 0.02 * np.abs(vectors[1])).astype(np.float32)[None, :])
+    (arrived,) = _add(state, near)
+    # A search scans the rows past the watermark: the new photo is found, the file untouched.
+    assert _similar(state, 1)[0] == arrived
+    assert _index_files(state) == [first_file] and _meta(state).watermark == PHOTOS
+    with Catalog(state / "catalog.sqlite") as catalog:
+        opened = SearchIndex(catalog, state).refresh()
+    assert opened.meta.watermark == arrived and _meta(state).count == PHOTOS + 1
+    assert _index_files(state) != [first_file]
+    assert _similar(state, 1)[0] == arrived
+
+
+def test_photos_gone_are_left_out_and_taken_out_of_the_index(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    state, _ = library_state
+    before = _similar(state, 3, n=5)
+    gone = before[:3]
+    _set_status(state, gone, Status.MISSING)
+    after = _similar(state, 3, n=5)
+    assert len(after) == 5 and not set(gone) & set(after)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        SearchIndex(catalog, state).refresh()
+    assert _meta(state).count == PHOTOS - 3 and sorted(_meta(state).removed) == sorted(gone)
+    _set_status(state, gone, Status.OK)  # back again: put back into the index
+    with Catalog(state / "catalog.sqlite") as catalog:
+        SearchIndex(catalog, state).refresh()
+    assert _meta(state).count == PHOTOS and _meta(state).removed == []
+    assert _similar(state, 3, n=5) == before
+
+
+def test_another_models_index_is_rebuilt(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    state, _ = library_state
+    _similar(state, 1)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        catalog.set_meta("model", "another-model-digest")
+        catalog.db.commit()
+        with pytest.raises(IndexUnusable, match="another"):
+            SearchIndex(catalog, state).read(mapped=True)
+    _similar(state, 1)
+    assert _meta(state).model == "another-model-digest"
+
+
+def test_the_daemon_refreshes_the_file_when_it_is_due(
+    library_state: tuple[Path, NDArray[np.float32]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, vectors = library_state
+    monkeypatch.setattr(search_index, "REFRESH_ROWS", 5)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        index = SearchIndex(catalog, state)
+        assert index.due(now=0.0)  # no file yet, and big enough
+        index.refresh()
+        assert not index.due(now=0.0)
+    _add(state, vectors[:3])
+    with Catalog(state / "catalog.sqlite") as catalog:
+        index = SearchIndex(catalog, state)
+        modified = (state / search_index.META_NAME).stat().st_mtime
+        assert not index.due(now=modified + 1)  # 3 rows behind, written just now
+        assert index.due(now=modified + search_index.REFRESH_SECONDS + 1)
+    _add(state, vectors[3:6])
+    with Catalog(state / "catalog.sqlite") as catalog:
+        assert SearchIndex(catalog, state).due(now=modified + 1)  # 6 rows behind
+
+
+def test_a_small_library_has_no_index(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    _add(state, _clustered(50))
+    assert _similar(state, 1, n=3)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        assert SearchIndex(catalog, state).for_search() is None
+        assert not SearchIndex(catalog, state).due(now=0.0)
+    assert not (state / search_index.META_NAME).exists()
+
+
+def test_near_duplicates_through_the_index_are_not_chained(tmp_path: Path) -> None:
+    """A~B and B~C, A and C not near: two groups, never A, B and C together."""
+    state = tmp_path / "state"
+    state.mkdir()
+    rng = np.random.default_rng(3)
+    base = _clustered(PHOTOS, seed=1)
+    a = normalise(np.maximum(rng.standard_normal((1, DIM)), 0).astype(np.float32))[0]
+    u = np.maximum(rng.standard_normal(DIM), 0).astype(np.float32)
+    u = normalise((u - (u @ a) * a)[None, :])[0]  # orthogonal to a
+    angle = np.arccos(0.93)  # A~B and B~C at 0.93, A and C at 0.73
+    chain = np.stack([np.cos(t * angle) * a + np.sin(t * angle) * u for t in range(3)])
+    chain = normalise(chain.astype(np.float32))
+    sims = chain @ chain.T
+    assert sims[0, 1] > 0.9 and sims[1, 2] > 0.9 and sims[0, 2] < 0.9
+    twins = normalise(np.stack([base[0], base[0] + 0.05 * np.abs(base[1])]).astype(np.float32))
+    _add(state, np.vstack([base[2:], chain, twins]))
+    stores = Stores(state)
+    try:
+        groups = Search(stores, None).duplicates()  # type: ignore[arg-type]
+    finally:
+        stores.close()
+    assert (state / search_index.META_NAME).exists()  # searched through the index
+    near = [sorted(int(p.stem) for p in g.paths) for g in groups if g.kind == "near"]
+    a_id, b_id, c_id = PHOTOS - 2 + 1, PHOTOS - 2 + 2, PHOTOS - 2 + 3
+    twin_ids = [PHOTOS + 2, PHOTOS + 3]
+    assert twin_ids in near
+    chained = [g for g in near if b_id in g]
+    assert len(chained) == 1 and chained[0] in ([a_id, b_id], [b_id, c_id])
+    assert not any(a_id in g and c_id in g for g in near)
+
+
+def test_resized_reencoded_and_cropped_copies_found_through_the_index(
+    tmp_path: Path, embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real photos through the real model, with the index used however small the library."""
+    skimage_data = pytest.importorskip("skimage.data")
+    monkeypatch.setattr(search_index, "INDEX_FROM", 1)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea", "coffee", "rocket", "astronaut", "camera", "horse"):
+        image = getattr(skimage_data, name)()
+        Image.fromarray(image if image.dtype == np.uint8 else (image * 255).astype(np.uint8)).save(
+            photos / f"{name}.png"
+        )
+    cat = Image.open(photos / "chelsea.png")
+    cat.resize((cat.width // 2, cat.height // 2)).save(photos / "cat-small.jpg", quality=70)
+    w, h = cat.size
+    cat.crop((w // 25, h // 25, w - w // 25, h - h // 25)).save(photos / "cat-cropped.jpg")
+    with Library(config(tmp_path), lambda: embedder) as library:
+        library.index_files()
+        near = [g for g in library.duplicates() if g.kind == "near"]
+        similar = library.similar(photos / "cat-small.jpg", n=2)
+    assert [sorted(p.name for p in g.paths) for g in near] == [
+        ["cat-cropped.jpg", "cat-small.jpg", "chelsea.png"]
+    ]
+    assert sorted(n.path.name for n in similar) == ["cat-cropped.jpg", "chelsea.png"]
+    assert json.loads((tmp_path / "state" / search_index.META_NAME).read_text())["count"] == 8
