@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List groups of identical and near-identical photos."""
-    with open_library(args) as library, ExitStack() as stack:
+    with open_library(args, check=False) as library, ExitStack() as stack:
         progress = progress_starter(stack, "duplicates")
         groups = (
             library.duplicates(args.min_similarity, progress)

@@ -115,9 +115,9 @@ def open_model(args: argparse.Namespace) -> OnnxEmbedder:
     return OnnxEmbedder(bundled_model_spec(args.model), Device(args.device))
 
 
-def open_library(args: argparse.Namespace) -> Library:
+def open_library(args: argparse.Namespace, *, check: bool = True) -> Library:
     """The library of --config, with --granularity if given; its model, on --device, loads
-    only if needed."""
+    only if needed. A command that only reads can leave out the catalog's damage `check`."""
     from autoalbum.config import load_config
     from autoalbum.embedding.embedder import open_embedder
     from autoalbum.library.library import Library
@@ -126,7 +126,7 @@ def open_library(args: argparse.Namespace) -> Library:
     if getattr(args, "granularity", None) is not None:
         cluster = dataclasses.replace(config.cluster, granularity=args.granularity)
         config = dataclasses.replace(config, cluster=cluster)
-    return Library(config, lambda: open_embedder(config.model, args.device))
+    return Library(config, lambda: open_embedder(config.model, args.device), check=check)
 
 
 def progress_starter(

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the library photos most similar to IMAGE (a photo of the library, a link to one
     in the albums, or any image)."""
-    with open_library(args) as library, ExitStack() as stack:
+    with open_library(args, check=False) as library, ExitStack() as stack:
         found = library.similar(args.image, args.n, progress_starter(stack, "search index"))
         for neighbour in found:
             print(f"{neighbour.similarity:6.3f}  {printable(neighbour.path)}")

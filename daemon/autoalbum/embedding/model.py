@@ -15,17 +15,18 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 from numpy.typing import NDArray
-from onnx import TensorProto, helper
 
 from autoalbum.durable import replacing
 from autoalbum.embedding.bundled import MODELS, BundledModel
 from autoalbum.embedding.checkpoint import CheckpointError, load_state_dict
 from autoalbum.embedding.graph import IR_VERSION, OPSET, GraphBuilder
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["IR_VERSION", "OPSET"]  # graph.py's, for the tests' own graphs
 
@@ -129,6 +130,8 @@ class _GraphBuilder(GraphBuilder):
 
 def build_graph(weights: dict[str, NDArray[Any]], name: str) -> onnx.ModelProto:
     """Return the EfficientNet-Lite inference graph for the given state dict."""
+    from onnx import TensorProto, helper  # graph.py: imported only to build a graph
+
     try:
         blocks = block_table(weights)
         g = _GraphBuilder(weights)
@@ -153,6 +156,8 @@ def build_graph(weights: dict[str, NDArray[Any]], name: str) -> onnx.ModelProto:
 
 
 def _model(g: _GraphBuilder, name: str, dims: tuple[int, ...]) -> onnx.ModelProto:
+    from onnx import TensorProto, helper
+
     classes, features = dims
     return g.model(
         name,

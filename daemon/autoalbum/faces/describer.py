@@ -13,8 +13,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.embedding.embedder import Device, select_providers
-from autoalbum.embedding.model import file_digest
-from autoalbum.faces import descriptor_model
 from autoalbum.faces.detector import CHIP_PADDING, CHIP_SIDE, landmarks_file
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,9 @@ class FaceModelIdentity:
 @cache
 def face_model_identity(detect_side: int) -> FaceModelIdentity:
     """The identity of the faces found and described at this detection size."""
+    from autoalbum.embedding.model import file_digest
+    from autoalbum.faces import descriptor_model  # onnx: 0.6 s to import, only where needed
+
     recipe = (
         descriptor_model.ensure_onnx().name,  # the weights' digest and the builder's version
         file_digest(landmarks_file()),
@@ -54,8 +55,11 @@ class FaceDescriber:
     def __init__(self, detect_side: int, device: Device = Device.AUTO, threads: int = 0) -> None:
         import onnxruntime as ort
 
+        from autoalbum.faces import descriptor_model
+
         self.detect_side = detect_side
         self.path = descriptor_model.ensure_onnx()
+        self._input, self._output = descriptor_model.INPUT_NAME, descriptor_model.OUTPUT_NAME
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
@@ -76,6 +80,6 @@ class FaceDescriber:
         if not len(chips):
             return np.zeros((0, DESCRIPTOR_DIM), np.float32)
         (out,) = self.session.run(
-            [descriptor_model.OUTPUT_NAME], {descriptor_model.INPUT_NAME: chips}
+            [self._output], {self._input: chips}
         )
         return np.asarray(out, dtype=np.float32)

@@ -86,12 +86,15 @@ def way_out(state: Path) -> str:
 class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
     """One SQLite file (WAL mode); use as a context manager, one instance per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check: bool = True) -> None:
+        """Open (and migrate) the catalog; with `check`, the first connection of a process
+        reads the whole file for damage first (integrity.py: 3-4 s at a million photos), which
+        a command that only reads, and fails on a damaged page anyway, can skip."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         _refuse_lost(path)
         key = Path(os.path.abspath(path))
-        first = _held.open(key, lambda: read_ahead(path))  # for the check
+        first = _held.open(key, lambda: read_ahead(path) if check else None) and check
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except BaseException:

@@ -75,9 +75,10 @@ class Library:
         embedder_factory: Callable[[], Embedder],
         *,
         earlier_model: EarlierModel | None = None,
+        check: bool = True,
     ) -> None:
         self.state = config.library.state
-        self._stores = Stores(self.state)
+        self._stores = Stores(self.state, check=check)  # check: the catalog, for damage
         self._embedder = LazyEmbedder(lambda: self._checked(embedder_factory()))
         self._earlier_model = earlier_model
         self.next_model: Embedder | None = None  # the model a switch re-embeds with

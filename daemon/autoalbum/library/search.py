@@ -189,8 +189,7 @@ class Search:
             live = np.array(sorted(self.catalog.live_of(candidates)), dtype=np.int64)
             enough = len(live) >= n or len(candidates) < wanted
             if enough or wanted >= searchable.index.ntotal:
-                codes = self.catalog.codes(live)
-                return most_similar([codes], query, n)
+                return most_similar([self.catalog.codes_of(live)], query, n)
             wanted *= 4
 
     def duplicates(

@@ -37,9 +37,10 @@ class ModelMismatchError(AutoalbumError):
 class Stores:
     """The catalog in one state folder; the parts of a library share one."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *, check: bool = True) -> None:
         self.state = state
-        self.catalog = Catalog(state / CATALOG_NAME)  # migrated, and committed, as it opens
+        # migrated, and committed, as it opens; checked for damage with `check` (catalog.py)
+        self.catalog = Catalog(state / CATALOG_NAME, check=check)
         old_index = state / OLD_INDEX_NAME
         if old_index.exists():
             old_index.unlink()

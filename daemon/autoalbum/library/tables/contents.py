@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Member
-from autoalbum.library.codes import Codes, code_size, from_code, to_code, unpack
+from autoalbum.library.codes import Codes, code_size, to_code, unpack
 from autoalbum.library.records import Status
 from autoalbum.library.tables import Table, path_of, stored
 
@@ -103,6 +103,14 @@ class Contents(Table):
     def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
         """Stored vectors for `ids`, in that order, decoded to float32: for a few ids (a chunk
         of arrivals, a search's query); many are read as `codes`."""
+        if not len(ids):
+            return np.zeros((0, 0), np.float32)
+        codes = self.codes_of(ids)
+        return codes.take(np.arange(len(codes)))
+
+    def codes_of(self, ids: Sequence[int] | NDArray[np.int64]) -> Codes:
+        """The codes of a few `ids`, in that order, looked up by id (`codes` reads the table
+        through). Raises KeyError for an id without a vector."""
         found = self._by_id(
             "SELECT content_id, code FROM vectors WHERE content_id IN ({marks})", ids
         )
@@ -110,8 +118,10 @@ class Contents(Table):
         if missing:
             raise KeyError(f"no content with id {missing[0]} in the catalog")
         if not len(ids):
-            return np.zeros((0, 0), np.float32)
-        return np.stack([from_code(found[int(i)]) for i in ids])
+            return Codes(np.empty(0, np.int64), np.empty((0, code_size(0)), np.uint8))
+        rows = b"".join(unpack(found[int(i)]) for i in ids)
+        codes = np.frombuffer(rows, dtype=np.uint8).reshape(len(ids), -1)
+        return Codes(np.asarray(ids, dtype=np.int64), codes)
 
     def code_chunks(self, ids: NDArray[np.int64], size: int = SCAN_CHUNK) -> Iterator[Codes]:
         """The codes of `ids` (sorted, unique) in id order, `size` at a time: one pass over the
