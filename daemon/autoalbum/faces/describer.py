@@ -79,7 +79,5 @@ class FaceDescriber:
         """(n, 150, 150, 3) uint8 chips -> (n, 128) descriptors."""
         if not len(chips):
             return np.zeros((0, DESCRIPTOR_DIM), np.float32)
-        (out,) = self.session.run(
-            [self._output], {self._input: chips}
-        )
+        (out,) = self.session.run([self._output], {self._input: chips})
         return np.asarray(out, dtype=np.float32)

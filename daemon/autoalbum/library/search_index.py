@@ -35,7 +35,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,15 @@ def new_index(sample: Matrix, photos: int) -> Any:
     faiss.extract_index_ivf(index).cp.min_points_per_centroid = 1  # warned above, not here
     index.train(sample)
     return index
+
+
+def parts(index: Any) -> tuple[Matrix, Any]:
+    """The index's projection (PROJECTED rows) and the exact index of its cells' centres."""
+    import faiss
+
+    transform: Any = faiss.downcast_VectorTransform(index.chain.at(0))  # a LinearTransform
+    matrix = faiss.vector_to_array(transform.A).reshape(transform.d_out, transform.d_in)
+    return matrix.astype(np.float32), faiss.extract_index_ivf(index).quantizer
 
 
 def set_probes(index: Any, probes: int = PROBES) -> None:
@@ -344,16 +353,3 @@ class Searchable:
         take = min(count, scores.shape[1])
         best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         return np.hstack([found, self.tail.ids[best]]).astype(np.int64)
-
-    def near(self, queries: Matrix, radius: float) -> Iterator[tuple[int, Ids]]:
-        """(query row, ids) of every id whose approximate similarity to the query is at least
-        `radius`, in the index and in the tail."""
-        limits, _, found = self.index.range_search(queries, radius)
-        limits = limits.astype(np.int64)
-        tail = (queries @ self._tail().T >= radius) if self.tail is not None else None
-        for row in range(len(queries)):
-            ids = found[limits[row] : limits[row + 1]].astype(np.int64)
-            if tail is not None and self.tail is not None:
-                ids = np.concatenate([ids, self.tail.ids[tail[row]]])
-            if len(ids):
-                yield row, ids
