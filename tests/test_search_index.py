@@ -5,6 +5,7 @@ from its watermark, and without the photos that are gone."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +13,19 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
+from autoalbum import faiss_gpu
+from autoalbum.clustering.kmeans import fit
 from autoalbum.embedding.embedder import OnnxEmbedder, normalise
 from autoalbum.library import search_index
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.codes import Codes
 from autoalbum.library.library import Library
+from autoalbum.library.near_pairs import cell_pairs
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.search import Search, most_similar
 from autoalbum.library.search_index import IndexMeta, IndexUnusable, SearchIndex
 from autoalbum.library.stores import Stores
-from colour_library import config
+from colour_library import ColourEmbedder, colour_photos, config, open_library, photo
 
 DIM = 1280
 PHOTOS = 2_400  # above INDEX_FROM
@@ -47,7 +51,9 @@ def _add(state: Path, vectors: NDArray[np.float32]) -> list[int]:
         ids = []
         for i, vector in enumerate(vectors, start=start + 1):
             content = catalog.add_content(f"{i:032x}", vector, 0, f"{i:031x}q")
-            catalog.put_file(FileRecord(_path(content), 1, 1, f"{i:032x}", Status.OK, None, content))
+            catalog.put_file(
+                FileRecord(_path(content), 1, 1, f"{i:032x}", Status.OK, None, content)
+            )
             ids.append(content)
     return ids
 
@@ -262,3 +268,78 @@ def test_resized_reencoded_and_cropped_copies_found_through_the_index(
     ]
     assert sorted(n.path.name for n in similar) == ["cat-cropped.jpg", "chelsea.png"]
     assert json.loads((tmp_path / "state" / search_index.META_NAME).read_text())["count"] == 8
+
+
+def test_without_a_gpu_faiss_work_falls_back_to_the_cpu() -> None:
+    """faiss-cpu (CI) has no GPU functions: wanting a GPU changes nothing."""
+    assert not faiss_gpu.use_gpu(True) and not faiss_gpu.use_gpu(False)
+    x = _clustered(600, seed=4)
+    a, b = x[:300], x[300:]
+    assert np.array_equal(faiss_gpu.inner_products(a, b, True), a @ b.T)
+    index = search_index.new_index(x, len(x))
+    index.add(x)
+    chunks = [Codes.of(np.arange(600, dtype=np.int64), x)]
+    cpu = cell_pairs(chunks, 600, search_index.parts(index), 0.5, lambda _: None, False)
+    wanted = cell_pairs(chunks, 600, search_index.parts(index), 0.5, lambda _: None, True)
+    assert len(cpu[0]) and all(np.array_equal(c, w) for c, w in zip(cpu, wanted, strict=True))
+    centroids, labels = fit(x, 4, seed=0, n_init=1, iterations=5, use_gpu=True)
+    assert centroids.shape == (4, DIM) and len(np.unique(labels)) == 4
+
+
+def test_with_a_gpu_the_products_go_to_faiss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where FAISS sees a GPU, the duplicates join hands its products to FAISS's GPU
+    function (stood in for here: no GPU in CI), and gets the same pairs."""
+    import faiss
+
+    calls: list[tuple[int, int]] = []
+
+    def on_gpu(_: object, xq: NDArray[np.float32], xb: NDArray[np.float32], metric: int) -> object:
+        assert metric == faiss.METRIC_INNER_PRODUCT
+        calls.append((len(xq), len(xb)))
+        return xq @ xb.T
+
+    faiss_gpu._gpus.cache_clear()
+    faiss_gpu._resources.cache_clear()
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "pairwise_distance_gpu", on_gpu, raising=False)
+    try:
+        x = _clustered(600, seed=5)
+        index = search_index.new_index(x, len(x))
+        chunks = [Codes.of(np.arange(600, dtype=np.int64), x)]
+        found = cell_pairs(chunks, 600, search_index.parts(index), 0.5, lambda _: None, True)
+        assert calls and faiss_gpu.use_gpu(True) and not faiss_gpu.use_gpu(False)
+        calls.clear()
+        cpu = cell_pairs(chunks, 600, search_index.parts(index), 0.5, lambda _: None, False)
+        assert not calls
+        assert all(np.array_equal(g, c) for g, c in zip(found, cpu, strict=True))
+    finally:
+        faiss_gpu._gpus.cache_clear()
+        faiss_gpu._resources.cache_clear()
+
+
+def test_a_library_keeps_its_index_and_finds_a_photo_by_its_album_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's idle step builds the file, then leaves it until photos arrive; `similar`
+    takes a link in the album tree as its photo, without embedding anything."""
+    monkeypatch.setattr(search_index, "INDEX_FROM", 1)
+    monkeypatch.setattr(search_index, "REFRESH_ROWS", 2)
+    colour_photos(tmp_path)
+    embedder = ColourEmbedder()
+    with open_library(tmp_path, embedder) as library:
+        library.index_files()
+        library.write_tree()
+        assert library.keep_search_index(time.time())
+        assert not library.keep_search_index(time.time())
+        photo(tmp_path / "photos" / "red-new.png", "red", 50)
+        photo(tmp_path / "photos" / "red-newer.png", "red", 51)
+        library.index_files()
+        assert library.keep_search_index(time.time())
+        assert _meta(tmp_path / "state").count == 14
+        link = next(p for p in (tmp_path / "albums").rglob("red0.png") if p.is_symlink())
+        seen = embedder.images_seen
+        found = library.similar(link, n=3)
+    assert embedder.images_seen == seen
+    assert all(n.path.name.startswith("red") for n in found) and len(found) == 3
+    assert "red0.png" not in {n.path.name for n in found}

@@ -44,6 +44,7 @@ class SortOptions:
     method: Method = Method.SPECTRAL
     faces: bool = True  # albums of photos of people named so (faces/kinds.py, face_sample)
     nested: bool = True  # sub-albums inside albums with clear inner kinds (clustering/nesting.py)
+    use_gpu: bool = False  # k-means on a GPU where FAISS sees one (faiss_gpu.py)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def sort_photos(
         granularity=options.granularity,
         seed=options.seed,
         method=options.method,
+        use_gpu=options.use_gpu,
     )
     nests = (
         nest(embedded.vectors, clustering, granularity=options.granularity, seed=options.seed,

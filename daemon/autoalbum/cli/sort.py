@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         method=Method(args.method),
         faces=not args.no_faces,
         nested=not args.flat,
+        use_gpu=args.device != "cpu",
     )
     with ExitStack() as stack:
         summary = sort_photos(args.sources, args.out, embedder, options, progress_starter(stack))

@@ -24,6 +24,7 @@ from autoalbum.clustering.rows import Dense, Rows
 from autoalbum.clustering.sampling import sample_rows
 from autoalbum.embedding.embedder import normalise
 from autoalbum.errors import AutoalbumError
+from autoalbum.faiss_gpu import use_gpu as faiss_use_gpu
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +84,6 @@ def check_k(k: int, n: int) -> None:
         raise ClusterError(f"cannot make {k} albums from {n} images; use --k {n} or fewer")
 
 
-def _faiss_gpu(use_gpu: bool) -> bool:
-    if not use_gpu:
-        return False
-    import faiss
-
-    if faiss.get_num_gpus() > 0:
-        return True
-    log.debug("FAISS sees no GPU; clustering on the CPU")
-    return False
-
-
 def fit(
     x: NDArray[np.float32],
     k: int,
@@ -115,7 +105,7 @@ def fit(
         spherical=True,
         seed=seed,
         verbose=False,
-        gpu=_faiss_gpu(use_gpu),
+        gpu=faiss_use_gpu(use_gpu),
         # FAISS warns below 39 points per centroid and subsamples above 256; photo sets are
         # small enough to always train on every vector, and few photos per album is normal.
         min_points_per_centroid=1,

@@ -56,8 +56,15 @@ class Keeper:
     with a `tagger` the photos' sidecar keywords) up to date with them."""
 
     def __init__(
-        self, settings: ClusterConfig, albums: Path, stores: Stores, tagger: Tagger | None = None
+        self,
+        settings: ClusterConfig,
+        albums: Path,
+        stores: Stores,
+        tagger: Tagger | None = None,
+        *,
+        use_gpu: bool = False,
     ) -> None:
+        self.use_gpu = use_gpu  # k-means on a GPU where FAISS sees one (faiss_gpu.py)
         self.settings = settings
         self.stores = stores
         self.catalog = stores.catalog
@@ -124,7 +131,7 @@ class Keeper:
         steps = granularity_steps(settings.granularity)
         clustering, choice = cluster(
             vectors, k, k_range=(low, high), granularity=steps, seed=settings.seed,
-            method=Method(settings.method),
+            method=Method(settings.method), use_gpu=self.use_gpu,
         )  # fmt: skip
         nests = (
             nest(vectors, clustering, granularity=steps, seed=settings.seed,

@@ -155,10 +155,11 @@ class Library:
         self._tagger = Tagger(config.tags, stores.catalog, lambda: [o.folder for o in offline()])
         tagger = self._tagger if config.tags.enabled else None  # off: sidecars left as they are
         before: Keeper | None = getattr(self, "_keeper", None)
-        self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger)
+        gpu = config.model.device != "cpu"  # FAISS's too, where it sees one (faiss_gpu.py)
+        self._keeper = Keeper(config.cluster, config.library.albums, stores, tagger, use_gpu=gpu)
         if before is not None and before.tree.albums == config.library.albums:
             self._keeper.tree.stale = before.tree.stale  # the albums the tree is still behind on
-        self._search = Search(stores, model)
+        self._search = Search(stores, model, use_gpu=gpu)
 
     @property
     def catalog(self) -> Catalog:

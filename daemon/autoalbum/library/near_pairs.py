@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.embedding.embedder import normalise
+from autoalbum.faiss_gpu import inner_products
 from autoalbum.library.codes import Codes
 
 PROBES = 16  # cells each photo is compared in: its own and the 15 nearest
@@ -41,10 +42,12 @@ def cell_pairs(
     parts: tuple[NDArray[np.float32], Any],
     min_similarity: float,
     advance: Callable[[int], None],
+    use_gpu: bool = False,
 ) -> tuple[Rows, Rows]:
     """Row pairs (i < j, rows in the order of `chunks`, `count` in all) whose projected
     similarity is at least `min_similarity` (module doc); `parts` is the index's projection
-    and cell quantizer (search_index.parts)."""
+    and cell quantizer (search_index.parts). The products run on a GPU where `use_gpu` and
+    FAISS sees one (faiss_gpu.py)."""
     projection, quantizer = parts
     probes = min(PROBES, int(quantizer.ntotal))
     projected = np.empty((count, projection.shape[0]), dtype=np.float16)
@@ -71,7 +74,8 @@ def cell_pairs(
         askers = probing[probe_bounds[cell] : probe_bounds[cell + 1]] // probes
         for start in range(0, len(askers), BLOCK):
             asking = askers[start : start + BLOCK]
-            a, b = np.nonzero(projected[asking].astype(np.float32) @ block.T >= radius)
+            products = inner_products(projected[asking].astype(np.float32), block, use_gpu)
+            a, b = np.nonzero(products >= radius)
             left, right = asking[a], members[b]
             keep = left != right
             firsts.append(np.minimum(left[keep], right[keep]))

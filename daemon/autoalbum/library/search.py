@@ -136,7 +136,8 @@ def cliques(first: Rows, second: Rows, similarity: NDArray[np.float32]) -> list[
 class Search:
     """Finds photos by likeness among the live photos of the stores."""
 
-    def __init__(self, stores: Stores, embedder: Embedder) -> None:
+    def __init__(self, stores: Stores, embedder: Embedder, *, use_gpu: bool = False) -> None:
+        self.use_gpu = use_gpu  # for duplicates' matrix products, where FAISS sees a GPU
         self.catalog = stores.catalog
         self.embedder = embedder  # lazy: loads the model only for a photo outside the library
         self.index = SearchIndex(stores.catalog, stores.state)
@@ -209,8 +210,9 @@ class Search:
         else:
             advance = progress(len(ids)) if progress is not None else _ignore
             chunks = self.catalog.code_chunks(ids)
+            index_parts = parts(searchable.index)
             first, second = cell_pairs(
-                chunks, len(ids), parts(searchable.index), min_similarity, advance
+                chunks, len(ids), index_parts, min_similarity, advance, self.use_gpu
             )
             pairs = scored(
                 first, second, lambda rows: self.catalog.codes_of(ids[rows]), min_similarity
