@@ -23,45 +23,23 @@ from autoalbum.library.library import Library
 from autoalbum.library.near_pairs import cell_pairs
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.search import Search, most_similar
-from autoalbum.library.search_index import IndexMeta, IndexUnusable, SearchIndex
+from autoalbum.library.search_index import (
+    IndexMeta,
+    IndexUnusable,
+    SearchIndex,
+    refresh_search_index,
+)
 from autoalbum.library.stores import Stores
+from catalog_rows import DIM, add_rows, clustered, path_of
 from colour_library import ColourEmbedder, colour_photos, config, open_library, photo
 
-DIM = 1280
 PHOTOS = 2_400  # above INDEX_FROM
-
-
-def _clustered(n: int, seed: int = 0) -> NDArray[np.float32]:
-    """Non-negative unit vectors around 40 centres, like pooled CNN features."""
-    rng = np.random.default_rng(seed)
-    centres = np.maximum(rng.standard_normal((40, DIM)), 0)
-    rows = centres[rng.integers(0, 40, n)] + 0.8 * np.abs(rng.standard_normal((n, DIM)))
-    return normalise(rows.astype(np.float32))
-
-
-def _path(content: int) -> Path:
-    return Path(f"/photos/{content:06d}.jpg")
-
-
-def _add(state: Path, vectors: NDArray[np.float32]) -> list[int]:
-    """Contents and one present file each for these vectors, as the indexer writes them."""
-    with Catalog(state / "catalog.sqlite") as catalog, catalog.transaction():
-        catalog.set_meta("dim", str(DIM))
-        start = catalog.last_vector_id()
-        ids = []
-        for i, vector in enumerate(vectors, start=start + 1):
-            content = catalog.add_content(f"{i:032x}", vector, 0, f"{i:031x}q")
-            catalog.put_file(
-                FileRecord(_path(content), 1, 1, f"{i:032x}", Status.OK, None, content)
-            )
-            ids.append(content)
-    return ids
 
 
 def _set_status(state: Path, contents: list[int], status: Status) -> None:
     with Catalog(state / "catalog.sqlite") as catalog, catalog.transaction():
         for content in contents:
-            record = catalog.file(_path(content))
+            record = catalog.file(path_of(content))
             assert record is not None
             catalog.put_file(
                 FileRecord(record.path, 1, 1, record.hash, status, None, record.content_id)
@@ -72,15 +50,15 @@ def _set_status(state: Path, contents: list[int], status: Status) -> None:
 def library_state(tmp_path: Path) -> tuple[Path, NDArray[np.float32]]:
     state = tmp_path / "state"
     state.mkdir()
-    vectors = _clustered(PHOTOS)
-    _add(state, vectors)
+    vectors = clustered(PHOTOS)
+    add_rows(state, vectors)
     return state, vectors
 
 
 def _similar(state: Path, content: int, n: int = 10) -> list[int]:
     stores = Stores(state)
     try:
-        found = Search(stores, None).similar(_path(content), n)  # type: ignore[arg-type]
+        found = Search(stores, None).similar(path_of(content), n)  # type: ignore[arg-type]
     finally:
         stores.close()
     return [int(p.stem) for p in (f.path for f in found)]
@@ -135,7 +113,7 @@ def test_a_stale_index_is_caught_up_from_its_watermark(
     _similar(state, 1)
     (first_file,) = _index_files(state)
     near = normalise((vectors[0] + 0.02 * np.abs(vectors[1])).astype(np.float32)[None, :])
-    (arrived,) = _add(state, near)
+    (arrived,) = add_rows(state, near)
     # A search scans the rows past the watermark: the new photo is found, the file untouched.
     assert _similar(state, 1)[0] == arrived
     assert _index_files(state) == [first_file] and _meta(state).watermark == PHOTOS
@@ -189,13 +167,13 @@ def test_the_daemon_refreshes_the_file_when_it_is_due(
         assert index.due(now=0.0)  # no file yet, and big enough
         index.refresh()
         assert not index.due(now=0.0)
-    _add(state, vectors[:3])
+    add_rows(state, vectors[:3])
     with Catalog(state / "catalog.sqlite") as catalog:
         index = SearchIndex(catalog, state)
         modified = (state / search_index.META_NAME).stat().st_mtime
         assert not index.due(now=modified + 1)  # 3 rows behind, written just now
         assert index.due(now=modified + search_index.REFRESH_SECONDS + 1)
-    _add(state, vectors[3:6])
+    add_rows(state, vectors[3:6])
     with Catalog(state / "catalog.sqlite") as catalog:
         assert SearchIndex(catalog, state).due(now=modified + 1)  # 6 rows behind
 
@@ -203,7 +181,7 @@ def test_the_daemon_refreshes_the_file_when_it_is_due(
 def test_a_small_library_has_no_index(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    _add(state, _clustered(50))
+    add_rows(state, clustered(50))
     assert _similar(state, 1, n=3)
     with Catalog(state / "catalog.sqlite") as catalog:
         assert SearchIndex(catalog, state).for_search() is None
@@ -216,7 +194,7 @@ def test_near_duplicates_through_the_index_are_not_chained(tmp_path: Path) -> No
     state = tmp_path / "state"
     state.mkdir()
     rng = np.random.default_rng(3)
-    base = _clustered(PHOTOS, seed=1)
+    base = clustered(PHOTOS, seed=1)
     a = normalise(np.maximum(rng.standard_normal((1, DIM)), 0).astype(np.float32))[0]
     u = np.maximum(rng.standard_normal(DIM), 0).astype(np.float32)
     u = normalise((u - (u @ a) * a)[None, :])[0]  # orthogonal to a
@@ -226,7 +204,7 @@ def test_near_duplicates_through_the_index_are_not_chained(tmp_path: Path) -> No
     sims = chain @ chain.T
     assert sims[0, 1] > 0.9 and sims[1, 2] > 0.9 and sims[0, 2] < 0.9
     twins = normalise(np.stack([base[0], base[0] + 0.05 * np.abs(base[1])]).astype(np.float32))
-    _add(state, np.vstack([base[2:], chain, twins]))
+    add_rows(state, np.vstack([base[2:], chain, twins]))
     stores = Stores(state)
     try:
         groups = Search(stores, None).duplicates()  # type: ignore[arg-type]
@@ -273,7 +251,7 @@ def test_resized_reencoded_and_cropped_copies_found_through_the_index(
 def test_without_a_gpu_faiss_work_falls_back_to_the_cpu() -> None:
     """faiss-cpu (CI) has no GPU functions: wanting a GPU changes nothing."""
     assert not faiss_gpu.use_gpu(True) and not faiss_gpu.use_gpu(False)
-    x = _clustered(600, seed=4)
+    x = clustered(600, seed=4)
     a, b = x[:300], x[300:]
     assert np.array_equal(faiss_gpu.inner_products(a, b, True), a @ b.T)
     index = search_index.new_index(x, len(x))
@@ -304,7 +282,7 @@ def test_with_a_gpu_the_products_go_to_faiss(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
     monkeypatch.setattr(faiss, "pairwise_distance_gpu", on_gpu, raising=False)
     try:
-        x = _clustered(600, seed=5)
+        x = clustered(600, seed=5)
         index = search_index.new_index(x, len(x))
         chunks = [Codes.of(np.arange(600, dtype=np.int64), x)]
         found = cell_pairs(chunks, 600, search_index.parts(index), 0.5, lambda _: None, True)
@@ -330,12 +308,14 @@ def test_a_library_keeps_its_index_and_finds_a_photo_by_its_album_link(
     with open_library(tmp_path, embedder) as library:
         library.index_files()
         library.write_tree()
-        assert library.keep_search_index(time.time())
-        assert not library.keep_search_index(time.time())
+        assert library.search_index_due(time.time())
+        refresh_search_index(tmp_path / "state")  # as the daemon's thread does
+        assert not library.search_index_due(time.time())
         photo(tmp_path / "photos" / "red-new.png", "red", 50)
         photo(tmp_path / "photos" / "red-newer.png", "red", 51)
         library.index_files()
-        assert library.keep_search_index(time.time())
+        assert library.search_index_due(time.time())
+        refresh_search_index(tmp_path / "state")
         assert _meta(tmp_path / "state").count == 14
         link = next(p for p in (tmp_path / "albums").rglob("red0.png") if p.is_symlink())
         seen = embedder.images_seen

@@ -19,6 +19,7 @@ from PIL import Image
 from album_tags import albums_of, tags_of
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.codes import code_size, unpack
+from catalog_rows import add_rows, clustered
 from tree_index import images
 
 pytest.importorskip("skimage.data")
@@ -347,3 +348,23 @@ def test_switches_model_under_the_running_daemon(
         sizes = {len(unpack(row[0])) for row in catalog.db.execute("SELECT code FROM vectors")}
         assert sizes == {code_size(dim)}, "every vector is Lite1's"
         assert len(catalog.codes(catalog.content_ids())) == 31
+
+
+def test_the_idle_daemon_builds_the_search_index_in_a_thread(
+    root: Path, model_cache: Path, sources: dict[str, Image.Image]
+) -> None:
+    """A library big enough for a search index (catalogued rows standing in for 2,400 photos
+    kept elsewhere) gets one from the daemon once it is idle; photos still arrive meanwhile."""
+    add_rows(root / "state", clustered(2_400))
+    daemon = Daemon(root, model_cache)
+    try:
+        _write_photos(root / "photos", sources, 3)
+        meta_path = root / "state" / "search-index.json"
+        daemon.wait_for(meta_path.exists, what="the search index", timeout=90)
+        daemon.wait_for(lambda: len(_linked(root)) == 3, what="3 photos in albums")
+        assert json.loads(meta_path.read_text())["watermark"] >= 2_400
+        daemon.wait_for(
+            lambda: b"brought the search index up to date" in daemon.output(), what="its log line"
+        )
+    finally:
+        assert daemon.stop() == 0

@@ -415,10 +415,7 @@ class Library:
         """Groups of identical files, then groups of near-identical photos."""
         return self._search.duplicates(min_similarity, progress)
 
-    def keep_search_index(self, now: float) -> bool:
-        """Bring the search index's file up to date if it is due (search_index.py); whether
-        it was."""
-        if not self._search.index.due(now):
-            return False
-        self._search.index.refresh()
-        return True
+    def search_index_due(self, now: float) -> bool:
+        """Whether the search index's file should be brought up to date now (search_index.py:
+        `refresh_search_index` does it)."""
+        return self._search.index.due(now)

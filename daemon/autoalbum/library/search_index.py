@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 
 from autoalbum.durable import fsync_folder, replacing, write_json_atomically
 from autoalbum.embedding.embedder import normalise
-from autoalbum.library.catalog import Catalog
+from autoalbum.library.catalog import CATALOG_NAME, Catalog
 from autoalbum.library.codes import Codes
 
 log = logging.getLogger(__name__)
@@ -316,6 +316,14 @@ class SearchIndex:
             log.warning("could not save the search index (%s); it is built again next time",
                         error)  # fmt: skip
         return Searchable(opened, self.catalog)
+
+
+def refresh_search_index(state: Path) -> None:
+    """Bring the search index of the catalog in `state` up to date on a connection of its
+    own: the daemon runs it in a thread, so that arrivals don't wait for it (a build at a
+    million photos takes a minute)."""
+    with Catalog(state / CATALOG_NAME, check=False) as catalog:
+        SearchIndex(catalog, state).refresh()
 
 
 def _generation(path: Path) -> int:

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from autoalbum.config import Config, reloaded
@@ -23,6 +24,7 @@ from autoalbum.faults import refusal, write_folders
 from autoalbum.library import captures
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.library.search_index import refresh_search_index
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.faces import FaceCatchUp
 from autoalbum.service.intake import Intake
@@ -105,6 +107,7 @@ class Service:
         self._pauser = Pauser(lambda: write_folders(self.config), clock)
         self._started = False  # the start's catch-up scan and tree write are done
         self._index_checked = -INDEX_CHECK_SECONDS  # when the search index was last looked at
+        self._indexing: threading.Thread | None = None  # bringing the search index up to date
         self._tree_owed = False  # a write was refused: the album tree may be behind
 
     @property
@@ -418,14 +421,20 @@ class Service:
         return self._faces is not None
 
     def _search_index_step(self) -> None:
-        """Now and then, when idle: the search index's file brought up to date if due."""
+        """Now and then, when idle: the search index's file brought up to date if due, in a
+        thread of its own (arrivals don't wait; a thread cut off by a stop leaves the file as
+        it was, the next start sees it due)."""
         now = self._clock()
-        if now - self._index_checked < INDEX_CHECK_SECONDS:
+        busy = self._indexing is not None and self._indexing.is_alive()
+        if busy or now - self._index_checked < INDEX_CHECK_SECONDS:
             return
         self._index_checked = now
-        self.notifier.watchdog()
-        if self.library.keep_search_index(time.time()):
-            log.info("brought the search index up to date")
+        if self.library.search_index_due(time.time()):
+            state = self.config.library.state
+            self._indexing = threading.Thread(
+                target=_refresh_index, args=(state,), name="search-index", daemon=True
+            )
+            self._indexing.start()
 
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
@@ -442,3 +451,13 @@ class Service:
             offline=self.library.folders.offline() if self._library else (),
             paused=self._pauser.pause,
         )
+
+
+def _refresh_index(state: Path) -> None:
+    """The search index thread's work: done, or logged and left for the next look."""
+    try:
+        refresh_search_index(state)
+    except Exception as error:  # a full disk, a catalog locked a long while: try again later
+        log.warning("could not bring the search index up to date (%s); trying again later", error)
+    else:
+        log.info("brought the search index up to date")
