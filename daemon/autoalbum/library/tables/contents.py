@@ -313,9 +313,9 @@ class Contents(Table):
 
     def live_of(self, ids: Sequence[int] | NDArray[np.int64]) -> set[int]:
         """Those of `ids` with at least one present (ok) file."""
-        query = (
+        query = (  # +status: by content id (a few rows), never the status index (all of them)
             "SELECT content_id, 1 FROM files WHERE content_id IN ({marks}) "
-            f"AND status = '{Status.OK.value}'"
+            f"AND +status = '{Status.OK.value}'"
         )
         return set(self._by_id(query, ids))
 
