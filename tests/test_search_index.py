@@ -30,8 +30,16 @@ from autoalbum.library.search_index import (
     refresh_search_index,
 )
 from autoalbum.library.stores import Stores
+from autoalbum.service.status import library_status
 from catalog_rows import DIM, add_rows, clustered, path_of
-from colour_library import ColourEmbedder, colour_photos, config, open_library, photo
+from colour_library import (
+    ColourEmbedder,
+    colour_photos,
+    config,
+    config_file,
+    open_library,
+    photo,
+)
 
 PHOTOS = 2_400  # above INDEX_FROM
 
@@ -323,3 +331,17 @@ def test_a_library_keeps_its_index_and_finds_a_photo_by_its_album_link(
     assert embedder.images_seen == seen
     assert all(n.path.name.startswith("red") for n in found) and len(found) == 3
     assert "red0.png" not in {n.path.name for n in found}
+
+
+def test_status_tells_what_the_search_index_holds(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    add_rows(state, clustered(PHOTOS))
+    config = config_file(tmp_path)
+    assert "search index: none yet" in library_status(config)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        SearchIndex(catalog, state).refresh()
+    add_rows(state, clustered(5, seed=9))
+    shown = library_status(config)
+    assert f"search index: {PHOTOS:,} photos, written " in shown
+    assert "5 newer photos scanned until it is next written" in shown

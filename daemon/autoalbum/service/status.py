@@ -17,6 +17,7 @@ from autoalbum.library.backup import kept_copy
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.folders import Folders, Offline
 from autoalbum.library.lock import holder
+from autoalbum.library.search_index import INDEX_FROM, META_NAME, IndexMeta, IndexUnusable
 from autoalbum.printable import duration, moment, printable
 from autoalbum.service.backlog import CatchUp
 from autoalbum.service.faces import FaceCatchUp, describe_faces
@@ -200,6 +201,22 @@ def _events_lines(config: Config, catalog: Catalog) -> list[str]:
     return [line + (f"; {unread:,} photos' capture dates still to read" if unread else "")]
 
 
+def _search_line(catalog: Catalog, state: Path) -> str:
+    """The search index (library/search_index.py): what it holds, when it was written and how
+    many photos are newer."""
+    try:
+        meta = IndexMeta.read(state / META_NAME)
+        written = _ago((state / META_NAME).stat().st_mtime)
+    except (IndexUnusable, OSError):
+        return (
+            f"search index: none yet (similar and duplicates build it from {INDEX_FROM:,} "
+            "photos on, and the daemon when idle)"
+        )
+    newer = catalog.vector_count_after(meta.watermark)
+    line = f"search index: {meta.count:,} photos, written {written}"
+    return line + (f"; {newer:,} newer photos scanned until it is next written" if newer else "")
+
+
 def library_status(config_path: Path, failures: int = 20) -> str:
     """A readable report; the catalog is only read."""
     config = load_config(config_path)
@@ -253,6 +270,7 @@ def _library_lines(config: Config, failures: int) -> list[str]:
                 f"last recluster: {_ago(run.started_at)}, {run.images} images, k={run.k}{score}, "
                 f"{run.seconds:.1f} s"
             )
+        lines.append(_search_line(catalog, state))
         lines += _corrections_lines(catalog)
         failed = catalog.files(Status.FAILED)
         lines += [
