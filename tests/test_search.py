@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from autoalbum.embedding.embedder import OnnxEmbedder
+from autoalbum.library import search_index
 from autoalbum.library.library import Library
 from colour_library import ColourEmbedder, colour_photos, config, open_library
 
@@ -31,8 +32,15 @@ def test_identical_copies_are_embedded_once_and_reported(root: Path) -> None:
     ]
 
 
-def test_near_duplicates_are_grouped(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+@pytest.mark.parametrize("through_index", [False, True])
+def test_near_duplicates_are_grouped(
+    tmp_path: Path, embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch, through_index: bool
+) -> None:
+    """Resized, re-encoded and cropped copies of a real photo, through the real model: by the
+    exhaustive search of a small library, and through the search index (search_index.py)."""
     skimage_data = pytest.importorskip("skimage.data")
+    if through_index:
+        monkeypatch.setattr(search_index, "INDEX_FROM", 1)
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ("chelsea", "coffee", "rocket", "astronaut"):
@@ -44,9 +52,12 @@ def test_near_duplicates_are_grouped(tmp_path: Path, embedder: OnnxEmbedder) -> 
     with Library(config(tmp_path), lambda: embedder) as library:
         library.index_files()
         near = [g for g in library.duplicates() if g.kind == "near"]
+        similar = library.similar(photos / "cat-small.jpg", n=2)
     assert [sorted(p.name for p in g.paths) for g in near] == [
         ["cat-cropped.jpg", "cat-small.jpg", "chelsea.png"]
     ]
+    assert sorted(n.path.name for n in similar) == ["cat-cropped.jpg", "chelsea.png"]
+    assert (tmp_path / "state" / search_index.META_NAME).exists() == through_index
 
 
 def test_similar_skips_deleted_photos_and_still_gives_n(root: Path) -> None:

@@ -4,22 +4,19 @@ from its watermark, and without the photos that are gone."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from PIL import Image
 
 from autoalbum import faiss_gpu
 from autoalbum.clustering.kmeans import fit
-from autoalbum.embedding.embedder import OnnxEmbedder, normalise
+from autoalbum.embedding.embedder import normalise
 from autoalbum.library import search_index
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.codes import Codes
-from autoalbum.library.library import Library
 from autoalbum.library.near_pairs import cell_pairs
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.search import Search, most_similar
@@ -35,7 +32,6 @@ from catalog_rows import DIM, add_rows, clustered, path_of
 from colour_library import (
     ColourEmbedder,
     colour_photos,
-    config,
     config_file,
     open_library,
     photo,
@@ -226,34 +222,6 @@ def test_near_duplicates_through_the_index_are_not_chained(tmp_path: Path) -> No
     chained = [g for g in near if b_id in g]
     assert len(chained) == 1 and chained[0] in ([a_id, b_id], [b_id, c_id])
     assert not any(a_id in g and c_id in g for g in near)
-
-
-def test_resized_reencoded_and_cropped_copies_found_through_the_index(
-    tmp_path: Path, embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Real photos through the real model, with the index used however small the library."""
-    skimage_data = pytest.importorskip("skimage.data")
-    monkeypatch.setattr(search_index, "INDEX_FROM", 1)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in ("chelsea", "coffee", "rocket", "astronaut", "camera", "horse"):
-        image = getattr(skimage_data, name)()
-        Image.fromarray(image if image.dtype == np.uint8 else (image * 255).astype(np.uint8)).save(
-            photos / f"{name}.png"
-        )
-    cat = Image.open(photos / "chelsea.png")
-    cat.resize((cat.width // 2, cat.height // 2)).save(photos / "cat-small.jpg", quality=70)
-    w, h = cat.size
-    cat.crop((w // 25, h // 25, w - w // 25, h - h // 25)).save(photos / "cat-cropped.jpg")
-    with Library(config(tmp_path), lambda: embedder) as library:
-        library.index_files()
-        near = [g for g in library.duplicates() if g.kind == "near"]
-        similar = library.similar(photos / "cat-small.jpg", n=2)
-    assert [sorted(p.name for p in g.paths) for g in near] == [
-        ["cat-cropped.jpg", "cat-small.jpg", "chelsea.png"]
-    ]
-    assert sorted(n.path.name for n in similar) == ["cat-cropped.jpg", "chelsea.png"]
-    assert json.loads((tmp_path / "state" / search_index.META_NAME).read_text())["count"] == 8
 
 
 def test_without_a_gpu_faiss_work_falls_back_to_the_cpu() -> None:
