@@ -5,6 +5,7 @@ from its watermark, and without the photos that are gone."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -211,10 +212,22 @@ def test_near_duplicates_through_the_index_are_not_chained(tmp_path: Path) -> No
     add_rows(state, np.vstack([base[2:], chain, twins]))
     stores = Stores(state)
     try:
-        groups = Search(stores, None).duplicates()  # type: ignore[arg-type]
+        shown: dict[int, int] = {}
+
+        def progress(total: int) -> Callable[[int], None]:
+            shown[total] = 0
+
+            def advance(done: int) -> None:
+                shown[total] += done
+
+            return advance
+
+        groups = Search(stores, None).duplicates(progress=progress)  # type: ignore[arg-type]
     finally:
         stores.close()
     assert (state / search_index.META_NAME).exists()  # searched through the index
+    count = PHOTOS + 3  # the base less 2, the chain of 3, the 2 twins
+    assert shown == {count: count, 2 * count: 2 * count}  # the index built, then both passes
     near = [sorted(int(p.stem) for p in g.paths) for g in groups if g.kind == "near"]
     a_id, b_id, c_id = PHOTOS - 2 + 1, PHOTOS - 2 + 2, PHOTOS - 2 + 3
     twin_ids = [PHOTOS + 2, PHOTOS + 3]

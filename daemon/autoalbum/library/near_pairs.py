@@ -46,7 +46,8 @@ def cell_pairs(
 ) -> tuple[Rows, Rows]:
     """Row pairs (i < j, rows in the order of `chunks`, `count` in all) whose projected
     similarity is at least `min_similarity` (module doc); `parts` is the index's projection
-    and cell quantizer (search_index.parts). The products run on a GPU where `use_gpu` and
+    and cell quantizer (search_index.parts). `advance` counts each photo twice: projected,
+    then compared in its cell. The products run on a GPU where `use_gpu` and
     FAISS sees one (faiss_gpu.py)."""
     projection, quantizer = parts
     probes = min(PROBES, int(quantizer.ntotal))
@@ -70,6 +71,7 @@ def cell_pairs(
         members = held[held_bounds[cell] : held_bounds[cell + 1]]
         if not len(members):
             continue
+        advance(len(members))
         block = projected[members].astype(np.float32)
         askers = probing[probe_bounds[cell] : probe_bounds[cell + 1]] // probes
         for start in range(0, len(askers), BLOCK):

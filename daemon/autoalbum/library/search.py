@@ -208,7 +208,7 @@ class Search:
                 first, second, lambda rows: Codes(rows, codes.codes[rows]), min_similarity
             )
         else:
-            advance = progress(len(ids)) if progress is not None else _ignore
+            advance = progress(2 * len(ids)) if progress is not None else _ignore
             chunks = self.catalog.code_chunks(ids)
             index_parts = parts(searchable.index)
             first, second = cell_pairs(

@@ -455,6 +455,7 @@ class Service:
 
 def _refresh_index(state: Path) -> None:
     """The search index thread's work: done, or logged and left for the next look."""
+    log.info("bringing the search index up to date in the background")
     try:
         refresh_search_index(state)
     except Exception as error:  # a full disk, a catalog locked a long while: try again later
