@@ -4,6 +4,8 @@ from its watermark, and without the photos that are gone."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,7 @@ from autoalbum.library.search_index import (
     refresh_search_index,
 )
 from autoalbum.library.stores import Stores
+from autoalbum.service.daemon import idle_priority
 from autoalbum.service.status import library_status
 from catalog_rows import DIM, add_rows, clustered, path_of
 from colour_library import (
@@ -326,3 +329,19 @@ def test_status_tells_what_the_search_index_holds(tmp_path: Path) -> None:
     shown = library_status(config)
     assert f"search index: {PHOTOS:,} photos, written " in shown
     assert "5 newer photos scanned until it is next written" in shown
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
+def test_the_daemons_index_thread_yields_the_cpu_to_everything_else() -> None:
+    """The thread that brings the search index up to date runs at SCHED_IDLE; the daemon's
+    main thread (arrivals) keeps its priority."""
+    seen: list[int] = []
+
+    def work() -> None:
+        idle_priority()
+        seen.append(os.sched_getscheduler(0))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_IDLE] and os.sched_getscheduler(0) != os.SCHED_IDLE

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -456,9 +457,20 @@ class Service:
 def _refresh_index(state: Path) -> None:
     """The search index thread's work: done, or logged and left for the next look."""
     log.info("bringing the search index up to date in the background")
+    idle_priority()
     try:
         refresh_search_index(state)
     except Exception as error:  # a full disk, a catalog locked a long while: try again later
         log.warning("could not bring the search index up to date (%s); trying again later", error)
     else:
         log.info("brought the search index up to date")
+
+
+def idle_priority() -> None:
+    """Run the calling thread (and the threads it starts) only when nothing else of the
+    machine's wants the CPU (Linux's SCHED_IDLE): arrivals and other programs go first. Where
+    that can't be set, it stays as it is."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError) as error:
+        log.debug("the search index thread keeps its priority: %s", error)
