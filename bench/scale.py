@@ -70,6 +70,7 @@ SIDE = 16  # pixels: scale_entry.INPUT_SIZE
 PATTERNS = 30
 NOISE_SHARE = 0.05  # photos that belong to no pattern
 PER_FOLDER = 1000
+LIST_SECONDS = 5.0  # between listings of the album tree's folders (new ones come with reclusters)
 GENERATOR = 1  # part of a cached photo set's name: a changed generator makes new sets
 SEED = 15
 WATCHDOG_SEC = 60  # systemd/autoalbum.service
@@ -234,7 +235,8 @@ def new_library(root: Path, photos: Path) -> Library:
 
 class AlbumTree:
     """Finds photos' symlinks in the album tree by name, whatever its index files look like:
-    every folder at the top of the tree is an album (listed again twice a second)."""
+    every folder of the tree (a sub-album inside an album too, hidden ones aside) is an album,
+    listed again every LIST_SECONDS (listing reads every link: 1 s at a million photos)."""
 
     def __init__(self, albums: Path) -> None:
         self.albums = albums
@@ -242,9 +244,8 @@ class AlbumTree:
         self._listed = 0.0
 
     def _album_folders(self) -> list[str]:
-        if time.monotonic() - self._listed > 0.5:
-            with contextlib.suppress(OSError), os.scandir(self.albums) as entries:
-                self._folders = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        if time.monotonic() - self._listed > LIST_SECONDS:
+            self._folders = _folders_below(self.albums)
             self._listed = time.monotonic()
         return self._folders
 
@@ -268,6 +269,16 @@ class AlbumTree:
                 raise TimeoutError(f"{len(pending)} of {len(photos)} photos never linked")
             time.sleep(0.02)
         return time.perf_counter()
+
+
+def _folders_below(root: Path) -> list[str]:
+    """Every folder below `root` whose name doesn't start with a dot, at any depth."""
+    found: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                found += [entry.path, *_folders_below(Path(entry.path))]
+    return found
 
 
 def folder_bytes(folder: Path, keep: Callable[[os.DirEntry[str]], bool]) -> dict[str, int]:

@@ -30,7 +30,7 @@ from autoalbum.library.search_index import (
     refresh_search_index,
 )
 from autoalbum.library.stores import Stores
-from autoalbum.service.daemon import idle_priority
+from autoalbum.service.search_refresh import idle_priority
 from autoalbum.service.status import library_status
 from catalog_rows import DIM, add_rows, clustered, path_of
 from colour_library import (
@@ -333,8 +333,8 @@ def test_status_tells_what_the_search_index_holds(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
 def test_the_daemons_index_thread_yields_the_cpu_to_everything_else() -> None:
-    """The thread that brings the search index up to date runs at SCHED_IDLE; the daemon's
-    main thread (arrivals) keeps its priority."""
+    """The process that brings the search index up to date runs at SCHED_IDLE (set by its
+    thread, as here); the daemon's threads keep their priority."""
     seen: list[int] = []
 
     def work() -> None:

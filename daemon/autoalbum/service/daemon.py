@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Protocol
 
 from autoalbum.config import Config, reloaded
@@ -25,13 +23,13 @@ from autoalbum.faults import refusal, write_folders
 from autoalbum.library import captures
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
-from autoalbum.library.search_index import refresh_search_index
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.faces import FaceCatchUp
 from autoalbum.service.intake import Intake
 from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pauser
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
+from autoalbum.service.search_refresh import IndexRefresh
 from autoalbum.service.settler import Change, split_changes
 from autoalbum.service.status import STATUS_NAME, StatusBoard
 from autoalbum.service.switch import ModelSwitch
@@ -108,7 +106,7 @@ class Service:
         self._pauser = Pauser(lambda: write_folders(self.config), clock)
         self._started = False  # the start's catch-up scan and tree write are done
         self._index_checked = -INDEX_CHECK_SECONDS  # when the search index was last looked at
-        self._indexing: threading.Thread | None = None  # bringing the search index up to date
+        self._index_refresh = IndexRefresh()
         self._tree_owed = False  # a write was refused: the album tree may be behind
 
     @property
@@ -422,20 +420,15 @@ class Service:
         return self._faces is not None
 
     def _search_index_step(self) -> None:
-        """Now and then, when idle: the search index's file brought up to date if due, in a
-        thread of its own (arrivals don't wait; a thread cut off by a stop leaves the file as
-        it was, the next start sees it due)."""
+        """Now and then, when idle: the search index's file brought up to date if due, by a
+        child process of its own (search_refresh.py)."""
         now = self._clock()
-        busy = self._indexing is not None and self._indexing.is_alive()
-        if busy or now - self._index_checked < INDEX_CHECK_SECONDS:
+        self._index_refresh.finished()
+        if self._index_refresh.running or now - self._index_checked < INDEX_CHECK_SECONDS:
             return
         self._index_checked = now
         if self.library.search_index_due(time.time()):
-            state = self.config.library.state
-            self._indexing = threading.Thread(
-                target=_refresh_index, args=(state,), name="search-index", daemon=True
-            )
-            self._indexing.start()
+            self._index_refresh.start(self.config.library.state)
 
     def _report(self, *, running: bool = True) -> None:
         """daemon.json and systemd's STATUS=, when what they say has changed."""
@@ -452,25 +445,3 @@ class Service:
             offline=self.library.folders.offline() if self._library else (),
             paused=self._pauser.pause,
         )
-
-
-def _refresh_index(state: Path) -> None:
-    """The search index thread's work: done, or logged and left for the next look."""
-    log.info("bringing the search index up to date in the background")
-    idle_priority()
-    try:
-        refresh_search_index(state)
-    except Exception as error:  # a full disk, a catalog locked a long while: try again later
-        log.warning("could not bring the search index up to date (%s); trying again later", error)
-    else:
-        log.info("brought the search index up to date")
-
-
-def idle_priority() -> None:
-    """Run the calling thread (and the threads it starts) only when nothing else of the
-    machine's wants the CPU (Linux's SCHED_IDLE): arrivals and other programs go first. Where
-    that can't be set, it stays as it is."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError) as error:
-        log.debug("the search index thread keeps its priority: %s", error)
