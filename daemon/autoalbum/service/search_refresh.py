@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def idle_priority() -> None:
-    """Run the calling thread (and the threads it starts) only when nothing else of the
-    machine's wants the CPU (Linux's SCHED_IDLE). Where that can't be set, it stays as it is."""
+    """Run every thread of this process, and those it starts later, only when nothing else of
+    the machine's wants the CPU (Linux's SCHED_IDLE, set thread by thread: numpy's BLAS threads
+    started when it was imported). Where that can't be set, the process stays as it is."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        for task in os.listdir("/proc/self/task"):
+            os.sched_setscheduler(int(task), os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError) as error:
         log.debug("the search index keeps its priority: %s", error)
 
@@ -35,6 +37,11 @@ def _refresh(state: Path) -> None:
     """The child's work (its errors end it with a traceback on stderr, the journal's)."""
     idle_priority()
     refresh_search_index(state)
+
+
+def _policies() -> list[int]:
+    """The scheduling policy of each thread of this process (for the tests)."""
+    return [os.sched_getscheduler(int(task)) for task in os.listdir("/proc/self/task")]
 
 
 class IndexRefresh:
