@@ -27,16 +27,16 @@ def path_of(content: int) -> Path:
     return Path(f"/photos/{content:06d}.jpg")
 
 
-def add_rows(state: Path, vectors: NDArray[np.float32]) -> list[int]:
-    """Contents and one present file each for these vectors, as the indexer writes them."""
+def add_rows(state: Path, vectors: NDArray[np.float32], source: str = "") -> list[int]:
+    """Contents and one present file each for these vectors, as the indexer writes them;
+    their hashes name their `source` (another source: other photos under the same ids)."""
     with Catalog(state / "catalog.sqlite") as catalog, catalog.transaction():
         catalog.set_meta("dim", str(DIM))
         start = catalog.last_vector_id()
         ids = []
         for i, vector in enumerate(vectors, start=start + 1):
-            content = catalog.add_content(f"{i:032x}", vector, 0, f"{i:031x}q")
-            catalog.put_file(
-                FileRecord(path_of(content), 1, 1, f"{i:032x}", Status.OK, None, content)
-            )
+            digest = f"{source}{i:032x}"
+            content = catalog.add_content(digest, vector, 0, f"{source}{i:031x}q")
+            catalog.put_file(FileRecord(path_of(content), 1, 1, digest, Status.OK, None, content))
             ids.append(content)
     return ids

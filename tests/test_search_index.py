@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -349,3 +350,24 @@ def _idle_policies() -> tuple[list[int], list[int]]:
     before = search_refresh._policies()
     search_refresh.idle_priority()
     return before, search_refresh._policies()
+
+
+def test_an_index_of_another_catalog_is_rebuilt(tmp_path: Path) -> None:
+    """A catalog copy put back (autoalbum restore) gives the ids past its end to other photos:
+    an index made before, whose watermark those ids reach again, is not used."""
+    state = tmp_path / "state"
+    state.mkdir()
+    add_rows(state, clustered(2_000))
+    shutil.copy(state / "catalog.sqlite", tmp_path / "kept.sqlite")
+    add_rows(state, clustered(400, seed=1))
+    with Catalog(state / "catalog.sqlite") as catalog:
+        SearchIndex(catalog, state).refresh()
+    for name in ("catalog.sqlite-wal", "catalog.sqlite-shm"):
+        (state / name).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "kept.sqlite", state / "catalog.sqlite")
+    add_rows(state, clustered(405, seed=2), source="other")  # under ids 2,001 to 2,405
+    with Catalog(state / "catalog.sqlite") as catalog:
+        with pytest.raises(IndexUnusable, match="another catalog"):
+            SearchIndex(catalog, state).read(mapped=True)
+        assert SearchIndex(catalog, state).for_search() is not None  # built anew
+    assert _meta(state).watermark == 2_405 and _meta(state).count == 2_405

@@ -87,6 +87,8 @@ class IndexMeta:
     watermark: int  # the highest content id in the index
     count: int  # vectors in the index
     removed: list[int] = field(default_factory=list)  # contents taken out: no file left
+    anchor: str = ""  # the content hash at the watermark: another catalog (a restored copy)
+    # can hold other contents under the same ids
     format: int = FORMAT
 
     @classmethod
@@ -189,6 +191,8 @@ class SearchIndex:
             raise IndexUnusable(f"made from {meta.model}'s vectors, the library's are another's")
         if meta.watermark > self.catalog.last_vector_id():
             raise IndexUnusable("it holds contents the catalog no longer has")
+        if meta.anchor != (self.catalog.hash_of(meta.watermark) or ""):
+            raise IndexUnusable("it was made from another catalog (a copy put back?)")
         path = self.state / meta.file
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0
         try:
@@ -269,6 +273,7 @@ class SearchIndex:
             stream.write(faiss.serialize_index(opened.index).tobytes())
         opened.meta.file = name
         opened.meta.count = int(opened.index.ntotal)
+        opened.meta.anchor = self.catalog.hash_of(opened.meta.watermark) or ""
         write_json_atomically(self.meta_path, asdict(opened.meta))
         for old in self.state.glob(f"{FILE_PREFIX}*.faiss"):
             if old.name != name and _generation(old) < generation:

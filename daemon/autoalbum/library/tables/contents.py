@@ -156,6 +156,11 @@ class Contents(Table):
             yield Codes(ids, codes.reshape(len(rows), -1))
         cursor.close()
 
+    def hash_of(self, content_id: int) -> str | None:
+        """The content hash of one content id; None if there is no such content."""
+        row = self.db.execute("SELECT hash FROM contents WHERE id = ?", (content_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def vector_ids(self) -> NDArray[np.int64]:
         """The ids of every content with a vector, in order."""
         rows = self.db.execute("SELECT content_id FROM vectors ORDER BY content_id")
