@@ -179,18 +179,17 @@ class Indexer:
     def _changed(self, paths: Sequence[Path]) -> tuple[list[_Stat], int]:
         """Files whose size or mtime differ from the catalog's (or that are new)."""
         changed, unchanged = [], 0
+        known = self.stores.catalog.sizes_and_times(paths)
         for path in paths:
             try:
                 info = path.stat()
             except OSError as error:
                 log.warning("skipping %s: %s", path, error.strerror)
                 continue
-            record = self.stores.catalog.file(path)
-            if (
-                record is not None
-                and record.status is not Status.MISSING
-                and (record.size, record.mtime_ns) == (info.st_size, info.st_mtime_ns)
-            ):
+            seen = known.get(stored(path))
+            if seen is not None and seen[2] != Status.MISSING.value and seen[:2] == (
+                info.st_size, info.st_mtime_ns,
+            ):  # fmt: skip
                 unchanged += 1
             else:
                 changed.append((path, info.st_size, info.st_mtime_ns))
