@@ -60,20 +60,18 @@ def cell_pairs(
         cells[at : at + len(chunk)] = quantizer.search(rows, probes)[1]
         at += len(chunk)
         advance(len(chunk))
-    home = cells[:, 0]
-    held = np.argsort(home, kind="stable")
-    held_bounds = np.searchsorted(home[held], np.arange(int(quantizer.ntotal) + 1))
-    probing = np.argsort(cells.ravel(), kind="stable").astype(np.int32)
-    probe_bounds = np.searchsorted(cells.ravel()[probing], np.arange(int(quantizer.ntotal) + 1))
+    count_cells = int(quantizer.ntotal)
+    held, held_bounds = _by_cell(cells[:, 0], count_cells)  # each photo in its own cell
+    probing, probe_bounds = _by_cell(cells.ravel(), count_cells)  # and in each it probes
     radius = np.float32(min_similarity)
     firsts, seconds = [], []
-    for cell in range(int(quantizer.ntotal)):
+    for cell in range(count_cells):
         members = held[held_bounds[cell] : held_bounds[cell + 1]]
         if not len(members):
             continue
         advance(len(members))
         block = projected[members].astype(np.float32)
-        askers = probing[probe_bounds[cell] : probe_bounds[cell + 1]] // probes
+        askers = probing[probe_bounds[cell] : probe_bounds[cell + 1]] // probes  # their rows
         for start in range(0, len(askers), BLOCK):
             asking = askers[start : start + BLOCK]
             products = inner_products(projected[asking].astype(np.float32), block, use_gpu)
@@ -86,3 +84,10 @@ def cell_pairs(
     first = np.concatenate([empty, *firsts]).astype(np.int64)
     keys = np.unique(first * count + np.concatenate([empty, *seconds]))  # each pair once
     return keys // count, keys % count
+
+
+def _by_cell(cell_of: NDArray[np.int32], cells: int) -> tuple[NDArray[np.int32], Rows]:
+    """The positions of `cell_of` grouped by cell, and where each cell's group starts (cell c:
+    order[bounds[c] : bounds[c + 1]])."""
+    order = np.argsort(cell_of, kind="stable").astype(np.int32)
+    return order, np.searchsorted(cell_of[order], np.arange(cells + 1))

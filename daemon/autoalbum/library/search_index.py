@@ -37,6 +37,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -325,8 +326,8 @@ class SearchIndex:
 
 def refresh_search_index(state: Path) -> None:
     """Bring the search index of the catalog in `state` up to date on a connection of its
-    own: the daemon runs it in a thread, so that arrivals don't wait for it (a build at a
-    million photos takes a minute)."""
+    own: the daemon runs it in a process of its own (service/search_refresh.py), so that
+    arrivals don't wait for it (a build at a million photos takes half a minute)."""
     with Catalog(state / CATALOG_NAME, check=False) as catalog:
         SearchIndex(catalog, state).refresh()
 
@@ -343,20 +344,22 @@ class Searchable:
 
     def __init__(self, opened: Opened, catalog: Catalog) -> None:
         self.index = opened.index
-        self.meta = opened.meta
-        tail = list(catalog.codes_after(opened.meta.watermark))
-        self.tail = (
-            Codes(np.concatenate([c.ids for c in tail]), np.vstack([c.codes for c in tail]))
-            if tail
-            else None
-        )
-        self._tail_vectors: Matrix | None = None
+        self._catalog = catalog
+        self._watermark = opened.meta.watermark
 
-    def _tail(self) -> Matrix:
-        if self._tail_vectors is None:
-            assert self.tail is not None
-            self._tail_vectors = normalise(self.tail.take(np.arange(len(self.tail))))
-        return self._tail_vectors
+    @cached_property
+    def tail(self) -> Codes | None:
+        """The codes of the rows past the watermark, read when first asked for (`duplicates`
+        uses only the index's parts)."""
+        chunks = list(self._catalog.codes_after(self._watermark))
+        if not chunks:
+            return None
+        return Codes(np.concatenate([c.ids for c in chunks]), np.vstack([c.codes for c in chunks]))
+
+    @cached_property
+    def _tail_vectors(self) -> Matrix:
+        assert self.tail is not None
+        return normalise(self.tail.take(np.arange(len(self.tail))))
 
     def candidates(self, queries: Matrix, count: int) -> Ids:
         """For each unit query, about `count` ids of likely neighbours (-1 pads), not ranked:
@@ -364,7 +367,7 @@ class Searchable:
         _, found = self.index.search(queries, count)
         if self.tail is None:
             return np.asarray(found, dtype=np.int64)
-        scores = queries @ self._tail().T
+        scores = queries @ self._tail_vectors.T
         take = min(count, scores.shape[1])
         best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         return np.hstack([found, self.tail.ids[best]]).astype(np.int64)

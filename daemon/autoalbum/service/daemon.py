@@ -423,7 +423,7 @@ class Service:
         """Now and then, when idle: the search index's file brought up to date if due, by a
         child process of its own (search_refresh.py)."""
         now = self._clock()
-        self._index_refresh.finished()
+        self._index_refresh.collect()
         if self._index_refresh.running or now - self._index_checked < INDEX_CHECK_SECONDS:
             return
         self._index_checked = now

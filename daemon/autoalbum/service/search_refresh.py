@@ -63,11 +63,11 @@ class IndexRefresh:
         child.start()
         self._child = child
 
-    def finished(self) -> bool:
-        """Whether a child ended since the last call (and is logged as done or failed)."""
+    def collect(self) -> None:
+        """A child that ended since the last call, logged as done or failed."""
         child = self._child
         if child is None or child.is_alive():
-            return False
+            return
         child.join()
         self._child = None
         if child.exitcode == 0:
@@ -75,4 +75,3 @@ class IndexRefresh:
         else:
             log.warning("could not bring the search index up to date (exit status %s, its "
                         "error above); trying again later", child.exitcode)  # fmt: skip
-        return True
