@@ -18,7 +18,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 
-from autoalbum.service.settler import Change, ChangeKind
+from watchdog.events import FileCreatedEvent, FileMovedEvent
+
+from autoalbum.service.settler import Change, ChangeKind, Settler, watched_tree
 from autoalbum.service.watcher import FolderWatcher
 
 SETTLE = 0.25
@@ -162,6 +164,22 @@ def test_files_gone_or_renamed_before_settling(photos: Path, polling: bool) -> N
     assert Change(UPDATED, photos / "final.jpg") in changes
     # Deletes of names never reported are allowed: the consumer ignores unknown paths.
     assert {c.kind for c in changes if c.path != photos / "final.jpg"} <= {DELETED}
+
+
+def test_rename_seen_after_the_file_vanished_while_settling(photos: Path) -> None:
+    """The settle tick may stat a file already renamed before the rename event is applied."""
+    settler = Settler(watched_tree([photos], [], lambda p: p.suffix == ".jpg"), SETTLE, False)
+    draft, final = photos / "draft.jpg", photos / "final.jpg"
+    draft.write_bytes(b"being written")
+    assert settler.apply(FileCreatedEvent(str(draft))) == []
+    os.rename(draft, final)
+    start = time.monotonic()
+    assert settler.settle(start) == []  # draft.jpg is gone: its rename is still queued
+    # Not a move of a photo the consumer knows: at most a delete of a name never reported.
+    assert settler.apply(FileMovedEvent(str(draft), str(final))) == [Change(DELETED, draft)]
+    assert settler.settle(start + 0.01) == []  # the new name settles first
+    assert settler.settle(start + 2 * SETTLE) == [Change(UPDATED, final)]
+    assert settler.pending == {}
 
 
 def test_delete_rename_and_folder_rename(photos: Path, polling: bool) -> None:

@@ -23,6 +23,7 @@ from watchdog.events import FileSystemEvent
 log = logging.getLogger(__name__)
 
 _TOUCHES = frozenset({"created", "modified", "closed"})
+VANISHED_SECONDS = 5.0  # how long a file gone while settling is remembered for its rename
 
 
 class ChangeKind(str, enum.Enum):
@@ -102,6 +103,9 @@ class Settler:
         self.settle_seconds = settle_seconds
         self.follow_symlinks = follow_symlinks
         self.pending: dict[Path, _Seen] = {}
+        # Files that vanished while settling, kept a while: the rename that took them away
+        # may still be queued, and its new name must settle, not be reported as a move.
+        self.vanished: dict[Path, _Seen] = {}
 
     def apply(self, event: FileSystemEvent) -> list[Change]:
         source = self.tree.local(event.src_path)
@@ -128,6 +132,7 @@ class Settler:
     def _deleted(self, path: Path, is_directory: bool) -> list[Change]:
         if not is_directory:
             self.pending.pop(path, None)
+            self.vanished.pop(path, None)
             return [Change(ChangeKind.DELETED, path)] if self.tree.named_photo(path) else []
         if self.tree.is_root(path):
             # Rather an unmount or a dropped share than a whole library deleted on purpose.
@@ -138,7 +143,7 @@ class Settler:
         return [Change(ChangeKind.DELETED, path)] if self.tree.inside(path) else []
 
     def _moved(self, source: Path, dest: Path) -> list[Change]:
-        seen = self.pending.pop(source, None)
+        seen = self.pending.pop(source, None) or self.vanished.pop(source, None)
         was_photo = self.tree.named_photo(source)
         if not (self.tree.named_photo(dest) and self._followable(dest)):
             return [Change(ChangeKind.DELETED, source)] if was_photo else []
@@ -155,10 +160,12 @@ class Settler:
     def settle(self, now: float) -> list[Change]:
         """UPDATED for each pending file whose size and mtime held still long enough."""
         ready = []
+        forget = now - max(self.settle_seconds, VANISHED_SECONDS)
+        self.vanished = {path: seen for path, seen in self.vanished.items() if seen.since > forget}
         for path, seen in list(self.pending.items()):
             info = self._stat(path)
             if info is None:  # gone, a symlink we don't follow, or not a regular file
-                del self.pending[path]
+                self.vanished[path] = replace(self.pending.pop(path), since=now)
             elif (info.st_size, info.st_mtime_ns) != (seen.size, seen.mtime_ns):
                 since = seen.since if seen.size < 0 else now  # the first look is no change
                 self.pending[path] = _Seen(info.st_size, info.st_mtime_ns, since)
