@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from watchdog.events import FileCreatedEvent, FileMovedEvent
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
-
-from watchdog.events import FileCreatedEvent, FileMovedEvent
 
 from autoalbum.service.settler import Change, ChangeKind, Settler, watched_tree
 from autoalbum.service.watcher import FolderWatcher
