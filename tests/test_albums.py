@@ -176,7 +176,7 @@ def test_index_json_describes_the_tree(photos: Path, tmp_path: Path) -> None:
     assert "ünï" in text and text.endswith("\n")
     index = json.loads(text)
     assert list(index)[:4] == ["schema_version", "generator", "created", "generation"]
-    assert index["schema_version"] == INDEX_SCHEMA_VERSION == 2
+    assert index["schema_version"] == INDEX_SCHEMA_VERSION == 3
     assert index["generator"] == f"autoalbum {__version__}"
     created = datetime.fromisoformat(index["created"])
     assert created.utcoffset() == timedelta(0)
@@ -185,13 +185,16 @@ def test_index_json_describes_the_tree(photos: Path, tmp_path: Path) -> None:
     generation = index["generation"]
     assert index["albums"] == [
         {"number": 1, "name": "01-egyptian_cat", "label": "Egyptian cat", "size": 1,
-         "members": ".index/album-0001.json", "generation": generation, "parent": None},
+         "members": [{"file": ".index/album-0001.json", "generation": generation}],
+         "parent": None},
         {"number": 2, "name": "02-seashore", "label": "seashore", "size": 3,
-         "members": ".index/album-0002.json", "generation": generation, "parent": None},
+         "members": [{"file": ".index/album-0002.json", "generation": generation}],
+         "parent": None},
     ]  # fmt: skip
     members = json.loads((out / ".index" / "album-0001.json").read_text(encoding="utf-8"))
     assert members == {
-        "schema_version": 2, "number": 1, "folder": "01-egyptian_cat", "generation": generation,
+        "schema_version": 3, "number": 1, "page": 0, "folder": "01-egyptian_cat",
+        "generation": generation,
         "photos": [{"path": str(photos / "home/cat.png"), "link": "cat.png", "distance": 0.123457}],
     }  # fmt: skip
     assert images(out)[0] == {

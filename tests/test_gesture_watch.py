@@ -76,7 +76,7 @@ def members_file(out: Path, folder: str) -> str:
     index = sidecar.read_index(out)
     assert index is not None
     (number,) = [s.number for s in index.albums if s.folder == folder]
-    return str(out / sidecar.members_file(number))
+    return str(out / sidecar.members_file(number, 0))
 
 
 def _stop(*args: object, **kwargs: object) -> None:
@@ -371,7 +371,7 @@ def _album_reads(out: Path, reads: list[tuple[str, str]]) -> tuple[set[str], set
 def _every_members_file(out: Path) -> set[str]:
     index = sidecar.read_index(out)
     assert index is not None
-    return {str(out / s.members) for s in index.albums}
+    return {str(out / page) for s in index.albums for page in s.members}
 
 
 def test_a_new_process_with_nothing_changed_reads_no_album(tmp_path: Path) -> None:

@@ -1,15 +1,21 @@
-"""The album tree's index files (schema 2): a small index.json and one members file per album,
-read consistently; arrivals rewrite only the albums they touch; renames in place; schema-1
-trees upgraded."""
+"""The album tree's index files (schema 3): a small index.json and each album's members pages,
+read consistently; arrivals rewrite only the last page of the albums they join, departures the
+pages they leave; renames in place; schema-1 and schema-2 trees upgraded."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from autoalbum.albums import sidecar
+from autoalbum.albums import update as update_module
 from autoalbum.albums.sidecar import (
     MEMBERS_FOLDER,
     WrittenLink,
@@ -25,7 +31,7 @@ from autoalbum.albums.tree import (
     folder_names,
     write_albums,
 )
-from autoalbum.albums.update import rename_album
+from autoalbum.albums.update import rename_album, update_albums
 from colour_library import colour_photos, links, open_library, photo
 from tree_index import fake_photo, images, index_files, update
 
@@ -52,8 +58,10 @@ def test_round_trip_and_written_links(tmp_path: Path) -> None:
     a, b, c = (fake_photo(tmp_path / "p", n) for n in ("a.jpg", "b.jpg", "c.jpg"))
     out = write_albums(tmp_path / "albums", [_album(1, a, b), _album(0, c)])
     index, members = index_files(out)
-    assert [x["members"] for x in index["albums"]] == [".index/album-0001.json",
-                                                        ".index/album-0000.json"]  # fmt: skip
+    assert [[page["file"] for page in x["members"]] for x in index["albums"]] == [
+        [".index/album-0001.json"],
+        [".index/album-0000.json"],
+    ]
     assert [p["link"] for p in members[1]["photos"]] == ["a.jpg", "b.jpg"]
     tree = read_tree(out)
     assert tree is not None
@@ -228,3 +236,194 @@ def test_a_missing_or_damaged_tree_is_rebuilt(tmp_path: Path) -> None:
         library.ingest([photo(root / "photos" / "late-blue.png", "blue", 557)], [])
     tree = root / "albums"
     assert _listed(tree) == _on_disk(tree) and len(_on_disk(tree)) == 14
+
+
+# --- members pages: a write costs what changed, readers see one generation -----------------------
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Members pages of 3 photos, so that a few photos make several."""
+    monkeypatch.setattr(sidecar, "PAGE_PHOTOS", 3)
+    monkeypatch.setattr(update_module, "PAGE_PHOTOS", 3)
+    return 3
+
+
+def _pages(out: Path, number: int) -> list[tuple[str, int]]:
+    """An album's members pages as index.json lists them: (file, generation)."""
+    album = next(a for a in index_files(out)[0]["albums"] if a["number"] == number)
+    return [(page["file"], page["generation"]) for page in album["members"]]
+
+
+def _stamps(out: Path) -> dict[str, tuple[int, int]]:
+    return {
+        p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns)
+        for p in (out / MEMBERS_FOLDER).iterdir()
+    }
+
+
+def test_arrivals_rewrite_only_the_last_page(tmp_path: Path, small_pages: int) -> None:
+    photos = [fake_photo(tmp_path / "p", f"{i:02d}.jpg") for i in range(11)]
+    out = write_albums(tmp_path / "albums", [_album(1, *photos[:7]), _album(2, photos[10])])
+    g = index_files(out)[0]["generation"]
+    assert _pages(out, 1) == [(".index/album-0001.json", g), (".index/album-0001.p0001.json", g),
+                              (".index/album-0001.p0002.json", g)]  # fmt: skip
+    before = _stamps(out)
+    arrivals = {1: [(str(p), 0.1) for p in photos[7:10]]}
+    albums = [_album(1), _album(2)]  # their members are not looked at
+    assert update_albums(out, albums, {}, arrivals=arrivals) == (3, 0)
+    assert _pages(out, 1) == [(".index/album-0001.json", g), (".index/album-0001.p0001.json", g),
+                              (".index/album-0001.p0002.json", g + 1),
+                              (".index/album-0001.p0003.json", g + 1)]  # fmt: skip
+    changed = {name for name, stamp in _stamps(out).items() if before.get(name) != stamp}
+    assert changed == {"album-0001.p0002.json", "album-0001.p0003.json"}
+    index, members = index_files(out)
+    assert [a["size"] for a in index["albums"]] == [10, 1]
+    assert [Path(p["path"]).name for p in members[1]["photos"]] == [
+        f"{i:02d}.jpg" for i in range(10)
+    ]
+    assert _listed(out) == _on_disk(out)
+
+
+def test_departures_rewrite_the_pages_they_leave_and_drop_empty_ones(
+    tmp_path: Path, small_pages: int
+) -> None:
+    photos = [fake_photo(tmp_path / "p", f"{i}.jpg") for i in range(9)]
+    out = write_albums(tmp_path / "albums", [_album(1, *photos)])
+    g = index_files(out)[0]["generation"]
+    before = _stamps(out)
+    # 4 leaves the middle page; 0, 1 and 2 leave the first page empty: the rest move up
+    assert update(out, [_album(1, *photos[3:4], *photos[5:])]) == (0, 4)
+    assert _pages(out, 1) == [(".index/album-0001.json", g + 1),
+                              (".index/album-0001.p0001.json", g + 1)]  # fmt: skip
+    assert not (out / MEMBERS_FOLDER / "album-0001.p0002.json").exists(), "pruned"
+    assert before.keys() - _stamps(out).keys() == {"album-0001.p0002.json"}
+    members = index_files(out)[1][1]["photos"]
+    assert [Path(p["path"]).name for p in members] == ["3.jpg", "5.jpg", "6.jpg", "7.jpg", "8.jpg"]
+    assert _listed(out) == _on_disk(out)
+    assert update(out, [_album(1, *photos[3:4], *photos[5:7])]) == (0, 2)
+    assert [g for _, g in _pages(out, 1)] == [g + 1, g + 2], "the first page kept as it was"
+
+
+def test_a_reader_never_sees_a_mix_of_generations(tmp_path: Path, small_pages: int) -> None:
+    """A burst of writes, pages added and rewritten in two albums, against a reader following
+    the README's protocol in plain JSON: each view it gets is one that was written whole."""
+    photos = [fake_photo(tmp_path / "p", f"{i:03d}.jpg") for i in range(122)]
+    out = write_albums(tmp_path / "albums", [_album(1, photos[0]), _album(2, photos[1])])
+    expected = {index_files(out)[0]["generation"]: {str(photos[0]), str(photos[1])}}
+    done = threading.Event()
+    views: list[int] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                index, members = index_files(out)
+                seen = [p["path"] for m in members.values() for p in m["photos"]]
+                assert len(seen) == len(set(seen)) == sum(a["size"] for a in index["albums"])
+                assert set(seen) == expected[index["generation"]], index["generation"]
+                views.append(index["generation"])
+        except BaseException as error:
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        state = {str(photos[0]), str(photos[1])}
+        for i in range(2, 122, 2):
+            generation = max(expected) + 1
+            state |= {str(photos[i]), str(photos[i + 1])}
+            expected[generation] = set(state)
+            arrivals = {1: [(str(photos[i]), 0.5)], 2: [(str(photos[i + 1]), 0.5)]}
+            assert update_albums(out, [_album(1), _album(2)], {}, arrivals=arrivals) == (2, 0)
+    finally:
+        done.set()
+        reader.join(60)
+    assert not errors, errors[0]
+    assert len(set(views)) > 1, "the reader saw the tree change"
+    assert len(_pages(out, 1)) == 21
+    assert _listed(out) == _on_disk(out)
+
+
+def _schema_2_tree(out: Path, photos: list[Path]) -> None:
+    """A tree as autoalbum wrote it before members pages: one members file per album."""
+    (out / "01-red").mkdir(parents=True)
+    (out / MEMBERS_FOLDER).mkdir()
+    (out / MARKER_NAME).write_text(MARKER_TEXT)
+    names = ["x.png", "x (7).png"]
+    for path, name in zip(photos, names, strict=True):
+        os.symlink(os.path.relpath(path, out / "01-red"), out / "01-red" / name)
+    members = {"schema_version": 2, "number": 1, "folder": "01-red", "generation": 5,
+               "photos": [{"path": str(p), "link": n, "distance": 0.5}
+                          for p, n in zip(photos, names, strict=True)]}  # fmt: skip
+    (out / MEMBERS_FOLDER / "album-0001.json").write_text(json.dumps(members))
+    index = {"schema_version": 2, "generator": "autoalbum 0", "created": "2020-01-01T00:00:00",
+             "generation": 5, "k": 1,
+             "albums": [{"number": 1, "name": "01-red", "label": "red", "size": 2,
+                         "members": ".index/album-0001.json", "generation": 5, "parent": None}],
+             "failures": []}  # fmt: skip
+    (out / "index.json").write_text(json.dumps(index))
+
+
+def test_a_schema_2_tree_is_upgraded_keeping_its_links(tmp_path: Path) -> None:
+    photos = [fake_photo(tmp_path / "p1", "x.png"), fake_photo(tmp_path / "p2", "x.png")]
+    out = tmp_path / "albums"
+    _schema_2_tree(out, photos)
+    inode = os.lstat(out / "01-red" / "x (7).png").st_ino
+    new = fake_photo(tmp_path / "p3", "y.png")
+    assert update_albums(out, [_album(1, label="red")], {}, arrivals={1: [(str(new), 0.4)]}) == (
+        1, 0,
+    )  # fmt: skip
+    assert os.lstat(out / "01-red" / "x (7).png").st_ino == inode, "converted, not rebuilt"
+    index, members = index_files(out)
+    assert (index["k"], index["generation"]) == (1, 7)
+    assert [p["link"] for p in members[1]["photos"]] == ["x.png", "x (7).png", "y.png"]
+    assert _listed(out) == _on_disk(out)
+
+
+def test_a_library_arrival_reads_only_its_albums_last_page(
+    tmp_path: Path, small_pages: int
+) -> None:
+    root = colour_photos(tmp_path)
+    tree = root / "albums"
+    with open_library(root) as library:
+        library.index_files()
+        library.write_tree()  # the first update after opening compares every album
+        red = next(a for a in library.catalog.albums() if a.id in library.catalog.albums_of(
+            [root / "photos" / "red0.png"]))  # fmt: skip
+        last = _pages(tree, red.number)[-1][0]
+        assert len(_pages(tree, red.number)) >= 2
+        arrival = photo(root / "photos" / "late-red.png", "red", 556)
+        with reading() as opened:
+            library.ingest([arrival], [])
+        assert library.catalog.albums_of([arrival]) == {red.id}
+    pages = [p for p in opened if p.startswith(str(tree / MEMBERS_FOLDER))]
+    assert pages == [str(tree / last)], "read other pages than the last one of its album"
+    assert "late-red.png" in {
+        Path(p["path"]).name for p in index_files(tree)[1][red.number]["photos"]
+    }
+    assert _listed(tree) == _on_disk(tree)
+
+
+_opened: list[str] | None = None  # files opened to read while `reading` records them
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    reads = _opened is not None and event == "open" and len(args) > 1 and args[1] in ("r", "rb")
+    if reads and isinstance(args[0], (str, bytes, os.PathLike)):
+        assert _opened is not None
+        _opened.append(os.path.abspath(os.fsdecode(args[0])))
+
+
+sys.addaudithook(_audit)  # for the whole test run: a hook can't be removed; idle when off
+
+
+@contextmanager
+def reading() -> Iterator[list[str]]:
+    """The files opened to read meanwhile."""
+    global _opened
+    _opened = []
+    try:
+        yield _opened
+    finally:
+        _opened = None

@@ -1,5 +1,5 @@
 """The album tree's index files read as any program would: plain JSON, following the reading
-protocol the README gives (index.json, then each members file it names, at its generation)."""
+protocol the README gives (index.json, then each members page it names, at its generation)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,35 @@ from autoalbum.albums.update import rows, update_albums
 
 
 def index_files(out: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """index.json and every album's members file, by number, as one consistent view."""
+    """index.json and every album's members pages, by number (their photos joined, page after
+    page), as one consistent view."""
     for _ in range(20):
         index = json.loads((out / "index.json").read_bytes())
-        assert index["schema_version"] == 2, index["schema_version"]
-        members = {}
+        assert index["schema_version"] == 3, index["schema_version"]
         try:
-            for album in index["albums"]:
-                members[album["number"]] = json.loads((out / album["members"]).read_bytes())
-        except FileNotFoundError:  # replaced meanwhile: read index.json again
+            members = {album["number"]: _pages(out, album) for album in index["albums"]}
+        except (FileNotFoundError, Replaced):  # replaced meanwhile: read index.json again
             time.sleep(0.05)
             continue
-        if all(members[a["number"]]["generation"] == a["generation"] for a in index["albums"]):
-            return index, members
-        time.sleep(0.05)
+        return index, members
     raise AssertionError(f"{out} kept changing")
+
+
+class Replaced(Exception):
+    """A members page is not of the generation index.json names."""
+
+
+def _pages(out: Path, album: dict[str, Any]) -> dict[str, Any]:
+    """An album's members pages as one: number, folder, photos."""
+    pages = [json.loads((out / page["file"]).read_bytes()) for page in album["members"]]
+    for page, listed in zip(pages, album["members"], strict=True):
+        if page["generation"] != listed["generation"]:
+            raise Replaced(listed["file"])
+    return {
+        "number": pages[0]["number"],
+        "folder": pages[0]["folder"],
+        "photos": [photo for page in pages for photo in page["photos"]],
+    }
 
 
 def images(out: Path) -> list[dict[str, Any]]:

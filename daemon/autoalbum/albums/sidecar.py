@@ -1,21 +1,29 @@
-"""The album tree's index files: a small top-level index.json and one members file per album.
+"""The album tree's index files: a small top-level index.json and each album's members pages.
 
-Layout (schema_version 2)::
+Layout (schema_version 3)::
 
-    albums/index.json                  every album (number, folder, label, size, its members
-                                       file and the generation that file was written at), the
-                                       files that failed, the tree's generation
-    albums/.index/album-0007.json      album 7's photos: path, link (the entry's name in the
-                                       album's folder) and distance, nearest to the centre first
-    albums/07-espresso/...             the album's symlinks
+    albums/index.json                    every album (number, folder, label, size, its members
+                                         pages and the generation each was written at), the
+                                         files that failed, the tree's generation
+    albums/.index/album-0007.json        album 7's first PAGE_PHOTOS photos: path, link (the
+    albums/.index/album-0007.p0001.json  entry's name in the album's folder) and distance;
+                                         then its next page, and so on
+    albums/07-espresso/...               the album's symlinks
 
-Members files are named by album number (folders may be renamed), and live in a hidden folder
+Members pages are named by album number (folders may be renamed), and live in a hidden folder
 so that photo apps listing an album never show them. Every file is replaced whole by a rename.
+An album's photos are split into pages so that an arrival rewrites the page it joins (the
+last), not the album: a write costs what changed, whatever the album's size. A tree written
+whole lists each album nearest to its centre first; arrivals then join the last page, so
+across pages the photos are in no particular order (sort by distance for nearest first).
 
-A writer writes the members files first, then index.json with a new `generation`, and only
-then deletes what index.json no longer names. A reader gets a consistent view by reading
-index.json, then each members file it names: a file whose `generation` is not the one index.json
-gives for it, or that has gone, was replaced meanwhile; the reader starts again (`read_tree`).
+A writer writes the pages that changed first, then index.json with a new `generation`, and
+only then deletes what index.json no longer names. A reader gets a consistent view by reading
+index.json, then each page it names: a page whose `generation` is not the one index.json gives
+for it, or that has gone, was replaced meanwhile; the reader starts again (`read_tree`).
+
+Schema 2 (one members file per album) and schema 1 (index.json listing every photo) trees are
+converted on their next update, keeping every link's name (`upgrade`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from typing import Any, NamedTuple
 from autoalbum import __version__
 from autoalbum.durable import write_json_atomically
 
-INDEX_SCHEMA_VERSION = 2
+INDEX_SCHEMA_VERSION = 3
+PAGE_PHOTOS = 1_000  # photos per members page: about 100 KB of JSON
 INDEX_NAME = "index.json"
 MARKER_NAME = ".autoalbum"
 MEMBERS_FOLDER = ".index"
@@ -42,12 +51,12 @@ _READ_ATTEMPTS = 10
 
 
 class IndexChanged(Exception):
-    """A members file is not the one index.json names: the tree changed while being read."""
+    """A members page is not the one index.json names: the tree changed while being read."""
 
 
 class Linked(NamedTuple):
-    """A photo as its album's members file lists it. A tuple of strings: a members file of
-    thousands of photos is read and written without making a Path of each."""
+    """A photo as its album's members page lists it. A tuple of strings: pages of thousands of
+    photos are read and written without making a Path of each."""
 
     path: str  # the original, absolute; os.fsencode gives back its bytes
     link: str  # the entry's name in the album's folder
@@ -62,12 +71,18 @@ class Shelf:
     folder: str
     label: str
     size: int
-    generation: int  # when its members file was written
+    pages: tuple[int, ...]  # the generation each members page was written at, the first first
     parent: int | None = None  # the album it is a sub-album of, and whose folder holds its own
 
     @property
-    def members(self) -> str:
-        return members_file(self.number)
+    def generation(self) -> int:
+        """When a page of it was last written."""
+        return max(self.pages)
+
+    @property
+    def members(self) -> list[str]:
+        """Its members pages, relative to the tree."""
+        return [members_file(self.number, page) for page in range(len(self.pages))]
 
 
 @dataclass(frozen=True)
@@ -90,18 +105,26 @@ class WrittenLink:
     distance: float = 0.0
 
 
-def members_file(number: int) -> str:
-    """The members file of album `number`, relative to the tree: `.index/album-0007.json`."""
-    return f"{MEMBERS_FOLDER}/album-{number:04d}.json"
+def members_file(number: int, page: int = 0) -> str:
+    """Members page `page` of album `number`, relative to the tree: `.index/album-0007.json`,
+    then `.index/album-0007.p0001.json`, ..."""
+    suffix = f".p{page:04d}" if page else ""
+    return f"{MEMBERS_FOLDER}/album-{number:04d}{suffix}.json"
 
 
-def write_members(
-    out: Path, number: int, folder: str, generation: int, photos: Sequence[Linked]
+def paged(photos: Sequence[Linked]) -> list[list[Linked]]:
+    """Photos cut into members pages of PAGE_PHOTOS, in order; one empty page for none."""
+    return [list(photos[i : i + PAGE_PHOTOS]) for i in range(0, len(photos), PAGE_PHOTOS)] or [[]]
+
+
+def write_page(
+    out: Path, number: int, page: int, folder: str, generation: int, photos: Sequence[Linked]
 ) -> None:
     (out / MEMBERS_FOLDER).mkdir(exist_ok=True)
     record = {
         "schema_version": INDEX_SCHEMA_VERSION,
         "number": number,
+        "page": page,
         "folder": folder,
         "generation": generation,
         "photos": [
@@ -109,7 +132,18 @@ def write_members(
             for path, link, distance in photos
         ],
     }
-    write_json_atomically(out / members_file(number), record)
+    write_json_atomically(out / members_file(number, page), record)
+
+
+def write_members(
+    out: Path, number: int, folder: str, generation: int, photos: Sequence[Linked]
+) -> tuple[int, ...]:
+    """All of an album's photos as members pages at `generation`; returns the pages'
+    generations (Shelf.pages). Pages beyond them are left for `prune_pages`."""
+    pages = paged(photos)
+    for page, linked in enumerate(pages):
+        write_page(out, number, page, folder, generation, linked)
+    return (generation,) * len(pages)
 
 
 def write_index(out: Path, index: TreeIndex) -> None:
@@ -129,8 +163,10 @@ def write_index(out: Path, index: TreeIndex) -> None:
                 "name": a.folder,
                 "label": a.label,
                 "size": a.size,
-                "members": a.members,
-                "generation": a.generation,
+                "members": [
+                    {"file": file, "generation": generation}
+                    for file, generation in zip(a.members, a.pages, strict=True)
+                ],
                 "parent": a.parent,
             }
             for a in index.albums
@@ -157,15 +193,25 @@ def raw_index(out: Path, *, marker: bool = True) -> dict[str, Any] | None:
 
 
 def parse_index(raw: Mapping[str, Any]) -> TreeIndex:
-    """A schema-2 index.json; KeyError, TypeError or ValueError if it is damaged."""
+    """A schema-3 index.json; KeyError, TypeError or ValueError if it is damaged."""
     albums = tuple(
         Shelf(int(a["number"]), str(a["name"]), str(a["label"]), int(a["size"]),
-              int(a["generation"]), _parent(a.get("parent")))
+              _pages(int(a["number"]), a["members"]), _parent(a.get("parent")))
         for a in raw["albums"]
     )  # fmt: skip
     failures = tuple((Path(f["path"]), str(f["reason"])) for f in raw["failures"])
     extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
     return TreeIndex(int(raw["generation"]), albums, failures, extra)
+
+
+def _pages(number: int, members: object) -> tuple[int, ...]:
+    """An album's pages' generations as index.json lists them, each under its own name."""
+    if not isinstance(members, list) or not members:
+        raise ValueError(f"album {number}'s members must be a list of pages, got {members!r}")
+    pages = tuple(int(page["generation"]) for page in members)
+    if [page["file"] for page in members] != [members_file(number, i) for i in range(len(pages))]:
+        raise ValueError(f"album {number}'s members pages are misnamed: {members!r}")
+    return pages
 
 
 def _parent(value: object) -> int | None:
@@ -188,20 +234,34 @@ def read_index(out: Path, *, marker: bool = True) -> TreeIndex | None:
         return None
 
 
-def read_members(out: Path, album: Shelf) -> list[Linked]:
-    """The photos of `album` as index.json names it; IndexChanged if its file was replaced or
-    removed since (read index.json again), ValueError if it is damaged."""
-    raw = _load(out / album.members)
+def read_page(out: Path, album: Shelf, page: int) -> list[Linked]:
+    """Members page `page` of `album` as index.json names it; IndexChanged if it was replaced
+    or removed since (read index.json again), ValueError if it is damaged."""
+    name = members_file(album.number, page)
+    raw = _load(out / name)
     if raw is None:
-        if not (out / album.members).exists():
-            raise IndexChanged(f"{album.members} is gone")
-        raise ValueError(f"{out / album.members} is not readable JSON")
-    if raw.get("generation") != album.generation or raw.get("number") != album.number:
-        raise IndexChanged(f"{album.members} is of another generation")
+        if not (out / name).exists():
+            raise IndexChanged(f"{name} is gone")
+        raise ValueError(f"{out / name} is not readable JSON")
+    if (raw.get("generation"), raw.get("number"), raw.get("page")) != (
+        album.pages[page],
+        album.number,
+        page,
+    ):
+        raise IndexChanged(f"{name} is of another generation")
     try:
         return [Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in raw["photos"]]
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{out / album.members} is damaged: {error!r}") from None
+        raise ValueError(f"{out / name} is damaged: {error!r}") from None
+
+
+def read_members(out: Path, album: Shelf) -> list[Linked]:
+    """The photos of `album` as index.json names it, page after page; IndexChanged if a page
+    was replaced or removed since (read index.json again), ValueError if one is damaged."""
+    photos: list[Linked] = []
+    for page in range(len(album.pages)):
+        photos += read_page(out, album, page)
+    return photos
 
 
 def read_tree(
@@ -263,59 +323,91 @@ def written_paths(out: Path, folders: Collection[str] | None = None) -> dict[str
 
 def adopt(out: Path, photos: Mapping[str, Sequence[Linked]]) -> set[int] | None:
     """Record these album folders' photos (by folder) as the tree's own, as if autoalbum had
-    written them: their members files at a new generation first, then index.json with their
-    sizes. Returns the numbers of the albums recorded; None if the tree has no schema-2 index
+    written them: their members pages at a new generation first, then index.json with their
+    sizes. Returns the numbers of the albums recorded; None if the tree has no schema-3 index
     or no album in one of these folders (nothing is written then)."""
     if not photos:
         return set()
     index = read_index(out)
     if index is None:
         return None
-    number = {shelf.folder: shelf.number for shelf in index.albums}
-    if not set(photos) <= set(number):
+    shelf_of = {shelf.folder: shelf for shelf in index.albums}
+    if not set(photos) <= set(shelf_of):
         return None
     generation = index.generation + 1
-    for folder, linked in photos.items():
-        write_members(out, number[folder], folder, generation, linked)
+    pages = {
+        folder: write_members(out, shelf_of[folder].number, folder, generation, linked)
+        for folder, linked in photos.items()
+    }
     shelves = tuple(
-        replace(s, size=len(photos[s.folder]), generation=generation)
+        replace(s, size=len(photos[s.folder]), pages=pages[s.folder])
         if s.folder in photos else s
         for s in index.albums
     )  # fmt: skip
     write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
-    return {number[folder] for folder in photos}
+    for folder in photos:
+        prune_pages(out, shelf_of[folder], len(pages[folder]))
+    return {shelf_of[folder].number for folder in photos}
 
 
 def upgrade(out: Path) -> bool:
-    """Convert a schema-1 tree's index.json in place, keeping every link's name: members files
-    first, then the new index.json. Returns whether there was one to convert."""
+    """Convert a schema-1 or schema-2 tree's index files in place, keeping every link's name:
+    members pages first, then the new index.json. Returns whether there was one to convert."""
     raw = raw_index(out)
-    if raw is None or raw.get("schema_version") != 1:
+    version = None if raw is None else raw.get("schema_version")
+    if raw is None or version not in (1, 2):
         return False
     try:
-        by_folder: dict[str, list[Linked]] = {str(a["name"]): [] for a in raw["albums"]}
-        for image in raw["images"]:
-            link = str(image["link"]).split("/", 1)[1]
-            by_folder[str(image["album"])].append(
-                Linked(str(image["path"]), link, float(image["distance"]))
-            )
-        shelves = tuple(
-            Shelf(int(a["number"]), str(a["name"]), str(a["label"]),
-                  len(by_folder[str(a["name"])]), 1)
-            for a in raw["albums"]
-        )  # fmt: skip
+        photos = _photos_v1(raw) if version == 1 else _photos_v2(out, raw)
         failures = tuple((Path(f["path"]), str(f["reason"])) for f in raw["failures"])
-    except (KeyError, TypeError, ValueError, IndexError):
+        generation = int(raw.get("generation", 0)) + 1
+        labels = [(int(a["number"]), str(a["name"]), str(a["label"]), a.get("parent"))
+                  for a in raw["albums"]]  # fmt: skip
+        shelves = tuple(
+            Shelf(number, folder, label, len(photos[folder]),
+                  write_members(out, number, folder, generation, photos[folder]),
+                  _parent(parent))
+            for number, folder, label, parent in labels
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError, IndexError, OSError) as error:
+        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+            raise
         return False
-    for shelf in shelves:
-        write_members(out, shelf.number, shelf.folder, 1, by_folder[shelf.folder])
     extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
-    write_index(out, TreeIndex(1, shelves, failures, extra))
+    write_index(out, TreeIndex(generation, shelves, failures, extra))
     return True
 
 
-def remove_members(out: Path, number: int) -> None:
-    (out / members_file(number)).unlink(missing_ok=True)
+def _photos_v1(raw: Mapping[str, Any]) -> dict[str, list[Linked]]:
+    """A schema-1 index.json's photos by album folder."""
+    by_folder: dict[str, list[Linked]] = {str(a["name"]): [] for a in raw["albums"]}
+    for image in raw["images"]:
+        link = str(image["link"]).split("/", 1)[1]
+        by_folder[str(image["album"])].append(
+            Linked(str(image["path"]), link, float(image["distance"]))
+        )
+    return by_folder
+
+
+def _photos_v2(out: Path, raw: Mapping[str, Any]) -> dict[str, list[Linked]]:
+    """A schema-2 tree's photos by album folder, from its members files (one per album, named
+    as the first page is); ValueError if one is not of the generation index.json names."""
+    by_folder = {}
+    for album in raw["albums"]:
+        members = json.loads((out / str(album["members"])).read_text(encoding="utf-8"))
+        if members["generation"] != album["generation"]:
+            raise ValueError(f"{album['members']} is not the one index.json names")
+        by_folder[str(album["name"])] = [
+            Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in members["photos"]
+        ]
+    return by_folder
+
+
+def prune_pages(out: Path, album: Shelf, keep: int = 0) -> None:
+    """Delete the members pages of `album` (as it was) from page `keep` on: once index.json
+    no longer names them."""
+    for page in range(keep, len(album.pages)):
+        (out / members_file(album.number, page)).unlink(missing_ok=True)
 
 
 def is_members_file(name: str) -> bool:

@@ -1,5 +1,5 @@
 """Write the album tree: one folder per album of relative symlinks, plus the index files
-(index.json and one members file per album; their schema and how to read them consistently
+(index.json and each album's members pages; their schema and how to read them consistently
 are in sidecar.py).
 
 A whole tree is built in a hidden sibling folder and then swapped in with renames, so a reader
@@ -54,7 +54,7 @@ __all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "MARKER_NAME"]  # sidecar.py's,
 log = logging.getLogger(__name__)
 
 # float16 embeddings of a sort, one row per photo: the albums in index.json's order, each
-# album's photos in its members file's order
+# album's photos in its members pages' order
 VECTORS_NAME = "vectors.npz"
 UNSORTED_NUMBER = 0  # the album of photos far from every other album's centre
 UNSORTED_FOLDER = "_unsorted"
@@ -233,7 +233,7 @@ def _build(
     index: TreeIndex,
     vectors: NDArray[np.float32] | None,
 ) -> None:
-    """Fill `tree`, which will be renamed to `final`: marker, album folders, members files,
+    """Fill `tree`, which will be renamed to `final`: marker, album folders, members pages,
     the optional vectors.npz, and index.json last."""
     (tree / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
     final = Path(os.path.realpath(final.parent)) / final.name
@@ -247,9 +247,9 @@ def _build(
             rows = list(photos.get(album.number, ()))
             names = link_names([path for path, _ in rows])
         linked = _write_album(tree, final, folder, rows, names)
-        write_members(tree, album.number, folder, index.generation, linked)
+        pages = write_members(tree, album.number, folder, index.generation, linked)
         written[album.number] = Shelf(
-            album.number, folder, album.label, len(linked), index.generation, album.parent
+            album.number, folder, album.label, len(linked), pages, album.parent
         )
     shelves = [written[album.number] for album in albums]
     if vectors is not None:

@@ -25,21 +25,25 @@ import contextlib
 import logging
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autoalbum.albums.filenames import free_name, name_key
 from autoalbum.albums.sidecar import (
+    PAGE_PHOTOS,
     IndexChanged,
     Linked,
     Shelf,
     TreeIndex,
+    paged,
+    prune_pages,
     read_index,
     read_members,
-    remove_members,
+    read_page,
     upgrade,
     write_index,
     write_members,
+    write_page,
 )
 from autoalbum.albums.tree import (
     Album,
@@ -109,42 +113,85 @@ class _Undo:
                 os.rename(new, old)
 
 
+@dataclass
+class _Pages:
+    """An album's members pages from page `first` on, as read (`before`) and as they will be."""
+
+    first: int
+    before: list[list[Linked]]
+    after: list[list[Linked]]
+
+    def written(self, shelf: Shelf | None, generation: int) -> tuple[int, ...]:
+        """Every page's generation once the pages that changed are written at `generation`."""
+        old = shelf.pages if shelf is not None else ()
+        return tuple(
+            old[page] if page < self.first or (
+                page - self.first < len(self.before)
+                and self.after[page - self.first] == self.before[page - self.first]
+                and page < len(old)
+            ) else generation
+            for page in range(self.first + len(self.after))
+        )  # fmt: skip
+
+
 def _sync_album(
     out: Path,
     real_out: Path,
     folder: str,
-    current: Sequence[Linked],
-    wanted: Sequence[Row],
+    current: _Pages,
+    wanted: Sequence[Row] | None,
+    arrived: Sequence[Row],
     undo: _Undo,
-) -> tuple[list[Linked], int, int]:
-    """Bring one album folder from `current` to `wanted`: unlink leavers, link arrivals under
-    a free name, keep the rest, noting in `undo` what it did. Returns its photos, links added
-    and links removed."""
-    distance = {path: round(float(far), 6) for path, far in wanted}
-    kept: dict[str, str] = {}
+) -> tuple[int, int]:
+    """Bring one album folder from `current.before` to `wanted` (all its photos; None: those
+    it has), plus `arrived` (photos not in it yet): unlink leavers, link arrivals under a free
+    name, keep the rest where they are, noting in `undo` what it did; `current.after` gets the
+    pages. Returns links added and links removed."""
+    pages = current.before
     removed = 0
-    for photo in current:
-        if photo.path in distance:
-            kept[photo.path] = photo.link
-        elif (out / folder / photo.link).is_symlink():
-            undo.unlink(out / folder / photo.link)
-            removed += 1
+    new = list(arrived)
+    if wanted is not None:
+        distance = {path: round(float(far), 6) for path, far in wanted}
+        for photo in (photo for page in pages for photo in page if photo.path not in distance):
+            if (out / folder / photo.link).is_symlink():
+                undo.unlink(out / folder / photo.link)
+                removed += 1
+        pages = [
+            [Linked(p.path, p.link, distance[p.path]) for p in page if p.path in distance]
+            for page in pages
+        ]
+        kept = {photo.path for page in pages for photo in page}
+        new += [(path, far) for path, far in distance.items() if path not in kept]
+        pages = [page for page in pages if page]
     if not (out / folder).is_dir():
         (out / folder).mkdir()
         undo.folders.append(out / folder)
-    taken: set[str] | None = None  # every name in the folder, once an arrival needs one
-    target = LinkTargets(os.path.join(real_out, folder))
-    photos, added = [], 0
-    for path, far in distance.items():
-        link = kept.get(path)
-        if link is None:
-            if taken is None:
-                taken = {name_key(name) for name in os.listdir(out / folder)}
+    if new:
+        taken = {name_key(name) for name in os.listdir(out / folder)}
+        target = LinkTargets(os.path.join(real_out, folder))
+        linked = []
+        for path, far in new:
             link = _link(path, os.path.join(out, folder), target, taken)
             undo.made.append(out / folder / link)
-            added += 1
-        photos.append(Linked(path, link, far))
-    return photos, added, removed
+            linked.append(Linked(path, link, round(float(far), 6)))
+        pages = _appended(pages, linked)
+    if wanted is not None and len(pages) > 2 * -(-sum(map(len, pages)) // PAGE_PHOTOS) + 1:
+        pages = paged([photo for page in pages for photo in page])  # departures left them thin
+    current.after = pages or [[]]
+    return len(new), removed
+
+
+def _appended(pages: list[list[Linked]], photos: Sequence[Linked]) -> list[list[Linked]]:
+    """`photos` added to the last page while it has room, then on new pages."""
+    last = pages[-1] if pages else []
+    room = max(0, PAGE_PHOTOS - len(last))
+    if not pages:
+        return paged(photos)
+    return [
+        *pages[:-1],
+        last + list(photos[:room]),
+        *(paged(photos[room:]) if photos[room:] else []),
+    ]
 
 
 def _remove_album(out: Path, shelf: Shelf, photos: Sequence[Linked]) -> int:
@@ -161,7 +208,7 @@ def _remove_album(out: Path, shelf: Shelf, photos: Sequence[Linked]) -> int:
     except OSError:
         log.warning("kept the folder %s of a now empty album: it holds files autoalbum did not "
                     "make; move them elsewhere, then delete it", out / shelf.folder)  # fmt: skip
-    remove_members(out, shelf.number)
+    prune_pages(out, shelf)
     return removed
 
 
@@ -175,15 +222,17 @@ def update_albums(
     albums: Sequence[Album],
     photos: Mapping[int, Sequence[Row]],
     *,
+    arrivals: Mapping[int, Sequence[Row]] | None = None,
     failures: Sequence[tuple[Path, str]] = (),
     max_changed: float | None = None,
 ) -> tuple[int, int] | None:
     """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite the
-    members files that change and index.json. `albums` lists every album the tree shows (their
+    members pages that change and index.json. `albums` lists every album the tree shows (their
     members are not looked at);
     `photos` gives, by album number, the photos of the albums to compare: (absolute path,
-    distance), nearest first. Albums not in `photos` are left as they are. An album missing
-    from `albums` goes.
+    distance), nearest first. `arrivals` gives, by album number, photos new to an album the
+    tree has, whose other photos stay as they are: only its last page is read. Albums in
+    neither are left as they are. An album missing from `albums` goes.
 
     With `max_changed` (after a recluster: a share of the links the tree will hold), album
     folders whose name changed are renamed in place, and the tree is left to a rebuild when
@@ -192,16 +241,19 @@ def update_albums(
 
     Returns (links added, links removed), or None when `write_albums` must rebuild the tree
     instead: no readable tree, a folder to rename (without `max_changed`) or to rename onto
-    another entry, a new album not in `photos`, or too many links to change. A schema-1 tree is
-    converted first, link names kept.
+    another entry, a new album not in `photos`, arrivals for an album the tree lacks, or too
+    many links to change. A schema-1 or schema-2 tree is converted first, link names kept.
     """
     out = Path(os.path.abspath(out))
+    arrivals = {n: rows for n, rows in (arrivals or {}).items() if rows and n not in photos}
     upgrade(out)
     index = read_index(out)
     if index is None:
         return None
     folders = folder_names(albums)
     shelves = {shelf.number: shelf for shelf in index.albums}
+    if not arrivals.keys() <= shelves.keys():
+        return None
     renames: dict[int, tuple[str, str]] = {}  # album number -> its folder, old and new
     listed = {name_key(shelf.folder) for shelf in index.albums}
     for album, folder in zip(albums, folders, strict=True):
@@ -219,8 +271,10 @@ def update_albums(
     compared = [n for n in photos if n in shelves and n in wanted]
     try:
         current = {
-            shelf.number: read_members(out, shelf)
-            for shelf in (*gone, *(shelves[n] for n in {*compared, *renames}))
+            shelf.number: _read_pages(
+                out, shelf, whole=shelf.number not in arrivals.keys() - renames.keys()
+            )
+            for shelf in (*gone, *(shelves[n] for n in {*compared, *renames, *arrivals}))
         }
     except (IndexChanged, ValueError) as error:
         log.warning("rebuilding the album tree %s: %s", out, error)
@@ -233,14 +287,22 @@ def update_albums(
             return None
     undo = _Undo()
     try:
-        _rename_folders(out, renames.values(), undo)  # before members files name them
+        _rename_folders(out, renames.values(), undo)  # before members pages name them
         if renames:
             fsync_folder(out)
             log.info("renamed %d album folders in %s", len(renames), out)
-        return _apply(out, index, albums, folders, photos, current, gone, failures, undo)
+        changes = _Changes(photos, arrivals, current, gone, failures)
+        return _apply(out, index, albums, folders, changes, undo)
     except BaseException:
         undo.take_back()
         raise
+
+
+def _read_pages(out: Path, shelf: Shelf, *, whole: bool) -> _Pages:
+    """An album's members pages as index.json names them: all of them, or the last only."""
+    first = 0 if whole else len(shelf.pages) - 1
+    before = [read_page(out, shelf, page) for page in range(first, len(shelf.pages))]
+    return _Pages(first, before, before)
 
 
 def _rename_folders(out: Path, renames: Iterable[tuple[str, str]], undo: _Undo) -> None:
@@ -273,7 +335,7 @@ def _can_rename(out: Path, renames: Collection[tuple[str, str]], listed: Collect
 
 def _changes(
     photos: Mapping[int, Sequence[Row]],
-    current: Mapping[int, Sequence[Linked]],
+    current: Mapping[int, _Pages],
     numbers: Iterable[int],
 ) -> int:
     """How many links bringing albums `numbers` from `current` to `photos` (none for an album
@@ -281,9 +343,21 @@ def _changes(
     changes = 0
     for number in numbers:
         after = {path for path, _ in photos.get(number, ())}
-        was = {photo.path for photo in current[number]}
+        was = {photo.path for page in current[number].before for photo in page}
         changes += len(after - was) + len(was - after)
     return changes + sum(len(rows) for n, rows in photos.items() if n not in current)
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """What an update in place brings the albums to (update_albums' arguments, and the pages
+    it read)."""
+
+    photos: Mapping[int, Sequence[Row]]
+    arrivals: Mapping[int, Sequence[Row]]
+    current: Mapping[int, _Pages]
+    gone: Sequence[Shelf]
+    failures: Sequence[tuple[Path, str]]
 
 
 def _apply(
@@ -291,13 +365,10 @@ def _apply(
     index: TreeIndex,
     albums: Sequence[Album],
     folders: Sequence[str],
-    photos: Mapping[int, Sequence[Row]],
-    current: dict[int, list[Linked]],
-    gone: Sequence[Shelf],
-    failures: Sequence[tuple[Path, str]],
+    changes: _Changes,
     undo: _Undo,
 ) -> tuple[int, int]:
-    """Members files of the albums compared that changed, then index.json, then the albums
+    """Members pages of the albums that changed, then index.json, then the pages and albums
     that went: the order the readers of sidecar.py rely on. What is done before index.json
     is noted in `undo`."""
     generation = index.generation + 1
@@ -308,28 +379,32 @@ def _apply(
     # an album's folder before its sub-albums' (which it holds)
     for album, folder in sorted(zip(albums, folders, strict=True), key=lambda a: depth(a[1])):
         shelf = shelves.get(album.number)
-        if album.number in photos:
-            before = current.get(album.number, [])
-            linked, more, fewer = _sync_album(
-                out, real_out, folder, before, photos[album.number], undo
-            )
+        pages = changes.current.get(album.number, _Pages(0, [], []))
+        if album.number in changes.photos or album.number in changes.arrivals:
+            wanted = changes.photos.get(album.number)
+            arrived = changes.arrivals.get(album.number, ())
+            more, fewer = _sync_album(out, real_out, folder, pages, wanted, arrived, undo)
             added, removed = added + more, removed + fewer
-            if shelf is None or linked != before or shelf.folder != folder:
-                write_members(out, album.number, folder, generation, linked)
-                shelf = Shelf(
-                    album.number, folder, album.label, len(linked), generation, album.parent
-                )
-        elif shelf is not None and shelf.folder != folder:  # renamed only
-            write_members(out, album.number, folder, generation, current[album.number])
-            shelf = replace(shelf, folder=folder, generation=generation)
-        assert shelf is not None  # update_albums checked that the others exist
+        if shelf is None or shelf.folder != folder or pages.after != pages.before:
+            moved = shelf is not None and shelf.folder != folder
+            written = pages.written(None if moved else shelf, generation)
+            for page, linked in enumerate(pages.after, start=pages.first):
+                if written[page] == generation:
+                    write_page(out, album.number, page, folder, generation, linked)
+            size = sum(map(len, pages.after)) + (shelf.size - sum(map(len, pages.before))
+                                                  if shelf is not None else 0)  # fmt: skip
+            shelf = Shelf(album.number, folder, album.label, size, written, album.parent)
         done[album.number] = replace(shelf, label=album.label, parent=album.parent)
     new = [done[album.number] for album in albums]
-    if (tuple(new), tuple(failures), gone) != (index.albums, index.failures, []):
-        write_index(out, TreeIndex(generation, tuple(new), tuple(failures), index.extra))
+    if (tuple(new), tuple(changes.failures), changes.gone) != (index.albums, index.failures, []):
+        write_index(out, TreeIndex(generation, tuple(new), tuple(changes.failures), index.extra))
     undo.committed()
-    for shelf in sorted(gone, key=lambda shelf: -depth(shelf.folder)):  # sub-albums first
-        removed += _remove_album(out, shelf, current[shelf.number])
+    for number, shelf in done.items():
+        if number in shelves:
+            prune_pages(out, shelves[number], len(shelf.pages))
+    for shelf in sorted(changes.gone, key=lambda shelf: -depth(shelf.folder)):  # subs first
+        pages = changes.current[shelf.number]
+        removed += _remove_album(out, shelf, [photo for page in pages.before for photo in page])
     if added or removed:
         log.info("updated %s: %d links added, %d removed", out, added, removed)
     return added, removed
@@ -374,19 +449,23 @@ def rename_album(out: Path, number: int, label: str, folder: str) -> bool:
             undo.renamed.append((out / shelf.folder, out / new_folder))
             fsync_folder((out / new_folder).parent)
         generation = index.generation + 1
-        write_members(out, number, new_folder, generation, photos)
         folder_of = {number: new_folder}
+        pages = {number: write_members(out, number, new_folder, generation, photos)}
         for s in inside:
             folder_of[s.number] = new_folder + s.folder[len(shelf.folder) :]
-            write_members(out, s.number, folder_of[s.number], generation, below[s.number])
+            pages[s.number] = write_members(
+                out, s.number, folder_of[s.number], generation, below[s.number]
+            )
         shelves = tuple(
-            replace(s, folder=folder_of[s.number], generation=generation)
+            replace(s, folder=folder_of[s.number], pages=pages[s.number])
             if s.number in folder_of
             else s
             for s in index.albums
         )
         shelves = tuple(replace(s, label=label) if s.number == number else s for s in shelves)
         write_index(out, TreeIndex(generation, shelves, index.failures, index.extra))
+        for s in (shelf, *inside):
+            prune_pages(out, s, len(pages[s.number]))
     except BaseException:
         undo.take_back()
         raise

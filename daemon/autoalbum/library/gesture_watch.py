@@ -21,11 +21,14 @@ members files newer, in index.json) take their new stamp: a user's change in any
 meanwhile shows next time. A folder autoalbum wrote would hide a user's change made in it
 during the write, and a change made in the same clock tick as a stamp leaves the mtime as it
 was; such folders are *unsure* (`_record`): a written folder that changed, and any folder whose
-mtime is within the timestamp granularity of when its stamp was taken (`_racy`). Each look
-reads the unsure folders again: by the names of their links only (none resolved) while the
-stamp is as recorded, in full if the names differ from the members file's. The idle check
-(`changed`) reports them once their mtime can be trusted. So no user change is lost without a
-periodic full re-read, and each folder autoalbum writes is listed once more, soon after.
+mtime is within the timestamp granularity of when its stamp was taken (`_racy`). A look on
+its own (`take`) reads the unsure folders again: by the names of their links only (none
+resolved) while the stamp is as recorded, in full if the names differ from the members
+pages'. The idle check (`changed`) reports them once their mtime can be trusted. The look
+before a write leaves them unsure for later (`deferred`), as verifying means listing the
+whole folder: a burst of arrivals then costs what arrived, not the albums it reached. So no
+user change is lost without a periodic full re-read, and each folder autoalbum writes is
+listed once more, soon after.
 
 The stamps a look or write ends with are saved in the state folder (`STAMPS_NAME`, never in
 the album folder) with the tree generation they belong to and the unsure folders, so that a new
@@ -162,6 +165,8 @@ class GestureWatch:
         self.seen: Stamps | None = None  # as last written or read; None: read it all next
         self.unsure: set[str] = set()  # album folders to read again, stamps notwithstanding
         self.loaded = False  # whether the saved stamps were looked for
+        # Unsure folders the last look left unverified: still unsure after the write.
+        self.deferred: set[str] = set()
         self.saved: dict[str, Any] | None = None  # as this process last saved them
 
     def _load(self) -> None:
@@ -181,7 +186,7 @@ class GestureWatch:
         with tree_lock(self.state):
             self._load()
             before = take_stamps(self.out)
-            look = self._look(before)
+            look = self._look(before, verify=False)
             self._write(before, lambda: write(look))
         return look.taken
 
@@ -216,15 +221,20 @@ class GestureWatch:
             return True
         return any(not _racy(seen.folders[f], now.taken_ns) for f in self.unsure)
 
-    def _to_read(self, now: Stamps) -> set[str] | None:
-        """The album folders to look into: those changed since `seen`, and the unsure ones
-        that don't hold the links their members file lists; None for all of them (the top
-        level changed, or nothing was seen yet)."""
+    def _to_read(self, now: Stamps, verify: bool) -> set[str] | None:
+        """The album folders to look into: those changed since `seen`, and (`verify`) the
+        unsure ones that don't hold the links their members pages list; None for all of them
+        (the top level changed, or nothing was seen yet). Unsure folders not verified stay
+        unsure (`deferred`)."""
         seen = self.seen
+        self.deferred = set()
         if seen is None or not now.same_folders(seen):
             return None
         changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
         unsure = (self.unsure & now.folders.keys()) - changed
+        if not verify:
+            self.deferred = unsure
+            return changed
         return changed | (unsure - self._as_listed(unsure))
 
     def _as_listed(self, folders: set[str]) -> set[str]:
@@ -245,10 +255,12 @@ class GestureWatch:
             if f in number and _link_names(self.out / f) == {p.link for p in tree[1][number[f]]}
         }
 
-    def _look(self, now: Stamps | None) -> Look:
+    def _look(self, now: Stamps | None, *, verify: bool = True) -> Look:
         """Record the gestures made in the folders to read as corrections, then, when they are
-        links moved or deleted only, record the folders they changed as autoalbum's own."""
-        folders = None if now is None else self._to_read(now)
+        links moved or deleted only, record the folders they changed as autoalbum's own.
+        Unsure folders are verified (listed, their pages read) only with `verify`."""
+        self.deferred = set()
+        folders = None if now is None else self._to_read(now, verify)
         if now is None or folders == set():
             return Look()
         taken, photos = self.interpret(self.out, folders)
@@ -297,7 +309,7 @@ class GestureWatch:
 
     def _keep(self, before: Stamps | None, after: Stamps | None, since: int | None = None) -> None:
         """The stamps after a look, and a write that followed it: what the next look compares
-        with. The stamps after the write for the folders it wrote (whose members files are
+        with. The stamps after the write for the folders it wrote (whose members pages are
         newer than generation `since`), unsure when they changed: the user may have changed
         them too meanwhile. The stamps before it for every other folder, so that a user's
         change in them meanwhile is read next time. A tree new or swapped in whole was built
@@ -309,7 +321,10 @@ class GestureWatch:
             self.seen, self.unsure = after, _racy_ones(after)
             return
         if after.folders == before.folders:
-            self.seen, self.unsure = after, _racy_ones(after)
+            self.seen, self.unsure = (
+                after,
+                _racy_ones(after) | (self.deferred & after.folders.keys()),
+            )
             return
         index = sidecar.read_index(self.out)
         if not after.same_folders(before) and not _ours(before, after, index):
@@ -322,7 +337,7 @@ class GestureWatch:
                 for f, s in after.folders.items()}  # fmt: skip
         self.seen = Stamps(after.top, kept, after.taken_ns)
         changed = {f for f in wrote & kept.keys() if kept[f] != before.folders.get(f)}
-        self.unsure = changed | _racy_ones(self.seen)
+        self.unsure = changed | _racy_ones(self.seen) | (self.deferred & kept.keys())
 
 
 def stamps_record(out: Path, generation: int, stamps: Stamps, unsure: set[str]) -> dict[str, Any]:

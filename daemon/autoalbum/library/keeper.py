@@ -94,9 +94,16 @@ class Keeper:
         if far.any():
             unsorted = self._unsorted_album()
             album_ids = [unsorted if f else a for a, f in zip(album_ids, far, strict=True)]
-        if self.tree.stale is not None:  # the albums they leave change too
-            self.tree.note_changes([a for a in self.catalog.album_ids(ids) if a is not None])
-        self.tree.note_changes(album_ids)
+        if self.tree.stale is not None:  # else every album is compared anyway
+            before = self.catalog.album_ids(ids)
+            # the albums they leave and join change; those of photos new to the albums only
+            # gain them
+            self.tree.note_changes(
+                [a for old, new in zip(before, album_ids, strict=True) if old is not None
+                 for a in (old, new)]
+            )  # fmt: skip
+            new = [i for i, album in enumerate(before) if album is None]
+            self.tree.note_arrivals([int(ids[i]) for i in new], [album_ids[i] for i in new])
         self.catalog.assign([int(i) for i in ids], album_ids, [float(d) for d in distances])
         return int(far.sum())
 

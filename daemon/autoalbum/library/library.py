@@ -233,9 +233,10 @@ class Library:
         touched = tree.albums_of([*paths, *vanished])  # the albums they leave
         report = self._indexer.update(paths, vanished, progress)
         keeper.assign_new(cluster_first=cluster_first)  # notes the albums it fills
-        tree.note_changes(tree.albums_of(paths) | touched)  # moves, duplicates, leavers
         new_faces, self._indexer.new_faces = self._indexer.new_faces, []
         new_contents, self._indexer.new_contents = self._indexer.new_contents, []
+        # moves, duplicates, leavers: new contents were noted as arrivals
+        tree.note_changes(tree.albums_of(paths, besides=set(new_contents)) | touched)
         if self.config.people.enabled:
             self.people.file_faces(new_faces)
         if self.config.events.enabled:

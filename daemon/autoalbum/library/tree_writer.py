@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from autoalbum.albums.sidecar import read_index
 from autoalbum.albums.tree import (
     INDEX_NAME,
     Album,
@@ -46,16 +47,28 @@ class TreeWriter:
         self.gestures = GestureWatch(albums, stores.state, interpret)
         # Albums whose folders may differ from the catalog; None: any (compare them all).
         self.stale: set[int] | None = None
+        # Album id -> contents new to it since the last tree update (note_arrivals).
+        self.arrived: dict[int, list[int]] = {}
 
     def note_changes(self, album_ids: Collection[int]) -> None:
         """These albums gained or lost photos: the next tree update rewrites them."""
         if self.stale is not None:
             self.stale.update(album_ids)
 
-    def albums_of(self, paths: Collection[Path]) -> set[int]:
-        """The albums the photos at `paths` (or below them) are in now; nothing to find when
-        the next tree update compares every album anyway."""
-        return self.catalog.albums_of(paths) if self.stale is not None and paths else set()
+    def note_arrivals(self, content_ids: Sequence[int], album_ids: Sequence[int]) -> None:
+        """These photos, in no album before, joined these albums: the next tree update links
+        them there, without comparing those albums whole."""
+        if self.stale is not None:
+            for content, album in zip(content_ids, album_ids, strict=True):
+                self.arrived.setdefault(album, []).append(content)
+
+    def albums_of(self, paths: Collection[Path], besides: Collection[int] = ()) -> set[int]:
+        """The albums the photos at `paths` (or below them) are in now, but for those of
+        contents `besides`; nothing to find when the next tree update compares every album
+        anyway."""
+        if self.stale is None or not paths:
+            return set()
+        return self.catalog.albums_of(paths, besides)
 
     def tree_exists(self) -> bool:
         return (self.albums / INDEX_NAME).is_file()
@@ -138,6 +151,7 @@ class TreeWriter:
         tree; with `force` rebuilt. Then the tags of photos whose album changed; `tick` now
         and then while they take long, for a watchdog."""
         stale, self.stale = self.stale, None  # should this fail, the next one compares all
+        arrived, self.arrived = self.arrived, {}
         if rebuild:
             stale = None
         failures = [(f.path, f.reason or "") for f in self.catalog.files(Status.FAILED)]
@@ -145,9 +159,17 @@ class TreeWriter:
         tree = self._headers(shown)
         photos = None
         if not force and self.tree_exists():
+            arrivals = {}
+            if stale is not None:
+                stale |= self._unlisted(shown, arrived.keys() - stale)
+                arrivals = self._arrivals(
+                    shown, {a: c for a, c in arrived.items() if a not in stale}
+                )
             photos = self._photos(shown, stale)
             limit = RECLUSTER_MAX_CHANGED if rebuild else None
-            done = update_albums(self.albums, tree, photos, failures=failures, max_changed=limit)
+            done = update_albums(
+                self.albums, tree, photos, arrivals=arrivals, failures=failures, max_changed=limit
+            )
             if done is not None:
                 self._written(tick)
                 return
@@ -162,6 +184,29 @@ class TreeWriter:
         if self.tagger is not None:
             self.tagger.follow(tick)
 
+    def _unlisted(self, shown: Sequence[AlbumRecord], album_ids: Collection[int]) -> set[int]:
+        """Of these albums, those the tree's index.json does not list yet (new albums): they
+        are compared whole, not only given their arrivals."""
+        if not album_ids:
+            return set()
+        index = read_index(self.albums)
+        listed = set() if index is None else {shelf.number for shelf in index.albums}
+        return {a.id for a in shown if a.id in album_ids and a.number not in listed}
+
+    def _arrivals(
+        self, shown: Sequence[AlbumRecord], arrived: Mapping[int, Sequence[int]]
+    ) -> dict[int, list[tuple[str, float]]]:
+        """The photos new to each album (by id) in `arrived`, by album number, as the tree
+        takes them: (absolute path, distance), nearest first; looked up by content id."""
+        number = {a.id: a.number for a in shown}
+        contents = [c for album, ids in arrived.items() if album in number for c in ids]
+        abspath = os.path.abspath
+        return {
+            number[album]: sorted(((abspath(path), far) for path, far in rows), key=_nearest)
+            for album, rows in self.catalog.arrival_rows(contents).items()
+            if album in number and album in arrived
+        }
+
     def _photos(
         self, shown: Sequence[AlbumRecord], stale: set[int] | None
     ) -> dict[int, list[tuple[str, float]]]:
@@ -175,6 +220,10 @@ class TreeWriter:
             for album, members in self.catalog.member_rows(ids).items()
             if album in number
         }
+
+
+def _nearest(row: tuple[str, float]) -> tuple[float, str]:
+    return row[1], row[0]
 
 
 def shown_parent(

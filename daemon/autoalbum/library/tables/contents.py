@@ -347,10 +347,11 @@ class Contents(Table):
         )
         return {row[0] for row in rows}
 
-    def albums_of(self, paths: Collection[Path]) -> set[int]:
-        """The albums that the live photos at `paths`, or below them for a folder, are in."""
+    def albums_of(self, paths: Collection[Path], besides: Collection[int] = ()) -> set[int]:
+        """The albums that the live photos at `paths`, or below them for a folder, are in;
+        those of contents `besides` left out."""
         found: set[int] = set()
-        query = """SELECT c.album_id FROM files f JOIN contents c ON f.content_id = c.id
+        query = """SELECT c.album_id, c.id FROM files f JOIN contents c ON f.content_id = c.id
                    WHERE +f.status = ? AND c.album_id IS NOT NULL AND """
         for path in paths:
             exact = self.db.execute(query + "f.path = ?", (Status.OK.value, stored(path)))
@@ -361,5 +362,22 @@ class Contents(Table):
                     query + "f.path >= ? AND f.path < ?",
                     (Status.OK.value, low, low[:-1] + b"0"),
                 ).fetchall()
-            found.update(row[0] for row in rows)
+            found.update(album for album, content in rows if content not in besides)
         return found
+
+    def arrival_rows(self, ids: Collection[int]) -> dict[int, list[_Row]]:
+        """The live photos of contents `ids` by album, as (path, distance): what arrivals add
+        to the album tree, looked up by id."""
+        query = """SELECT f.path, c.album_id, c.distance FROM contents c
+                   JOIN files f ON f.content_id = c.id
+                   WHERE c.id IN ({marks}) AND +f.status = ? AND c.album_id IS NOT NULL"""
+        members: dict[int, list[_Row]] = {}
+        id_list = sorted({int(i) for i in ids})
+        for start in range(0, len(id_list), ID_CHUNK):
+            chunk = id_list[start : start + ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for path, album, distance in self.db.execute(
+                query.format(marks=marks), (*chunk, Status.OK.value)
+            ):
+                members.setdefault(album, []).append((os.fsdecode(path), float(distance or 0.0)))
+        return members
