@@ -128,6 +128,25 @@ def test_an_old_photo_arriving_joins_its_old_event_in_place(tmp_path: Path) -> N
     assert all("late.jpg" not in names for folder, names in after.items() if folder != trip)
 
 
+def test_events_grouped_ahead_so_an_arrival_only_joins_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _trip(tmp_path / "photos")
+    with _library(tmp_path) as library:
+        library.index_files()
+    with _library(tmp_path) as library:  # a new process: it has not grouped yet
+        assert library.prepare_arrivals(), "grouped once"
+        assert not library.prepare_arrivals(), "and not again"
+        regroups: list[int] = []
+        monkeypatch.setattr(library.timeline, "regroup", lambda: regroups.append(1))
+        dated_photo(tmp_path / "photos" / "late.jpg", "2024:04:10 12:34:00", KESWICK)
+        library.index_files()
+    assert regroups == [], "the arrival waited for every photo's regrouping"
+    assert any("late.jpg" in names for names in _events(tmp_path).values())
+    with _library(tmp_path, enabled=False) as library:
+        assert not library.prepare_arrivals()
+
+
 def test_a_renamed_event_keeps_its_name_through_regrouping(tmp_path: Path) -> None:
     _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     with _library(tmp_path) as library:

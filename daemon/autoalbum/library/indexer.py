@@ -27,6 +27,7 @@ from autoalbum.embedding.fingerprint import fingerprint_file, quick_key
 from autoalbum.embedding.pipeline import EmbeddedPhotos, Failure, embed_paths
 from autoalbum.embedding.scan import find_images
 from autoalbum.library import captures
+from autoalbum.library.catalog import Catalog
 from autoalbum.library.people import People
 from autoalbum.library.records import FileRecord, Status
 from autoalbum.library.stores import Stores
@@ -121,10 +122,12 @@ class Indexer:
         scan.paths = sorted(found)
         return scan
 
-    def vanished(self, present: Sequence[Path]) -> list[Path]:
-        """Catalogued files not among `present` and not yet known to be missing."""
+    def vanished(self, present: Sequence[Path], catalog: Catalog | None = None) -> list[Path]:
+        """Catalogued files not among `present` and not yet known to be missing; `catalog`:
+        a connection of the caller's thread, if not the stores'."""
         found = {stored(path) for path in present}  # bytes: a third of a Path's memory
-        return [path_of(raw) for raw in self.stores.catalog.known_paths() if raw not in found]
+        known = (catalog or self.stores.catalog).known_paths()
+        return [path_of(raw) for raw in known if raw not in found]
 
     def update(
         self,
@@ -167,19 +170,25 @@ class Indexer:
                     missing += catalog.mark_missing_under(path)
         return missing
 
-    def changed(self, paths: Sequence[Path], tick: Callable[[], None]) -> list[Path]:
+    def changed(
+        self, paths: Sequence[Path], tick: Callable[[], None], catalog: Catalog | None = None
+    ) -> list[Path]:
         """The paths whose files are new or changed since they were indexed; `tick` now and
-        then, for a watchdog."""
+        then, for a watchdog; `catalog`: a connection of the caller's thread, if not the
+        stores'."""
         found = []
         for start in range(0, len(paths), CHUNK):
-            found += [stat[0] for stat in self._changed(paths[start : start + CHUNK])[0]]
+            chunk = paths[start : start + CHUNK]
+            found += [stat[0] for stat in self._changed(chunk, catalog)[0]]
             tick()
         return found
 
-    def _changed(self, paths: Sequence[Path]) -> tuple[list[_Stat], int]:
+    def _changed(
+        self, paths: Sequence[Path], catalog: Catalog | None = None
+    ) -> tuple[list[_Stat], int]:
         """Files whose size or mtime differ from the catalog's (or that are new)."""
         changed, unchanged = [], 0
-        known = self.stores.catalog.sizes_and_times(paths)
+        known = (catalog or self.stores.catalog).sizes_and_times(paths)
         for path in paths:
             try:
                 info = path.stat()

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from autoalbum.errors import AutoalbumError
 from autoalbum.library import captures
 from autoalbum.library.catalog import Catalog
 from autoalbum.library.folders import Folders
-from autoalbum.library.indexer import Indexer, IndexReport, Progress
+from autoalbum.library.indexer import Indexer, IndexReport, Progress, Scan
 from autoalbum.library.keeper import Cancelled, Keeper, ReclusterReport
 from autoalbum.library.people import People
 from autoalbum.library.records import AlbumRecord, CorrectionRecord, Status
@@ -44,7 +44,7 @@ from autoalbum.library.views import View
 from autoalbum.printable import printable
 from autoalbum.tags.sidecars import TagsReport
 
-__all__ = ["Cancelled", "EarlierModel", "Library"]
+__all__ = ["BacklogScan", "Cancelled", "EarlierModel", "Found", "Library"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,19 @@ class _Waiting:
 
 def _closed() -> Embedder:
     raise AutoalbumError("the library switched models; open it again")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a scan found (`Library.backlog_scan`): the walk, the files new or changed since
+    they were indexed, and the catalogued files gone."""
+
+    walk: Scan
+    changed: list[Path]
+    vanished: list[Path]
+
+
+BacklogScan = Callable[[Callable[[], None]], Found]  # tick (now and then) -> its finds
 
 
 class Library:
@@ -202,14 +215,47 @@ class Library:
         paths = self._scan(tick)
         return self._indexer.changed(paths, tick), self._indexer.vanished(paths)
 
+    def backlog_scan(self) -> BacklogScan:
+        """`backlog` for a caller that runs its slow part, the walk and each file's stat, on
+        a thread of its own while this one takes arrivals in. The folders are probed now; the
+        scan returned reads the catalog on a connection of its own, which only reads. Its
+        finds go to `take_backlog`, on this thread. A photo that arrived meanwhile may be
+        among them: as new (skipped as unchanged if taken in by then), or as gone if the walk
+        had passed its folder (the caller leaves those out: service/backlog.py)."""
+        folders, indexer, path = self._look(), self._indexer, self.catalog.path
+
+        def scan(tick: Callable[[], None]) -> Found:
+            with Catalog(path, check=False) as catalog:
+                catalog.db.execute("PRAGMA query_only=ON")
+                walk = indexer.scan(folders, tick)
+                changed = indexer.changed(walk.paths, tick, catalog)
+                return Found(walk, changed, indexer.vanished(walk.paths, catalog))
+
+        return scan
+
+    def take_backlog(self, found: Found) -> tuple[list[Path], list[Path]]:
+        """A `backlog_scan`'s finds, as `backlog` returns them; the folders it found nothing
+        in and the subfolders it could not read are recorded."""
+        self._note(found.walk)
+        return found.changed, found.vanished
+
     def _scan(self, tick: Callable[[], None] = lambda: None, *, accept: bool = False) -> list[Path]:
         """The photos in the folders that are there; which are offline is recorded."""
+        scan = self._indexer.scan(self._look(accept=accept), tick)
+        self._note(scan, accept=accept)
+        return scan.paths
+
+    def _look(self, *, accept: bool = False) -> list[Path]:
+        """The folders to scan: each probed, those offline left out (and recorded)."""
         self.folders.look(accept=accept)
-        scan = self._indexer.scan(self.folders.available(), tick)
+        return self.folders.available()
+
+    def _note(self, scan: Scan, *, accept: bool = False) -> None:
+        """What a scan saw of the folders: a folder it found none of its photos in is offline
+        (unless `accept`), and an unreadable subfolder's photos are not taken for gone."""
         self._unreadable = scan.unreadable
         if not accept:
             self.folders.scanned(scan.holding)
-        return scan.paths
 
     def ingest(
         self,
@@ -252,6 +298,11 @@ class Library:
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
         return report
+
+    def prepare_arrivals(self) -> bool:
+        """What the next arrival would otherwise wait for, done now (the daemon, when idle):
+        the events grouped once in this process. Returns whether there was anything to do."""
+        return self.config.events.enabled and self.timeline.prepare()
 
     def catch_up_captures(self, advance: Callable[[int], None] = lambda n: None) -> int:
         """Read when and where every photo indexed before autoalbum read it was taken, a chunk

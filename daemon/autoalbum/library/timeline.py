@@ -138,6 +138,14 @@ class Timeline(GroupTree):
         self._unplaced = 0
         log.info("grouped %d dated photos into %d events", int(np.sum(~np.isnan(taken))), len(heir))
 
+    def prepare(self) -> bool:
+        """Group the events once in this process, ahead of the first arrival, which would
+        otherwise wait for it (a look at every dated photo). Returns whether it did."""
+        if self._events is not None and self.catalog.meta(GROUPING_KEY) == self._grouping:
+            return False
+        self.regroup()
+        return True
+
     def file(self, content_ids: Collection[int]) -> None:
         """Put new photos into the events their time and place belong to; group afresh when
         this process has not grouped yet, or when enough joined none to make an event."""

@@ -80,6 +80,7 @@ class Backlog:
         self._catch_up: deque[Path] = deque()
         self._queued: set[Path] = set()
         self._departed: dict[Path, None] = {}  # gone, not yet recorded as gone
+        self._arrived_while_scanning: set[Path] | None = None  # None: no scan beside them
         self._done = 0
         self._total = 0
         self._started = 0.0
@@ -91,6 +92,22 @@ class Backlog:
         """Photos that just settled: they go first."""
         for path in paths:
             self._arrivals[path] = None
+        if self._arrived_while_scanning is not None:
+            self._arrived_while_scanning.update(paths)
+
+    def scan_begins(self) -> None:
+        """A scan that runs beside the arrivals begins (service/intake.py): what arrives from
+        now on is newer than what it finds gone."""
+        self._arrived_while_scanning = set()
+
+    def scan_found_gone(self, paths: Sequence[Path]) -> list[Path]:
+        """Photos such a scan found gone depart, but for those that arrived while it ran: the
+        walk may have passed their folder before they came, and the watcher's word on them
+        is newer. Returns those that depart."""
+        arrived, self._arrived_while_scanning = self._arrived_while_scanning or set(), None
+        gone = [path for path in paths if path not in arrived]
+        self.depart(gone)
+        return gone
 
     def catch_up(self, paths: Sequence[Path], *, sample_first: bool) -> None:
         """Photos found by a scan; with `sample_first`, a random sample of them leads."""

@@ -191,11 +191,11 @@ class Service:
                     self.notifier.ready(f"watching {len(self.config.library.folders)} folders")
                     with self._pauser.guard():
                         self._start_catch_up()
-                    log.info("watching %s", ", ".join(map(str, self.config.library.folders)))
                     yield
                 finally:
                     self.watcher.stop()
                     self.notifier.stopping()
+                    self.intake.call_off()
                     self._reclusterer.call_off()
                     self._write_tree_on_leaving()
                     self._report(running=False)
@@ -219,36 +219,49 @@ class Service:
 
     def _work(self) -> None:
         """What a refused write left undone; a reload, reclusters and rescans; then one chunk
-        of photos taken in (arrivals first), of a model switch, or of the face catch-up."""
+        of photos taken in (arrivals first), of a model switch, or of the face catch-up. While
+        the start's scan runs (`_start_catch_up`), arrivals, departures and gestures only: a
+        reload or a rescan waits for it, and the rest for its finds."""
         self._catch_up_on_refusals()
-        if self._reload.is_set():
+        if self._reload.is_set() and self._started:
             self._reload.clear()
             self._reload_config()
         if self._reclusterer.finished():
             self._take_in_recluster()
             self.notifier.watchdog()
-        self._maybe_reconcile()
-        self._look_at_folders()
+        if self._started:
+            self._maybe_reconcile()
+            self._look_at_folders()
         self._take_gestures()
         if self._backlog and not (self._switch and self.library.arrivals_wait):
             self.intake.take_chunk(first=not self.reclustering and not self._has_albums())
-        elif self._switch is not None:
-            self._switch_step(self._switch)
-        else:
-            self.intake.settle()
-            if not self._captures_step() and not self._faces_step():
-                self._search_index_step()
+        elif self._started:
+            self._idle_step()
         self.notifier.watchdog()
         if self._switch is None:  # a recluster's albums would be in the old model's space
             self._reclusterer.maybe_start(
                 self.config, self._clock(),
-                catching_up=self._backlog.progress is not None, has_albums=self._has_albums(),
+                catching_up=self._backlog.progress is not None or not self._started,
+                has_albums=self._has_albums(),
                 idle=not self._backlog and not self.watcher.pending,
             )  # fmt: skip
 
+    def _idle_step(self) -> None:
+        """With no photos to take in: a chunk of the model switch, else the album tree
+        brought up to date and what the next arrival would wait for done ahead, else a chunk
+        of the captures or the face catch-up, else the search index refreshed if due."""
+        if self._switch is not None:
+            self._switch_step(self._switch)
+            return
+        self.intake.settle()
+        if self.library.prepare_arrivals():
+            return
+        if not self._captures_step() and not self._faces_step():
+            self._search_index_step()
+
     def _catch_up_on_refusals(self) -> None:
-        """Once writes go through again: the start's catch-up, the departures still to
-        record, and the album tree, compared whole."""
+        """Once writes go through again: the start's catch-up (or a look whether its scan is
+        done), the departures still to record, and the album tree, compared whole."""
         if not self._started:
             self._start_catch_up()
         self.intake.take_departures()
@@ -282,15 +295,23 @@ class Service:
                         "date", found.sentence())  # fmt: skip
 
     def _start_catch_up(self) -> None:
-        self.notifier.status("loading the model")
-        # Once, now, so that the first arrival need not wait for it.
-        log.debug("model ready: %d-px input", self.library.embedder.input_size)
-        self._under_way()
-        self.notifier.watchdog()
-        self.notifier.status("scanning the folders")
-        self.intake.start()
-        self._last_reconcile = self._clock()
-        self._started = True
+        """The start's catch-up set off (intake.py: a library with albums is scanned beside
+        the loop), or a look whether its scan is done; once its finds are queued, started,
+        and "watching" logged (bench/scale.py times the scan by it)."""
+        if self.intake.scanning:
+            done = self.intake.scanned()
+        else:
+            self.notifier.status("loading the model")
+            # Once, now, so that the first arrival need not wait for it.
+            log.debug("model ready: %d-px input", self.library.embedder.input_size)
+            self._under_way()
+            self.notifier.watchdog()
+            self.notifier.status("scanning the folders")
+            done = self.intake.start()
+        if done:
+            self._last_reconcile = self._clock()
+            self._started = True
+            log.info("watching %s", ", ".join(map(str, self.config.library.folders)))
 
     def _queue(self, changes: Sequence[Change]) -> None:
         """Arrivals join the front of the backlog; deletions are recorded first thing in
@@ -431,12 +452,16 @@ class Service:
             self._index_refresh.start(self.config.library.state)
 
     def _report(self, *, running: bool = True) -> None:
-        """daemon.json and systemd's STATUS=, when what they say has changed."""
+        """daemon.json and systemd's STATUS=, when what they say has changed; while the
+        start's scan runs, STATUS= says so every step (the board's line would say
+        "watching")."""
         watcher = self._watcher
+        waiting = (watcher.pending if running and watcher else 0) + len(self._backlog)
+        batches = self.intake.batches if self._intake else 0
         self._board.show(
             running=running,
-            waiting=(watcher.pending if running and watcher else 0) + len(self._backlog),
-            batches=self.intake.batches if self._intake else 0,
+            waiting=waiting,
+            batches=batches,
             catch_up=self._backlog.progress if running else None,
             arrivals_since_recluster=self._growth.arrivals_since_recluster,
             polling=bool(watcher and watcher.polling),
@@ -445,3 +470,8 @@ class Service:
             offline=self.library.folders.offline() if self._library else (),
             paused=self._pauser.pause,
         )
+        scanning = running and self._intake is not None and self._intake.scanning
+        if scanning and self._pauser.pause is None:
+            self.notifier.status(
+                f"scanning the folders; {batches} batches filed, {waiting} waiting"
+            )

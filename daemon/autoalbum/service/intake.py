@@ -1,19 +1,76 @@
 """The daemon's intake: photos from the backlog into the library, a chunk at a time, and the
-album tree kept current at a pace that suits arrivals and catch-ups alike."""
+album tree kept current at a pace that suits arrivals and catch-ups alike.
+
+The start's scan of a library with albums (a walk and a stat per file: some 40 s at a million
+photos) runs on a thread of its own (`StartScan`), so that photos arriving meanwhile are taken
+in at once rather than after it; its finds are queued when it is done.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from autoalbum.library.library import Library
+from autoalbum.library.library import BacklogScan, Found, Library
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.reclusters import Growth
 
 log = logging.getLogger(__name__)
 
 TREE_SECONDS = 10.0  # during a catch-up, the album tree is brought up to date this often
+# A start's scan done within this is waited for: a small library starts as it did before its
+# scan had a thread (its finds queued before any arrival), and an arrival waits at most this.
+SCAN_WAIT_SECONDS = 1.0
+STOP_WAIT_SECONDS = 1.0  # how long stopping waits for a called-off scan to wind down
+
+
+class _CalledOff(Exception):
+    """The start's scan was called off."""
+
+
+class StartScan:
+    """A `BacklogScan` on a thread of its own; a daemon thread, so that one still walking a
+    big folder when called off keeps no process alive (it only reads)."""
+
+    def __init__(self, scan: BacklogScan) -> None:
+        self._scan = scan
+        self._found: Found | None = None
+        self._error: Exception | None = None
+        self._done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="start scan", daemon=True)
+        self._thread.start()
+
+    def result(self, wait: float = 0.0) -> Found | None:
+        """The scan's finds, once it is done (waiting up to `wait` s); None before. Raises
+        what ended it early."""
+        if not self._done.wait(wait):
+            return None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._found
+
+    def call_off(self) -> None:
+        """Stop the scan at its next tick (a folder, a chunk of stats)."""
+        self._stop.set()
+        self._thread.join(STOP_WAIT_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            self._found = self._scan(self._tick)
+        except _CalledOff:
+            pass
+        except Exception as error:  # raised on the library's thread, which takes the result
+            self._error = error
+        finally:
+            self._done.set()
+
+    def _tick(self) -> None:
+        if self._stop.is_set():
+            raise _CalledOff
 
 
 class Intake:
@@ -37,19 +94,61 @@ class Intake:
         self._heartbeat = heartbeat
         self._tree_written = 0.0
         self._tree_stale = False
+        self._start_scan: StartScan | None = None
 
-    def start(self) -> None:
+    @property
+    def scanning(self) -> bool:
+        """The start's scan is running on its thread (`start`): `scanned` takes its finds."""
+        return self._start_scan is not None
+
+    def start(self) -> bool:
         """Queue what changed while the daemon was stopped (everything, on a first start) and
-        bring the album tree in line with the catalog, whatever a crash left."""
-        first = not self.library.catalog.has_centres()
-        found, vanished = self.scan(sample_first=first)
+        bring the album tree in line with the catalog, whatever a crash left; whether that is
+        done. A library with albums is scanned on a thread (`StartScan`) while arrivals are
+        taken in, and `scanned` finishes the start; a first start scans here, as the first
+        albums come from its opening sample, which arrivals would only wait for anyway."""
+        last = self.library.catalog.last_run("recluster")
+        self.growth.images_at_recluster = last.images if last else 0
+        if self.library.catalog.has_centres():
+            self.backlog.scan_begins()
+            self._start_scan = StartScan(self.library.backlog_scan())
+            return self.scanned(wait=SCAN_WAIT_SECONDS)
+        found, vanished = self.scan(sample_first=True)
+        self._caught_up(found, vanished)
+        # photos a crash left before the first albums count towards them
+        self.growth.arrivals_since_recluster = len(self.library.catalog.unassigned_ids())
+        return True
+
+    def scanned(self, wait: float = 0.0) -> bool:
+        """Whether the start's scan is done (waiting up to `wait` s), its finds queued and the
+        start finished. Raises what ended the scan early; `start` again then."""
+        if self._start_scan is None:
+            return True
+        try:
+            found = self._start_scan.result(wait)
+        except Exception:
+            self._start_scan = None
+            raise
+        if found is None:
+            return False
+        self._start_scan = None
+        changed, vanished = self.library.take_backlog(found)
+        self.backlog.catch_up(changed, sample_first=False)
+        self._caught_up(changed, self.backlog.scan_found_gone(vanished))
+        return True
+
+    def call_off(self) -> None:
+        """Stopping: the start's scan, if running, is called off."""
+        if self._start_scan is not None:
+            self._start_scan.call_off()
+            self._start_scan = None
+
+    def _caught_up(self, found: Sequence[Path], vanished: Sequence[Path]) -> None:
+        """After the start's scan: the photos gone recorded, those a crash left unfiled
+        filed, and the album tree brought in line."""
         self.take_departures()
         self.library.assign_new(cluster_first=False)
         self.write_tree()
-        last = self.library.catalog.last_run("recluster")
-        self.growth.images_at_recluster = last.images if last else 0
-        if first:  # photos a crash left before the first albums count towards them
-            self.growth.arrivals_since_recluster = len(self.library.catalog.unassigned_ids())
         log.info("%d photos to take in, %d gone since the last run", len(found), len(vanished))
 
     def scan(self, *, sample_first: bool = False) -> tuple[list[Path], list[Path]]:
