@@ -117,16 +117,19 @@ def _move_while_writing(monkeypatch: pytest.MonkeyPatch, move: tuple[Path, Path]
 def test_a_move_made_during_a_write_is_taken_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    """A red photo arrives, so autoalbum writes the red album's folder; meanwhile the user
-    moves a link into the blue one: from green (a folder autoalbum doesn't write) or red."""
+    """A red and a blue photo arrive, so autoalbum writes the red and blue albums' folders;
+    meanwhile the user moves a link into the blue one: from green (a folder autoalbum doesn't
+    write) or red. Each look verifies one folder autoalbum wrote, and reads all it wrote
+    once one of them differs."""
     out = tmp_path / "albums"
     with _library(tmp_path) as library:
         blue, origin = folder_of(out, "blue0.png"), folder_of(out, f"{source}1.png")
         name = f"{source}1.png"
-        late = photo(tmp_path / "photos" / "late-red.png", "red", 77)
+        late = [photo(tmp_path / "photos" / f"late-{c}.png", c, 77) for c in ("red", "blue")]
         _move_while_writing(monkeypatch, (out / origin / name, out / blue / name))
-        library.ingest([late])
+        library.ingest(late)
         monkeypatch.undo()
+        monkeypatch.setattr(gesture_watch, "VERIFY_PHOTOS", 1)
         assert library.corrections() == [], "taken by the look before the write: too soon"
         deadline = time.monotonic() + 5
         while not library.album_folder_changed:  # once the mtimes can be trusted
@@ -136,6 +139,32 @@ def test_a_move_made_during_a_write_is_taken_next(
         assert [c.kind.value for c in library.corrections()] == ["pin"]
         assert folder_of(out, name) == blue
         assert not (out / origin / name).exists()
+
+
+def test_folders_written_are_verified_a_share_at_a_time_after_the_burst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look before a write lists no folder it wrote before; the idle looks list them
+    again, VERIFY_PHOTOS photos' worth each, until none is left unsure."""
+    out = tmp_path / "albums"
+    with _library(tmp_path) as library:
+        late = [photo(tmp_path / "photos" / f"late-{c}.png", c, 77) for c in ("red", "blue")]
+        library.ingest(late[:1])
+        with reading() as reads:
+            library.ingest(late[1:])  # the red folder, written just before, is not listed
+        assert folder_of(out, "late-red.png") not in {Path(p).name for _, p in reads}
+        monkeypatch.setattr(gesture_watch, "VERIFY_PHOTOS", 1)
+        listed: list[set[str]] = []
+        deadline = time.monotonic() + 10
+        while library.album_folder_changed or not listed:
+            assert time.monotonic() < deadline, "the written folders stayed unsure"
+            with reading() as reads:
+                assert library.take_gestures() == 0
+            listed.append(_album_reads(out, reads)[1])
+            time.sleep(0.05)
+    assert all(len(folders) <= 1 for folders in listed), listed
+    verified = {Path(p).name for folders in listed for p in folders}
+    assert verified == {folder_of(out, "late-red.png"), folder_of(out, "late-blue.png")}
 
 
 def test_a_changed_top_level_is_read_whole(tmp_path: Path) -> None:

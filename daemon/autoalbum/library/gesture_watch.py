@@ -26,7 +26,8 @@ its own (`take`) reads the unsure folders again: by the names of their links onl
 resolved) while the stamp is as recorded, in full if the names differ from the members
 pages'. The idle check (`changed`) reports them once their mtime can be trusted. The look
 before a write leaves them unsure for later (`deferred`), as verifying means listing the
-whole folder: a burst of arrivals then costs what arrived, not the albums it reached. So no
+whole folder: a burst of arrivals then costs what arrived, not the albums it reached. A look
+verifies VERIFY_PHOTOS photos' worth of folders, and leaves the rest for the next. So no
 user change is lost without a periodic full re-read, and each folder autoalbum writes is
 listed once more, soon after.
 
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 TREE_LOCK_NAME = "tree.lock"  # in the state folder: one writer or reader of the tree at a time
 STAMPS_NAME = "tree-stamps.json"  # in the state folder: the stamps the last look ended with
 STAMPS_VERSION = 1
+# Photos' worth of unsure folders one look verifies (lists, and reads the pages of): about
+# 0.2 s; the rest wait for the next look (a second later, when the daemon is idle).
+VERIFY_PHOTOS = 20_000
 # How long after a change its folder's mtime may still be the same, by timestamp granularity:
 # a kernel clock tick (up to 10 ms; exFAT's 10 ms) where mtimes have a fraction of a second,
 # else whole or two seconds (FAT, HFS+, ext3).
@@ -232,10 +236,31 @@ class GestureWatch:
             return None
         changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
         unsure = (self.unsure & now.folders.keys()) - changed
-        if not verify:
-            self.deferred = unsure
-            return changed
-        return changed | (unsure - self._as_listed(unsure))
+        verified = unsure if verify else set()
+        if len(verified) > 1:
+            verified = self._share(verified)
+        self.deferred = unsure - verified
+        if verified - self._as_listed(verified):
+            # What changed may have another side (a link moved) among those not verified:
+            # read them all.
+            self.deferred = set()
+            return changed | unsure
+        return changed
+
+    def _share(self, unsure: set[str]) -> set[str]:
+        """The unsure folders one look verifies: up to VERIFY_PHOTOS photos' worth (by
+        index.json's sizes), at least one folder; the rest wait for the next look, so that a
+        look at a big library never holds up arrivals for long."""
+        index = sidecar.read_index(self.out)
+        size = {} if index is None else {shelf.folder: shelf.size for shelf in index.albums}
+        share: set[str] = set()
+        photos = 0
+        for folder in sorted(unsure):
+            if share and photos + size.get(folder, 0) > VERIFY_PHOTOS:
+                break
+            share.add(folder)
+            photos += size.get(folder, 0)
+        return share
 
     def _as_listed(self, folders: set[str]) -> set[str]:
         """Of these album folders, those whose links are by name the ones their members file
