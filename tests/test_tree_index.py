@@ -31,7 +31,7 @@ from autoalbum.albums.tree import (
     folder_names,
     write_albums,
 )
-from autoalbum.albums.update import rename_album, update_albums
+from autoalbum.albums.update import TakenNames, rename_album, update_albums
 from colour_library import colour_photos, links, open_library, photo
 from tree_index import fake_photo, images, index_files, update
 
@@ -414,3 +414,36 @@ def reading() -> Iterator[list[str]]:
         yield _opened
     finally:
         _opened = None
+
+
+def test_arrivals_list_their_album_folder_once_while_nobody_else_changes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = [fake_photo(tmp_path / "p", n) for n in ("a.jpg", "x.jpg", "y.jpg")]
+    elsewhere = fake_photo(tmp_path / "q", "z.jpg")
+    out = write_albums(tmp_path / "albums", [_album(1, photos[0])])
+    folder = out / "01-album_1"
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: str | os.PathLike[str]) -> list[str]:
+        listed.append(os.fspath(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(update_module.os, "listdir", listdir)
+    names = TakenNames()
+
+    def arrive(photo: Path) -> None:
+        arrivals = {1: [(str(photo), 0.3)]}
+        assert update_albums(out, [_album(1)], {}, arrivals=arrivals, names=names) == (1, 0)
+
+    arrive(photos[1])
+    arrive(photos[2])
+    assert listed.count(str(folder)) == 1, "listed again though only autoalbum changed it"
+    (folder / "Z.JPG").write_bytes(b"the user's")  # a file browser sees z.jpg as this one
+    stamp = os.lstat(folder).st_mtime_ns
+    os.utime(folder, ns=(stamp, stamp + 10**9))  # the clock may not have ticked since
+    arrive(elsewhere)
+    assert listed.count(str(folder)) == 2
+    assert (folder / "z (2).jpg").is_symlink() and (folder / "Z.JPG").is_file()
+    assert _listed(out) == _on_disk(out)

@@ -147,7 +147,7 @@ def write_members(
 
 
 def write_index(out: Path, index: TreeIndex) -> None:
-    """Write index.json, last, after every members file it names."""
+    """Write index.json, last, after every members page it names."""
     clash = OWN_KEYS.intersection(index.extra)
     if clash:
         raise ValueError(f"extra index keys {sorted(clash)} would replace autoalbum's own")
@@ -302,12 +302,12 @@ def read_album(out: Path, number: int) -> tuple[Shelf, list[Linked]] | None:
 
 def written_links(out: Path, folders: Collection[str] | None = None) -> dict[Path, WrittenLink]:
     """Every photo's link as autoalbum last wrote it, or only those in `folders`: photo ->
-    (folder, link, album). Reads only those albums' members files."""
+    (folder, link, album). Reads only those albums' members pages."""
     return {Path(path): link for path, link in written_paths(out, folders).items()}
 
 
 def written_paths(out: Path, folders: Collection[str] | None = None) -> dict[str, WrittenLink]:
-    """`written_links` by the photos' paths as the members files give them (str, as
+    """`written_links` by the photos' paths as the members pages give them (str, as
     `Linked.path`): no Path made per photo."""
     tree = read_tree(out, folders=folders)
     if tree is None:

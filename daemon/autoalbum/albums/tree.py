@@ -14,7 +14,7 @@ without `out` is the smaller cost. Arrivals and departures change the tree in pl
 album (update.py).
 
 autoalbum only replaces a folder carrying its MARKER_NAME file, and of the old tree deletes only
-what it made: symlinks (never followed), index.json, the members files, vectors.npz, the marker
+what it made: symlinks (never followed), index.json, the members pages, vectors.npz, the marker
 and folders left empty. Anything else keeps the old tree in place, hidden beside `out`, and is
 reported.
 """
@@ -134,7 +134,7 @@ def _write_album(
     tree: Path, final: Path, folder: str, photos: Sequence[Row], names: Sequence[str]
 ) -> list[Linked]:
     """Create one album folder of symlinks in `tree`: `photos` (absolute paths) under `names`;
-    returns its members file's photos.
+    returns its members pages' photos.
 
     `final` is the real path `tree` will be renamed to, which the links are relative to.
     """

@@ -3,7 +3,7 @@
 Only the albums named as touched are read and written; every other album's folder and members
 file stay as they are (index.json takes their size and generation from before). Links are
 relative to the real album folder, so renaming a folder, which stays at the same depth, keeps
-every link resolving. Only symlinks a members file lists are ever removed.
+every link resolving. Only symlinks a members page lists are ever removed.
 
 After a recluster most photos keep their album (matched albums keep their number), so the
 tree is updated in place too, unless more than `max_changed` of its links would be added or
@@ -56,7 +56,7 @@ from autoalbum.albums.tree import (
 )
 from autoalbum.durable import fsync_folder
 
-__all__ = ["RECLUSTER_MAX_CHANGED", "Row", "rename_album", "rows", "update_albums"]
+__all__ = ["RECLUSTER_MAX_CHANGED", "Row", "TakenNames", "rename_album", "rows", "update_albums"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,38 @@ class _Pages:
         )  # fmt: skip
 
 
+class TakenNames:
+    """The names in album folders (as name_key compares them), kept between the updates of
+    one process, so that an arrival does not list its album's whole folder each time to find
+    a free name: a folder's names are trusted while its (inode, mtime) is what it was right
+    after autoalbum's last change in it, else listed again. A change the user made in the
+    instant between autoalbum's last link and that stat goes unseen until the folder changes
+    again; at worst a link then gets a name that differs only in case from the user's file
+    (an exact clash is refused by the file system, and the next name taken)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, tuple[tuple[int, int], set[str]]] = {}
+
+    def of(self, folder: Path) -> set[str]:
+        """The names in `folder`, to be added to, then given back to `keep`."""
+        known = self._names.pop(os.fspath(folder), None)
+        if known is not None and known[0] == _stamp(folder):
+            return known[1]
+        return {name_key(name) for name in os.listdir(folder)}
+
+    def keep(self, folder: Path, names: set[str]) -> None:
+        """`names` are those in `folder` now that autoalbum is done changing it."""
+        self._names[os.fspath(folder)] = (_stamp(folder), names)
+
+    def forget(self) -> None:
+        self._names.clear()
+
+
+def _stamp(folder: Path) -> tuple[int, int]:
+    info = os.lstat(folder)
+    return info.st_ino, info.st_mtime_ns
+
+
 def _sync_album(
     out: Path,
     real_out: Path,
@@ -142,6 +174,7 @@ def _sync_album(
     wanted: Sequence[Row] | None,
     arrived: Sequence[Row],
     undo: _Undo,
+    names: TakenNames,
 ) -> tuple[int, int]:
     """Bring one album folder from `current.before` to `wanted` (all its photos; None: those
     it has), plus `arrived` (photos not in it yet): unlink leavers, link arrivals under a free
@@ -167,13 +200,14 @@ def _sync_album(
         (out / folder).mkdir()
         undo.folders.append(out / folder)
     if new:
-        taken = {name_key(name) for name in os.listdir(out / folder)}
+        taken = names.of(out / folder)
         target = LinkTargets(os.path.join(real_out, folder))
         linked = []
         for path, far in new:
             link = _link(path, os.path.join(out, folder), target, taken)
             undo.made.append(out / folder / link)
             linked.append(Linked(path, link, round(float(far), 6)))
+        names.keep(out / folder, taken)
         pages = _appended(pages, linked)
     if wanted is not None and len(pages) > 2 * -(-sum(map(len, pages)) // PAGE_PHOTOS) + 1:
         pages = paged([photo for page in pages for photo in page])  # departures left them thin
@@ -225,6 +259,7 @@ def update_albums(
     arrivals: Mapping[int, Sequence[Row]] | None = None,
     failures: Sequence[tuple[Path, str]] = (),
     max_changed: float | None = None,
+    names: TakenNames | None = None,
 ) -> tuple[int, int] | None:
     """Bring an existing tree to `albums` in place: link arrivals, unlink leavers, rewrite the
     members pages that change and index.json. `albums` lists every album the tree shows (their
@@ -243,6 +278,7 @@ def update_albums(
     instead: no readable tree, a folder to rename (without `max_changed`) or to rename onto
     another entry, a new album not in `photos`, arrivals for an album the tree lacks, or too
     many links to change. A schema-1 or schema-2 tree is converted first, link names kept.
+    `names`: the album folders' names as a caller that updates the tree often keeps them.
     """
     out = Path(os.path.abspath(out))
     arrivals = {n: rows for n, rows in (arrivals or {}).items() if rows and n not in photos}
@@ -292,9 +328,11 @@ def update_albums(
             fsync_folder(out)
             log.info("renamed %d album folders in %s", len(renames), out)
         changes = _Changes(photos, arrivals, current, gone, failures)
-        return _apply(out, index, albums, folders, changes, undo)
+        return _apply(out, index, albums, folders, changes, undo, names or TakenNames())
     except BaseException:
         undo.take_back()
+        if names is not None:
+            names.forget()
         raise
 
 
@@ -367,6 +405,7 @@ def _apply(
     folders: Sequence[str],
     changes: _Changes,
     undo: _Undo,
+    names: TakenNames,
 ) -> tuple[int, int]:
     """Members pages of the albums that changed, then index.json, then the pages and albums
     that went: the order the readers of sidecar.py rely on. What is done before index.json
@@ -383,7 +422,7 @@ def _apply(
         if album.number in changes.photos or album.number in changes.arrivals:
             wanted = changes.photos.get(album.number)
             arrived = changes.arrivals.get(album.number, ())
-            more, fewer = _sync_album(out, real_out, folder, pages, wanted, arrived, undo)
+            more, fewer = _sync_album(out, real_out, folder, pages, wanted, arrived, undo, names)
             added, removed = added + more, removed + fewer
         if shelf is None or shelf.folder != folder or pages.after != pages.before:
             moved = shelf is not None and shelf.folder != folder

@@ -6,18 +6,18 @@ and the album folder's listing whenever a folder does. autoalbum records the sta
 it has written or read the tree, and the next look compares:
 
 - nothing changed (one stat per album folder): no gestures, nothing read;
-- only some album folders' stamps changed: only those albums' members files are read and only
+- only some album folders' stamps changed: only those albums' members pages are read and only
   those folders listed. A link moved from A to B changes both A and B, a deleted link its
   folder, so the difference in them is the whole difference;
 - the top level changed (an album folder added, removed, renamed or replaced, the tree swapped
   by another process), or there is no record yet: every album is read.
 
-Hidden entries (the `.index` folder of members files, rewritten on every write) and
+Hidden entries (the `.index` folder of members pages, rewritten on every write) and
 symlinked folders are no album folders: they never count. The top folder's own mtime is part
 of the idle check only; a file dropped beside the albums changes nothing else.
 
 Stamps are taken before autoalbum's own write, and after it only the folders it wrote (their
-members files newer, in index.json) take their new stamp: a user's change in any other folder
+members pages newer, in index.json) take their new stamp: a user's change in any other folder
 meanwhile shows next time. A folder autoalbum wrote would hide a user's change made in it
 during the write, and a change made in the same clock tick as a stamp leaves the mtime as it
 was; such folders are *unsure* (`_record`): a written folder that changed, and any folder whose
@@ -43,9 +43,9 @@ to another file system has other inodes, and is read whole.
 Links only moved or deleted are then adopted (gestures.adoption, sidecar.adopt): the index
 files of the folders they changed list the user's links where they are, under their names, so
 that the write after the look updates those albums in place and leaves the user's links be.
-The corrections are committed first, then the members files, then index.json: a stop in
+The corrections are committed first, then the members pages, then index.json: a stop in
 between takes the gestures again (the index files as before) or finds none (as after, or a
-members file of another generation than index.json names, which also makes the next write
+members page of another generation than index.json names, which also makes the next write
 rebuild). Anything else the user did rebuilds the tree.
 """
 
@@ -263,7 +263,7 @@ class GestureWatch:
         return share
 
     def _as_listed(self, folders: set[str]) -> set[str]:
-        """Of these album folders, those whose links are by name the ones their members file
+        """Of these album folders, those whose links are by name the ones their members pages
         lists: unsure folders mostly are, and this is read without resolving a link. (A link
         the user replaced by one of the same name, in the moment autoalbum wrote beside it,
         would pass.)"""

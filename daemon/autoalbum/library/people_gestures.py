@@ -1,7 +1,7 @@
 """What the user did in the People tree with a file browser, as the user's word on faces.
 
 A photo lies in the folder of each person in it (a group photo in several), so the People
-tree is compared folder by folder with what autoalbum wrote there (its members files):
+tree is compared folder by folder with what autoalbum wrote there (its members pages):
 
 | in the People folder                               | means                                   |
 |----------------------------------------------------|-----------------------------------------|

@@ -18,7 +18,12 @@ from autoalbum.albums.tree import (
     own_folder,
     write_albums,
 )
-from autoalbum.albums.update import RECLUSTER_MAX_CHANGED, rename_album, update_albums
+from autoalbum.albums.update import (
+    RECLUSTER_MAX_CHANGED,
+    TakenNames,
+    rename_album,
+    update_albums,
+)
 from autoalbum.library.corrections import Rules, load_rules
 from autoalbum.library.corrector import Corrector
 from autoalbum.library.gesture_watch import GestureWatch, Look
@@ -49,6 +54,7 @@ class TreeWriter:
         self.stale: set[int] | None = None
         # Album id -> contents new to it since the last tree update (note_arrivals).
         self.arrived: dict[int, list[int]] = {}
+        self.names = TakenNames()  # the album folders' names, for arrivals' free names
 
     def note_changes(self, album_ids: Collection[int]) -> None:
         """These albums gained or lost photos: the next tree update rewrites them."""
@@ -168,8 +174,9 @@ class TreeWriter:
             photos = self._photos(shown, stale)
             limit = RECLUSTER_MAX_CHANGED if rebuild else None
             done = update_albums(
-                self.albums, tree, photos, arrivals=arrivals, failures=failures, max_changed=limit
-            )
+                self.albums, tree, photos, arrivals=arrivals, failures=failures,
+                max_changed=limit, names=self.names,
+            )  # fmt: skip
             if done is not None:
                 self._written(tick)
                 return

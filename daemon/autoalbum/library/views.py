@@ -1,7 +1,7 @@
 """What the trees beside the album tree have in common: People/ (people.py) and Events/
 (timeline.py) are views of the same photos as groups with names (persons, events), each grouped
 afresh at a recluster, written by the album tree's own writer (albums/tree.py, update.py: an
-index.json and a members file per group, updated in place) and read back for the user's
+index.json and members pages per group, updated in place) and read back for the user's
 gestures (gesture_watch.py, with what they mean for each tree)."""
 
 from __future__ import annotations

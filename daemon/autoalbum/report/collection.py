@@ -110,7 +110,7 @@ def _albums_v1(index: Mapping[str, Any]) -> list[tuple[str, str, list[Member]]]:
 
 
 def _albums_v2(folder: Path) -> tuple[list[tuple[str, str, list[Member]]], list[Shelf]]:
-    """Each album's folder, label and photos, from index.json and the members files it names;
+    """Each album's folder, label and photos, from index.json and the members pages it names;
     and the albums as index.json lists them."""
     tree = read_tree(folder, marker=False)
     if tree is None:

@@ -248,14 +248,13 @@ class Service:
 
     def _idle_step(self) -> None:
         """With no photos to take in: a chunk of the model switch, else the album tree
-        brought up to date and what the next arrival would wait for done ahead, else a chunk
+        brought up to date and what the next arrival would wait for done ahead, then a chunk
         of the captures or the face catch-up, else the search index refreshed if due."""
         if self._switch is not None:
             self._switch_step(self._switch)
             return
         self.intake.settle()
-        if self.library.prepare_arrivals():
-            return
+        self.library.prepare_arrivals()
         if not self._captures_step() and not self._faces_step():
             self._search_index_step()
 
