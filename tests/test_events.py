@@ -144,6 +144,8 @@ def test_events_grouped_ahead_so_an_arrival_only_joins_one(
     assert regroups == [], "the arrival waited for every photo's regrouping"
     assert any("late.jpg" in names for names in _events(tmp_path).values())
     with _library(tmp_path, enabled=False) as library:
+        monkeypatch.setattr(library.timeline, "regroup", lambda: pytest.fail("events are off"))
+        assert library.prepare_arrivals(), "the album folders' names listed"
         assert not library.prepare_arrivals()
 
 

@@ -153,6 +153,18 @@ class TakenNames:
             return known[1]
         return {name_key(name) for name in os.listdir(folder)}
 
+    def know(self, folders: Iterable[Path]) -> int:
+        """List these folders now, ahead of the arrivals that would; returns how many were
+        not known."""
+        listed = 0
+        for folder in folders:
+            key = os.fspath(folder)
+            with contextlib.suppress(OSError):
+                if key not in self._names or self._names[key][0] != _stamp(folder):
+                    self.keep(folder, {name_key(name) for name in os.listdir(folder)})
+                    listed += 1
+        return listed
+
     def keep(self, folder: Path, names: set[str]) -> None:
         """`names` are those in `folder` now that autoalbum is done changing it."""
         self._names[os.fspath(folder)] = (_stamp(folder), names)

@@ -300,9 +300,11 @@ class Library:
         return report
 
     def prepare_arrivals(self) -> bool:
-        """What the next arrival would otherwise wait for, done now (the daemon, when idle):
-        the events grouped once in this process. Returns whether there was anything to do."""
-        return self.config.events.enabled and self.timeline.prepare()
+        """What the next arrivals would otherwise wait for, done now (the daemon, when idle):
+        the album folders' names listed and the events grouped, once in this process.
+        Returns whether there was anything to do."""
+        listed = self._keeper.tree.prepare()
+        return (self.config.events.enabled and self.timeline.prepare()) or listed
 
     def catch_up_captures(self, advance: Callable[[int], None] = lambda n: None) -> int:
         """Read when and where every photo indexed before autoalbum read it was taken, a chunk

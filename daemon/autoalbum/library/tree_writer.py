@@ -55,6 +55,7 @@ class TreeWriter:
         # Album id -> contents new to it since the last tree update (note_arrivals).
         self.arrived: dict[int, list[int]] = {}
         self.names = TakenNames()  # the album folders' names, for arrivals' free names
+        self.prepared = False  # whether `prepare` listed them
 
     def note_changes(self, album_ids: Collection[int]) -> None:
         """These albums gained or lost photos: the next tree update rewrites them."""
@@ -75,6 +76,16 @@ class TreeWriter:
         if self.stale is None or not paths:
             return set()
         return self.catalog.albums_of(paths, besides)
+
+    def prepare(self) -> bool:
+        """List the album folders' names ahead of the arrivals that would (TakenNames), once
+        in this process; whether it did."""
+        if self.prepared:
+            return False
+        self.prepared = True
+        index = read_index(self.albums)
+        shelves = () if index is None else index.albums
+        return self.names.know(self.albums / shelf.folder for shelf in shelves) > 0
 
     def tree_exists(self) -> bool:
         return (self.albums / INDEX_NAME).is_file()
