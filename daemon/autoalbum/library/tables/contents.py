@@ -226,10 +226,13 @@ class Contents(Table):
         )
 
     def unassigned_ids(self) -> NDArray[np.int64]:
-        """Live contents not yet in any album."""
+        """Live contents not yet in any album: found by the album index (a few rows), each
+        checked for a present file (a join let SQLite read every live file by status: 0.24 s
+        a call at a million photos, once per arrival)."""
         rows = self.db.execute(
-            """SELECT DISTINCT c.id FROM contents c JOIN files f ON f.content_id = c.id
-               WHERE f.status = ? AND c.album_id IS NULL ORDER BY c.id""",
+            """SELECT c.id FROM contents c WHERE c.album_id IS NULL AND EXISTS (
+                   SELECT 1 FROM files f WHERE f.content_id = c.id AND f.status = ?)
+               ORDER BY c.id""",
             (Status.OK.value,),
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
