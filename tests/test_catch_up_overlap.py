@@ -23,7 +23,7 @@ from autoalbum.service.backlog import Backlog
 from autoalbum.service.build import folder_watcher
 from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
-from colour_library import ColourEmbedder, photo
+from colour_library import ColourEmbedder, config_file, photo
 from notify_daemon import Manager
 
 WATCHDOG_USEC = 300_000  # a ping every 0.1 s (a third of it)
@@ -66,12 +66,7 @@ def config(tmp_path: Path) -> Config:
     gone = [
         photo(photos / f"{name}.png", "blue", 90 + i) for i, name in enumerate(("gone", "back"))
     ]
-    (tmp_path / "autoalbum.yaml").write_text(f"""
-library:
-  folders: [{photos}]
-  albums: {tmp_path / "albums"}
-  state: {tmp_path / "state"}
-cluster:
+    settings = """cluster:
   k: 2
 recluster:
   after_new_images: 100000
@@ -79,8 +74,8 @@ recluster:
 watch:
   settle_seconds: 0.2
   reconcile_minutes: 0
-""")
-    loaded = load_config(tmp_path / "autoalbum.yaml")
+"""
+    loaded = load_config(config_file(tmp_path, settings))
     with _open_library(loaded) as library:
         library.index_files()
     for path in gone:

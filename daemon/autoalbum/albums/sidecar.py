@@ -250,7 +250,7 @@ def read_page(out: Path, album: Shelf, page: int) -> list[Linked]:
     ):
         raise IndexChanged(f"{name} is of another generation")
     try:
-        return [Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in raw["photos"]]
+        return _linked(raw["photos"])
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{out / name} is damaged: {error!r}") from None
 
@@ -369,9 +369,7 @@ def upgrade(out: Path) -> bool:
                   _parent(parent))
             for number, folder, label, parent in labels
         )  # fmt: skip
-    except (KeyError, TypeError, ValueError, IndexError, OSError) as error:
-        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
-            raise
+    except (KeyError, TypeError, ValueError, IndexError, FileNotFoundError):
         return False
     extra = {k: v for k, v in raw.items() if k not in OWN_KEYS}
     write_index(out, TreeIndex(generation, shelves, failures, extra))
@@ -397,10 +395,14 @@ def _photos_v2(out: Path, raw: Mapping[str, Any]) -> dict[str, list[Linked]]:
         members = json.loads((out / str(album["members"])).read_text(encoding="utf-8"))
         if members["generation"] != album["generation"]:
             raise ValueError(f"{album['members']} is not the one index.json names")
-        by_folder[str(album["name"])] = [
-            Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in members["photos"]
-        ]
+        by_folder[str(album["name"])] = _linked(members["photos"])
     return by_folder
+
+
+def _linked(photos: Sequence[Mapping[str, Any]]) -> list[Linked]:
+    """A members page's (or schema-2 members file's) `photos`; KeyError, TypeError or
+    ValueError if one is damaged."""
+    return [Linked(str(p["path"]), str(p["link"]), float(p["distance"])) for p in photos]
 
 
 def prune_pages(out: Path, album: Shelf, keep: int = 0) -> None:

@@ -151,17 +151,17 @@ class TakenNames:
         known = self._names.pop(os.fspath(folder), None)
         if known is not None and known[0] == _stamp(folder):
             return known[1]
-        return {name_key(name) for name in os.listdir(folder)}
+        return _listed(folder)
 
     def know(self, folders: Iterable[Path]) -> int:
         """List these folders now, ahead of the arrivals that would; returns how many were
         not known."""
         listed = 0
         for folder in folders:
-            key = os.fspath(folder)
+            known = self._names.get(os.fspath(folder))
             with contextlib.suppress(OSError):
-                if key not in self._names or self._names[key][0] != _stamp(folder):
-                    self.keep(folder, {name_key(name) for name in os.listdir(folder)})
+                if known is None or known[0] != _stamp(folder):
+                    self.keep(folder, _listed(folder))
                     listed += 1
         return listed
 
@@ -171,6 +171,11 @@ class TakenNames:
 
     def forget(self) -> None:
         self._names.clear()
+
+
+def _listed(folder: Path) -> set[str]:
+    """The names in `folder`, as name_key compares them."""
+    return {name_key(name) for name in os.listdir(folder)}
 
 
 def _stamp(folder: Path) -> tuple[int, int]:

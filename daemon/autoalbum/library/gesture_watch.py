@@ -231,14 +231,11 @@ class GestureWatch:
         (the top level changed, or nothing was seen yet). Unsure folders not verified stay
         unsure (`deferred`)."""
         seen = self.seen
-        self.deferred = set()
         if seen is None or not now.same_folders(seen):
             return None
         changed = {f for f, stamp in now.folders.items() if stamp != seen.folders[f]}
         unsure = (self.unsure & now.folders.keys()) - changed
-        verified = unsure if verify else set()
-        if len(verified) > 1:
-            verified = self._share(verified)
+        verified = self._share(unsure) if verify and unsure else set()
         self.deferred = unsure - verified
         if verified - self._as_listed(verified):
             # What changed may have another side (a link moved) among those not verified:

@@ -212,8 +212,7 @@ class Library:
         """What the folders hold that the catalog does not know yet: new or changed files,
         and catalogued files that are gone (screened as `ingest` takes them). `tick` now and
         then, for a watchdog."""
-        paths = self._scan(tick)
-        return self._indexer.changed(paths, tick), self._indexer.vanished(paths)
+        return self.take_backlog(self.backlog_scan()(tick))
 
     def backlog_scan(self) -> BacklogScan:
         """`backlog` for a caller that runs its slow part, the walk and each file's stat, on

@@ -141,28 +141,36 @@ class Timeline(GroupTree):
     def prepare(self) -> bool:
         """Group the events once in this process, ahead of the first arrival, which would
         otherwise wait for it (a look at every dated photo). Returns whether it did."""
-        if self._events is not None and self.catalog.meta(GROUPING_KEY) == self._grouping:
+        if self._current() is not None:
             return False
         self.regroup()
         return True
+
+    def _current(self) -> list[tuple[int, segment.Event]] | None:
+        """The events as this process grouped them, while they are the catalog's; None when
+        it has not grouped yet, or another (a recluster's) grouped since."""
+        if self.catalog.meta(GROUPING_KEY) != self._grouping:
+            return None
+        return self._events
 
     def file(self, content_ids: Collection[int]) -> None:
         """Put new photos into the events their time and place belong to; group afresh when
         this process has not grouped yet, or when enough joined none to make an event."""
         if not content_ids:
             return
-        if self._events is None or self.catalog.meta(GROUPING_KEY) != self._grouping:
-            self.regroup()  # first in this process, or grouped by another (a recluster's)
+        events = self._current()
+        if events is None:
+            self.regroup()
             return
         ids, taken, lat, lon, _ = self._rows(content_ids)
-        summaries = [event for _, event in self._events]
+        summaries = [event for _, event in events]
         placed: list[tuple[int, int | None]] = []
         for row in range(len(ids)):
             index = segment.place(float(taken[row]), float(lat[row]), float(lon[row]), summaries)
             if index is None:
                 self._unplaced += not math.isnan(taken[row])
                 continue
-            placed.append((int(ids[row]), self._events[index][0]))
+            placed.append((int(ids[row]), events[index][0]))
         with self.catalog.transaction():
             self.catalog.set_content_events(placed)
         self.note({event for _, event in placed if event is not None})

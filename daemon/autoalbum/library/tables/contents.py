@@ -92,13 +92,18 @@ class Contents(Table):
     def _by_id(self, query: str, ids: Sequence[int] | NDArray[np.int64]) -> dict[int, Any]:
         """Column 2 of `query` (which selects id, value WHERE id IN ({marks})) by id, for these
         ids only, a chunk of ids at a time."""
-        found: dict[int, Any] = {}
+        return dict(self._rows_of(query, ids))
+
+    def _rows_of(
+        self, query: str, ids: Collection[int] | NDArray[np.int64], *after: object
+    ) -> Iterator[Any]:
+        """The rows of `query` (WHERE ... IN ({marks}), then `after`'s parameters) for these
+        ids only, a chunk of ids at a time."""
         id_list = [int(i) for i in ids]
         for start in range(0, len(id_list), ID_CHUNK):
             chunk = id_list[start : start + ID_CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(query.format(marks=marks), chunk).fetchall())
-        return found
+            yield from self.db.execute(query.format(marks=marks), (*chunk, *after)).fetchall()
 
     def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
         """Stored vectors for `ids`, in that order, decoded to float32: for a few ids (a chunk
@@ -375,12 +380,6 @@ class Contents(Table):
                    JOIN files f ON f.content_id = c.id
                    WHERE c.id IN ({marks}) AND +f.status = ? AND c.album_id IS NOT NULL"""
         members: dict[int, list[_Row]] = {}
-        id_list = sorted({int(i) for i in ids})
-        for start in range(0, len(id_list), ID_CHUNK):
-            chunk = id_list[start : start + ID_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for path, album, distance in self.db.execute(
-                query.format(marks=marks), (*chunk, Status.OK.value)
-            ):
-                members.setdefault(album, []).append((os.fsdecode(path), float(distance or 0.0)))
+        for path, album, distance in self._rows_of(query, sorted(set(ids)), Status.OK.value):
+            members.setdefault(album, []).append((os.fsdecode(path), float(distance or 0.0)))
         return members
