@@ -4,15 +4,13 @@ Pillow-written EXIF dates and GPS positions, a real catalog and tree, the colour
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from autoalbum.albums.sidecar import read_tree
 from autoalbum.cli import main
-from autoalbum.config import Config, EventsConfig, PeopleConfig, load_config
+from autoalbum.config import Config, load_config
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.timeline import event_name
@@ -20,44 +18,17 @@ from autoalbum.service.daemon import Service
 from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
-from colour_library import PEOPLE_OFF, ColourEmbedder, config, config_file
-from dated_photos import dated_photo
+from colour_library import PEOPLE_OFF, ColourEmbedder, config_file
+from dated_photos import HOME, KESWICK, dated_photo, events_of, library_of, shoot
 from test_daemon import Clock, ScriptedWatcher
-
-HOME = (51.5074, -0.1278)  # London
-KESWICK = (54.6013, -3.1347)
-
-
-def _library(root: Path, **events: object) -> Library:
-    settings = dataclasses.replace(
-        config(root),
-        people=PeopleConfig(enabled=False),
-        events=EventsConfig(**events),  # type: ignore[arg-type]
-    )
-    model = ColourEmbedder()
-    return Library(settings, lambda: model)  # type: ignore[arg-type,return-value]
-
-
-def _shoot(
-    folder: Path, name: str, start: datetime, count: int, every: timedelta,
-    gps: tuple[float, float] | None,
-) -> list[Path]:  # fmt: skip
-    return [
-        dated_photo(
-            folder / f"{name}{i:03d}.jpg",
-            (start + i * every).strftime("%Y:%m:%d %H:%M:%S"),
-            None if gps is None else (gps[0] + 0.001 * (i % 5), gps[1] + 0.001 * (i % 3)),
-        )
-        for i in range(count)
-    ]
 
 
 def _home_life(folder: Path) -> None:
     """Twelve weekends at home, two outings a day (morning and evening), 8 photos each."""
     for week in range(12):
         day = datetime(2024, 3, 2, 10, 0) + timedelta(days=7 * week)
-        _shoot(folder, f"home{week:02d}am", day, 8, timedelta(minutes=4), HOME)
-        _shoot(folder, f"home{week:02d}pm", day + timedelta(hours=9), 8, timedelta(minutes=4), HOME)
+        shoot(folder, f"home{week:02d}am", day, 8, timedelta(minutes=4), HOME)
+        shoot(folder, f"home{week:02d}pm", day + timedelta(hours=9), 8, timedelta(minutes=4), HOME)
 
 
 def _trip(folder: Path) -> list[Path]:
@@ -66,27 +37,10 @@ def _trip(folder: Path) -> list[Path]:
     return [
         path
         for day in range(3)
-        for path in _shoot(
+        for path in shoot(
             folder, f"trip{day}", start + timedelta(days=day), 10, timedelta(minutes=50), KESWICK
         )
     ]
-
-
-def _events(root: Path) -> dict[str, set[str]]:
-    read = read_tree(root / "Events")
-    assert read is not None
-    index, members = read
-    assert index.extra.get("kind") == "events"
-    year = {s.number: s.folder for s in index.albums if s.parent is None}
-    assert all(s.size == 0 for s in index.albums if s.parent is None), "years hold events only"
-    events = [s for s in index.albums if s.parent is not None]
-    for s in events:  # each event's folder in its year's
-        own = s.folder.rsplit("/", 1)[-1]
-        assert s.folder == f"{year[s.parent]}/{own}"
-        assert own[:4] == year[s.parent] or not own[:4].isdigit(), "a dated name: its year"
-    return {
-        s.folder.rsplit("/", 1)[-1]: {Path(m.path).name for m in members[s.number]} for s in events
-    }
 
 
 @pytest.fixture(scope="module")
@@ -94,19 +48,19 @@ def library_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("events")
     _home_life(root / "photos")
     _trip(root / "photos" / "trip")
-    with _library(root) as library:
+    with library_of(root) as library:
         library.index_files()
     return root
 
 
 def test_a_three_day_trip_away_is_one_event_named_by_place_and_dates(library_root: Path) -> None:
-    events = _events(library_root)
+    events = events_of(library_root)
     trip = {f"trip{d}{i:03d}.jpg" for d in range(3) for i in range(10)}
     assert events["2024-04-09 \u2013 11 Keswick"] == trip
 
 
-def test_two_outings_on_one_day_at_home_are_two_events(library_root: Path) -> None:
-    events = _events(library_root)
+def test_two_outings_on_one_day_at_home_are_twoevents_of(library_root: Path) -> None:
+    events = events_of(library_root)
     morning = {f"home03am{i:03d}.jpg" for i in range(8)}
     evening = {f"home03pm{i:03d}.jpg" for i in range(8)}
     assert morning in events.values()
@@ -116,13 +70,13 @@ def test_two_outings_on_one_day_at_home_are_two_events(library_root: Path) -> No
 
 def test_an_old_photo_arriving_joins_its_old_event_in_place(tmp_path: Path) -> None:
     _trip(tmp_path / "photos")
-    _shoot(tmp_path / "photos", "now", datetime(2026, 12, 1, 10), 8, timedelta(minutes=5), HOME)
-    with _library(tmp_path) as library:
+    shoot(tmp_path / "photos", "now", datetime(2026, 12, 1, 10), 8, timedelta(minutes=5), HOME)
+    with library_of(tmp_path) as library:
         library.index_files()
-        before = _events(tmp_path)
+        before = events_of(tmp_path)
         dated_photo(tmp_path / "photos" / "late.jpg", "2024:04:10 12:34:00", KESWICK)
         library.index_files()
-    after = _events(tmp_path)
+    after = events_of(tmp_path)
     trip = next(folder for folder, names in before.items() if "trip1000.jpg" in names)
     assert after[trip] == before[trip] | {"late.jpg"}
     assert all("late.jpg" not in names for folder, names in after.items() if folder != trip)
@@ -132,9 +86,9 @@ def test_events_grouped_ahead_so_an_arrival_only_joins_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _trip(tmp_path / "photos")
-    with _library(tmp_path) as library:
+    with library_of(tmp_path) as library:
         library.index_files()
-    with _library(tmp_path) as library:  # a new process: it has not grouped yet
+    with library_of(tmp_path) as library:  # a new process: it has not grouped yet
         assert library.prepare_arrivals(), "grouped once"
         assert not library.prepare_arrivals(), "and not again"
         regroups: list[int] = []
@@ -142,37 +96,37 @@ def test_events_grouped_ahead_so_an_arrival_only_joins_one(
         dated_photo(tmp_path / "photos" / "late.jpg", "2024:04:10 12:34:00", KESWICK)
         library.index_files()
     assert regroups == [], "the arrival waited for every photo's regrouping"
-    assert any("late.jpg" in names for names in _events(tmp_path).values())
-    with _library(tmp_path, enabled=False) as library:
+    assert any("late.jpg" in names for names in events_of(tmp_path).values())
+    with library_of(tmp_path, enabled=False) as library:
         monkeypatch.setattr(library.timeline, "regroup", lambda: pytest.fail("events are off"))
         assert library.prepare_arrivals(), "the album folders' names listed"
         assert not library.prepare_arrivals()
 
 
 def test_a_renamed_event_keeps_its_name_through_regrouping(tmp_path: Path) -> None:
-    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
-    with _library(tmp_path) as library:
+    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    with library_of(tmp_path) as library:
         library.index_files()
         year = tmp_path / "Events" / "2023"
         (year / "2023-07-01").rename(year / "Ann's party")
         assert library.take_gestures() == 1
         for _ in range(2):
             library.recluster()
-    assert set(_events(tmp_path)) == {"Ann's party"}
+    assert set(events_of(tmp_path)) == {"Ann's party"}
 
 
 def test_photos_without_gps_make_events_named_by_date(tmp_path: Path) -> None:
-    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
-    with _library(tmp_path) as library:
+    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    with library_of(tmp_path) as library:
         library.index_files()
-    assert _events(tmp_path) == {"2023-07-01": {f"party{i:03d}.jpg" for i in range(9)}}
+    assert events_of(tmp_path) == {"2023-07-01": {f"party{i:03d}.jpg" for i in range(9)}}
 
 
 def test_broken_dates_and_small_groups_make_no_event(tmp_path: Path) -> None:
     for i in range(8):
         dated_photo(tmp_path / "photos" / f"broken{i}.jpg", "0000:00:00 00:00:00", HOME)
-    _shoot(tmp_path / "photos", "few", datetime(2023, 7, 1, 20), 3, timedelta(minutes=9), HOME)
-    with _library(tmp_path) as library:
+    shoot(tmp_path / "photos", "few", datetime(2023, 7, 1, 20), 3, timedelta(minutes=9), HOME)
+    with library_of(tmp_path) as library:
         library.index_files()
         assert library.timeline.shown() == []
     assert not (tmp_path / "Events").exists()
@@ -181,10 +135,10 @@ def test_broken_dates_and_small_groups_make_no_event(tmp_path: Path) -> None:
 def test_a_camera_clock_years_wrong_goes_where_its_tags_say(tmp_path: Path) -> None:
     _trip(tmp_path / "photos")
     wrong = datetime(2009, 1, 1, 0, 5)  # a reset clock during the same trip
-    _shoot(tmp_path / "photos", "reset", wrong, 7, timedelta(minutes=20), KESWICK)
-    with _library(tmp_path) as library:
+    shoot(tmp_path / "photos", "reset", wrong, 7, timedelta(minutes=20), KESWICK)
+    with library_of(tmp_path) as library:
         library.index_files()
-    events = _events(tmp_path)
+    events = events_of(tmp_path)
     reset = {f"reset{i:03d}.jpg" for i in range(7)}
     assert events["2009-01-01 Keswick"] == reset
     assert all(not names & reset for folder, names in events.items() if "2024" in folder)
@@ -192,10 +146,10 @@ def test_a_camera_clock_years_wrong_goes_where_its_tags_say(tmp_path: Path) -> N
 
 def test_events_off_keeps_no_event(tmp_path: Path) -> None:
     _trip(tmp_path / "photos")
-    with _library(tmp_path) as library:
+    with library_of(tmp_path) as library:
         library.index_files()
         assert library.catalog.events()
-    with _library(tmp_path, enabled=False) as library:
+    with library_of(tmp_path, enabled=False) as library:
         assert library.catalog.events() == []
     assert not (tmp_path / "Events").exists()
 
@@ -211,7 +165,7 @@ def test_events_lists_and_renames(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "2024-04-10 Keswick: 10 photos, 2024-04-10 09:00 to 2024-04-10 16:30" in listed
     number = next(line.split()[0] for line in listed.splitlines() if "2024-04-10" in line)
     assert main(["events", "--config", str(settings), "rename", number, "Lakes"]) == 0
-    assert "Lakes" in _events(tmp_path)
+    assert "Lakes" in events_of(tmp_path)
 
 
 def test_event_names_say_a_range_once() -> None:
@@ -223,7 +177,7 @@ def test_event_names_say_a_range_once() -> None:
 
 
 def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> None:
-    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     settings = config_file(
         tmp_path,
         "cluster:\n  k: 2\npeople:\n  enabled: false\n"
@@ -249,15 +203,15 @@ def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> No
         late = dated_photo(tmp_path / "photos" / "late.jpg", "2023:07:01 21:30:00")
         watcher.batches.append([Change(ChangeKind.UPDATED, late)])
         service.step()
-    assert "late.jpg" in _events(tmp_path)["2023-07-01"]
+    assert "late.jpg" in events_of(tmp_path)["2023-07-01"]
     assert folder.stat().st_ino == inode  # updated in place, not rebuilt
 
 
 def test_status_says_how_many_events_have_a_folder(tmp_path: Path) -> None:
-    _shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     settings = config_file(tmp_path, PEOPLE_OFF)
     assert main(["index", "--config", str(settings)]) == 0
     assert "events: 1 with a folder" in library_status(settings)
-    with _library(tmp_path) as library:
+    with library_of(tmp_path) as library:
         library.catalog.db.execute("UPDATE contents SET taken_from = NULL")
     assert "9 photos' capture dates still to read" in library_status(settings)

@@ -14,7 +14,7 @@ import numpy as np
 
 from autoalbum.library.codes import encode, pack, to_code
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Each migration is history, kept as it ran: its status values are records.Status's of the day.
 
@@ -207,6 +207,21 @@ MIGRATIONS: dict[int, str] = {
     # Nested albums (clustering/nesting.py): a sub-album's parent album; NULL at the top.
     10: """
     ALTER TABLE albums ADD COLUMN parent_id INTEGER REFERENCES albums(id) ON DELETE SET NULL;
+    """,
+    # The user's word on events (the Events tree's gestures, library/event_gestures.py):
+    # `event_pinned`, the event a photo belongs to (kept by every grouping), event_exclusions,
+    # events a photo is not in; an event whose folder the user deleted is hidden, and one the
+    # user made (a new folder) is shown whatever its size.
+    11: """
+    ALTER TABLE contents ADD COLUMN event_pinned INTEGER REFERENCES events(id) ON DELETE SET NULL;
+    ALTER TABLE events ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN user_made INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE event_exclusions (
+        content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        PRIMARY KEY (content_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX contents_event_pinned ON contents(event_pinned) WHERE event_pinned IS NOT NULL;
     """,
 }
 

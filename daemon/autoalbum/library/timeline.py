@@ -14,34 +14,29 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from autoalbum.albums import sidecar
-from autoalbum.albums.tree import Album, Row, own_folder
+from autoalbum.albums.tree import Album, Row
 from autoalbum.config import EventsConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.events import places, segment
-from autoalbum.library import gestures
+from autoalbum.library.event_gestures import EventGestures
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.events import EventRecord
 from autoalbum.library.views import (
     GroupTree,
     absolute,
     continuing,
-    renamed_folders,
-    written_groups,
 )
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
 
-_Adoption = Mapping[str, list[sidecar.Linked]] | None
 STAMPS_NAME = "events-stamps.json"  # in the state folder: the Events tree's, for its gestures
 GROUPING_KEY = "event_grouping"  # in the catalog's meta: counts the groupings
 DATED = ("exif", "xmp")  # where a date must come from to place a photo in an event
@@ -88,7 +83,9 @@ class Timeline(GroupTree):
     def __init__(self, config: EventsConfig, albums: Path, stores: Stores) -> None:
         self.config = config
         self.catalog = stores.catalog
-        super().__init__(config.tree(albums), stores.state, self._renamed, STAMPS_NAME)
+        # What the user does in the Events tree, taken before each write (event_gestures.py).
+        interpret = EventGestures(stores.catalog, self._gestured)
+        super().__init__(config.tree(albums), stores.state, interpret, STAMPS_NAME)
         # The events as this process last grouped them (event id, summary), by start; None:
         # group afresh before placing an arrival.
         self._events: list[tuple[int, segment.Event]] | None = None
@@ -111,32 +108,41 @@ class Timeline(GroupTree):
         return rows.ids, taken, rows.latitude, rows.longitude, rows.events
 
     def regroup(self) -> None:
-        """Group every dated photo afresh; events keep the event most of their photos were in."""
+        """Group every dated photo afresh; events keep the event most of their photos were in,
+        and the user's word: photos put in an event stay there, those taken out stay out."""
         self.stale = None
         ids, taken, lat, lon, before = self._rows()
         found = segment.segment(taken, lat, lon)
         labels = found.labels(self.config.min_photos)
-        heir = continuing(labels, before)
+        pinned = _rows_of(ids, self.catalog.event_pins())
+        heir = continuing(labels, before, skip=pinned)
         with self.catalog.transaction():
             for label in sorted(set(labels.tolist()) - {-1} - set(heir)):
                 heir[label] = self.catalog.add_event().id
             new = np.array([heir.get(int(label), -1) for label in labels], dtype=np.int64)
+            for row, event in pinned.items():
+                new[row] = event
+            for at, event in _rows_of(ids, self.catalog.event_exclusions()).items():
+                if new[at] == event:
+                    new[at] = -1
             self.catalog.set_content_events(
                 (int(content), None if event < 0 else int(event))
                 for content, event, old in zip(ids, new, before, strict=True)
                 if event != old
             )
-            kept = {e.id for e in self.catalog.events() if e.name is not None}
-            self.catalog.drop_events(
-                {e.id for e in self.catalog.events()} - kept - set(heir.values())
-            )
+            records = self.catalog.events()
+            kept = {e.id for e in records if e.name is not None or e.hidden}
+            self.catalog.drop_events({e.id for e in records} - kept - set(new.tolist()))
             grouping = self.catalog.count_up(GROUPING_KEY)
-        self._events = sorted(
-            ((heir[label], found.events[label]) for label in heir), key=lambda e: e[1].start
-        )
+        self._events = _placing(found, labels, new)
         self._grouping = grouping
         self._unplaced = 0
-        log.info("grouped %d dated photos into %d events", int(np.sum(~np.isnan(taken))), len(heir))
+        log.info("grouped %d dated photos into %d events", int(np.sum(~np.isnan(taken))),
+                 len(self._events))  # fmt: skip
+
+    def _gestured(self) -> None:
+        """The user changed events in the tree: group afresh before placing an arrival."""
+        self._events = None
 
     def prepare(self) -> bool:
         """Group the events once in this process, ahead of the first arrival, which would
@@ -184,11 +190,7 @@ class Timeline(GroupTree):
         (the user's name, else place and dates; a name two events would share gets `(2)`)
         and their spans (first and last photo's time, photos)."""
         spans = self.catalog.event_spans()
-        events = [
-            e
-            for e in self.catalog.events()
-            if e.id in spans and spans[e.id][2] >= self.config.min_photos
-        ]
+        events = [e for e in self.catalog.events() if e.id in spans and self._has_folder(e, spans)]
         used: set[str] = set()
         shown = []
         for record in sorted(events, key=lambda e: (e.name is None, e.number)):
@@ -200,6 +202,11 @@ class Timeline(GroupTree):
             used.add(unique.casefold())
             shown.append((record, unique, spans[record.id]))
         return sorted(shown, key=lambda event: event[2][0])
+
+    def _has_folder(self, event: EventRecord, spans: Mapping[int, Span]) -> bool:
+        """Not hidden, and of min_photos photos or named by the user (or made: any size)."""
+        big = spans[event.id][2] >= self.config.min_photos
+        return not event.hidden and (big or event.name is not None)
 
     def _auto_name(self, event_id: int, span: Span) -> str:
         """Place and dates, worked out again only when the event's photos changed."""
@@ -225,28 +232,6 @@ class Timeline(GroupTree):
         found = {e: absolute(rows) for e, rows in self.catalog.event_rows(events).items()}
         return {**{g: [] for g in group_ids if g < 0}, **found}  # a year's folder: events only
 
-    def _renamed(self, out: Path, folders: set[str] | None) -> tuple[int, _Adoption]:
-        """An event folder renamed in the file browser names the event for good; other
-        changes are not taken (the next write puts the event's links back)."""
-        read = written_groups(out) if folders is None else None  # else no folder came or went
-        if read is None:
-            return 0, {}
-        index, written = read
-        before = {f: {os.path.realpath(m.path) for m in ms} for f, ms in written.items()}
-        now = {f: set(links) for f, links in gestures.found_paths(out).items()}
-        renamed = renamed_folders(before, now)
-        if not renamed:
-            return 0, {}
-        number = {shelf.folder: shelf.number for shelf in index.albums}
-        events = {e.number: e for e in self.catalog.events()}
-        taken = 0
-        with self.catalog.transaction():
-            for old, new in renamed.items():
-                if (event := events.get(number[old])) is not None:
-                    self.catalog.name_event(event.id, own_folder(new))  # in its year's
-                    taken += 1
-        return taken, None
-
     def rename(self, event: str, name: str) -> EventRecord:
         """Name an event for good (by its folder or number); the folder follows."""
         name = name.strip()
@@ -269,3 +254,30 @@ class Timeline(GroupTree):
             self.catalog.forget_events()
         self.remove_tree()
         self._events = None
+
+
+def _rows_of(ids: NDArray[np.int64], by_content: Iterable[tuple[int, int]] | Mapping[int, int]
+             ) -> dict[int, int]:  # fmt: skip
+    """(content id, event) pairs as {row in `ids` (sorted): event}, for the contents in it."""
+    pairs = list(by_content.items() if isinstance(by_content, Mapping) else by_content)
+    if not pairs:
+        return {}
+    contents = np.array([content for content, _ in pairs], dtype=np.int64)
+    rows = np.minimum(np.searchsorted(ids, contents), max(len(ids) - 1, 0))
+    found = (ids[rows] == contents) if len(ids) else np.zeros(len(pairs), dtype=np.bool_)
+    return {int(row): event for row, hit, (_, event) in zip(rows, found, pairs, strict=True) if hit}
+
+
+def _placing(
+    found: segment.Segmentation, labels: NDArray[np.int64], events: NDArray[np.int64]
+) -> list[tuple[int, segment.Event]]:
+    """Where arrivals go: each event of the grouping (label >= 0) as the event (id) most of its
+    photos are in now, in time order. Photos the user put elsewhere leave the grouping's spans
+    as they were, so an arrival joins the photos taken around it."""
+    inside = (labels >= 0) & (events >= 0)
+    width = int(events.max()) + 1 if inside.any() else 1
+    keys, counts = np.unique(labels[inside] * width + events[inside], return_counts=True)
+    keys = keys[np.lexsort((-counts, keys // width))]  # by label, its biggest share first
+    best = keys[np.flatnonzero(np.diff(keys // width, prepend=-1))]
+    placing = [(int(key % width), found.events[int(key // width)]) for key in best.tolist()]
+    return sorted(placing, key=lambda event: event[1].start)

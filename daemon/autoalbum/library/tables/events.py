@@ -23,6 +23,8 @@ class EventRecord:
     id: int
     number: int
     name: str | None  # the user's, None while named automatically
+    hidden: bool = False  # its folder deleted by the user: not shown again
+    user_made: bool = False  # a folder the user made: shown whatever its size
 
 
 @dataclass(frozen=True)
@@ -111,20 +113,70 @@ class Events(Table):
     # events
 
     def events(self) -> list[EventRecord]:
-        rows = self.db.execute("SELECT id, number, name FROM events ORDER BY number")
-        return [EventRecord(r[0], r[1], r[2]) for r in rows]
+        rows = self.db.execute(
+            "SELECT id, number, name, hidden, user_made FROM events ORDER BY number"
+        )
+        return [EventRecord(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in rows]
 
-    def add_event(self) -> EventRecord:
-        """A new event under the next number never used."""
-        event, number = self.add_numbered("events", None)
-        return EventRecord(event, number, None)
+    def add_event(self, name: str | None = None) -> EventRecord:
+        """A new event under the next number never used; one the user made when named."""
+        event, number = self.add_numbered("events", name)
+        if name is not None:
+            self.db.execute("UPDATE events SET user_made = 1 WHERE id = ?", (event,))
+        return EventRecord(event, number, name, user_made=name is not None)
+
+    def hide_event(self, event_id: int) -> None:
+        self.db.execute("UPDATE events SET hidden = 1 WHERE id = ?", (event_id,))
+
+    # the user's word on events
+
+    def pin_to_event(self, content_id: int, event_id: int) -> None:
+        """The content is in `event_id`, through every grouping."""
+        self.db.execute(
+            "UPDATE contents SET event_id = ?, event_pinned = ? WHERE id = ?",
+            (event_id, event_id, content_id),
+        )
+        self.db.execute(
+            "DELETE FROM event_exclusions WHERE content_id = ? AND event_id = ?",
+            (content_id, event_id),
+        )
+
+    def exclude_from_event(self, content_id: int, event_id: int) -> bool:
+        """The content is not in `event_id`: out of it now, and never in it again; whether
+        it was in it."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO event_exclusions (content_id, event_id) VALUES (?, ?)",
+            (content_id, event_id),
+        )
+        cursor = self.db.execute(
+            """UPDATE contents SET event_id = NULL, event_pinned = NULL
+               WHERE id = ? AND event_id = ?""",
+            (content_id, event_id),
+        )
+        return cursor.rowcount > 0
+
+    def event_pins(self) -> dict[int, int]:
+        """Content id -> the event the user put it in."""
+        rows = self.db.execute(
+            "SELECT id, event_pinned FROM contents WHERE event_pinned IS NOT NULL"
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def event_exclusions(self) -> list[tuple[int, int]]:
+        """(content id, an event the user took it out of)."""
+        rows = self.db.execute("SELECT content_id, event_id FROM event_exclusions")
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     def name_event(self, event_id: int, name: str | None) -> None:
         self.db.execute("UPDATE events SET name = ? WHERE id = ?", (name, event_id))
 
     def forget_events(self) -> None:
-        """Every event gone, names too; no photo in one."""
-        self.db.execute("UPDATE contents SET event_id = NULL WHERE event_id IS NOT NULL")
+        """Every event gone, names and the user's word on them too; no photo in one."""
+        self.db.execute(
+            """UPDATE contents SET event_id = NULL, event_pinned = NULL
+               WHERE event_id IS NOT NULL OR event_pinned IS NOT NULL"""
+        )
+        self.db.execute("DELETE FROM event_exclusions")
         self.db.execute("DELETE FROM events")
 
     def drop_events(self, event_ids: Collection[int]) -> None:
