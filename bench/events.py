@@ -272,6 +272,7 @@ SWEEP: dict[str, tuple[float, ...]] = {
     "home_days": (90, 180, 365, 730),
     "home_share": (0.1, 0.25, 0.4),
     "fill_s": (2 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR),
+    "busy": (1.5, 2.0, 3.0, 4.0, 1000.0),
 }
 
 

@@ -102,6 +102,16 @@ def test_an_event_around_one_town() -> None:
     assert name_of(BAYSWATER, (51.5, NAN), (NAN, NAN)) == "London"
 
 
+def test_a_trip_is_named_by_its_town_whatever_was_shot_on_the_way() -> None:
+    """A few photos on the road (a quarter or less) don't move the name off the town; a
+    district or village near a city counts as the city's, never the other way round."""
+    road = [(52.5, -1.5), (53.8, -2.6)]  # the M6 near Coventry and Preston
+    assert name_of(*road, *[KESWICK] * 4, HELVELLYN, BUTTERMERE) == "Keswick"
+    picpus = (48.8396, 2.3999)  # a district of Paris GeoNames lists as a city of its own
+    assert name_of(picpus, picpus, picpus, EIFFEL_TOWER, (48.853, 2.349)) == "Paris"
+    assert name_of(*road, KESWICK, KESWICK) != "Keswick", "half on the road: no one town"
+
+
 def test_an_event_over_several_towns_is_named_by_its_region() -> None:
     assert name_of(KESWICK, AMBLESIDE, CONISTON, BOWNESS) == "Cumbria"  # the UK: its counties
     assert name_of(EIFFEL_TOWER, VERSAILLES) == "Île-de-France"

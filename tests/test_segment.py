@@ -127,6 +127,23 @@ def test_a_long_stay_at_home_is_an_event_a_day() -> None:
             alone(seg, day)
 
 
+def test_a_busy_trip_without_gps_is_one_event_and_busy_days_at_home_are_not() -> None:
+    """Four days of 40 photos without GPS among home days of 8: one event, a trip as far as
+    time can tell; two such days in a row (a weekend's parties) stay two."""
+    shoot = Shoot()
+    before = shoot.home_days(0, 40, count=8)
+    trip = np.concatenate([
+        shoot.add(MIDNIGHT + d * DAY + 9 * HOUR, 15 * 60, 40, where=None) for d in range(45, 49)
+    ])  # fmt: skip
+    after = shoot.home_days(52, 90, count=8)
+    weekend = [shoot.add(MIDNIGHT + d * DAY + 14 * HOUR, 8 * 60, 40, where=None) for d in (95, 96)]
+    shoot.home_days(100, 140, count=8)
+    for seg in (shoot.segment(), segment(np.array(shoot.times))):
+        alone(seg, trip)
+        for day in before + after + weekend:
+            alone(seg, day)
+
+
 def test_photos_without_gps_join_by_time_and_the_nearest_geotags() -> None:
     shoot, trip, home = trip_library()
     lost = trip[::2]
