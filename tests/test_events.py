@@ -176,7 +176,7 @@ def test_event_names_say_a_range_once() -> None:
     assert event_name(day, day + 300 * 86400, None) == "2025-04-04 \u2013 2026-01-29"
 
 
-def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> None:
+def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) -> None:
     shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     settings = config_file(
         tmp_path,
@@ -203,8 +203,14 @@ def test_a_daemon_arrival_is_filed_into_its_event_in_place(tmp_path: Path) -> No
         late = dated_photo(tmp_path / "photos" / "late.jpg", "2023:07:01 21:30:00")
         watcher.batches.append([Change(ChangeKind.UPDATED, late)])
         service.step()
-    assert "late.jpg" in events_of(tmp_path)["2023-07-01"]
-    assert folder.stat().st_ino == inode  # updated in place, not rebuilt
+        assert "late.jpg" in events_of(tmp_path)["2023-07-01"]
+        assert folder.stat().st_ino == inode  # updated in place, not rebuilt
+        next(link for link in folder.iterdir() if link.name.startswith("party004")).unlink()
+        service.step()  # idle: the Events tree changed, its gestures are taken
+    assert "party004.jpg" not in events_of(tmp_path)["2023-07-01"]
+    with open_library(loaded) as library:
+        library.recluster()
+    assert "party004.jpg" not in events_of(tmp_path)["2023-07-01"], "kept out for good"
 
 
 def test_status_says_how_many_events_have_a_folder(tmp_path: Path) -> None:
