@@ -210,12 +210,11 @@ MIGRATIONS: dict[int, str] = {
     """,
     # The user's word on events (the Events tree's gestures, library/event_gestures.py):
     # `event_pinned`, the event a photo belongs to (kept by every grouping), event_exclusions,
-    # events a photo is not in; an event whose folder the user deleted is hidden, and one the
-    # user made (a new folder) is shown whatever its size.
+    # events a photo is not in; an event whose folder the user deleted is hidden. One the user
+    # made (a new folder) or named is shown whatever its size.
     11: """
     ALTER TABLE contents ADD COLUMN event_pinned INTEGER REFERENCES events(id) ON DELETE SET NULL;
     ALTER TABLE events ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE events ADD COLUMN user_made INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE event_exclusions (
         content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
         event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,

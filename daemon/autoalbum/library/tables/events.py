@@ -24,7 +24,6 @@ class EventRecord:
     number: int
     name: str | None  # the user's, None while named automatically
     hidden: bool = False  # its folder deleted by the user: not shown again
-    user_made: bool = False  # a folder the user made: shown whatever its size
 
 
 @dataclass(frozen=True)
@@ -113,17 +112,13 @@ class Events(Table):
     # events
 
     def events(self) -> list[EventRecord]:
-        rows = self.db.execute(
-            "SELECT id, number, name, hidden, user_made FROM events ORDER BY number"
-        )
-        return [EventRecord(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in rows]
+        rows = self.db.execute("SELECT id, number, name, hidden FROM events ORDER BY number")
+        return [EventRecord(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
     def add_event(self, name: str | None = None) -> EventRecord:
-        """A new event under the next number never used; one the user made when named."""
+        """A new event under the next number never used (named: one the user made)."""
         event, number = self.add_numbered("events", name)
-        if name is not None:
-            self.db.execute("UPDATE events SET user_made = 1 WHERE id = ?", (event,))
-        return EventRecord(event, number, name, user_made=name is not None)
+        return EventRecord(event, number, name)
 
     def hide_event(self, event_id: int) -> None:
         self.db.execute("UPDATE events SET hidden = 1 WHERE id = ?", (event_id,))
