@@ -11,6 +11,7 @@ import pytest
 
 from autoalbum.cli import main
 from autoalbum.config import Config, load_config
+from autoalbum.events import places
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.timeline import event_name
@@ -101,6 +102,43 @@ def test_events_grouped_ahead_so_an_arrival_only_joins_one(
         monkeypatch.setattr(library.timeline, "regroup", lambda: pytest.fail("events are off"))
         assert library.prepare_arrivals(), "the album folders' names listed"
         assert not library.prepare_arrivals()
+
+
+def test_a_sync_of_a_new_day_regroups_only_the_events_near_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _trip(tmp_path / "photos")
+    shoot(tmp_path / "photos", "old", datetime(2019, 5, 1, 10), 8, timedelta(minutes=5), HOME)
+    with library_of(tmp_path) as library:
+        library.index_files()
+        read: list[object] = []
+        rows = library.catalog.capture_rows
+        monkeypatch.setattr(
+            library.catalog, "capture_rows", lambda ids=None, between=None: (
+                read.append(between if ids is None else "ids") or rows(ids, between))
+        )  # fmt: skip
+        shoot(tmp_path / "photos", "sync", datetime(2024, 6, 1, 10), 9, timedelta(minutes=5), HOME)
+        library.index_files()
+        assert [r for r in read if r != "ids"], "the new day's photos were grouped"
+        assert None not in read, "every dated photo was read, not the years around the new ones"
+        synced = events_of(tmp_path)
+        assert synced["2024-06-01 London"] == {f"sync{i:03d}.jpg" for i in range(9)}
+        library.recluster()  # every photo grouped afresh: nothing moves
+    assert events_of(tmp_path) == synced
+
+
+def test_event_names_are_made_once_and_kept_for_later_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _trip(tmp_path / "photos")
+    with library_of(tmp_path) as library:
+        library.index_files()
+    named = events_of(tmp_path)
+    monkeypatch.setattr(places, "place_name", lambda *_: pytest.fail("named again"))
+    with library_of(tmp_path) as library:
+        assert library.prepare_arrivals()
+        library.recluster()
+    assert events_of(tmp_path) == named
 
 
 def test_a_renamed_event_keeps_its_name_through_regrouping(tmp_path: Path) -> None:

@@ -211,7 +211,9 @@ MIGRATIONS: dict[int, str] = {
     # The user's word on events (the Events tree's gestures, library/event_gestures.py):
     # `event_pinned`, the event a photo belongs to (kept by every grouping), event_exclusions,
     # events a photo is not in; an event whose folder the user deleted is hidden. One the user
-    # made (a new folder) or named is shown whatever its size.
+    # made (a new folder) or named is shown whatever its size. An event's automatic name is kept
+    # with the span of its photos it was made for. Dated photos by their time, so that arrivals
+    # regroup only the events around them (timeline.py).
     11: """
     ALTER TABLE contents ADD COLUMN event_pinned INTEGER REFERENCES events(id) ON DELETE SET NULL;
     ALTER TABLE events ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
@@ -221,6 +223,9 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (content_id, event_id)
     ) WITHOUT ROWID;
     CREATE INDEX contents_event_pinned ON contents(event_pinned) WHERE event_pinned IS NOT NULL;
+    ALTER TABLE events ADD COLUMN auto_name TEXT;
+    ALTER TABLE events ADD COLUMN auto_span TEXT;
+    CREATE INDEX contents_dated ON contents(taken) WHERE taken_from IN ('exif', 'xmp');
     """,
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,9 @@ _EPOCH = datetime(1970, 1, 1)
 DASH = "\u2013"  # the en dash of a date range
 Span = tuple[float, float, int]  # an event's first and last photo's time, and its photos
 
+
+REACH = segment.RULES.home_days * segment.DAY  # how far in time segment.py's rules look
+MONTH = 31 * segment.DAY
 
 # A year folder's number in the Events tree's index: apart from the events' own numbers.
 YEAR_NUMBERS = 1_000_000
@@ -90,16 +94,16 @@ class Timeline(GroupTree):
         # group afresh before placing an arrival.
         self._events: list[tuple[int, segment.Event]] | None = None
         self._grouping: str | None = None  # the catalog's grouping count they come from
-        self._unplaced = 0  # dated arrivals since, in no event
-        self._names: dict[tuple[int, float, float, int], str] = {}  # automatic names, by span
+        self._unplaced: list[float] = []  # instants of dated arrivals since, in no event
+        self._span_cache: dict[int, Span] | None = None  # as the last write read them
 
     def _rows(
-        self, ids: Collection[int] | None = None
+        self, ids: Collection[int] | None = None, between: tuple[float, float] | None = None
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
                NDArray[np.float64], NDArray[np.int64]]:  # fmt: skip
-        """Ids, instants (NaN: undated), places and events of the live contents (`ids`' only
-        when given)."""
-        rows = self.catalog.capture_rows(ids)
+        """Ids, instants (NaN: undated), places and events of the live contents (`ids`' only,
+        or only the dated ones taken `between` two wall-clock times, when given)."""
+        rows = self.catalog.capture_rows(ids, between)
         dated = np.isin(rows.sources, list(DATED))
         # The instant where the offset is known (from the photo, or its position's time zone),
         # so a flight across zones leaves gaps as long as they were; else the wall clock.
@@ -107,13 +111,23 @@ class Timeline(GroupTree):
         taken = np.where(dated, instant, np.nan)
         return rows.ids, taken, rows.latitude, rows.longitude, rows.events
 
-    def regroup(self) -> None:
-        """Group every dated photo afresh; events keep the event most of their photos were in,
-        and the user's word: photos put in an event stay there, those taken out stay out."""
-        self.stale = None
-        ids, taken, lat, lon, before = self._rows()
+    def regroup(self, near: tuple[float, float] | None = None) -> None:
+        """Group the dated photos afresh: every one, or (`near`: the first and last instant of
+        some arrivals) those of the events within REACH of them, read with REACH more either
+        side (segment.py's rules look a year away at most), so a phone's sync into a big
+        library costs the years around it. Events keep the event most of their photos were
+        in, and the user's word: photos put in an event stay there, those taken out stay out."""
+        if near is None:
+            ids, taken, lat, lon, before = self._rows()
+        else:
+            margin = 2 * REACH + MONTH  # segment's typical day: a median per month
+            ids, taken, lat, lon, before = self._rows(between=(near[0] - margin, near[1] + margin))
         found = segment.segment(taken, lat, lon)
         labels = found.labels(self.config.min_photos)
+        if near is not None:  # the events around the arrivals; the rest was their context
+            close = found.event_of[(taken >= near[0] - REACH) & (taken <= near[1] + REACH)]
+            rows = np.flatnonzero(np.isin(found.event_of, close[close >= 0]))
+            ids, labels, before = ids[rows], labels[rows], before[rows]
         pinned = _rows_of(ids, self.catalog.event_pins())
         heir = continuing(labels, before, skip=pinned)
         with self.catalog.transaction():
@@ -131,14 +145,24 @@ class Timeline(GroupTree):
                 if event != old
             )
             records = self.catalog.events()
+            gone = {e.id for e in records} - set(new.tolist())
+            if near is not None:  # of the events these photos were in, those left empty
+                gone = (set(before.tolist()) & gone) - self.catalog.events_in_use(gone)
             kept = {e.id for e in records if e.name is not None or e.hidden}
-            self.catalog.drop_events({e.id for e in records} - kept - set(new.tolist()))
+            self.catalog.drop_events(gone - kept)
             grouping = self.catalog.count_up(GROUPING_KEY)
-        self._events = _placing(found, labels, new)
+        placing = _placing(found, labels, new)
+        if near is None or self._events is None:
+            self._events, self.stale = placing, None
+        else:
+            changed = (set(before.tolist()) | set(new.tolist())) - {-1}
+            others = [(e, summary) for e, summary in self._events if e not in changed]
+            self._events = sorted(others + placing, key=lambda event: event[1].start)
+            self.note(changed)
         self._grouping = grouping
-        self._unplaced = 0
-        log.info("grouped %d dated photos into %d events", int(np.sum(~np.isnan(taken))),
-                 len(self._events))  # fmt: skip
+        self._unplaced = []
+        log.info("grouped %d dated photos into %d events%s", len(ids), len(placing),
+                 "" if near is None else " around new photos")  # fmt: skip
 
     def _gestured(self) -> None:
         """The user changed events in the tree: group afresh before placing an arrival."""
@@ -146,10 +170,12 @@ class Timeline(GroupTree):
 
     def prepare(self) -> bool:
         """Group the events once in this process, ahead of the first arrival, which would
-        otherwise wait for it (a look at every dated photo). Returns whether it did."""
+        otherwise wait for it (a look at every dated photo), and name them (once per library:
+        names are kept). Returns whether it did."""
         if self._current() is not None:
             return False
         self.regroup()
+        self.shown()
         return True
 
     def _current(self) -> list[tuple[int, segment.Event]] | None:
@@ -174,14 +200,15 @@ class Timeline(GroupTree):
         for row in range(len(ids)):
             index = segment.place(float(taken[row]), float(lat[row]), float(lon[row]), summaries)
             if index is None:
-                self._unplaced += not math.isnan(taken[row])
+                if not math.isnan(taken[row]):
+                    self._unplaced.append(float(taken[row]))
                 continue
             placed.append((int(ids[row]), events[index][0]))
         with self.catalog.transaction():
             self.catalog.set_content_events(placed)
         self.note({event for _, event in placed if event is not None})
-        if self._unplaced >= self.config.min_photos:
-            self.regroup()
+        if len(self._unplaced) >= self.config.min_photos:
+            self.regroup(near=(min(self._unplaced), max(self._unplaced)))
 
     # names and the tree
 
@@ -189,33 +216,61 @@ class Timeline(GroupTree):
         """The events with a folder (min_photos), in time order, with their folders' names
         (the user's name, else place and dates; a name two events would share gets `(2)`)
         and their spans (first and last photo's time, photos)."""
-        spans = self.catalog.event_spans()
+        spans = self._spans()
         events = [e for e in self.catalog.events() if e.id in spans and self._has_folder(e, spans)]
         used: set[str] = set()
         shown = []
+        named: dict[int, tuple[str, str]] = {}
         for record in sorted(events, key=lambda e: (e.name is None, e.number)):
-            title = record.name or self._auto_name(record.id, spans[record.id])
+            title = record.name or self._auto_name(record, spans[record.id], named)
             unique, n = title, 1
             while unique.casefold() in used:
                 n += 1
                 unique = f"{title} ({n})"
             used.add(unique.casefold())
             shown.append((record, unique, spans[record.id]))
+        self._keep_names(named)
         return sorted(shown, key=lambda event: event[2][0])
+
+    def _spans(self) -> dict[int, Span]:
+        """Every event's span (first and last photo's time, photos): read whole, or in a
+        write that compares only some events (GroupTree.compared), only theirs read again
+        while this process's grouping is the catalog's."""
+        changed = self.compared
+        if self._span_cache is None or changed is None or self._current() is None:
+            self._span_cache = self.catalog.event_spans()
+        else:
+            for event in changed:
+                self._span_cache.pop(event, None)
+            self._span_cache.update(self.catalog.event_spans(changed))
+        return self._span_cache
 
     def _has_folder(self, event: EventRecord, spans: Mapping[int, Span]) -> bool:
         """Not hidden, and of min_photos photos or named by the user (or made: any size)."""
         big = spans[event.id][2] >= self.config.min_photos
         return not event.hidden and (big or event.name is not None)
 
-    def _auto_name(self, event_id: int, span: Span) -> str:
-        """Place and dates, worked out again only when the event's photos changed."""
-        key = (event_id, *span)
-        if key not in self._names:
-            lat, lon = self.catalog.event_places(event_id)
-            place = places.place_name(lat, lon) if len(lat) else None
-            self._names[key] = event_name(span[0], span[1], place)
-        return self._names[key]
+    def _auto_name(self, event: EventRecord, span: Span, named: dict[int, tuple[str, str]]) -> str:
+        """Place and dates, worked out again only when the event's span changed: kept in the
+        catalog with the span it was made for (names made now are added to `named`)."""
+        key = f"{span[0]!r} {span[1]!r} {span[2]}"
+        if event.auto_name is not None and event.auto_span == key:
+            return event.auto_name
+        lat, lon = self.catalog.event_places(event.id)
+        place = places.place_name(lat, lon) if len(lat) else None
+        named[event.id] = (event_name(span[0], span[1], place), key)
+        return named[event.id][0]
+
+    def _keep_names(self, named: Mapping[int, tuple[str, str]]) -> None:
+        """Automatic names kept for later writes and processes; not where the catalog can't
+        be written now (they are made again)."""
+        if not named or self.catalog.db.in_transaction:
+            return
+        try:
+            with self.catalog.transaction():
+                self.catalog.keep_event_names(named)
+        except sqlite3.Error as error:
+            log.info("event names not kept (%s); they are made again next time", error)
 
     def groups(self) -> list[tuple[int, Album]]:
         """The events, each in the folder of its year (a group of no photos, id -year)."""

@@ -64,6 +64,9 @@ class GroupTree:
         # The groups (ids) whose folders may differ from the catalog; None: any. An arrival
         # costs the groups it joined, not the library.
         self.stale: set[int] | None = None
+        # While a write asks for the groups: the only ones whose photos may have changed since
+        # the last write (None: any), so a view can keep what it knows of the others.
+        self.compared: set[int] | None = None
 
     def note(self, group_ids: Collection[int]) -> None:
         """These groups gained or lost photos: the next write compares them."""
@@ -99,14 +102,18 @@ class GroupTree:
         """In place, comparing only the stale groups (every group after a regrouping or a
         gesture); rebuilt where that can't be done."""
         stale, self.stale = self.stale, None  # should this fail, the next one compares all
-        shown = self.groups()
+        if look.taken:
+            stale = None
+        self.compared = stale
+        try:
+            shown = self.groups()
+        finally:
+            self.compared = None
         if not shown and not self.tree.exists():
             self.stale = set()
             return
         groups = [group for _, group in shown]
         number = {group_id: group.number for group_id, group in shown}
-        if look.taken:
-            stale = None
         compared = list(number) if stale is None else [g for g in number if g in stale]
         if not look.rebuild and self.tree_exists:
             photos = {number[g]: rows for g, rows in self.photos(compared).items()}

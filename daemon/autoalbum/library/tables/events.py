@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,8 @@ class EventRecord:
     number: int
     name: str | None  # the user's, None while named automatically
     hidden: bool = False  # its folder deleted by the user: not shown again
+    auto_name: str | None = None  # its automatic name as last made (place and dates) ...
+    auto_span: str | None = None  # ... for this span of its photos
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,22 @@ class Events(Table):
         ).fetchone()
         return int(row[0])
 
-    def capture_rows(self, ids: Collection[int] | None = None) -> CaptureRows:
-        """Every live content's capture and event, in id order (only `ids`' when given: an
-        arrival's, read by id, whatever the library's size)."""
+    def capture_rows(
+        self, ids: Collection[int] | None = None, between: tuple[float, float] | None = None
+    ) -> CaptureRows:
+        """Every live content's capture and event, in id order: only `ids`' when given (an
+        arrival's, read by id, whatever the library's size), or only the dated ones taken
+        `between` two wall-clock times (by the index of dated photos' times)."""
         query = """SELECT c.id, c.taken, c.offset, c.latitude, c.longitude, c.event_id,
                           c.taken_from FROM contents c WHERE EXISTS (SELECT 1 FROM files f
                    WHERE f.content_id = c.id AND f.status = ?)"""
-        if ids is None:
+        if between is not None:
+            rows = self.db.execute(
+                query + " AND c.taken_from IN ('exif', 'xmp') AND c.taken BETWEEN ? AND ?"
+                " ORDER BY c.id",
+                (Status.OK.value, *between),
+            ).fetchall()
+        elif ids is None:
             rows = self.db.execute(query + " ORDER BY c.id", (Status.OK.value,)).fetchall()
         else:
             rows = [
@@ -112,8 +123,17 @@ class Events(Table):
     # events
 
     def events(self) -> list[EventRecord]:
-        rows = self.db.execute("SELECT id, number, name, hidden FROM events ORDER BY number")
-        return [EventRecord(r[0], r[1], r[2], bool(r[3])) for r in rows]
+        rows = self.db.execute(
+            "SELECT id, number, name, hidden, auto_name, auto_span FROM events ORDER BY number"
+        )
+        return [EventRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+    def keep_event_names(self, names: Mapping[int, tuple[str, str]]) -> None:
+        """Event id -> (its automatic name, the span it was made for)."""
+        self.db.executemany(
+            "UPDATE events SET auto_name = ?, auto_span = ? WHERE id = ?",
+            ((name, span, event) for event, (name, span) in names.items()),
+        )
 
     def add_event(self, name: str | None = None) -> EventRecord:
         """A new event under the next number never used (named: one the user made)."""
@@ -174,17 +194,35 @@ class Events(Table):
         self.db.execute("DELETE FROM event_exclusions")
         self.db.execute("DELETE FROM events")
 
+    def events_in_use(self, event_ids: Collection[int]) -> set[int]:
+        """Those of the events that any content is in."""
+        return {
+            event
+            for event in event_ids
+            if self.db.execute(
+                "SELECT 1 FROM contents WHERE event_id = ? LIMIT 1", (event,)
+            ).fetchone()
+        }
+
     def drop_events(self, event_ids: Collection[int]) -> None:
         self.db.executemany("DELETE FROM events WHERE id = ?", ((e,) for e in event_ids))
 
-    def event_spans(self) -> dict[int, tuple[float, float, int]]:
-        """Event id -> (first, last wall-clock time, live contents) of its photos."""
-        rows = self.db.execute(
-            """SELECT c.event_id, MIN(c.taken), MAX(c.taken), COUNT(*) FROM contents c
-               WHERE c.event_id IS NOT NULL AND EXISTS (SELECT 1 FROM files f
-                     WHERE f.content_id = c.id AND f.status = ?) GROUP BY c.event_id""",
-            (Status.OK.value,),
-        )
+    def event_spans(
+        self, event_ids: Collection[int] | None = None
+    ) -> dict[int, tuple[float, float, int]]:
+        """Event id -> (first, last wall-clock time, live contents) of its photos, for every
+        event with any (only `event_ids`' when given)."""
+        query = """SELECT c.event_id, MIN(c.taken), MAX(c.taken), COUNT(*) FROM contents c
+                   WHERE c.event_id {} AND EXISTS (SELECT 1 FROM files f
+                         WHERE f.content_id = c.id AND f.status = ?) GROUP BY c.event_id"""
+        if event_ids is None:
+            rows = self.db.execute(query.format("IS NOT NULL"), (Status.OK.value,)).fetchall()
+        else:
+            rows = [
+                row
+                for event in event_ids
+                for row in self.db.execute(query.format("= ?"), (event, Status.OK.value))
+            ]
         return {int(r[0]): (float(r[1]), float(r[2]), int(r[3])) for r in rows}
 
     def event_places(self, event_id: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
