@@ -11,7 +11,12 @@ Events tree's groups as a write asks for them (Timeline.groups): the first time 
 and kept in the catalog), and in a write that compares only the sync's event. And a check:
 a whole regrouping after the sync moves no photo.
 
+The People tree's groups likewise, with --faces: 4 faces in 10 photos, each in one of 3,000
+persons (rows written straight into the catalog), its groups as a write asks for them when an
+arrival changed one person, against counting every person's photos (the baseline).
+
     .venv/bin/python bench/events_scale.py [--sizes 100000,1000000] [--work /tmp/events-scale]
+        [--faces]
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from autoalbum.config import EventsConfig
+from autoalbum.config import EventsConfig, PeopleConfig
+from autoalbum.library.people import People
 from autoalbum.library.stores import Stores
 from autoalbum.library.timeline import Timeline
 from events_synthetic import synthetic_library
 
 SYNC, BATCH = 200, 20
+PERSONS = 3_000
 
 
 def build(state: Path, n: int) -> None:
@@ -95,9 +103,7 @@ def run(state: Path, whole: bool) -> dict[str, float]:
         timeline.regroup = lambda near=None: regroup()  # type: ignore[method-assign]
     figures = {"regroup": seconds(timeline.regroup)}
     ids = sync(stores)
-    batches = [
-        seconds(lambda b=b: timeline.file(ids[b : b + BATCH])) for b in range(0, SYNC, BATCH)
-    ]
+    batches = [seconds(partial(timeline.file, ids[b : b + BATCH])) for b in range(0, SYNC, BATCH)]
     figures["first batch"], figures["sync"] = batches[0], sum(batches)
     figures["groups, first"] = seconds(timeline.groups)
     timeline.compared = set(timeline.stale or ())
@@ -112,10 +118,44 @@ def run(state: Path, whole: bool) -> dict[str, float]:
     return figures
 
 
+def people(state: Path) -> None:
+    """The People tree's groups at the catalog in `state`, given faces: all persons counted,
+    and a write that compares one."""
+    stores = Stores(state, check=False)
+    db = stores.catalog.db
+    photos = db.execute("SELECT MAX(id) FROM contents").fetchone()[0]
+    rng = np.random.default_rng(0)
+    with stores.catalog.transaction():
+        db.executemany(
+            "INSERT INTO persons (id, number, created_at) VALUES (?, ?, 0)",
+            ((person, person) for person in range(1, PERSONS + 1)),
+        )
+        db.executemany(
+            "INSERT INTO faces (content_id, x0, y0, x1, y1, side, score, descriptor, person_id)"
+            " VALUES (?, 0, 0, 1, 1, 100, 1.0, x'00', ?)",
+            (
+                (int(content), int(person))
+                for content, person in zip(
+                    rng.choice(photos, int(0.4 * photos), replace=False) + 1,
+                    rng.integers(1, PERSONS + 1, int(0.4 * photos)),
+                    strict=True,
+                )
+            ),
+        )
+    tree = People(PeopleConfig(), state.parent / "albums", stores)
+    whole = seconds(tree.groups)
+    tree.compared = {1}
+    one = seconds(tree.groups)
+    print(f"{photos:>9,} People groups: every person counted {whole:.2f} s, "
+          f"a write comparing one {one:.3f} s", flush=True)  # fmt: skip
+    stores.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--faces", action="store_true", help="also the People tree's groups")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="events-scale-"))
     print(f"{'photos':>9} {'run':<9} {'regroup s':>9} {'1st batch s':>11} {'sync s':>7} "
@@ -139,6 +179,12 @@ def main() -> None:
             shutil.rmtree(state.parent, ignore_errors=True)
         ratio = results["baseline"]["sync"] / max(results["today"]["sync"], 1e-9)
         print(f"{'':>9} sync: today {ratio:.1f}x as fast as the baseline", flush=True)
+        if args.faces:
+            state = work / f"run-{n}-faces" / "state"
+            shutil.rmtree(state.parent, ignore_errors=True)
+            shutil.copytree(built, state)
+            people(state)
+            shutil.rmtree(state.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

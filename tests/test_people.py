@@ -15,6 +15,7 @@ from autoalbum.cli import main
 from autoalbum.config import PeopleConfig
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.library import Library
+from autoalbum.library.people import shown_persons
 from colour_library import ColourEmbedder, config, config_file
 from face_photos import astronaut, crowd, grace, group, noise, save, variants
 
@@ -147,12 +148,21 @@ def test_a_library_from_before_is_caught_up(tmp_path: Path) -> None:
     assert len(_folders(tmp_path / "People")) >= 2
 
 
-def test_a_new_photo_of_a_known_person_is_linked_at_once(tmp_path: Path) -> None:
+def test_a_new_photo_of_a_known_person_is_linked_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _people_photos(tmp_path)
     with _library(tmp_path) as library:
         library.index_files()
+        counted: list[object] = []
+        counts = library.catalog.person_counts
+        monkeypatch.setattr(
+            library.catalog, "person_counts", lambda ids=None: counted.append(ids) or counts(ids)
+        )
         save(grace().crop((20, 10, 500, 590)), tmp_path / "photos" / "later.jpg")
         library.index_files()
+        assert counted and None not in counted, "the write counted every person's photos"
+        assert library.people.shown() == shown_persons(library.catalog, library.config.people)
     assert any(
         {"later.jpg", "grace0.jpg"} <= names for names in _folders(tmp_path / "People").values()
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -58,6 +58,9 @@ class People(GroupTree):
         # grouping they come from (another process's regrouping makes them stale).
         self._known: tuple[NDArray[np.float32], NDArray[np.int64]] | None = None
         self._known_grouping: str | None = None
+        # Faces and photos of each person as the last write counted them, and the grouping.
+        self._count_cache: dict[int, tuple[int, int]] | None = None
+        self._counted_grouping: str | None = None
 
     @cached_property
     def finder(self) -> FaceFinder:
@@ -203,7 +206,21 @@ class People(GroupTree):
 
     def shown(self) -> list[PersonRecord]:
         """The persons with a folder: at least `min_photos` photos."""
-        return shown_persons(self.catalog, self.config)
+        return shown_persons(self.catalog, self.config, self._counts())
+
+    def _counts(self) -> dict[int, tuple[int, int]]:
+        """Each person's faces and photos: counted whole, or in a write that compares only
+        some persons (GroupTree.compared), only theirs counted again while the catalog's
+        grouping is the one counted (at a million photos with 400,000 faces, counting all
+        takes 3 s)."""
+        changed, grouping = self.compared, self.catalog.meta(GROUPING_KEY)
+        if self._count_cache is None or changed is None or grouping != self._counted_grouping:
+            self._count_cache, self._counted_grouping = self.catalog.person_counts(), grouping
+        else:
+            for person in changed:
+                self._count_cache.pop(person, None)
+            self._count_cache.update(self.catalog.person_counts(changed))
+        return self._count_cache
 
     def groups(self) -> list[tuple[int, Album]]:
         return [(p.id, Album(p.number, p.title, (), p.title)) for p in self.shown()]
@@ -271,12 +288,14 @@ def _apart(exclusions: list[tuple[int, int]], pins: dict[int, int]) -> list[tupl
     ]
 
 
-def shown_persons(catalog: Catalog, config: PeopleConfig) -> list[PersonRecord]:
-    """The persons with a People folder: not hidden, with at least `min_photos` photos; none
-    when people is off."""
+def shown_persons(
+    catalog: Catalog, config: PeopleConfig, counts: Mapping[int, tuple[int, int]] | None = None
+) -> list[PersonRecord]:
+    """The persons with a People folder: not hidden, with at least `min_photos` photos (of
+    `counts`, else counted now); none when people is off."""
     if not config.enabled:
         return []
-    counts = catalog.person_counts()
+    counts = catalog.person_counts() if counts is None else counts
     return [
         p
         for p in catalog.persons()

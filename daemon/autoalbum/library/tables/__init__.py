@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +32,19 @@ class Table:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def per_group(
+        self, query: str, group_ids: Collection[int] | None, *params: object
+    ) -> list[Any]:
+        """The rows of a query grouped by a group's id, its `{}` the test on that id: for
+        every group, or only for `group_ids`, read one group at a time by its index."""
+        if group_ids is None:
+            return self.db.execute(query.format("IS NOT NULL"), params).fetchall()
+        return [
+            row
+            for group in group_ids
+            for row in self.db.execute(query.format("= ?"), (group, *params))
+        ]
 
     def count_up(self, key: str) -> str:
         """One more on the counter `key` in meta (0 when unset); the new count."""

@@ -215,14 +215,7 @@ class Events(Table):
         query = """SELECT c.event_id, MIN(c.taken), MAX(c.taken), COUNT(*) FROM contents c
                    WHERE c.event_id {} AND EXISTS (SELECT 1 FROM files f
                          WHERE f.content_id = c.id AND f.status = ?) GROUP BY c.event_id"""
-        if event_ids is None:
-            rows = self.db.execute(query.format("IS NOT NULL"), (Status.OK.value,)).fetchall()
-        else:
-            rows = [
-                row
-                for event in event_ids
-                for row in self.db.execute(query.format("= ?"), (event, Status.OK.value))
-            ]
+        rows = self.per_group(query, event_ids, Status.OK.value)
         return {int(r[0]): (float(r[1]), float(r[2]), int(r[3])) for r in rows}
 
     def event_places(self, event_id: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

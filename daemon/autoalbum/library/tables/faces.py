@@ -216,15 +216,16 @@ class Faces(Table):
         """Persons with no face any more (their number is never used again)."""
         self.db.executemany("DELETE FROM persons WHERE id = ?", ((p,) for p in person_ids))
 
-    def person_counts(self) -> dict[int, tuple[int, int]]:
-        """Person id -> (faces, photos) among the live photos."""
-        rows = self.db.execute(
-            """SELECT fa.person_id, COUNT(*), COUNT(DISTINCT fa.content_id) FROM faces fa
-               WHERE fa.person_id IS NOT NULL AND EXISTS (SELECT 1 FROM files f
-                     WHERE f.content_id = fa.content_id AND f.status = ?)
-               GROUP BY fa.person_id""",
-            (Status.OK.value,),
-        )
+    def person_counts(
+        self, person_ids: Collection[int] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """Person id -> (faces, photos) among the live photos, for every person with any
+        (only `person_ids`' when given)."""
+        query = """SELECT fa.person_id, COUNT(*), COUNT(DISTINCT fa.content_id) FROM faces fa
+                   WHERE fa.person_id {} AND EXISTS (SELECT 1 FROM files f
+                         WHERE f.content_id = fa.content_id AND f.status = ?)
+                   GROUP BY fa.person_id"""
+        rows = self.per_group(query, person_ids, Status.OK.value)
         return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
     def person_rows(self, person_ids: Collection[int] | None = None) -> dict[int, list[_Row]]:
