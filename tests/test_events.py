@@ -212,6 +212,18 @@ def test_event_names_say_a_range_once() -> None:
     assert event_name(day, day + 2 * 86400, None) == "2025-04-04 \u2013 06"
     assert event_name(day, day + 30 * 86400, "Cumbria") == "2025-04-04 \u2013 05-04 Cumbria"
     assert event_name(day, day + 300 * 86400, None) == "2025-04-04 \u2013 2026-01-29"
+    assert event_name(day, day, "Bleiburg/Pliberk") == "2025-04-04 Bleiburg-Pliberk"
+    assert event_name(day, day, "Zürich (Kreis 7) / Witikon") == (
+        "2025-04-04 Zürich (Kreis 7) - Witikon"
+    )
+
+
+def test_an_event_in_a_place_of_two_names_gets_a_folder(tmp_path: Path) -> None:
+    bleiburg = (46.5897, 14.7989)  # GeoNames: Bleiburg/Pliberk
+    shoot(tmp_path / "photos", "fest", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), bleiburg)
+    with library_of(tmp_path) as library:
+        library.index_files()
+    assert set(events_of(tmp_path)) == {"2023-07-01 Bleiburg-Pliberk"}
 
 
 def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) -> None:

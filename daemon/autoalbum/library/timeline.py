@@ -76,7 +76,11 @@ def event_name(start: float, end: float, place: str | None) -> str:
         dates = f"{first.isoformat()} {DASH} {last.month:02d}-{last.day:02d}"
     else:
         dates = f"{first.isoformat()} {DASH} {last.isoformat()}"
-    return f"{dates} {place}" if place else dates
+    if not place:
+        return dates
+    # GeoNames gives some places two names, `Bleiburg/Pliberk`, `Zürich (Kreis 7) / Witikon`:
+    # a folder's name can't hold a slash.
+    return f"{dates} {place.replace(' / ', ' - ').replace('/', '-')}"
 
 
 class Timeline(GroupTree):
