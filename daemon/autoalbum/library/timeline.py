@@ -46,6 +46,7 @@ DASH = "\u2013"  # the en dash of a date range
 Span = tuple[float, float, int]  # an event's first and last photo's time, and its photos
 
 
+NAMING = 1  # the rules automatic names are made by: names kept from other rules are made again
 REACH = segment.RULES.home_days * segment.DAY  # how far in time segment.py's rules look
 MONTH = 31 * segment.DAY
 
@@ -257,7 +258,7 @@ class Timeline(GroupTree):
     def _auto_name(self, event: EventRecord, span: Span, named: dict[int, tuple[str, str]]) -> str:
         """Place and dates, worked out again only when the event's span changed: kept in the
         catalog with the span it was made for (names made now are added to `named`)."""
-        key = f"{span[0]!r} {span[1]!r} {span[2]}"
+        key = f"{NAMING}: {span[0]!r} {span[1]!r} {span[2]}"
         if event.auto_name is not None and event.auto_span == key:
             return event.auto_name
         lat, lon = self.catalog.event_places(event.id)
