@@ -252,6 +252,7 @@ def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) 
     with service.running():
         late = dated_photo(tmp_path / "photos" / "late.jpg", "2023:07:01 21:30:00")
         watcher.batches.append([Change(ChangeKind.UPDATED, late)])
+        service.step()  # the batch: its albums; the Events tree once no arrival waits
         service.step()
         assert "late.jpg" in events_of(tmp_path)["2023-07-01"]
         assert folder.stat().st_ino == inode  # updated in place, not rebuilt
@@ -261,6 +262,49 @@ def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) 
     with open_library(loaded) as library:
         library.recluster()
     assert "party004.jpg" not in events_of(tmp_path)["2023-07-01"], "kept out for good"
+
+
+def test_a_burst_rewrites_the_events_tree_once_it_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+    settings = config_file(
+        tmp_path,
+        "cluster:\n  k: 2\npeople:\n  enabled: false\n"
+        "recluster:\n  after_new_images: 1000000\n  after_minutes: 1000000\n"
+        "watch:\n  reconcile_minutes: 0\n",
+    )
+    loaded = load_config(settings)
+    model = ColourEmbedder()
+    libraries: list[Library] = []
+
+    def open_library(config: Config) -> Library:
+        libraries.append(Library(config, lambda: model))  # type: ignore[arg-type,return-value]
+        return libraries[-1]
+
+    with open_library(loaded) as library:
+        library.index_files()
+    watcher = ScriptedWatcher(loaded)
+    service = Service(
+        loaded, open_library=open_library, watch=lambda config: watcher,
+        lock=LibraryLock(loaded.library.state), notifier=Notifier(environ={}), clock=Clock(),
+    )  # fmt: skip
+    with service.running():
+        writes: list[int] = []
+        timeline = libraries[-1].timeline
+        write = timeline.write_tree
+        monkeypatch.setattr(timeline, "write_tree", lambda: writes.append(1) or write())
+        for minute in (30, 40, 50, 60, 70):
+            late = tmp_path / "photos" / f"late{minute}.jpg"
+            dated_photo(late, f"2023:07:01 21:{minute - 30 + 10}:00")
+            watcher.batches.append([Change(ChangeKind.UPDATED, late)])
+        for _ in range(5):
+            service.step()
+        assert len(writes) <= 2, "each batch of the burst rewrote the Events tree"
+        for _ in range(2):
+            service.step()
+    late = {f"late{minute}.jpg" for minute in (30, 40, 50, 60, 70)}
+    assert late <= events_of(tmp_path)["2023-07-01"]
 
 
 def test_status_says_how_many_events_have_a_folder(tmp_path: Path) -> None:

@@ -224,14 +224,33 @@ def _parent(value: object) -> int | None:
 
 
 def read_index(out: Path, *, marker: bool = True) -> TreeIndex | None:
-    """The tree's index.json if autoalbum wrote it in this schema, else None."""
-    raw = raw_index(out, marker=marker)
+    """The tree's index.json if autoalbum wrote it in this schema, else None. Parsed once
+    per version of the file (by its inode, mtime and size: it is only ever replaced whole),
+    however often a write and the gesture watch ask: a tree of 46,000 events' is 7 MB."""
+    if marker and not (out / MARKER_NAME).is_file():
+        return None
+    path = out / INDEX_NAME
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    version = (info.st_ino, info.st_mtime_ns, info.st_size)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    raw = _load(path)
     if raw is None or raw.get("schema_version") != INDEX_SCHEMA_VERSION:
         return None
     try:
-        return parse_index(raw)
+        index = parse_index(raw)
     except (KeyError, TypeError, ValueError):
         return None
+    _PARSED[path] = (version, index)
+    return index
+
+
+# The last index.json parsed in each tree, by the version of the file it was parsed from.
+_PARSED: dict[Path, tuple[tuple[int, int, int], TreeIndex]] = {}
 
 
 def read_page(out: Path, album: Shelf, page: int) -> list[Linked]:

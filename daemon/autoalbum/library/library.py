@@ -152,6 +152,7 @@ class Library:
         self.timeline = Timeline(config.events, config.library.albums, stores)
         # The trees of groups beside the albums, each a view of the same photos.
         self._views: list[View] = []
+        self._views_owed = False  # arrivals the People and Events trees don't show yet
         for view, enabled in ((self.people, config.people.enabled),
                               (self.timeline, config.events.enabled)):  # fmt: skip
             if enabled:
@@ -264,11 +265,13 @@ class Library:
         *,
         started: float | None = None,
         write_tree: bool = True,
+        views: bool = True,
         cluster_first: bool = True,
         accept_deletions: bool = False,
     ) -> IndexReport:
         """Take in files that may be new or changed and files that are gone; file them into
-        albums, and update the album tree unless the caller will (`write_tree`). With no
+        albums, and update the album tree unless the caller will (`write_tree`), and the
+        People and Events trees too unless `views` is False (then `write_views` does). With no
         albums yet, cluster them first, unless the caller will (`cluster_first`). Files gone
         from an offline folder stay, as do those of a mass deletion held back, unless
         `accept_deletions` (library/folders.py)."""
@@ -292,8 +295,10 @@ class Library:
         if write_tree and (report.changed or not tree.tree_exists()):
             tree.write_tree()
         if write_tree and report.changed:  # new faces and dates come with new photos
-            for view in self._views:
-                view.write_tree()
+            if views:
+                self._write_views()
+            else:
+                self._views_owed = True
         report = replace(report, seconds=time.monotonic() - started)  # albums included
         self._keeper.record("index", started, report.embedded)
         return report
@@ -441,7 +446,21 @@ class Library:
         for view in self._views:
             if rebuild:  # after a recluster, perhaps another process's: its groups too
                 view.stale = None
+        self._write_views()
+
+    def write_views(self) -> bool:
+        """The People and Events trees brought up to date where arrivals left them behind
+        (`ingest(views=False)`: the daemon writes them once no arrival waits, so a burst's
+        batches don't each rewrite them); whether they were."""
+        if not self._views_owed:
+            return False
+        self._write_views()
+        return True
+
+    def _write_views(self) -> None:
+        for view in self._views:
             view.write_tree()
+        self._views_owed = False
 
     # tags
 

@@ -247,13 +247,15 @@ class Service:
             )  # fmt: skip
 
     def _idle_step(self) -> None:
-        """With no photos to take in: a chunk of the model switch, else the album tree
-        brought up to date and what the next arrival would wait for done ahead, then a chunk
-        of the captures or the face catch-up, else the search index refreshed if due."""
+        """With no photos to take in: a chunk of the model switch, else the album tree and
+        the People and Events trees brought up to date and what the next arrival would wait
+        for done ahead, then a chunk of the captures or the face catch-up, else the search
+        index refreshed if due."""
         if self._switch is not None:
             self._switch_step(self._switch)
             return
         self.intake.settle()
+        self.intake.write_views()
         self.library.prepare_arrivals()
         if not self._captures_step() and not self._faces_step():
             self._search_index_step()

@@ -19,7 +19,9 @@ from autoalbum.service.reclusters import Growth
 
 log = logging.getLogger(__name__)
 
-TREE_SECONDS = 10.0  # during a catch-up, the album tree is brought up to date this often
+# During a catch-up, the album tree is brought up to date this often; during a stream of
+# arrivals (each batch's albums at once), the People and Events trees.
+TREE_SECONDS = 10.0
 # A start's scan done within this is waited for: a small library starts as it did before its
 # scan had a thread (its finds queued before any arrival), and an arrival waits at most this.
 SCAN_WAIT_SECONDS = 1.0
@@ -93,6 +95,7 @@ class Intake:
         self._clock = clock
         self._heartbeat = heartbeat
         self._tree_written = 0.0
+        self._views_written = 0.0  # when the People and Events trees were last written
         self._tree_stale = False
         self._start_scan: StartScan | None = None
 
@@ -180,7 +183,7 @@ class Intake:
         """Index photos that came or changed and record those that went; file them."""
         report = self.library.ingest(
             present, gone, lambda total: lambda n: self._heartbeat(),
-            write_tree=live, cluster_first=False,
+            write_tree=live, views=False, cluster_first=False,
         )  # fmt: skip
         self.batches += 1
         if report.changed:
@@ -190,6 +193,8 @@ class Intake:
             self._tree_stale = self._tree_stale or not live
         if not live and self._clock() - self._tree_written >= TREE_SECONDS:
             self.write_tree()
+        elif live and self._clock() - self._views_written >= TREE_SECONDS:
+            self.write_views()  # else the idle step writes them, once the arrivals are in
         log.info(
             "%s: %d files, %d embedded, %d moved or duplicate, %d gone, %d failed (%.2f s)",
             "batch" if live else "catch-up", len(present) + len(gone), report.embedded,
@@ -200,8 +205,13 @@ class Intake:
 
     def write_tree(self, *, rebuild: bool = False) -> None:
         self.library.write_tree(rebuild=rebuild, tick=self._heartbeat)
-        self._tree_written = self._clock()
+        self._tree_written = self._views_written = self._clock()
         self._tree_stale = False
+
+    def write_views(self) -> None:
+        """The People and Events trees brought up to date, if arrivals left them behind."""
+        if self.library.write_views():
+            self._views_written = self._clock()
 
     def settle(self) -> None:
         """With nothing left to take in: the album tree brought up to date if a catch-up left
