@@ -447,3 +447,17 @@ def test_arrivals_list_their_album_folder_once_while_nobody_else_changes_it(
     assert listed.count(str(folder)) == 2
     assert (folder / "z (2).jpg").is_symlink() and (folder / "Z.JPG").is_file()
     assert _listed(out) == _on_disk(out)
+
+
+def test_a_big_index_is_written_compact_and_reads_back_the_same(tmp_path: Path) -> None:
+    """Past PRETTY_ALBUMS groups (an Events tree of decades) index.json is one line, written
+    by Python's C encoder; a small one stays indented. Both read back as written."""
+    for count in (sidecar.PRETTY_ALBUMS, sidecar.PRETTY_ALBUMS + 1):
+        out = tmp_path / str(count)
+        out.mkdir()
+        (out / sidecar.MARKER_NAME).touch()
+        shelves = tuple(sidecar.Shelf(n, f"event {n}", "", 3, (n,)) for n in range(1, count + 1))
+        sidecar.write_index(out, sidecar.TreeIndex(7, shelves, (), {"kind": "events"}))
+        text = (out / sidecar.INDEX_NAME).read_text(encoding="utf-8")
+        assert (text.count("\n") == 1) == (count > sidecar.PRETTY_ALBUMS)
+        assert sidecar.read_index(out) == sidecar.TreeIndex(7, shelves, (), {"kind": "events"})

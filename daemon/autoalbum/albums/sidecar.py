@@ -41,6 +41,7 @@ from autoalbum.durable import write_json_atomically
 
 INDEX_SCHEMA_VERSION = 3
 PAGE_PHOTOS = 1_000  # photos per members page: about 100 KB of JSON
+PRETTY_ALBUMS = 1_000  # index.json is indented while it lists no more albums than this
 INDEX_NAME = "index.json"
 MARKER_NAME = ".autoalbum"
 MEMBERS_FOLDER = ".index"
@@ -173,7 +174,10 @@ def write_index(out: Path, index: TreeIndex) -> None:
         ],
         "failures": [{"path": str(path), "reason": reason} for path, reason in index.failures],
     }
-    write_json_atomically(out / INDEX_NAME, record, indent=2)
+    # Indented for reading by eye, up to PRETTY_ALBUMS groups; a bigger one (an Events tree of
+    # decades) is written compact: Python's C encoder, 4 times as fast, a third smaller.
+    pretty = len(index.albums) <= PRETTY_ALBUMS
+    write_json_atomically(out / INDEX_NAME, record, indent=2 if pretty else None)
 
 
 def _load(path: Path) -> dict[str, Any] | None:

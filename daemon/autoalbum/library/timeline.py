@@ -166,7 +166,8 @@ class Timeline(GroupTree):
             self.note(changed)
         self._grouping = grouping
         self._unplaced = []
-        log.info("grouped %d dated photos into %d events%s", len(ids), len(placing),
+        dated = int(np.sum(~np.isnan(taken)))
+        log.info("grouped %d dated photos into %d events%s", dated, len(placing),
                  "" if near is None else " around new photos")  # fmt: skip
 
     def _gestured(self) -> None:
