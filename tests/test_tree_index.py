@@ -190,6 +190,20 @@ def test_an_arrival_reads_and_writes_only_its_album(tmp_path: Path) -> None:
     assert "late-red.png" in listed and "blue0.png" not in listed and len(listed) == 18
 
 
+def test_a_new_process_compares_the_tree_whole_ahead_of_its_first_arrival(tmp_path: Path) -> None:
+    root = colour_photos(tmp_path)
+    with open_library(root, k=3) as library:
+        library.index_files()
+    with open_library(root, k=3) as library:  # a new process: the tree is compared whole once
+        assert library.prepare_arrivals()
+        statements: list[str] = []
+        library.catalog.db.set_trace_callback(statements.append)
+        library.ingest([photo(root / "photos" / "late-red.png", "red", 556)])
+        library.catalog.db.set_trace_callback(None)
+    every_member = [s for s in statements if "ORDER BY c.distance" in s and "album_id = " not in s]
+    assert not every_member, "the first arrival read every album's members"
+
+
 def test_quiet_recluster_and_rename_change_the_tree_in_place(tmp_path: Path) -> None:
     root = colour_photos(tmp_path)
     tree = root / "albums"

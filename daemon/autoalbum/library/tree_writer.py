@@ -78,14 +78,19 @@ class TreeWriter:
         return self.catalog.albums_of(paths, besides)
 
     def prepare(self) -> bool:
-        """List the album folders' names ahead of the arrivals that would (TakenNames), once
-        in this process; whether it did."""
+        """Ahead of the arrivals that would, once in this process: the tree compared whole
+        with the catalog, as it must be once after opening (else the first arrival's batch
+        reads every album's pages), and the album folders' names listed (TakenNames);
+        whether it did either."""
         if self.prepared:
             return False
         self.prepared = True
+        compared = self.stale is None and self.tree_exists()
+        if compared:
+            self.write_tree()
         index = read_index(self.albums)
         shelves = () if index is None else index.albums
-        return self.names.know(self.albums / shelf.folder for shelf in shelves) > 0
+        return self.names.know(self.albums / shelf.folder for shelf in shelves) > 0 or compared
 
     def tree_exists(self) -> bool:
         return (self.albums / INDEX_NAME).is_file()
