@@ -4,6 +4,7 @@ Pillow-written EXIF dates and GPS positions, a real catalog and tree, the colour
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -226,32 +227,50 @@ def test_an_event_in_a_place_of_two_names_gets_a_folder(tmp_path: Path) -> None:
     assert set(events_of(tmp_path)) == {"2023-07-01 Bleiburg-Pliberk"}
 
 
-def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) -> None:
-    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
+@dataclass
+class _Daemon:
+    """An evening party's library, indexed, for a daemon with a scripted watcher."""
+
+    config: Config
+    watcher: ScriptedWatcher
+    libraries: list[Library] = field(default_factory=list)  # each the daemon opened
+
+    def open_library(self, config: Config) -> Library:
+        model = ColourEmbedder()
+        self.libraries.append(Library(config, lambda: model))  # type: ignore[arg-type,return-value]
+        return self.libraries[-1]
+
+    def service(self) -> Service:
+        return Service(
+            self.config, open_library=self.open_library, watch=lambda config: self.watcher,
+            lock=LibraryLock(self.config.library.state), notifier=Notifier(environ={}),
+            clock=Clock(),
+        )  # fmt: skip
+
+
+def _party_daemon(root: Path) -> _Daemon:
+    shoot(root / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
     settings = config_file(
-        tmp_path,
+        root,
         "cluster:\n  k: 2\npeople:\n  enabled: false\n"
         "recluster:\n  after_new_images: 1000000\n  after_minutes: 1000000\n"
         "watch:\n  reconcile_minutes: 0\n",
     )
     loaded = load_config(settings)
-    model = ColourEmbedder()
-
-    def open_library(config: Config) -> Library:
-        return Library(config, lambda: model)  # type: ignore[arg-type,return-value]
-
-    with open_library(loaded) as library:
+    daemon = _Daemon(loaded, ScriptedWatcher(loaded))
+    with daemon.open_library(loaded) as library:
         library.index_files()
+    return daemon
+
+
+def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) -> None:
+    daemon = _party_daemon(tmp_path)
     folder = tmp_path / "Events" / "2023" / "2023-07-01"
     inode = folder.stat().st_ino
-    watcher = ScriptedWatcher(loaded)
-    service = Service(
-        loaded, open_library=open_library, watch=lambda config: watcher,
-        lock=LibraryLock(loaded.library.state), notifier=Notifier(environ={}), clock=Clock(),
-    )  # fmt: skip
+    service = daemon.service()
     with service.running():
         late = dated_photo(tmp_path / "photos" / "late.jpg", "2023:07:01 21:30:00")
-        watcher.batches.append([Change(ChangeKind.UPDATED, late)])
+        daemon.watcher.batches.append([Change(ChangeKind.UPDATED, late)])
         service.step()  # the batch: its albums; the Events tree once no arrival waits
         service.step()
         assert "late.jpg" in events_of(tmp_path)["2023-07-01"]
@@ -259,7 +278,7 @@ def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) 
         next(link for link in folder.iterdir() if link.name.startswith("party004")).unlink()
         service.step()  # idle: the Events tree changed, its gestures are taken
     assert "party004.jpg" not in events_of(tmp_path)["2023-07-01"]
-    with open_library(loaded) as library:
+    with daemon.open_library(daemon.config) as library:
         library.recluster()
     assert "party004.jpg" not in events_of(tmp_path)["2023-07-01"], "kept out for good"
 
@@ -267,37 +286,17 @@ def test_a_daemon_files_an_arrival_in_place_and_takes_a_gesture(tmp_path: Path) 
 def test_a_burst_rewrites_the_events_tree_once_it_is_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shoot(tmp_path / "photos", "party", datetime(2023, 7, 1, 20), 9, timedelta(minutes=9), None)
-    settings = config_file(
-        tmp_path,
-        "cluster:\n  k: 2\npeople:\n  enabled: false\n"
-        "recluster:\n  after_new_images: 1000000\n  after_minutes: 1000000\n"
-        "watch:\n  reconcile_minutes: 0\n",
-    )
-    loaded = load_config(settings)
-    model = ColourEmbedder()
-    libraries: list[Library] = []
-
-    def open_library(config: Config) -> Library:
-        libraries.append(Library(config, lambda: model))  # type: ignore[arg-type,return-value]
-        return libraries[-1]
-
-    with open_library(loaded) as library:
-        library.index_files()
-    watcher = ScriptedWatcher(loaded)
-    service = Service(
-        loaded, open_library=open_library, watch=lambda config: watcher,
-        lock=LibraryLock(loaded.library.state), notifier=Notifier(environ={}), clock=Clock(),
-    )  # fmt: skip
+    daemon = _party_daemon(tmp_path)
+    service = daemon.service()
     with service.running():
         writes: list[int] = []
-        timeline = libraries[-1].timeline
+        timeline = daemon.libraries[-1].timeline
         write = timeline.write_tree
         monkeypatch.setattr(timeline, "write_tree", lambda: writes.append(1) or write())
         for minute in (30, 40, 50, 60, 70):
             late = tmp_path / "photos" / f"late{minute}.jpg"
             dated_photo(late, f"2023:07:01 21:{minute - 30 + 10}:00")
-            watcher.batches.append([Change(ChangeKind.UPDATED, late)])
+            daemon.watcher.batches.append([Change(ChangeKind.UPDATED, late)])
         for _ in range(5):
             service.step()
         assert len(writes) <= 2, "each batch of the burst rewrote the Events tree"
