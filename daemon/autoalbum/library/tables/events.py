@@ -3,7 +3,6 @@ occasions the photos are grouped into (events/)."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -233,11 +232,8 @@ class Events(Table):
     def event_rows(self, event_ids: Collection[int]) -> dict[int, list[_Row]]:
         """The live photos of each event as (path, 0.0), in the order they were taken."""
         query = """SELECT f.path, c.event_id FROM contents c JOIN files f ON f.content_id = c.id
-                   WHERE +f.status = ? AND c.event_id = ? ORDER BY c.taken, f.path"""
-        rows = itertools.chain.from_iterable(
-            self.db.execute(query, (Status.OK.value, event)) for event in event_ids
-        )
+                   WHERE c.event_id {} AND +f.status = ? ORDER BY c.taken, f.path"""
         members: dict[int, list[_Row]] = {event: [] for event in event_ids}
-        for path, event in rows:
+        for path, event in self.per_group(query, event_ids, Status.OK.value):
             members[event].append((os.fsdecode(path), 0.0))
         return members

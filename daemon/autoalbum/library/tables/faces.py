@@ -3,7 +3,6 @@ persons the faces are grouped into (faces/)."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -232,18 +231,11 @@ class Faces(Table):
         """The live photos of each person (None: of every person) as (path, distance), the
         biggest face first; a photo with two faces of one person is listed once."""
         query = """SELECT f.path, fa.person_id, MIN(-fa.side) FROM faces fa
-                   JOIN files f ON f.content_id = fa.content_id WHERE +f.status = ? AND """
-        tail = " GROUP BY fa.person_id, f.path ORDER BY MIN(-fa.side), f.path"
-        rows: Iterable[tuple[bytes, int, int]]
-        if person_ids is None:
-            rows = self.db.execute(query + "fa.person_id IS NOT NULL" + tail, (Status.OK.value,))
-        else:
-            rows = itertools.chain.from_iterable(
-                self.db.execute(query + "fa.person_id = ?" + tail, (Status.OK.value, person))
-                for person in person_ids
-            )
+                   JOIN files f ON f.content_id = fa.content_id
+                   WHERE fa.person_id {} AND +f.status = ?
+                   GROUP BY fa.person_id, f.path ORDER BY MIN(-fa.side), f.path"""
         members: dict[int, list[_Row]] = {person: [] for person in person_ids or ()}
-        for path, person, _ in rows:
+        for path, person, _ in self.per_group(query, person_ids, Status.OK.value):
             members.setdefault(person, []).append((os.fsdecode(path), 0.0))
         return members
 
