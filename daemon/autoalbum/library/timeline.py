@@ -29,11 +29,7 @@ from autoalbum.events import places, segment
 from autoalbum.library.event_gestures import EventGestures
 from autoalbum.library.stores import Stores
 from autoalbum.library.tables.events import EventRecord
-from autoalbum.library.views import (
-    GroupTree,
-    absolute,
-    continuing,
-)
+from autoalbum.library.views import GroupTree, PerGroup, absolute, continuing
 from autoalbum.printable import printable
 
 log = logging.getLogger(__name__)
@@ -100,7 +96,7 @@ class Timeline(GroupTree):
         self._events: list[tuple[int, segment.Event]] | None = None
         self._grouping: str | None = None  # the catalog's grouping count they come from
         self._unplaced: list[float] = []  # instants of dated arrivals since, in no event
-        self._span_cache: dict[int, Span] | None = None  # as the last write read them
+        self._span_figures: PerGroup[Span] = PerGroup()  # as the last write read them
 
     def _rows(
         self, ids: Collection[int] | None = None, between: tuple[float, float] | None = None
@@ -133,7 +129,7 @@ class Timeline(GroupTree):
             close = found.event_of[(taken >= near[0] - REACH) & (taken <= near[1] + REACH)]
             rows = np.flatnonzero(np.isin(found.event_of, close[close >= 0]))
             ids, labels, before = ids[rows], labels[rows], before[rows]
-        pinned = _rows_of(ids, self.catalog.event_pins())
+        pinned = _at_rows(ids, self.catalog.event_pins())
         heir = continuing(labels, before, skip=pinned)
         with self.catalog.transaction():
             for label in sorted(set(labels.tolist()) - {-1} - set(heir)):
@@ -141,7 +137,7 @@ class Timeline(GroupTree):
             new = np.array([heir.get(int(label), -1) for label in labels], dtype=np.int64)
             for row, event in pinned.items():
                 new[row] = event
-            for at, event in _rows_of(ids, self.catalog.event_exclusions()).items():
+            for at, event in _at_rows(ids, self.catalog.event_exclusions()).items():
                 if new[at] == event:
                     new[at] = -1
             self.catalog.set_content_events(
@@ -149,12 +145,12 @@ class Timeline(GroupTree):
                 for content, event, old in zip(ids, new, before, strict=True)
                 if event != old
             )
-            records = self.catalog.events()
-            gone = {e.id for e in records} - set(new.tolist())
-            if near is not None:  # of the events these photos were in, those left empty
-                gone = (set(before.tolist()) & gone) - self.catalog.events_in_use(gone)
-            kept = {e.id for e in records if e.name is not None or e.hidden}
-            self.catalog.drop_events(gone - kept)
+            if near is None:
+                gone = {e.id for e in self.catalog.events()} - set(new.tolist())
+            else:  # of the events these photos were in, those left empty
+                gone = set(before.tolist()) - set(new.tolist()) - {-1}
+                gone -= self.catalog.events_in_use(gone)
+            self.catalog.drop_events(gone)  # but those the user named or hid
             grouping = self.catalog.count_up(GROUPING_KEY)
         placing = _placing(found, labels, new)
         if near is None or self._events is None:
@@ -239,17 +235,11 @@ class Timeline(GroupTree):
         return sorted(shown, key=lambda event: event[2][0])
 
     def _spans(self) -> dict[int, Span]:
-        """Every event's span (first and last photo's time, photos): read whole, or in a
-        write that compares only some events (GroupTree.compared), only theirs read again
-        while this process's grouping is the catalog's."""
-        changed = self.compared
-        if self._span_cache is None or changed is None or self._current() is None:
-            self._span_cache = self.catalog.event_spans()
-        else:
-            for event in changed:
-                self._span_cache.pop(event, None)
-            self._span_cache.update(self.catalog.event_spans(changed))
-        return self._span_cache
+        """Every event's span (first and last photo's time, photos), read whole unless this
+        process's grouping is the catalog's (PerGroup)."""
+        if self._current() is None:
+            self._span_figures.forget()
+        return self._span_figures.get(self.compared, self.catalog.event_spans)
 
     def _has_folder(self, event: EventRecord, spans: Mapping[int, Span]) -> bool:
         """Not hidden, and of min_photos photos or named by the user (or made: any size)."""
@@ -317,7 +307,7 @@ class Timeline(GroupTree):
         self._events = None
 
 
-def _rows_of(ids: NDArray[np.int64], by_content: Iterable[tuple[int, int]] | Mapping[int, int]
+def _at_rows(ids: NDArray[np.int64], by_content: Iterable[tuple[int, int]] | Mapping[int, int]
              ) -> dict[int, int]:  # fmt: skip
     """(content id, event) pairs as {row in `ids` (sorted): event}, for the contents in it."""
     pairs = list(by_content.items() if isinstance(by_content, Mapping) else by_content)

@@ -204,7 +204,11 @@ class Events(Table):
         }
 
     def drop_events(self, event_ids: Collection[int]) -> None:
-        self.db.executemany("DELETE FROM events WHERE id = ?", ((e,) for e in event_ids))
+        """These events gone, but those the user named or hid (they outlast their photos)."""
+        self.db.executemany(
+            "DELETE FROM events WHERE id = ? AND name IS NULL AND NOT hidden",
+            ((e,) for e in event_ids),
+        )
 
     def event_spans(
         self, event_ids: Collection[int] | None = None
