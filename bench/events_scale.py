@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,29 +42,34 @@ SYNC, BATCH = 200, 20
 PERSONS = 3_000
 
 
+def add_photo(
+    db: sqlite3.Connection, content: int, folder: str, taken: float, lat: float, lon: float
+) -> None:
+    """A live photo (content and file) taken at `taken` (NaN: undated), at (lat, lon)."""
+    db.execute(
+        "INSERT INTO contents (id, hash, taken, taken_from, latitude, longitude)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (content, f"{folder}{content}", None if np.isnan(taken) else float(taken),
+         "none" if np.isnan(taken) else "exif",
+         None if np.isnan(lat) else float(lat), None if np.isnan(lon) else float(lon)),
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO files (path, size, mtime_ns, hash, status, content_id, updated_at)"
+        " VALUES (?, 1, 1, ?, 'ok', ?, 0)",
+        (f"/{folder}/{content}.jpg".encode(), f"{folder}{content}", content),
+    )
+
+
 def build(state: Path, n: int) -> None:
     """A catalog of n dated live photos in `state`, ids in time order."""
     state.mkdir(parents=True, exist_ok=True)
     library = synthetic_library(n, seed=0)
     order = np.argsort(library.times)
     stores = Stores(state, check=False)
-    db = stores.catalog.db
     with stores.catalog.transaction():
         for row, index in enumerate(order.tolist(), start=1):
-            when = library.times[index]
-            lat, lon = library.latitude[index], library.longitude[index]
-            db.execute(
-                "INSERT INTO contents (id, hash, taken, taken_from, latitude, longitude)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (row, f"h{row}", None if np.isnan(when) else float(when),
-                 "none" if np.isnan(when) else "exif",
-                 None if np.isnan(lat) else float(lat), None if np.isnan(lon) else float(lon)),
-            )  # fmt: skip
-            db.execute(
-                "INSERT INTO files (path, size, mtime_ns, hash, status, content_id, updated_at)"
-                " VALUES (?, 1, 1, ?, 'ok', ?, 0)",
-                (f"/photos/{row}.jpg".encode(), f"h{row}", row),
-            )
+            where = library.latitude[index], library.longitude[index]
+            add_photo(stores.catalog.db, row, "photos", library.times[index], *where)
     stores.close()
 
 
@@ -75,16 +81,7 @@ def sync(stores: Stores) -> list[int]:
     ids = [newest[1] + 1 + i for i in range(SYNC)]
     with stores.catalog.transaction():
         for i, content in enumerate(ids):
-            db.execute(
-                "INSERT INTO contents (id, hash, taken, taken_from, latitude, longitude)"
-                " VALUES (?, ?, ?, 'exif', 51.5, -0.12)",
-                (content, f"s{content}", start + 60 * i),
-            )
-            db.execute(
-                "INSERT INTO files (path, size, mtime_ns, hash, status, content_id, updated_at)"
-                " VALUES (?, 1, 1, ?, 'ok', ?, 0)",
-                (f"/sync/{content}.jpg".encode(), f"s{content}", content),
-            )
+            add_photo(db, content, "sync", start + 60 * i, 51.5, -0.12)
     return ids
 
 

@@ -45,6 +45,13 @@ def _trip(folder: Path) -> list[Path]:
     ]
 
 
+def _indexed_trip(root: Path) -> None:
+    """A three-day trip, indexed by a library since closed."""
+    _trip(root / "photos")
+    with library_of(root) as library:
+        library.index_files()
+
+
 @pytest.fixture(scope="module")
 def library_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("events")
@@ -87,9 +94,7 @@ def test_an_old_photo_arriving_joins_its_old_event_in_place(tmp_path: Path) -> N
 def test_events_grouped_ahead_so_an_arrival_only_joins_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _trip(tmp_path / "photos")
-    with library_of(tmp_path) as library:
-        library.index_files()
+    _indexed_trip(tmp_path)
     with library_of(tmp_path) as library:  # a new process: it has not grouped yet
         assert library.prepare_arrivals(), "grouped once"
         assert not library.prepare_arrivals(), "and not again"
@@ -131,9 +136,7 @@ def test_a_sync_of_a_new_day_regroups_only_the_events_near_it(
 def test_event_names_are_made_once_and_kept_for_later_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _trip(tmp_path / "photos")
-    with library_of(tmp_path) as library:
-        library.index_files()
+    _indexed_trip(tmp_path)
     named = events_of(tmp_path)
     monkeypatch.setattr(places, "place_name", lambda *_: pytest.fail("named again"))
     with library_of(tmp_path) as library:
