@@ -275,7 +275,7 @@ def _busy_run(t: Floats, status: Ints, rules: Rules) -> Flags:
     if len(t) < 2:
         return np.zeros(max(len(t) - 1, 0), dtype=np.bool_)
     day = np.floor(t / DAY).astype(np.int64)
-    days, counts = np.unique(day, return_counts=True)
+    days, index, counts = np.unique(day, return_inverse=True, return_counts=True)
     # A typical day's photos: the median over the days with photos within home_days, taken
     # per month (the window moves by a twentieth at most within one), not per day.
     months, month_of = np.unique(days // MONTH_DAYS, return_inverse=True)
@@ -289,7 +289,6 @@ def _busy_run(t: Floats, status: Ints, rules: Rules) -> Flags:
     run = np.concatenate(([0], np.cumsum(~joined)))
     size = np.bincount(run)
     in_run = busy & (size[run] >= rules.busy_days)
-    index = np.searchsorted(days, day)
     unknown = status == UNKNOWN
     same_run = run[index[:-1]] == run[index[1:]]
     inside = in_run[index[:-1]] & in_run[index[1:]] & same_run
