@@ -28,6 +28,7 @@ converted on their next update, keeping every link's name (`upgrade`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Collection, Mapping, Sequence
@@ -229,32 +230,28 @@ def _parent(value: object) -> int | None:
 
 def read_index(out: Path, *, marker: bool = True) -> TreeIndex | None:
     """The tree's index.json if autoalbum wrote it in this schema, else None. Parsed once
-    per version of the file (by its inode, mtime and size: it is only ever replaced whole),
-    however often a write and the gesture watch ask: a tree of 46,000 events' is 7 MB."""
+    per version of the file (by its stat, as gestures.tree_folders lists it: it is only ever
+    replaced whole), however often a write and the gesture watch ask: a tree of 46,000
+    events' is 7 MB."""
     if marker and not (out / MARKER_NAME).is_file():
         return None
-    path = out / INDEX_NAME
     try:
-        info = path.stat()
+        info = (out / INDEX_NAME).stat()
     except OSError:
         return None
-    version = (info.st_ino, info.st_mtime_ns, info.st_size)
-    cached = _PARSED.get(path)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    raw = _load(path)
+    return _parsed(os.fspath(out), info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(out: str, _inode: int, _mtime_ns: int, _size: int) -> TreeIndex | None:
+    """`read_index` of the index.json with this stat."""
+    raw = _load(Path(out) / INDEX_NAME)
     if raw is None or raw.get("schema_version") != INDEX_SCHEMA_VERSION:
         return None
     try:
-        index = parse_index(raw)
+        return parse_index(raw)
     except (KeyError, TypeError, ValueError):
         return None
-    _PARSED[path] = (version, index)
-    return index
-
-
-# The last index.json parsed in each tree, by the version of the file it was parsed from.
-_PARSED: dict[Path, tuple[tuple[int, int, int], TreeIndex]] = {}
 
 
 def read_page(out: Path, album: Shelf, page: int) -> list[Linked]:
