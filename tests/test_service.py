@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -220,10 +221,15 @@ def test_status_counts_photos_waiting_to_be_filed(root: Path, model_cache: Path)
     (root / "autoalbum.yaml").write_text(_config_text(root, settle=60))  # never settle here
     daemon = Daemon(root, model_cache)
     try:
-        for name in ("a.jpg", "b.jpg"):
-            (root / "photos" / name).write_bytes(b"still being copied")
-        daemon.wait_for(lambda: _pending(root) == 2, what="2 pending in daemon.json", timeout=20)
-        assert "0 batches filed, 2 pending" in _status(root, model_cache)
+        with contextlib.ExitStack() as copies:  # still being copied: open, not closed
+            for name in ("a.jpg", "b.jpg"):
+                stream = copies.enter_context((root / "photos" / name).open("wb"))
+                stream.write(b"still being copied")
+                stream.flush()
+            daemon.wait_for(
+                lambda: _pending(root) == 2, what="2 pending in daemon.json", timeout=20
+            )
+            assert "0 batches filed, 2 pending" in _status(root, model_cache)
     finally:
         assert daemon.stop() == 0
 

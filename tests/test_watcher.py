@@ -19,7 +19,13 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 
-from autoalbum.service.settler import Change, ChangeKind, Settler, watched_tree
+from autoalbum.service.settler import (
+    CLOSED_SECONDS,
+    Change,
+    ChangeKind,
+    Settler,
+    watched_tree,
+)
 from autoalbum.service.watcher import FolderWatcher
 
 SETTLE = 0.25
@@ -87,23 +93,52 @@ def test_new_photo_is_reported_once_settled(photos: Path, polling: bool) -> None
         latency = time.monotonic() - started
         assert first + _collect(watcher, 0) == [Change(UPDATED, photos / "a.jpg")]
         assert watcher.polling is polling
-    assert SETTLE <= latency <= SETTLE + 0.5 + (POLL if polling else 0)
+    if polling:  # no close events: the file must hold still for the settle time
+        assert SETTLE <= latency <= SETTLE + 0.5 + POLL
+    else:  # closed by its writer: a short wait after the close
+        assert CLOSED_SECONDS <= latency < SETTLE
+
+
+def test_a_file_closed_after_writing_is_taken_well_before_the_settle_time(photos: Path) -> None:
+    with _watch(photos, False, settle=2.0) as watcher:
+        started = time.monotonic()
+        shutil.copyfile(Path(__file__), photos / "a.jpg")
+        changes = watcher.changes(timeout=5)
+        latency = time.monotonic() - started
+    assert changes == [Change(UPDATED, photos / "a.jpg")]
+    assert latency < 0.6
 
 
 def test_file_written_in_chunks_is_reported_once_after_the_last(
     photos: Path, polling: bool
 ) -> None:
     path = photos / "slow.jpg"
-    with _watch(photos, polling, settle=1.0) as watcher:
-        for _ in range(3):
-            with path.open("ab") as stream:  # copy tools close and reopen, too
-                stream.write(b"y" * 4096)
+    with _watch(photos, polling, settle=1.0) as watcher, path.open("ab") as stream:
+        for _ in range(3):  # a slow download: the file stays open between chunks
+            stream.write(b"y" * 4096)
+            stream.flush()
             finished = time.monotonic()
             assert watcher.changes(timeout=0.4) == []
         changes = watcher.changes(timeout=3)
         arrived = time.monotonic()
         assert changes + _collect(watcher, 0) == [Change(UPDATED, path)]
     assert arrived - finished >= 0.95
+
+
+def test_a_file_closed_and_opened_again_is_reported_again_once_done(photos: Path) -> None:
+    """A tool that closes the file between chunks: each close may be taken for the end, so
+    the file is reported again after the last chunk, and examined again then."""
+    path = photos / "reopened.jpg"
+    with _watch(photos, False, settle=1.0) as watcher:
+        reports: list[tuple[Change, float]] = []
+        for _ in range(3):
+            with path.open("ab") as stream:
+                stream.write(b"y" * 4096)
+            finished = time.monotonic()
+            reports += [(change, time.monotonic()) for change in watcher.changes(timeout=0.4)]
+        reports += [(change, time.monotonic()) for change in _collect(watcher, 0)]
+    assert {change for change, _ in reports} == {Change(UPDATED, path)}
+    assert max(at for _, at in reports) > finished  # reported after the last chunk too
 
 
 def test_pending_counts_files_settling_and_changes_not_taken(photos: Path, polling: bool) -> None:

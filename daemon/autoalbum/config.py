@@ -143,7 +143,11 @@ class ReclusterConfig:
 class WatchConfig:
     observer: Observer = _doc("native (inotify) or polling (network mounts)", Observer.NATIVE)
     poll_seconds: float = _doc("polling interval when polling", 5.0)
-    settle_seconds: float = _doc("a file must keep its size and mtime this long to count", 0.5)
+    settle_seconds: float = _doc(
+        "a file must keep its size and mtime this long to count (a file its writer closed "
+        "counts 0.15 s after the close)",
+        0.5,
+    )
     reconcile_minutes: float = _doc("full rescan interval catching missed events; 0: never", 60.0)
     check_folders_seconds: float = _doc(
         "how often the photo folders are checked for being there (a drive unplugged or "

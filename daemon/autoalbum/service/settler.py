@@ -1,6 +1,10 @@
 """Raw watchdog events in, complete changes out: which paths count, and when a file is done.
 
-A created or modified file counts once its size and mtime have held still for `settle_seconds`.
+A created or modified file counts once its size and mtime have held still for `settle_seconds`,
+or only `CLOSED_SECONDS` after its writer closed it (inotify's IN_CLOSE_WRITE: the observer
+reports `closed`; a polling observer never does, and its files wait `settle_seconds`). A tool
+that closes a file and opens it again to write more has it reported again once it is done:
+the file changed, so it is examined again.
 A rename from a temporary name (`photo.jpg.part` -> `photo.jpg`) is an arrival of the final
 name. A folder moved or deleted reaches us as one event per file below it (both observers emit
 those), plus one for the folder itself. Symlinked files are reported only with `follow_symlinks`,
@@ -22,7 +26,8 @@ from watchdog.events import FileSystemEvent
 
 log = logging.getLogger(__name__)
 
-_TOUCHES = frozenset({"created", "modified", "closed"})
+_TOUCHES = frozenset({"created", "modified"})
+CLOSED_SECONDS = 0.15  # how long a file closed after writing must then hold still
 VANISHED_SECONDS = 5.0  # how long a file gone while settling is remembered for its rename
 
 
@@ -46,6 +51,7 @@ class _Seen:
     size: int
     mtime_ns: int
     since: float
+    closed: bool = False  # its writer closed it, and nothing wrote to it since
 
 
 @dataclass(frozen=True)
@@ -118,16 +124,19 @@ class Settler:
             return self._moved(source, dest) if dest else self._deleted(source, False)
         if event.event_type == "deleted":
             return self._deleted(source, event.is_directory)
-        touched = event.event_type in _TOUCHES and not event.is_directory
-        if touched and self.tree.named_photo(source):
-            self._touch(source)
+        if event.is_directory or not self.tree.named_photo(source):
+            return []
+        if event.event_type in _TOUCHES:
+            self._touch(source, closed=False)
+        elif event.event_type == "closed":
+            self._touch(source, closed=True)
         return []
 
-    def _touch(self, path: Path) -> None:
-        """(Re)start the settling clock: the file was just written to."""
+    def _touch(self, path: Path, *, closed: bool) -> None:
+        """(Re)start the settling clock: the file was just written to, or closed."""
         seen = self.pending.get(path)
         now = time.monotonic()
-        self.pending[path] = replace(seen, since=now) if seen else _Seen(-1, -1, now)
+        self.pending[path] = replace(seen or _Seen(-1, -1, now), since=now, closed=closed)
 
     def _deleted(self, path: Path, is_directory: bool) -> list[Change]:
         if not is_directory:
@@ -168,11 +177,15 @@ class Settler:
                 self.vanished[path] = replace(self.pending.pop(path), since=now)
             elif (info.st_size, info.st_mtime_ns) != (seen.size, seen.mtime_ns):
                 since = seen.since if seen.size < 0 else now  # the first look is no change
-                self.pending[path] = _Seen(info.st_size, info.st_mtime_ns, since)
-            elif now - seen.since >= self.settle_seconds:
+                self.pending[path] = _Seen(info.st_size, info.st_mtime_ns, since, seen.closed)
+            elif now - seen.since >= self._wait(seen):
                 del self.pending[path]
                 ready.append(Change(ChangeKind.UPDATED, path))
         return ready
+
+    def _wait(self, seen: _Seen) -> float:
+        """How long `seen` must hold still to count as complete."""
+        return min(self.settle_seconds, CLOSED_SECONDS) if seen.closed else self.settle_seconds
 
     def _stat(self, path: Path) -> os.stat_result | None:
         try:
