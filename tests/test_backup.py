@@ -5,6 +5,7 @@ and a real failing write (a file-size limit)."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import random
@@ -15,17 +16,18 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from autoalbum.cli import main
-from autoalbum.library.backup import BACKUP_NAME, kept_copy
+from autoalbum.library.backup import BACKUP_NAME, WHOLE_NAME, kept_copy
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogDamagedError, Status
 from autoalbum.library.lock import LibraryLock
+from autoalbum.library.schema import PAGE_SIZE
 from colour_library import ColourEmbedder, colour_photos, links, open_library, photo
 
-PAGE = 4096  # SQLite's default page size, the catalog's
 DAEMON_TIMEOUT = 60  # seconds for `autoalbum run` to refuse: it stops before loading a model
 
 
@@ -79,9 +81,30 @@ def _page_overwritten(root: Path) -> bytes:
     the file opens, and only the check finds it."""
     size = _catalog(root).stat().st_size
     with _catalog(root).open("r+b") as catalog:
-        catalog.seek(size // 2 // PAGE * PAGE)
-        catalog.write(random.Random(0).randbytes(PAGE))
+        catalog.seek(size // 2 // PAGE_SIZE * PAGE_SIZE)
+        catalog.write(random.Random(0).randbytes(PAGE_SIZE))
     return _catalog(root).read_bytes()
+
+
+def _index_page_overwritten(root: Path) -> bytes:
+    """The page of one index (files by status) turned to noise: every vector is still there."""
+    db = sqlite3.connect(_catalog(root))
+    page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'files_status'").fetchone()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    with _catalog(root).open("r+b") as catalog:
+        catalog.seek((page[0] - 1) * PAGE_SIZE)
+        catalog.write(random.Random(0).randbytes(PAGE_SIZE))
+    return _catalog(root).read_bytes()
+
+
+@contextmanager
+def _kept(state: Path, tmp: Path) -> Iterator[Catalog]:
+    """The kept copy, unpacked into `tmp` and opened (checked as it opens)."""
+    unpacked = tmp / "kept.sqlite"
+    unpacked.write_bytes(gzip.decompress((state / BACKUP_NAME).read_bytes()))
+    with Catalog(unpacked) as kept:
+        yield kept
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -153,11 +176,11 @@ def test_the_daemon_keeps_a_copy_after_its_recluster(tmp_path: Path, embedder: o
         assert daemon.wait(timeout=20) == 0
         log.close()
     assert "kept a copy of the catalog" in (tmp_path / "daemon.log").read_text()
-    with Catalog(tmp_path / "state" / BACKUP_NAME) as kept:  # checked as it opens
+    with _kept(tmp_path / "state", tmp_path) as kept:
         assert kept.count_files()[Status.OK] == 12 and kept.albums_with_members()
 
 
-def test_a_recluster_keeps_a_checked_copy_with_the_same_photos(tmp_path: Path) -> None:
+def test_a_recluster_keeps_a_checked_copy_of_all_but_the_vectors(tmp_path: Path) -> None:
     colour_photos(tmp_path)
     with open_library(tmp_path) as library:
         library.index_files()
@@ -165,46 +188,79 @@ def test_a_recluster_keeps_a_checked_copy_with_the_same_photos(tmp_path: Path) -
         expected = {f.path for f in library.catalog.files(Status.OK)}
         albums = {a.number: a.name for a in library.catalog.albums()}
     state = tmp_path / "state"
-    copy = sqlite3.connect(state / BACKUP_NAME)
-    assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file, no WAL
-    copy.close()
-    with Catalog(state / BACKUP_NAME) as kept:
+    with _kept(state, tmp_path) as kept:
+        assert kept.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert {f.path for f in kept.files(Status.OK)} == expected and len(expected) == 12
         assert {a.number: a.name for a in kept.albums()} == albums
         assert kept.last_run("recluster") is not None
-    assert not [p for p in state.iterdir() if p.name.endswith(".tmp")]
+        assert kept.vector_count() == 0  # the photos give them again
+        assert kept.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert (state / BACKUP_NAME).stat().st_size < _catalog(tmp_path).stat().st_size / 4
+    assert not [p for p in state.iterdir() if ".tmp" in p.name]
 
 
-def test_restore_brings_the_albums_back_and_index_takes_in_only_what_came_after(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("damage", "salvaged"),
+    [(_index_page_overwritten, 12), (_garbage, 0)],
+    ids=["index-page-overwritten", "garbage"],
+)
+def test_restore_brings_the_albums_back_and_index_embeds_only_what_it_must(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: object, salvaged: int
 ) -> None:
+    """Photos indexed after the copy are taken in again; the copy's photos keep their albums,
+    embedded again only where the damaged catalog lost their vectors."""
     config = _library(tmp_path)
     at_copy = links(tmp_path)
     for i in range(3):  # photos indexed after the copy: lost with the catalog, taken in again
         photo(tmp_path / "photos" / f"late-red{i}.png", "red", 200 + i)
     with open_library(tmp_path) as library:
         assert library.index_files().embedded == 3
-    damaged = _garbage(tmp_path)
+    damaged = damage(tmp_path)  # type: ignore[operator]
 
     code, out, err = _cli(capsys, "restore", "--config", str(config))
     assert code == 0, err
     assert "restored the catalog from the copy taken" in out and "12 photos in 2 albums" in out
+    assert ("embeds them again" in out) == (salvaged < 12)
     aside = next((tmp_path / "state").glob("catalog.damaged-*.sqlite"))
-    assert aside.read_bytes() == damaged and str(aside) in out
+    assert aside.read_bytes() == damaged and str(aside) in out  # not written to
     with Catalog(_catalog(tmp_path)) as catalog:
         assert catalog.count_files()[Status.OK] == 12
+        assert catalog.vector_count() == salvaged
 
     model = ColourEmbedder()
     with open_library(tmp_path, model) as library:
         report = library.index_files()
-    assert (report.embedded, model.images_seen) == (3, 3)  # the copy's twelve not again
+        assert library.catalog.vector_count() == 15
+    again = 12 - salvaged
+    assert (report.embedded, model.images_seen) == (3 + again, 3 + again)
     after = links(tmp_path)
     reds = next(album for album, names in at_copy.items() if "red0.png" in names)
     assert all(f"late-red{i}.png" in after[reds] for i in range(3))
     assert {album: names for album, names in after.items() if album != reds} == {
         album: names for album, names in at_copy.items() if album != reds
     }
+    assert set(at_copy[reds].split()) <= set(after[reds].split())
+
+
+def test_an_old_whole_copy_is_put_back_vectors_and_all_then_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _library(tmp_path)
+    state = tmp_path / "state"
+    catalog, whole = sqlite3.connect(_catalog(tmp_path)), sqlite3.connect(state / WHOLE_NAME)
+    catalog.backup(whole)  # what an older autoalbum kept: the whole catalog
+    catalog.close()
+    whole.close()
+    (state / BACKUP_NAME).unlink()
+    _garbage(tmp_path)
+    code, out, err = _cli(capsys, "restore", "--config", str(config))
+    assert code == 0, err
+    assert "12 photos in 2 albums" in out and "embeds them again" not in out
+    model = ColourEmbedder()
+    with open_library(tmp_path, model) as library:
+        assert library.index_files().embedded == 0 and model.images_seen == 0
+        library.recluster()
+    assert (state / BACKUP_NAME).exists() and not (state / WHOLE_NAME).exists()
 
 
 def test_restore_refuses_while_a_daemon_holds_the_library(

@@ -14,7 +14,7 @@ import pytest
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogError
 from autoalbum.library.codes import unpack
 from autoalbum.library.records import FileRecord, Status
-from autoalbum.library.schema import MIGRATIONS, SCHEMA_VERSION
+from autoalbum.library.schema import MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION
 
 
 def _ok(path: str, content: int | None, digest: str = "h") -> FileRecord:
@@ -245,3 +245,40 @@ def test_a_second_connection_leaves_the_first_ones_locks(tmp_path: Path) -> None
         with first.transaction():
             first.set_meta("b", "committed")
         assert seen_elsewhere() == "committed"
+
+
+def _small_pages(path: Path) -> None:
+    """Rewrite the catalog in SQLite's default 4 KB pages, as autoalbum made them before."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("PRAGMA page_size=4096")
+    db.execute("VACUUM")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+
+
+def _page_size(catalog: Catalog) -> int:
+    return int(catalog.db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_catalog_of_small_pages_is_rewritten_in_big_ones_when_alone_with_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / CATALOG_NAME
+    with Catalog(path) as catalog:
+        assert _page_size(catalog) == PAGE_SIZE
+        with catalog.transaction():
+            for i in range(300):
+                content = catalog.add_content(f"{i:032x}", np.full(64, i, np.float32), None)
+                catalog.put_file(_ok(f"/p/{i}.jpg", content, f"{i:032x}"))
+    _small_pages(path)
+    other = sqlite3.connect(path)  # another process's connection: no rewrite under it
+    other.execute("SELECT COUNT(*) FROM files").fetchone()
+    with Catalog(path) as catalog:
+        assert _page_size(catalog) == 4096 and catalog.vector_count() == 300
+    other.close()
+    with Catalog(path) as catalog:
+        assert _page_size(catalog) == PAGE_SIZE
+        assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog.vector_count() == 300 and len(catalog.files(Status.OK)) == 300
+        assert catalog.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -19,10 +19,10 @@ from autoalbum.library.catalog import Status
 from autoalbum.library.indexer import Indexer, Scan
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.notify import Notifier
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.build import folder_watcher
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from colour_library import ColourEmbedder, config_file, photo
 from notify_daemon import Manager
 

@@ -21,8 +21,8 @@ from autoalbum.config import Config, load_config
 from autoalbum.library.catalog import Status
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.notify import Notifier
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from autoalbum.service.reclusters import GROWTH_MINIMUM
 from autoalbum.service.settler import Change, ChangeKind, split_changes
 from colour_library import ColourEmbedder, photo

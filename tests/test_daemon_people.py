@@ -21,9 +21,9 @@ import pytest
 from autoalbum.albums.sidecar import INDEX_NAME
 from autoalbum.config import load_config
 from autoalbum.library.lock import LibraryLock
+from autoalbum.notify import Notifier
 from autoalbum.service import faces
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
 from colour_library import photo

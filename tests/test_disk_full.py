@@ -204,7 +204,7 @@ def _each_photo_once(state: Path, names: set[str]) -> None:
 def test_index_on_a_full_state_folder_says_so_in_one_line_and_resumes(
     tmp_path: Path, mounts: Mounts, model_cache: Path
 ) -> None:
-    state = mounts.tmpfs(tmp_path / "state", "512k")
+    state = mounts.tmpfs(tmp_path / "state", "1536k")
     config = _library(tmp_path, state, tmp_path / "albums")
     names = _photos(tmp_path, 0, 300)
     first = _cli(config, model_cache, "index")

@@ -16,8 +16,8 @@ from autoalbum.events import places
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.timeline import event_name
+from autoalbum.notify import Notifier
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from autoalbum.service.settler import Change, ChangeKind
 from autoalbum.service.status import library_status
 from colour_library import PEOPLE_OFF, ColourEmbedder, config_file

@@ -371,3 +371,23 @@ def test_an_index_of_another_catalog_is_rebuilt(tmp_path: Path) -> None:
             SearchIndex(catalog, state).read(mapped=True)
         assert SearchIndex(catalog, state).for_search() is not None  # built anew
     assert _meta(state).watermark == 2_405 and _meta(state).count == 2_405
+
+
+def test_a_vector_embedded_again_after_the_index_was_made_gets_it_rebuilt(
+    library_state: tuple[Path, NDArray[np.float32]],
+) -> None:
+    """A restored catalog embeds again the photos whose vectors the damaged one lost, under
+    their old ids, below the watermark: an index made before they were back lacks them."""
+    state, vectors = library_state
+    with Catalog(state / "catalog.sqlite") as catalog:
+        catalog.db.execute("DELETE FROM vectors WHERE content_id = 7")  # lost with the damage
+        SearchIndex(catalog, state).refresh()
+        catalog.refill_vector(7, vectors[6])
+        with pytest.raises(IndexUnusable, match="embedded again"):
+            SearchIndex(catalog, state).read(mapped=True)
+    near = normalise((vectors[6] + 0.01 * np.abs(vectors[7])).astype(np.float32)[None, :])
+    (arrived,) = add_rows(state, near)
+    with Catalog(state / "catalog.sqlite") as catalog:
+        assert SearchIndex(catalog, state).for_search() is not None  # built anew
+    assert _meta(state).count == PHOTOS + 1
+    assert 7 in _similar(state, arrived)[:1]

@@ -19,9 +19,9 @@ from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
 from autoalbum.library.stores import ModelMismatchError
+from autoalbum.notify import Notifier
 from autoalbum.service import switch
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from autoalbum.service.status import library_status
 from colour_library import ColourEmbedder, links, photo
 from test_daemon import Rig

@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if restored.set_aside is not None:
         print(f"kept the catalog it replaced as {printable(restored.set_aside)} (delete it once "
               "the library works again)")  # fmt: skip
+    if restored.to_embed:
+        print(f"{restored.to_embed:,} photos' vectors were lost with the damaged catalog "
+              f"({restored.salvaged:,} taken from it): the next autoalbum index or run embeds "
+              "them again, in the albums they are in")  # fmt: skip
     print(
         "photos added or changed since the copy are taken in again by the next autoalbum index "
         "or run (those in the copy are not embedded again); corrections made since are lost"

@@ -26,13 +26,20 @@ from autoalbum.errors import AutoalbumError
 from autoalbum.library.backup import kept_copy
 from autoalbum.library.integrity import damage, is_damage, read_ahead
 from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
-from autoalbum.library.schema import COMPACT_AFTER, CONVERSIONS, MIGRATIONS, SCHEMA_VERSION
+from autoalbum.library.schema import (
+    COMPACT_AFTER,
+    CONVERSIONS,
+    MIGRATIONS,
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+)
 from autoalbum.library.tables.albums import Albums
 from autoalbum.library.tables.contents import Contents
 from autoalbum.library.tables.corrections import Corrections
 from autoalbum.library.tables.events import Events
 from autoalbum.library.tables.faces import Faces
 from autoalbum.library.tables.files import Files
+from autoalbum.notify import Notifier
 
 # The records are the catalog's vocabulary: callers may take them from here or from records.
 __all__ = [
@@ -103,7 +110,10 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
         self._key: Path | None = key
         try:
             self.db.row_factory = sqlite3.Row
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; see _repage
             self.db.execute("PRAGMA journal_mode=WAL")
+            # SQLite's 1,000 pages of 4 KB before a checkpoint, in bytes: 4 MB of WAL, not 16
+            self.db.execute(f"PRAGMA wal_autocheckpoint={4_096_000 // PAGE_SIZE}")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             if first and (problem := damage(self.db)):
@@ -163,6 +173,32 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
         if version and COMPACT_AFTER & set(range(version + 1, SCHEMA_VERSION + 1)):
             log.info("compacting catalog %s (once, after its migration)", self.path)
             self.db.execute("VACUUM")
+        self._repage()
+
+    def _repage(self) -> None:
+        """Rewrite a catalog of smaller pages in PAGE_SIZE ones (schema.py), once. It takes
+        the file out of WAL mode meanwhile, which only a connection alone with it can: with
+        another process on it, or short of space for the rewrite, it waits for a later open."""
+        if self.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+            return
+        try:
+            if self.db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
+                return
+        except sqlite3.OperationalError:  # locked: another connection has it open
+            return
+        log.info("rewriting catalog %s in pages of %d KB (once; 17 s at a million photos)",
+                 self.path, PAGE_SIZE // 1024)  # fmt: skip
+        alive = Notifier()
+        self.db.set_progress_handler(alive.extend_start, 1_000_000)
+        try:
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            self.db.execute("VACUUM")
+        except sqlite3.OperationalError as error:  # a full disk: the old pages serve
+            log.warning("could not rewrite catalog %s in bigger pages (%s); it works as it is, "
+                        "and the next start tries again", self.path, error)  # fmt: skip
+        finally:
+            self.db.set_progress_handler(None, 0)
+            self.db.execute("PRAGMA journal_mode=WAL")
 
     # runs
 

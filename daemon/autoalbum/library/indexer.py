@@ -240,7 +240,7 @@ class Indexer:
             return
         catalog = self.stores.catalog
         content = catalog.content_by_hash(fingerprint.full)
-        if content is None:
+        if content is None or catalog.lacks_vector(content):
             chunk.hashed.setdefault(fingerprint.full, []).append(stat)
             return
         catalog.set_quick_key(content, fingerprint.quick)
@@ -270,6 +270,9 @@ class Indexer:
                 content = catalog.content_by_hash(fingerprint.full)
                 if content is None:
                     content = self._add_content(result, row)
+                    new += 1
+                elif catalog.lacks_vector(content):  # lost with a damaged catalog
+                    catalog.refill_vector(content, result.vectors[row])
                     new += 1
                 else:  # it changed after its quick key was read, or was hashed in a race
                     catalog.set_quick_key(content, fingerprint.quick)

@@ -48,6 +48,7 @@ from autoalbum.durable import fsync_folder, replacing, write_json_atomically
 from autoalbum.embedding.embedder import normalise
 from autoalbum.library.catalog import CATALOG_NAME, Catalog
 from autoalbum.library.codes import Codes
+from autoalbum.library.tables.contents import REFILLS
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class IndexMeta:
     removed: list[int] = field(default_factory=list)  # contents taken out: no file left
     anchor: str = ""  # the content hash at the watermark: another catalog (a restored copy)
     # can hold other contents under the same ids
+    refills: int = 0  # the catalog's vector refills when it was made: one since, a row it lacks
     format: int = FORMAT
 
     @classmethod
@@ -194,6 +196,8 @@ class SearchIndex:
             raise IndexUnusable("it holds contents the catalog no longer has")
         if meta.anchor != (self.catalog.hash_of(meta.watermark) or ""):
             raise IndexUnusable("it was made from another catalog (a copy put back?)")
+        if meta.refills != self._refills():
+            raise IndexUnusable("photos were embedded again since (a copy put back)")
         path = self.state / meta.file
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0
         try:
@@ -211,6 +215,7 @@ class SearchIndex:
 
     def build(self, progress: Progress | None = None) -> Opened:
         """A new index of every vector in the catalog (trained on a sample), not yet saved."""
+        refills = self._refills()  # before the rows are read: a later refill is one it lacks
         ids = self.catalog.vector_ids()
         advance = progress(len(ids)) if progress is not None else None
         rng = np.random.default_rng(0)
@@ -226,7 +231,11 @@ class SearchIndex:
         log.info("built the search index of %d photos in %.1f s", len(ids),
                  time.perf_counter() - started)  # fmt: skip
         watermark = int(ids[-1]) if len(ids) else 0
-        return Opened(index, IndexMeta("", model_key(self.catalog), watermark, len(ids)))
+        meta = IndexMeta("", model_key(self.catalog), watermark, len(ids), refills=refills)
+        return Opened(index, meta)
+
+    def _refills(self) -> int:
+        return int(self.catalog.meta(REFILLS) or 0)
 
     def brought_up(self, progress: Progress | None = None) -> Opened:
         """The index with every catalog row: read whole and caught up, or built; the contents

@@ -12,8 +12,8 @@ from autoalbum.config import Config, ModelConfig
 from autoalbum.embedding.embedder import Embedder
 from autoalbum.library.library import EarlierModel, Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.notify import Notifier
 from autoalbum.service.daemon import Service
-from autoalbum.service.notify import Notifier
 from autoalbum.service.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)

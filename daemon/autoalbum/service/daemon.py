@@ -23,10 +23,10 @@ from autoalbum.faults import refusal, write_folders
 from autoalbum.library import captures
 from autoalbum.library.library import Library
 from autoalbum.library.lock import LibraryLock
+from autoalbum.notify import Notifier
 from autoalbum.service.backlog import Backlog
 from autoalbum.service.faces import FaceCatchUp
 from autoalbum.service.intake import Intake
-from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pauser
 from autoalbum.service.reclusters import Growth, OpenLibrary, Reclusterer
 from autoalbum.service.search_refresh import IndexRefresh

@@ -18,10 +18,10 @@ from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.folders import Folders, Offline
 from autoalbum.library.lock import holder
 from autoalbum.library.search_index import INDEX_FROM, META_NAME, IndexMeta, IndexUnusable
+from autoalbum.notify import Notifier
 from autoalbum.printable import duration, moment, printable
 from autoalbum.service.backlog import CatchUp
 from autoalbum.service.faces import FaceCatchUp, describe_faces
-from autoalbum.service.notify import Notifier
 from autoalbum.service.pause import Pause, Room
 from autoalbum.service.switch import ModelSwitch, describe_switch
 

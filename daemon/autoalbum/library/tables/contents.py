@@ -26,6 +26,7 @@ from autoalbum.library.tables import Table, path_of, stored
 ID_CHUNK = 500  # ids per IN (...) query
 SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB unpacked at d=1280)
 
+REFILLS = "vector_refills"  # meta: vectors embedded again for contents that had lost theirs
 _Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
 
@@ -51,6 +52,20 @@ class Contents(Table):
             (cursor.lastrowid, to_code(vector)),
         )
         return cursor.lastrowid
+
+    def lacks_vector(self, content_id: int) -> bool:
+        """Whether a content has no vector: its catalog was put back from the kept copy, and
+        the damaged one no longer gave it (restore.py)."""
+        query = "SELECT 1 FROM vectors WHERE content_id = ?"
+        return self.db.execute(query, (content_id,)).fetchone() is None
+
+    def refill_vector(self, content_id: int, vector: NDArray[np.float32]) -> None:
+        """The vector of a content that lacked one. Counted in meta's `vector_refills`: a
+        search index made before holds no row for it (search_index.py)."""
+        self.db.execute(
+            "INSERT INTO vectors (content_id, code) VALUES (?, ?)", (content_id, to_code(vector))
+        )
+        self.count_up(REFILLS)
 
     def known_quick_keys(self, keys: Collection[str]) -> set[str]:
         """Those of `keys` that some content has."""

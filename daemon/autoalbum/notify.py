@@ -14,6 +14,9 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+EXTEND_EVERY = 10.0  # seconds between two EXTEND_TIMEOUT_USEC messages
+EXTEND_USEC = 60_000_000  # what each asks for
+
 
 class Notifier:
     """Talks to the service manager named by $NOTIFY_SOCKET, if any."""
@@ -27,6 +30,7 @@ class Notifier:
         # ping still leaves the service well inside the limit.
         self.watchdog_interval = usec / 3e6 if usec else 0.0
         self._last_ping = 0.0
+        self._last_extend = -EXTEND_EVERY
 
     def send(self, message: str) -> None:
         if not self.address:
@@ -45,6 +49,14 @@ class Notifier:
 
     def stopping(self) -> None:
         self.send("STOPPING=1")
+
+    def extend_start(self) -> int:
+        """Ask for 60 s more to start, at most every 10 s (a progress handler: returns 0, go
+        on): for work that must come before READY=1, such as rewriting the catalog once."""
+        if time.monotonic() - self._last_extend >= EXTEND_EVERY:
+            self._last_extend = time.monotonic()
+            self.send(f"EXTEND_TIMEOUT_USEC={EXTEND_USEC}")
+        return 0
 
     def watchdog(self) -> None:
         """Ping the watchdog every third of its interval; cheap to call often."""
