@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autoalbum.library import codes
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogError
 from autoalbum.library.codes import unpack
 from autoalbum.library.records import FileRecord, Status
@@ -51,7 +52,7 @@ def test_vectors_round_trip_as_codes(tmp_path: Path) -> None:
         content = catalog.add_content("abc", vector, 285)
         stored = catalog.vectors([content])[0]
         roots = np.sign(vector) * np.sqrt(np.abs(vector))  # codes round square roots
-        step = (roots.max() - roots.min()) / 255
+        step = (roots.max() - roots.min()) / codes.LEVELS
         back = np.sign(stored) * np.sqrt(np.abs(stored))
         assert np.abs(back - roots).max() <= step / 2 + 1e-6
         assert catalog.content_by_hash("abc") == content
@@ -247,9 +248,11 @@ def test_a_second_connection_leaves_the_first_ones_locks(tmp_path: Path) -> None
         assert seen_elsewhere() == "committed"
 
 
-def _small_pages(path: Path) -> None:
-    """Rewrite the catalog in SQLite's default 4 KB pages, as autoalbum made them before."""
+def _as_before(path: Path) -> None:
+    """Rewrite the catalog in SQLite's default 4 KB pages and forget its codes' steps, as
+    autoalbum made catalogs before."""
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DELETE FROM meta WHERE key = 'code_levels'")
     db.execute("PRAGMA journal_mode=DELETE")
     db.execute("PRAGMA page_size=4096")
     db.execute("VACUUM")
@@ -261,24 +264,35 @@ def _page_size(catalog: Catalog) -> int:
     return int(catalog.db.execute("PRAGMA page_size").fetchone()[0])
 
 
-def test_a_catalog_of_small_pages_is_rewritten_in_big_ones_when_alone_with_it(
-    tmp_path: Path,
+def _levels(catalog: Catalog) -> int:
+    """The highest step of any stored code."""
+    rows = catalog.db.execute("SELECT code FROM vectors").fetchall()
+    return max(int(np.frombuffer(unpack(row[0]), np.uint8)[8:].max()) for row in rows)
+
+
+def test_an_older_catalog_is_rewritten_once_in_63_steps_and_big_pages_when_alone_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / CATALOG_NAME
-    with Catalog(path) as catalog:
-        assert _page_size(catalog) == PAGE_SIZE
-        with catalog.transaction():
-            for i in range(300):
-                content = catalog.add_content(f"{i:032x}", np.full(64, i, np.float32), None)
+    vectors = np.random.default_rng(0).random((300, 64), dtype=np.float32) ** 4
+    with monkeypatch.context() as old:
+        old.setattr(codes, "LEVELS", 255)  # the codes of autoalbum before
+        with Catalog(path) as catalog, catalog.transaction():
+            for i, vector in enumerate(vectors):
+                content = catalog.add_content(f"{i:032x}", vector, None)
                 catalog.put_file(_ok(f"/p/{i}.jpg", content, f"{i:032x}"))
-    _small_pages(path)
+    _as_before(path)
     other = sqlite3.connect(path)  # another process's connection: no rewrite under it
     other.execute("SELECT COUNT(*) FROM files").fetchone()
     with Catalog(path) as catalog:
-        assert _page_size(catalog) == 4096 and catalog.vector_count() == 300
+        assert _page_size(catalog) == 4096 and _levels(catalog) == 255
     other.close()
     with Catalog(path) as catalog:
-        assert _page_size(catalog) == PAGE_SIZE
+        assert _page_size(catalog) == PAGE_SIZE and _levels(catalog) == codes.LEVELS == 63
+        assert catalog.meta("code_levels") == "63"
         assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert catalog.vector_count() == 300 and len(catalog.files(Status.OK)) == 300
+        assert len(catalog.files(Status.OK)) == 300
         assert catalog.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        back = catalog.vectors(np.arange(1, 301))
+    cosines = np.sum(back * vectors, axis=1) / np.linalg.norm(back, axis=1)
+    assert np.min(cosines / np.linalg.norm(vectors, axis=1)) > 0.99

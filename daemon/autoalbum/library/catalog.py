@@ -22,8 +22,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.backup import kept_copy
+from autoalbum.library.codes import LEVELS, decode, encode, pack, unpack
 from autoalbum.library.integrity import damage, is_damage, read_ahead
 from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
 from autoalbum.library.schema import (
@@ -31,10 +34,11 @@ from autoalbum.library.schema import (
     CONVERSIONS,
     MIGRATIONS,
     PAGE_SIZE,
+    RECODE_CHUNK,
     SCHEMA_VERSION,
 )
 from autoalbum.library.tables.albums import Albums
-from autoalbum.library.tables.contents import Contents
+from autoalbum.library.tables.contents import CODE_LEVELS, Contents
 from autoalbum.library.tables.corrections import Corrections
 from autoalbum.library.tables.events import Events
 from autoalbum.library.tables.faces import Faces
@@ -110,7 +114,7 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
         self._key: Path | None = key
         try:
             self.db.row_factory = sqlite3.Row
-            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; see _repage
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; see _rewrite_once
             self.db.execute("PRAGMA journal_mode=WAL")
             # SQLite's 1,000 pages of 4 KB before a checkpoint, in bytes: 4 MB of WAL, not 16
             self.db.execute(f"PRAGMA wal_autocheckpoint={4_096_000 // PAGE_SIZE}")
@@ -170,35 +174,61 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
                 if target in CONVERSIONS:
                     CONVERSIONS[target](self.db)
                 self.db.execute(f"PRAGMA user_version={target}")
+        if not version:  # a new catalog: its codes are the current ones
+            self.set_meta(CODE_LEVELS, str(LEVELS))
         if version and COMPACT_AFTER & set(range(version + 1, SCHEMA_VERSION + 1)):
             log.info("compacting catalog %s (once, after its migration)", self.path)
             self.db.execute("VACUUM")
-        self._repage()
+        self._rewrite_once()
 
-    def _repage(self) -> None:
-        """Rewrite a catalog of smaller pages in PAGE_SIZE ones (schema.py), once. It takes
-        the file out of WAL mode meanwhile, which only a connection alone with it can: with
-        another process on it, or short of space for the rewrite, it waits for a later open."""
-        if self.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+    def _rewrite_once(self) -> None:
+        """Bring an older catalog's storage up to date, once: its codes recoded in LEVELS
+        steps (codes.py) and its pages made PAGE_SIZE (schema.py), then the file compacted.
+        That takes the file out of WAL mode meanwhile, which only a connection alone with it
+        can: with another process on it, or short of space, it waits for a later open. At a
+        million photos it takes about 1.5 min, telling systemd to wait (EXTEND_TIMEOUT_USEC)."""
+        recode = self.meta(CODE_LEVELS) != str(LEVELS)
+        if not recode and self.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
             return
         try:
             if self.db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
                 return
         except sqlite3.OperationalError:  # locked: another connection has it open
             return
-        log.info("rewriting catalog %s in pages of %d KB (once; 17 s at a million photos)",
-                 self.path, PAGE_SIZE // 1024)  # fmt: skip
+        log.info("rewriting catalog %s in %d-step codes and %d KB pages (once; about 1.5 min at "
+                 "a million photos)", self.path, LEVELS, PAGE_SIZE // 1024)  # fmt: skip
         alive = Notifier()
         self.db.set_progress_handler(alive.extend_start, 1_000_000)
         try:
+            if recode:
+                self._recode(alive.extend_start)
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self.db.execute("VACUUM")
-        except sqlite3.OperationalError as error:  # a full disk: the old pages serve
-            log.warning("could not rewrite catalog %s in bigger pages (%s); it works as it is, "
-                        "and the next start tries again", self.path, error)  # fmt: skip
+        except sqlite3.OperationalError as error:  # a full disk: what is done stays done
+            log.warning("could not finish rewriting catalog %s (%s); it works as it is, and the "
+                        "next start goes on", self.path, error)  # fmt: skip
         finally:
             self.db.set_progress_handler(None, 0)
             self.db.execute("PRAGMA journal_mode=WAL")
+
+    def _recode(self, tick: Callable[[], object]) -> None:
+        """Every code of `vectors` and `next_vectors` made again in LEVELS steps, a
+        transaction per chunk, `tick` after each; meta's `code_levels` says so at the end.
+        Codes recoded already come out the same, so a rewrite cut short goes on later."""
+        for table in ("vectors", "next_vectors"):
+            last = 0
+            query = f"SELECT content_id, code FROM {table} WHERE content_id > ? ORDER BY 1 LIMIT ?"
+            while rows := self.db.execute(query, (last, RECODE_CHUNK)).fetchall():
+                codes = np.frombuffer(b"".join(unpack(row[1]) for row in rows), np.uint8)
+                again = encode(decode(codes.reshape(len(rows), -1)))
+                with self.transaction():
+                    self.db.executemany(
+                        f"UPDATE {table} SET code = ? WHERE content_id = ?",
+                        ((pack(c.tobytes()), row[0]) for c, row in zip(again, rows, strict=True)),
+                    )
+                last = int(rows[-1][0])
+                tick()
+        self.set_meta(CODE_LEVELS, str(LEVELS))
 
     # runs
 

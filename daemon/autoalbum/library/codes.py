@@ -1,26 +1,32 @@
 """How the catalog stores a vector: one byte per dimension, and a range per vector.
 
 Each coordinate is companded, its signed square root taken; the roots' range, lowest to highest,
-is divided into 255 steps and each root rounded to the nearest (a uint8). A code is that range
-(two float32) and the d bytes: 8 + d bytes (1,288 at d=1280, half of float16's 2,560), for any
-model, with nothing to train. Decoding squares back.
+is divided into LEVELS (63) steps and each root rounded to the nearest (a uint8). A code is that
+range (two float32) and the d bytes: 8 + d bytes (1,288 at d=1280), for any model, with nothing
+to train. Decoding squares back. A code carries its own range and step, so codes of any number
+of steps decode alike: a catalog's older 255-step codes are recoded once (catalog.py).
 
 Why the square root: CNN features are mostly tiny (58% of a Lite0 vector's coordinates are
 under 1e-3) with a few large ones, and the clustering takes the square root of every value
 (spectral.rooted), which magnifies errors in the tiny ones. Why a range rather than +-max: the
 features are ReLU outputs, never negative, so a signed byte would waste half its levels. On
 flowers17 (median L2 error of the clustering features / of the vectors): signed bytes of the
-values 0.056 / 0.013, of their roots 0.0072 / 0.011, the roots' range 0.0036 / 0.0040; cosine
-similarities move by well under 1e-3 (recall@10 against exact float32 search and the
-clustering's agreement: bench/vectors.py quality).
+values 0.056 / 0.013, of their roots 0.0072 / 0.011, the roots' range 0.0036 / 0.0040 in 255
+steps.
+
+Why 63 steps, not 255: the codes are stored deflated, and fewer steps are fewer bits. On the
+labelled sets' embeddings a code takes 473-714 bytes in 63 steps, 602-934 in 255 (bench/vectors.py
+codec); cosine similarities move by at most 0.005 (0.001 in 255 steps; near copies are 0.90
+apart from the rest), and the automatic albums of 63-step codes agree with float32's as well as
+float32's agree with themselves moved by noise of norm 1e-3, the clustering's own sensitivity
+(bench/vectors.py quality).
 
 The catalog stores each code deflated (`pack`, zlib's raw deflate with Huffman coding only:
 no header, no checksum, no string matching, which finds little in these bytes and would cost
 more than it saves): the levels of CNN features are far from uniform (half a Lite0 vector's
-coordinates are exactly 0, most of the rest low), so a code of 1,288 bytes takes 802 on average
-over the five labelled sets of bench/vectors.py (607 on mnist's, 934 on catsdogs'), four or five
-to a 4 KB page. It is lossless: `unpack` gives back the very bytes, so what the clustering and
-search read is the same. Nothing is trained: no dictionary, no table shipped.
+coordinates are exactly 0, most of the rest low). It is lossless: `unpack` gives back the very
+bytes, so what the clustering and search read is the same. Nothing is trained: no dictionary,
+no table shipped.
 
 `Codes` holds many vectors as codes in one (n, 8 + d) uint8 array: 1.29 GB for a million
 photos, where float32 would take 5.1 GB. It hands out float32 rows a sample or a chunk at a
@@ -36,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 HEADER_BYTES = 8  # the little-endian float32 lowest root and step that open each code
-LEVELS = 255  # steps between the lowest and the highest root
+LEVELS = 63  # steps between the lowest and the highest root (module doc)
 DECODE_CHUNK = 8_192  # rows decoded at a time: 42 MB of float32 at d=1280
 RAW_DEFLATE = -15  # zlib's wbits for a bare deflate stream: no header, no checksum
 UNPACK_BUFFER = 2_048  # the first output buffer of an unpack: a whole code at d <= 2040

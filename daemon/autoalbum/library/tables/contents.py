@@ -26,6 +26,7 @@ from autoalbum.library.tables import Table, path_of, stored
 ID_CHUNK = 500  # ids per IN (...) query
 SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB unpacked at d=1280)
 
+CODE_LEVELS = "code_levels"  # meta: the steps of the catalog's codes (unset: 255, the old)
 REFILLS = "vector_refills"  # meta: vectors embedded again for contents that had lost theirs
 _Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
