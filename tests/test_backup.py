@@ -98,6 +98,12 @@ def _index_page_overwritten(root: Path) -> bytes:
     return _catalog(root).read_bytes()
 
 
+def _schema(catalog: Catalog) -> list[tuple[str, str]]:
+    return catalog.db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+    ).fetchall()
+
+
 @contextmanager
 def _kept(state: Path, tmp: Path) -> Iterator[Catalog]:
     """The kept copy, unpacked into `tmp` and opened (checked as it opens)."""
@@ -215,6 +221,7 @@ def test_restore_brings_the_albums_back_and_index_embeds_only_what_it_must(
         photo(tmp_path / "photos" / f"late-red{i}.png", "red", 200 + i)
     with open_library(tmp_path) as library:
         assert library.index_files().embedded == 3
+        at_copy_schema = _schema(library.catalog)
     damaged = damage(tmp_path)  # type: ignore[operator]
 
     code, out, err = _cli(capsys, "restore", "--config", str(config))
@@ -226,6 +233,7 @@ def test_restore_brings_the_albums_back_and_index_embeds_only_what_it_must(
     with Catalog(_catalog(tmp_path)) as catalog:
         assert catalog.count_files()[Status.OK] == 12
         assert catalog.vector_count() == salvaged
+        assert _schema(catalog) == at_copy_schema  # the copy's index statements made again
 
     model = ColourEmbedder()
     with open_library(tmp_path, model) as library:

@@ -27,7 +27,7 @@ from typing import IO
 
 from autoalbum.durable import fsync_folder
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.backup import BACKUP_NAME, KeptCopy, kept_copy
+from autoalbum.library.backup import BACKUP_NAME, KeptCopy, kept_copy, put_back_indexes
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogDamagedError, Status
 from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.integrity import damage
@@ -106,6 +106,13 @@ def _unpacked(copy: KeptCopy) -> Path:
             ) from error
         _refuse_copy(copy, str(error))
     _check_copy(copy, temp)
+    if copy.path.name == BACKUP_NAME:
+        db = sqlite3.connect(temp, isolation_level=None)
+        try:
+            with db:
+                put_back_indexes(db)
+        finally:
+            db.close()
     return temp
 
 
