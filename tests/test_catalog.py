@@ -296,3 +296,26 @@ def test_an_older_catalog_is_rewritten_once_in_63_steps_and_big_pages_when_alone
         back = catalog.vectors(np.arange(1, 301))
     cosines = np.sum(back * vectors, axis=1) / np.linalg.norm(back, axis=1)
     assert np.min(cosines / np.linalg.norm(vectors, axis=1)) > 0.99
+
+
+def test_a_schema_11_catalog_stores_its_hex_digests_as_bytes(tmp_path: Path) -> None:
+    path = tmp_path / CATALOG_NAME
+    digest, quick = "5a6067ba4c028df0b60a84e10c8dc292", "239fff0ec8bcc28619cf81a4ee72429c"
+    with Catalog(path) as catalog, catalog.transaction():
+        content = catalog.add_content(digest, np.ones(8, np.float32), None, quick)
+        catalog.put_file(_ok("/p/a.jpg", content, digest))
+        catalog.put_file(_ok("/p/odd.jpg", None, "not hex"))
+    db = sqlite3.connect(path)  # as schema 11 had them: 32 characters of hex text
+    db.executescript(
+        "UPDATE contents SET hash = lower(hex(hash)), quick = lower(hex(quick));"
+        "UPDATE files SET hash = lower(hex(hash)) WHERE typeof(hash) = 'blob';"
+        "PRAGMA user_version=11;"
+    )
+    db.close()
+    with Catalog(path) as catalog:
+        query = "SELECT typeof(hash), length(hash), typeof(quick) FROM contents"
+        assert tuple(catalog.db.execute(query).fetchone()) == ("blob", 16, "blob")
+        assert catalog.content_by_hash(digest) == content and catalog.hash_of(content) == digest
+        assert catalog.known_quick_keys({quick, "0" * 32}) == {quick}
+        assert catalog.file(Path("/p/a.jpg")).hash == digest  # type: ignore[union-attr]
+        assert catalog.file(Path("/p/odd.jpg")).hash == "not hex"  # type: ignore[union-attr]

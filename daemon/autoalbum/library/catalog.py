@@ -176,25 +176,28 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
                 self.db.execute(f"PRAGMA user_version={target}")
         if not version:  # a new catalog: its codes are the current ones
             self.set_meta(CODE_LEVELS, str(LEVELS))
-        if version and COMPACT_AFTER & set(range(version + 1, SCHEMA_VERSION + 1)):
+        compact = bool(version and COMPACT_AFTER & set(range(version + 1, SCHEMA_VERSION + 1)))
+        if not self._rewrite_once(compact) and compact:  # not alone with the file: in WAL mode
             log.info("compacting catalog %s (once, after its migration)", self.path)
             self.db.execute("VACUUM")
-        self._rewrite_once()
 
-    def _rewrite_once(self) -> None:
+    def _rewrite_once(self, compact: bool) -> bool:
         """Bring an older catalog's storage up to date, once: its codes recoded in LEVELS
-        steps (codes.py) and its pages made PAGE_SIZE (schema.py), then the file compacted.
-        That takes the file out of WAL mode meanwhile, which only a connection alone with it
-        can: with another process on it, or short of space, it waits for a later open. At a
-        million photos it takes about 1.5 min, telling systemd to wait (EXTEND_TIMEOUT_USEC)."""
+        steps (codes.py) and its pages made PAGE_SIZE (schema.py), then the file compacted
+        (as it is anyway with `compact`, after a migration that freed much of it). That takes
+        the file out of WAL mode meanwhile, which only a connection alone with it can: with
+        another process on it, or short of space, it waits for a later open. At a million
+        photos it takes about 1.5 min, telling systemd to wait (EXTEND_TIMEOUT_USEC). Whether
+        the file was compacted."""
         recode = self.meta(CODE_LEVELS) != str(LEVELS)
-        if not recode and self.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
-            return
+        repage = self.db.execute("PRAGMA page_size").fetchone()[0] != PAGE_SIZE
+        if not (recode or repage or compact):
+            return False
         try:
             if self.db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
-                return
+                return False
         except sqlite3.OperationalError:  # locked: another connection has it open
-            return
+            return False
         log.info("rewriting catalog %s in %d-step codes and %d KB pages (once; about 1.5 min at "
                  "a million photos)", self.path, LEVELS, PAGE_SIZE // 1024)  # fmt: skip
         alive = Notifier()
@@ -210,6 +213,7 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
         finally:
             self.db.set_progress_handler(None, 0)
             self.db.execute("PRAGMA journal_mode=WAL")
+        return True
 
     def _recode(self, tick: Callable[[], object]) -> None:
         """Every code of `vectors` and `next_vectors` made again in LEVELS steps, a

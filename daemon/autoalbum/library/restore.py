@@ -32,6 +32,7 @@ from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogDamagedError
 from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.integrity import damage
 from autoalbum.library.lock import LibraryLock
+from autoalbum.library.tables import digest_of
 
 # The catalog's own files, moved aside together: its WAL first, so that no catalog ever meets
 # a WAL that is not its own.
@@ -191,14 +192,15 @@ def _salvage(damaged: Path, unpacked: Path) -> int:
         except sqlite3.Error:
             return 0
         dim = int(target.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()[0])
-        wanted = dict(target.execute("SELECT id, hash FROM contents ORDER BY id").fetchall())
+        rows = target.execute("SELECT id, hash FROM contents ORDER BY id")
+        wanted = {content: digest_of(digest) for content, digest in rows}
         ids = list(wanted)
         target.execute("BEGIN")
         salvaged = 0
         for start in range(0, len(ids), SALVAGE_CHUNK):
             chunk = ids[start : start + SALVAGE_CHUNK]
             for content, digest, code in _readable(source, chunk[0], chunk[-1]):
-                if wanted.get(content) == digest and _whole(code, dim):
+                if wanted.get(content) == digest_of(digest) and _whole(code, dim):
                     target.execute(
                         "INSERT OR IGNORE INTO vectors (content_id, code) VALUES (?, ?)",
                         (content, code),
@@ -211,7 +213,9 @@ def _salvage(damaged: Path, unpacked: Path) -> int:
         target.close()
 
 
-def _readable(source: sqlite3.Connection, low: int, high: int) -> list[tuple[int, str, bytes]]:
+def _readable(
+    source: sqlite3.Connection, low: int, high: int
+) -> list[tuple[int, bytes | str, bytes]]:
     """(content id, hash, code) of the contents from `low` to `high` that `source` can read."""
     try:
         return source.execute(

@@ -13,8 +13,9 @@ from collections.abc import Callable
 import numpy as np
 
 from autoalbum.library.codes import encode, pack, to_code
+from autoalbum.library.tables import packed_digest
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 # Bytes per page of a catalog (and its kept copy). A vector's code takes about 830 bytes, so a
 # 4 KB page held four and left a fifth of itself empty; 16 KB pages hold nineteen: 1.30 KB a
 # photo rather than 1.50 at a million photos. A catalog of 4 KB pages is rewritten once (VACUUM:
@@ -232,6 +233,8 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE events ADD COLUMN auto_span TEXT;
     CREATE INDEX contents_dated ON contents(taken) WHERE taken_from IN ('exif', 'xmp');
     """,
+    # Content hashes and quick keys become their 16 bytes (pack_digests below).
+    12: "",
 }
 
 RECODE_CHUNK = 4_096  # contents converted at a time
@@ -262,5 +265,16 @@ def recode_vectors(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE contents DROP COLUMN next_vector")
 
 
-CONVERSIONS: dict[int, Callable[[sqlite3.Connection], None]] = {6: recode_vectors}
-COMPACT_AFTER = {6}  # the float16 vectors took most of the file
+def pack_digests(db: sqlite3.Connection) -> None:
+    """Schema 12: each content hash and quick key stored as its bytes where it is lowercase
+    hex (tables.packed_digest): 16 bytes, not 32 characters, in the row and in its index."""
+    db.create_function("packed_digest", 1, packed_digest, deterministic=True)
+    db.execute("UPDATE contents SET hash = packed_digest(hash), quick = packed_digest(quick)")
+    db.execute("UPDATE files SET hash = packed_digest(hash) WHERE hash IS NOT NULL")
+
+
+CONVERSIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    6: recode_vectors,
+    12: pack_digests,
+}
+COMPACT_AFTER = {6, 12}  # the float16 vectors took most of the file; the hex digests, 80 B a photo

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Collection
@@ -80,6 +81,23 @@ def from_blob(blob: bytes) -> NDArray[np.float32]:
 
 def maybe_blob(vector: NDArray[np.float32] | None) -> bytes | None:
     return None if vector is None else to_blob(vector)
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+
+
+def packed_digest(digest: str | bytes | None) -> bytes | str | None:
+    """A content hash or quick key as the catalog stores it: its bytes where it is lowercase
+    hex, as every digest autoalbum makes is (16 bytes, not 32 characters twice over: in the
+    row and in its index); any other text, or bytes stored already, as it is."""
+    if isinstance(digest, str) and _HEX.fullmatch(digest):
+        return bytes.fromhex(digest)
+    return digest
+
+
+def digest_of(value: bytes | str | None) -> str | None:
+    """The digest a stored value stands for (`packed_digest` undone)."""
+    return value.hex() if isinstance(value, bytes) else value
 
 
 def stored(path: Path) -> bytes:

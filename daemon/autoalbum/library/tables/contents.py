@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from autoalbum.albums.tree import Member
 from autoalbum.library.codes import Codes, code_size, to_code, unpack
 from autoalbum.library.records import Status
-from autoalbum.library.tables import Table, path_of, stored
+from autoalbum.library.tables import Table, digest_of, packed_digest, path_of, stored
 
 ID_CHUNK = 500  # ids per IN (...) query
 SCAN_CHUNK = 16_384  # codes per chunk of a scan of the vectors table (21 MB unpacked at d=1280)
@@ -33,7 +33,8 @@ _Row = tuple[str, float]  # a photo's path as a str (PEP 383) and its distance
 
 class Contents(Table):
     def content_by_hash(self, digest: str) -> int | None:
-        row = self.db.execute("SELECT id FROM contents WHERE hash = ?", (digest,)).fetchone()
+        query = "SELECT id FROM contents WHERE hash = ?"
+        row = self.db.execute(query, (packed_digest(digest),)).fetchone()
         return int(row[0]) if row else None
 
     def add_content(
@@ -45,7 +46,7 @@ class Contents(Table):
     ) -> int:
         cursor = self.db.execute(
             "INSERT INTO contents (hash, top_class, quick) VALUES (?, ?, ?)",
-            (digest, top_class, quick),
+            (packed_digest(digest), top_class, packed_digest(quick)),
         )
         assert cursor.lastrowid is not None
         self.db.execute(
@@ -73,16 +74,17 @@ class Contents(Table):
         found: set[str] = set()
         key_list = list(keys)
         for start in range(0, len(key_list), 500):
-            chunk = key_list[start : start + 500]
+            chunk = [packed_digest(key) for key in key_list[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(f"SELECT quick FROM contents WHERE quick IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
+            found.update(str(digest_of(row[0])) for row in rows)
         return found
 
     def set_quick_key(self, content_id: int, quick: str) -> None:
         """Give a content from before quick keys its key."""
         self.db.execute(
-            "UPDATE contents SET quick = ? WHERE id = ? AND quick IS NULL", (quick, content_id)
+            "UPDATE contents SET quick = ? WHERE id = ? AND quick IS NULL",
+            (packed_digest(quick), content_id),
         )
 
     def sizes_without_quick_key(self) -> set[int]:
@@ -180,7 +182,7 @@ class Contents(Table):
     def hash_of(self, content_id: int) -> str | None:
         """The content hash of one content id; None if there is no such content."""
         row = self.db.execute("SELECT hash FROM contents WHERE id = ?", (content_id,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else digest_of(row[0])
 
     def vector_ids(self) -> NDArray[np.int64]:
         """The ids of every content with a vector, in order."""

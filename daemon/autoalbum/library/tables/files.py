@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from autoalbum.library.records import FileRecord, Status
-from autoalbum.library.tables import Table, path_of, stored
+from autoalbum.library.tables import Table, digest_of, packed_digest, path_of, stored
 
 PATH_CHUNK = 500  # paths per IN (...) query
 
@@ -18,7 +18,7 @@ def _file(row: sqlite3.Row) -> FileRecord:
         path_of(row["path"]),
         row["size"],
         row["mtime_ns"],
-        row["hash"],
+        digest_of(row["hash"]),
         Status(row["status"]),
         row["reason"],
         row["content_id"],
@@ -73,7 +73,7 @@ class Files(Table):
                 stored(record.path),
                 record.size,
                 record.mtime_ns,
-                record.hash,
+                packed_digest(record.hash),
                 record.status.value,
                 record.reason,
                 record.content_id,
