@@ -56,7 +56,8 @@ import test_granularity  # noqa: E402
 import test_names  # noqa: E402
 import test_spectral  # noqa: E402
 import test_stability  # noqa: E402
-from autoalbum.albums.sorter import SortOptions, album_labels, sort_photos  # noqa: E402
+from autoalbum.albums.names import album_names  # noqa: E402
+from autoalbum.albums.sorter import SortOptions, sort_photos  # noqa: E402
 from autoalbum.clustering import kmeans as kmeans_module  # noqa: E402
 from autoalbum.clustering import spectral  # noqa: E402
 from autoalbum.clustering.choose_k import choose_k  # noqa: E402
@@ -472,6 +473,13 @@ def evaluate_agglomerative(draw: Draw) -> Outcome:
     truth = np.unique(photos.kinds, return_inverse=True)[1]
     rows = changed(photos.vectors, draw)
     return scores(truth, rows.back(_sklearn_labels(rows.x, 5, "agglomerative")))
+
+
+def album_labels(found: Clustering, classes: NDArray[np.int64]) -> list[str]:
+    """Each album's name from its photos' top-1 classes, as `sort` names albums without faces."""
+    return album_names(
+        [Counter(int(c) for c in classes[found.labels == a]) for a in range(found.k)]
+    )
 
 
 def sort_k3(draw: Draw) -> Outcome:
