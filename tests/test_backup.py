@@ -250,6 +250,40 @@ def test_restore_brings_the_albums_back_and_index_embeds_only_what_it_must(
     assert set(at_copy[reds].split()) <= set(after[reds].split())
 
 
+def test_a_library_missing_vectors_after_a_restore_reclusters_searches_and_fills_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Until the next index embeds them again, the photos whose vectors were lost keep their
+    albums and stay out of what reads vectors: a recluster, `similar`, `duplicates`."""
+    config = _library(tmp_path)
+    at_copy = links(tmp_path)
+    with Catalog(_catalog(tmp_path)) as catalog:  # the damaged catalog still gives one vector
+        kept = int(catalog.vector_ids()[0])
+    db = sqlite3.connect(_catalog(tmp_path))
+    db.execute("DELETE FROM vectors WHERE content_id != ?", (kept,))
+    db.commit()
+    db.close()
+    _index_page_overwritten(tmp_path)
+    code, out, err = _cli(capsys, "restore", "--config", str(config))
+    assert code == 0 and "11 photos' vectors were lost" in out, out + err
+    with Catalog(_catalog(tmp_path)) as catalog:
+        kept_photo, lost_photo = (catalog.paths_of(content)[0] for content in (kept, kept + 1))
+    for command in (["recluster"], ["similar", str(kept_photo)], ["duplicates"]):
+        code, out, err = _cli(capsys, *command, "--config", str(config))
+        assert code == 0, (command, err)
+    model = ColourEmbedder()
+    with open_library(tmp_path, model) as library:
+        found = library.similar(lost_photo, 3)  # embedded for the search, itself left out
+        assert model.images_seen == 1 and lost_photo not in {f.path for f in found}
+        assert library.index_files().embedded == 11 and model.images_seen == 12
+        assert library.catalog.vector_count() == 12
+        assert not len(library.catalog.unassigned_ids())
+        library.recluster()
+    assert sorted(" ".join(links(tmp_path).values()).split()) == sorted(
+        " ".join(at_copy.values()).split()
+    )
+
+
 def test_an_old_whole_copy_is_put_back_vectors_and_all_then_replaced(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

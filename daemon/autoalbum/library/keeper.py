@@ -128,7 +128,7 @@ class Keeper:
         the catalog's copy is taken anew. Raises `Cancelled`, having changed nothing, if
         `cancelled()` before it commits."""
         started = time.monotonic()
-        ids = self.catalog.content_ids(live_only=True)
+        ids = self.catalog.live_vector_ids()
         if len(ids) == 0:
             raise AutoalbumError("the library has no indexed photos yet; run autoalbum index")
         vectors = self.catalog.codes(ids)  # decoded a chunk at a time: memory stays bounded

@@ -143,16 +143,21 @@ class Search:
         self.index = SearchIndex(stores.catalog, stores.state)
 
     def _vector_of(self, image: Path) -> tuple[NDArray[np.float32], int | None]:
-        """The photo's vector: its catalog code if it (or the photo a link points to) is in
-        the library, else embedded now."""
+        """The photo's vector and content id: its catalog code if it (or the photo a link
+        points to) is in the library, else embedded now (as is a photo of the library whose
+        vector a restore lost, until the next index embeds it again)."""
+        own = None
         for path in (image.absolute(), Path(os.path.realpath(image))):
             record = self.catalog.file(path)
             if record is not None and record.status is Status.OK and record.content_id:
-                return self.catalog.vectors([record.content_id])[0], record.content_id
+                own = record.content_id
+                if not self.catalog.lacks_vector(own):
+                    return self.catalog.vectors([own])[0], own
+                break
         result = embed_paths([image], self.embedder)
         if result.failures:
             raise AutoalbumError(f"cannot read {image}: {result.failures[0].reason}")
-        return result.vectors[0], None
+        return result.vectors[0], own
 
     def similar(
         self, image: Path, n: int = 10, progress: Progress | None = None
@@ -163,7 +168,7 @@ class Search:
         query = normalise(vector[None, :])[0]
         searchable = self.index.for_search(progress)
         if searchable is None:
-            chunks = self.catalog.code_chunks(self.catalog.content_ids(live_only=True))
+            chunks = self.catalog.code_chunks(self.catalog.live_vector_ids())
             ids, scores = most_similar(chunks, query, n, skip=own)
         else:
             ids, scores = self._reranked(searchable, query, n, own)
@@ -197,7 +202,7 @@ class Search:
         groups = [
             DuplicateGroup("identical", tuple(paths)) for paths in self.catalog.duplicate_groups()
         ]
-        ids = self.catalog.content_ids(live_only=True)
+        ids = self.catalog.live_vector_ids()
         if len(ids) < 2:
             return groups
         searchable = self.index.for_search(progress)

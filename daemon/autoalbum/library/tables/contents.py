@@ -107,6 +107,18 @@ class Contents(Table):
             rows = self.db.execute("SELECT id FROM contents ORDER BY id")
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
+    def live_vector_ids(self) -> NDArray[np.int64]:
+        """The contents with a present file and a vector, in order: what a recluster or a
+        search reads (a catalog put back from its copy lacks the vectors it lost until they
+        are embedded again)."""
+        rows = self.db.execute(
+            """SELECT DISTINCT f.content_id FROM files f
+               JOIN vectors v ON v.content_id = f.content_id
+               WHERE f.status = ? ORDER BY f.content_id""",
+            (Status.OK.value,),
+        )
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
     def _by_id(self, query: str, ids: Sequence[int] | NDArray[np.int64]) -> dict[int, Any]:
         """Column 2 of `query` (which selects id, value WHERE id IN ({marks})) by id, for these
         ids only, a chunk of ids at a time."""
@@ -249,12 +261,14 @@ class Contents(Table):
         )
 
     def unassigned_ids(self) -> NDArray[np.int64]:
-        """Live contents not yet in any album: found by the album index (a few rows), each
-        checked for a present file (a join let SQLite read every live file by status: 0.24 s
-        a call at a million photos, once per arrival)."""
+        """Live contents with a vector not yet in any album: found by the album index (a few
+        rows), each checked for a present file (a join let SQLite read every live file by
+        status: 0.24 s a call at a million photos, once per arrival) and a vector (one a
+        restore lost is filed once it is embedded again)."""
         rows = self.db.execute(
             """SELECT c.id FROM contents c WHERE c.album_id IS NULL AND EXISTS (
                    SELECT 1 FROM files f WHERE f.content_id = c.id AND f.status = ?)
+               AND EXISTS (SELECT 1 FROM vectors v WHERE v.content_id = c.id)
                ORDER BY c.id""",
             (Status.OK.value,),
         )
