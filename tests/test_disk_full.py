@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ from autoalbum.faults import Fault, write_folders
 from autoalbum.faults import refusal as refusal_of
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, Status
 from autoalbum.library.library import Library
+from autoalbum.library.records import FileRecord
 from colour_library import ColourEmbedder, colour_photos, config, photo
 
 NEEDS_MOUNT = "needs to mount a tmpfs (root, or CAP_SYS_ADMIN)"
@@ -401,3 +403,26 @@ def test_a_full_sidecar_mirror_is_a_refused_write_and_its_sidecars_wait(
         library.write_tree()
         assert len(list((disk / "xmp").rglob("*.xmp"))) == 15
         assert not library.corrections()
+
+
+def test_an_older_catalog_short_of_room_for_its_rewrite_opens_as_it_is(
+    tmp_path: Path, mounts: Mounts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one-time rewrite of an older catalog (catalog.py) needs twice its size free: short
+    of that, the catalog opens and works in its old pages, and says so."""
+    state = mounts.tmpfs(tmp_path / "state", "8m")
+    with Catalog(state / CATALOG_NAME) as catalog, catalog.transaction():
+        catalog.put_file(FileRecord(Path("/p/a.jpg"), 1, 1, None, Status.FAILED, "bad", None))
+    db = sqlite3.connect(state / CATALOG_NAME, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("PRAGMA page_size=4096")  # as autoalbum made catalogs before
+    db.execute("VACUUM")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+    with caplog.at_level(logging.WARNING), Catalog(state / CATALOG_NAME) as catalog:
+        assert catalog.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with catalog.transaction():
+            catalog.put_file(FileRecord(Path("/p/b.jpg"), 1, 1, None, Status.FAILED, "bad", None))
+        assert len(catalog.files(Status.FAILED)) == 2
+    assert "not rewriting catalog" in caplog.text and "twice the catalog" in caplog.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from collections import Counter
@@ -59,6 +60,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+REWRITE_ROOM = 64 * 1024 * 1024  # free space a one-time rewrite leaves beyond what it needs
 CATALOG_NAME = "catalog.sqlite"  # in the library's state folder
 
 
@@ -192,6 +194,13 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
         recode = self.meta(CODE_LEVELS) != str(LEVELS)
         repage = self.db.execute("PRAGMA page_size").fetchone()[0] != PAGE_SIZE
         if not (recode or repage or compact):
+            return False
+        # VACUUM writes the whole file again beside it, and its journal as much
+        needed = 2 * self.path.stat().st_size + REWRITE_ROOM
+        if shutil.disk_usage(self.path.parent).free < needed:
+            log.warning("not rewriting catalog %s yet: its disk has less free space than the "
+                        "rewrite needs (twice the catalog); it works as it is",
+                        self.path)  # fmt: skip
             return False
         try:
             if self.db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
