@@ -6,10 +6,11 @@ time, peak RSS); the real daemon restarts on it under a notify socket of the ben
 to READY=1 and to its "watching" line, when the catch-up scan is done; idle RSS once settled,
 and that of a daemon on an empty library, the fixed cost); single photos copied into a watched
 folder, then a burst of 200, are timed from the copy finishing to their symlinks in the album
-tree; `autoalbum recluster` runs with the daemon stopped (wall time, peak RSS); the state
-folder and the album tree's index files are weighed per photo. The versions take turns at each
-step, so that a change in the machine's load falls on both. One table per size: baseline, this
-checkout, their ratio and the issue's targets.
+tree; `autoalbum recluster` runs with the daemon stopped (wall time, peak RSS); a first
+`autoalbum similar` builds the search index where the version has one (as a library's daemon
+does once idle); the state folder and the album tree's index files are weighed per photo. The
+versions take turns at each step, so that a change in the machine's load falls on both. One
+table per size: baseline, this checkout, their ratio and the issue's targets.
 
 The photos are 16x16 JPEGs drawn from 30 colour patterns plus 5% noise, every file unique,
 1,000 to a folder; the model is a stand-in (bench/scale_entry.py: a grid of mean colours
@@ -330,6 +331,7 @@ ROWS = (
     Row("stop_s", "SIGTERM -> exit", "s"),
     Row("recluster_s", "autoalbum recluster", "s", {1_000_000: 120}),
     Row("recluster_rss", "  its peak RSS", "B", {1_000_000: 4 * GB}),
+    Row("similar_s", "first similar (builds the search index)", "s"),
     Row("disk_per_photo", "on disk per photo (state + tree index)", "B", {0: 1.5 * KB}),
     Row("state_per_photo", "  state folder per photo", "B"),
     Row("tree_per_photo", "  album tree's index files per photo", "B"),
@@ -502,6 +504,23 @@ class Bench:
         figures.values["recluster_s"] = run.seconds
         figures.values["recluster_rss"] = float(run.peak_rss)
 
+    def similar(self, code: Code, library: Library, figures: Figures) -> None:
+        """The first `autoalbum similar` on the library: it builds the search index (issue
+        23) where the version has one, so that the weighing counts it as a library has it."""
+        photo = min(library.arrivals.iterdir(), default=None)
+        if photo is None:
+            return
+        with library.log("similar").open("wb") as log:
+            try:
+                run = run_measured(
+                    code.command("similar", str(photo), "--config", str(library.config)),
+                    code.env(), log, self.timeout,
+                )  # fmt: skip
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                figures.notes.append(f"autoalbum similar: {error}")
+                return
+        figures.values["similar_s"] = run.seconds
+
     def weigh(self, library: Library, figures: Figures) -> None:
         """Bytes per photo of the state folder and of the album tree's own files."""
         photos = library.photos(self.size)
@@ -563,6 +582,7 @@ STEP_TIMES = {
     "index": ("index_s",),
     "daemon": ("watching_s", "burst_s"),
     "recluster": ("recluster_s",),
+    "similar": ("similar_s",),
 }
 
 
@@ -578,7 +598,7 @@ def estimate(step: str, current: Figures, earlier: tuple[Figures, Figures] | Non
 
 
 Skip = Callable[[str], "str | None"]  # why to skip a step, or None to run it
-STEPS = ("index", "daemon", "recluster")
+STEPS = ("index", "daemon", "recluster", "similar")
 
 
 @dataclass
@@ -605,8 +625,10 @@ class Version:
             self.library = self.bench.library(self.code, self.figures)
         elif step == "daemon":
             self.bench.daemon(self.code, library, self.figures)
-        else:
+        elif step == "recluster":
             self.bench.recluster(self.code, library, self.figures)
+        else:
+            self.bench.similar(self.code, library, self.figures)
 
 
 def measure(versions: Sequence[Version]) -> None:
