@@ -53,6 +53,7 @@ from PIL import Image
 from daemon_runs import (
     HERE_CODE,
     LogLines,
+    Measured,
     NotifySocket,
     checkout,
     code_env,
@@ -398,15 +399,8 @@ class Bench:
             figures.notes.append(f"reused the library in {root} (index figures from its build)")
             return library
         library = new_library(root, self.photos.folder)
-        with library.log("index").open("wb") as log:
-            try:
-                run = run_measured(
-                    code.command("index", "--config", str(library.config)),
-                    code.env(), log, self.timeout,
-                )  # fmt: skip
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-                figures.notes.append(f"autoalbum index: {error} (see {library.log('index')})")
-                return None
+        if (run := self._command(code, library, figures, "index")) is None:
+            return None
         built = {"index_s": run.seconds, "index_rss": float(run.peak_rss)}
         library.built.write_text(json.dumps(built))
         figures.values.update(built)
@@ -492,34 +486,30 @@ class Bench:
         figures.values["burst_s"] = linked - copied
 
     def recluster(self, code: Code, library: Library, figures: Figures) -> None:
-        with library.log("recluster").open("wb") as log:
-            try:
-                run = run_measured(
-                    code.command("recluster", "--config", str(library.config)),
-                    code.env(), log, self.timeout,
-                )  # fmt: skip
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-                figures.notes.append(f"autoalbum recluster: {error}")
-                return
-        figures.values["recluster_s"] = run.seconds
-        figures.values["recluster_rss"] = float(run.peak_rss)
+        if run := self._command(code, library, figures, "recluster"):
+            figures.values["recluster_s"] = run.seconds
+            figures.values["recluster_rss"] = float(run.peak_rss)
 
     def similar(self, code: Code, library: Library, figures: Figures) -> None:
         """The first `autoalbum similar` on the library: it builds the search index (issue
         23) where the version has one, so that the weighing counts it as a library has it."""
         photo = min(library.arrivals.iterdir(), default=None)
-        if photo is None:
-            return
-        with library.log("similar").open("wb") as log:
+        if photo is not None and (run := self._command(code, library, figures, "similar", photo)):
+            figures.values["similar_s"] = run.seconds
+
+    def _command(
+        self, code: Code, library: Library, figures: Figures, command: str, *args: Path
+    ) -> Measured | None:
+        """`autoalbum COMMAND ARGS` on the library, measured; None (noted) if it failed."""
+        with library.log(command).open("wb") as log:
             try:
-                run = run_measured(
-                    code.command("similar", str(photo), "--config", str(library.config)),
+                return run_measured(
+                    code.command(command, *map(str, args), "--config", str(library.config)),
                     code.env(), log, self.timeout,
                 )  # fmt: skip
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-                figures.notes.append(f"autoalbum similar: {error}")
-                return
-        figures.values["similar_s"] = run.seconds
+                figures.notes.append(f"autoalbum {command}: {error} (see {library.log(command)})")
+                return None
 
     def weigh(self, library: Library, figures: Figures) -> None:
         """Bytes per photo of the state folder and of the album tree's own files."""
