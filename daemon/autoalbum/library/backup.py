@@ -39,7 +39,7 @@ from autoalbum.printable import moment
 log = logging.getLogger(__name__)
 
 BACKUP_NAME = "catalog.backup.sqlite.gz"  # in the state folder, beside the catalog
-WHOLE_NAME = "catalog.backup.sqlite"  # a whole copy, vectors and all (autoalbum before 0.12)
+WHOLE_NAME = "catalog.backup.sqlite"  # a whole copy, vectors and all (before schema 12)
 LEFT_OUT = ("vectors", "next_vectors")  # tables the copy has empty: the photos give them again
 INDEXES = "kept_indexes"  # the copy's table of the catalog's CREATE INDEX statements
 GZIP_LEVEL = 1  # 130 bytes a photo, 0.4 s per 100,000 photos; level 6 saves 2% in 3 times that
