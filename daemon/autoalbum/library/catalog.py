@@ -23,11 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from autoalbum.errors import AutoalbumError
 from autoalbum.library.backup import kept_copy
-from autoalbum.library.codes import LEVELS, decode, encode, pack, unpack
+from autoalbum.library.codes import LEVELS, decode, encode, pack, unpack_all
 from autoalbum.library.integrity import damage, is_damage, read_ahead
 from autoalbum.library.records import AlbumRecord, FileRecord, RunRecord, Status
 from autoalbum.library.schema import (
@@ -232,8 +230,7 @@ class Catalog(Files, Contents, Albums, Corrections, Faces, Events):
             last = 0
             query = f"SELECT content_id, code FROM {table} WHERE content_id > ? ORDER BY 1 LIMIT ?"
             while rows := self.db.execute(query, (last, RECODE_CHUNK)).fetchall():
-                codes = np.frombuffer(b"".join(unpack(row[1]) for row in rows), np.uint8)
-                again = encode(decode(codes.reshape(len(rows), -1)))
+                again = encode(decode(unpack_all(row[1] for row in rows)))
                 with self.transaction():
                     self.db.executemany(
                         f"UPDATE {table} SET code = ? WHERE content_id = ?",

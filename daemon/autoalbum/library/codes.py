@@ -36,7 +36,7 @@ time (`clustering.rows.Rows`), so nothing ever decodes them all at once.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,6 +99,13 @@ def unpack(blob: bytes) -> bytes:
             f"a vector in the catalog is damaged ({exc}); restore the catalog from a backup, or "
             "point library.state at a new folder and index the photos again"
         ) from exc
+
+
+def unpack_all(blobs: Iterable[bytes]) -> NDArray[np.uint8]:
+    """The codes of one or more stored (packed) blobs, all of one model, as an (n, 8 + d)
+    array."""
+    blobs = list(blobs)
+    return np.frombuffer(b"".join(map(unpack, blobs)), np.uint8).reshape(len(blobs), -1)
 
 
 def to_code(vector: NDArray[np.float32]) -> bytes:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoalbum.albums.tree import Member
-from autoalbum.library.codes import Codes, code_size, to_code, unpack
+from autoalbum.library.codes import Codes, code_size, to_code, unpack_all
 from autoalbum.library.records import Status
 from autoalbum.library.tables import Table, digest_of, packed_digest, path_of, stored
 
@@ -154,8 +154,7 @@ class Contents(Table):
             raise KeyError(f"no content with id {missing[0]} in the catalog")
         if not len(ids):
             return Codes(np.empty(0, np.int64), np.empty((0, code_size(0)), np.uint8))
-        rows = b"".join(unpack(found[int(i)]) for i in ids)
-        codes = np.frombuffer(rows, dtype=np.uint8).reshape(len(ids), -1)
+        codes = unpack_all(found[int(i)] for i in ids)
         return Codes(np.asarray(ids, dtype=np.int64), codes)
 
     def code_chunks(self, ids: NDArray[np.int64], size: int = SCAN_CHUNK) -> Iterator[Codes]:
@@ -172,8 +171,7 @@ class Contents(Table):
                 raise KeyError(f"no vector for content {missing[0]} in the catalog")
             taken += len(wanted)
             if len(keep):
-                codes = np.frombuffer(b"".join(unpack(rows[i][1]) for i in keep), np.uint8)
-                yield Codes(found[keep], codes.reshape(len(keep), -1))
+                yield Codes(found[keep], unpack_all(rows[i][1] for i in keep))
         cursor.close()
         if taken < len(ids):
             raise KeyError(f"no vector for content {ids[taken]} in the catalog")
@@ -187,8 +185,7 @@ class Contents(Table):
         )
         while rows := cursor.fetchmany(size):
             ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-            codes = np.frombuffer(b"".join(unpack(row[1]) for row in rows), np.uint8)
-            yield Codes(ids, codes.reshape(len(rows), -1))
+            yield Codes(ids, unpack_all(row[1] for row in rows))
         cursor.close()
 
     def hash_of(self, content_id: int) -> str | None:
