@@ -10,8 +10,8 @@ doubled the state folder (2.9 KB a photo rather than 1.45).
 It is written from its own connection to the catalog in one read transaction (in WAL mode
 writers go on meanwhile): the tables' rows into a new SQLite file attached to it, the indexes'
 statements into a table of its own (a restore makes them again), then checked (`PRAGMA
-quick_check`), gzip'd beside it under a temporary name, fsync'd, and only then renamed over
-the old copy: the old copy stays whole until a new one is.
+quick_check`) and gzip'd over the old copy with durable.replacing (a temporary name, fsync,
+rename): the old copy stays whole until a new one is.
 A copy that can't be taken (the disk too full, a failed write, a copy that fails the check) is
 logged and the old copy kept; the recluster it follows stands.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -30,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoalbum.durable import fsync_folder
+from autoalbum.durable import fsync_folder, replacing
 from autoalbum.faults import Fault, fault_of
 from autoalbum.library.integrity import damage
 from autoalbum.library.schema import PAGE_SIZE
@@ -56,6 +55,11 @@ class KeptCopy:
     path: Path
     taken: float  # seconds since the epoch
     size: int  # bytes
+
+    @property
+    def whole(self) -> bool:
+        """An older autoalbum's copy: the whole catalog as it was, vectors and indexes too."""
+        return self.path.name == WHOLE_NAME
 
     def describe(self) -> str:
         """`2025-01-02 14:03 (3 h ago)`."""
@@ -85,21 +89,18 @@ def take_copy(db: sqlite3.Connection, state: Path, reserve: int = RESERVE_BYTES)
     (the reason is logged)."""
     remove_stale_copies(state)
     started = time.monotonic()
-    temp = state / f".{BACKUP_NAME}.{secrets.token_hex(4)}.tmp"
-    tables = temp.with_suffix(".tmp.sqlite")
+    tables = state / f".{BACKUP_NAME}.{secrets.token_hex(4)}.tmp.sqlite"
     try:
         if short := _short_of_space(db, state, reserve):
             _kept_old(state, short, full=True)
             return None
         _write_tables(_catalog_path(db), tables)
-        _compress(tables, temp)
-        os.replace(temp, state / BACKUP_NAME)
+        _compress(tables, state / BACKUP_NAME)
         (state / WHOLE_NAME).unlink(missing_ok=True)
     except (sqlite3.Error, OSError) as error:
         _kept_old(state, str(error), full=fault_of(error) is Fault.FULL)
         return None
     finally:
-        temp.unlink(missing_ok=True)
         tables.unlink(missing_ok=True)
     fsync_folder(state)
     copy = kept_copy(state)
@@ -185,13 +186,12 @@ def put_back_indexes(db: sqlite3.Connection) -> None:
     db.execute(f"DROP TABLE {INDEXES}")
 
 
-def _compress(tables: Path, temp: Path) -> None:
-    """`tables` gzip'd into `temp`, fsync'd."""
-    with tables.open("rb") as source, temp.open("wb") as target:
-        with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as packed:
-            shutil.copyfileobj(source, packed, 1024 * 1024)
-        target.flush()
-        os.fsync(target.fileno())
+def _compress(tables: Path, path: Path) -> None:
+    """`tables` gzip'd into `path`, replacing it whole (durable.replacing)."""
+    with tables.open("rb") as source, replacing(path) as target:
+        zipped = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+        with zipped:
+            shutil.copyfileobj(source, zipped, 1024 * 1024)
 
 
 def _kept_old(state: Path, reason: str, *, full: bool) -> None:

@@ -27,7 +27,7 @@ from typing import IO
 
 from autoalbum.durable import fsync_folder
 from autoalbum.errors import AutoalbumError
-from autoalbum.library.backup import BACKUP_NAME, KeptCopy, kept_copy, put_back_indexes
+from autoalbum.library.backup import KeptCopy, kept_copy, put_back_indexes
 from autoalbum.library.catalog import CATALOG_NAME, Catalog, CatalogDamagedError, Status
 from autoalbum.library.codes import code_size, unpack
 from autoalbum.library.integrity import damage
@@ -107,7 +107,7 @@ def _unpacked(copy: KeptCopy) -> Path:
             ) from error
         _refuse_copy(copy, str(error))
     _check_copy(copy, temp)
-    if copy.path.name == BACKUP_NAME:
+    if not copy.whole:
         db = sqlite3.connect(temp, isolation_level=None)
         try:
             with db:
@@ -121,15 +121,20 @@ def _unpacked(copy: KeptCopy) -> Path:
 def _opened(copy: KeptCopy) -> Iterator[IO[bytes]]:
     """The copy's bytes as SQLite wrote them: gunzipped, or an old whole copy as it is."""
     with copy.path.open("rb") as stream:
-        if copy.path.name == BACKUP_NAME:
+        if copy.whole:
+            yield stream
+        else:
             with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
                 yield unzipped  # type: ignore[misc]  # a GzipFile reads as an IO[bytes]
-        else:
-            yield stream
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes to `path` (nor recovers its WAL into it)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def _check_copy(copy: KeptCopy, unpacked: Path) -> None:
-    db = sqlite3.connect(f"{unpacked.resolve().as_uri()}?mode=ro", uri=True)
+    db = _read_only(unpacked)
     try:
         problem = damage(db)
     except sqlite3.Error as error:
@@ -180,7 +185,7 @@ def _salvage(damaged: Path, unpacked: Path) -> int:
     and hash, of the same model; how many. Read a chunk of contents at a time, halved down
     to one content where SQLite reports damage: what a damaged page holds is lost, no more."""
     try:
-        source = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
+        source = _read_only(damaged)
     except sqlite3.Error:
         return 0
     target = sqlite3.connect(unpacked, isolation_level=None)
