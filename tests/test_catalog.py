@@ -270,7 +270,7 @@ def _levels(catalog: Catalog) -> int:
     return max(int(np.frombuffer(unpack(row[0]), np.uint8)[8:].max()) for row in rows)
 
 
-def test_an_older_catalog_is_rewritten_once_in_63_steps_and_big_pages_when_alone_with_it(
+def test_an_older_catalog_is_rewritten_once_in_127_steps_and_big_pages_when_alone_with_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / CATALOG_NAME
@@ -288,8 +288,8 @@ def test_an_older_catalog_is_rewritten_once_in_63_steps_and_big_pages_when_alone
         assert _page_size(catalog) == 4096 and _levels(catalog) == 255
     other.close()
     with Catalog(path) as catalog:
-        assert _page_size(catalog) == PAGE_SIZE and _levels(catalog) == codes.LEVELS == 63
-        assert catalog.meta("code_levels") == "63"
+        assert _page_size(catalog) == PAGE_SIZE and _levels(catalog) == codes.LEVELS == 127
+        assert catalog.meta("code_levels") == "127"
         assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert len(catalog.files(Status.OK)) == 300
         assert catalog.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
